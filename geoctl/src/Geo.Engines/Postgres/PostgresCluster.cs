@@ -1,0 +1,196 @@
+using System.Globalization;
+using System.Text;
+
+namespace Geo.Engines.Postgres;
+
+/// <summary>
+/// A private PostgreSQL cluster on a loopback port, in a folder of its own, with logical decoding enabled.
+/// The server runs detached (pg_ctl), so it outlives the process that started it unless a
+/// <see cref="Reaper"/> is attached; settings live in the folder, so a stopped cluster reopens as it was.
+/// </summary>
+public sealed class PostgresCluster
+{
+    private const string ConfigFileName = "geo.conf";
+
+    private PostgresCluster(string directory, int port)
+    {
+        Directory = directory;
+        Port = port;
+    }
+
+    /// <summary>The cluster's folder.</summary>
+    public string Directory { get; }
+
+    /// <summary>The loopback TCP port it listens on.</summary>
+    public int Port { get; private set; }
+
+    /// <summary>The data directory (PGDATA).</summary>
+    public string DataDirectory => Path.Combine(Directory, "data");
+
+    /// <summary>The server log.</summary>
+    public string LogFile => Path.Combine(Directory, "postgres.log");
+
+    /// <summary>The postmaster's pid, while it runs.</summary>
+    public int? ServerPid => Processes.ReadPidFile(Path.Combine(DataDirectory, "postmaster.pid"));
+
+    /// <summary>True when the postmaster is alive.</summary>
+    public bool IsRunning => ServerPid is { } pid && Processes.IsAlive(pid);
+
+    /// <summary>An Npgsql connection string for a database of this cluster, as the superuser.</summary>
+    public string ConnectionString(string database = "postgres") =>
+        $"Host=127.0.0.1;Port={Port.ToString(CultureInfo.InvariantCulture)};Username=postgres;Database={database};Pooling=true;Include Error Detail=true";
+
+    /// <summary>
+    /// Creates the cluster when its folder holds none, then starts it (a running cluster is left as it is).
+    /// With <see cref="PostgresClusterOptions.Port"/> 0 a free port is chosen, and another one when that
+    /// port was taken in the meantime.
+    /// </summary>
+    public static async Task<PostgresCluster> StartAsync(PostgresClusterOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var directory = Path.GetFullPath(options.Directory);
+        var existingPort = ReadPort(directory);
+        var cluster = new PostgresCluster(directory, existingPort ?? options.Port);
+
+        if (existingPort is null)
+        {
+            await cluster.InitializeAsync(options, cancellationToken);
+        }
+
+        if (cluster.IsRunning)
+        {
+            return cluster;
+        }
+
+        for (var attempt = 1; ; attempt++)
+        {
+            var result = await PostgresTools.RunAsync("pg_ctl", ["-D", cluster.DataDirectory, "-l", cluster.LogFile, "-w", "-t", "60", "start"], cancellationToken);
+            if (result.Succeeded)
+            {
+                return cluster;
+            }
+
+            var log = TailOf(cluster.LogFile);
+            var portClash = log.Contains("could not bind", StringComparison.Ordinal) || log.Contains("Address already in use", StringComparison.Ordinal);
+            if (portClash && options.Port == 0 && existingPort is null && attempt < 5)
+            {
+                cluster.Port = LoopbackPorts.FreeTcpPort();
+                await cluster.WriteConfigAsync(options, cancellationToken);
+                continue;
+            }
+
+            throw new EngineException(
+                $"PostgreSQL in {directory} did not start on port {cluster.Port}: {result.Output.TrimEnd()}{Environment.NewLine}Last lines of {cluster.LogFile}:{Environment.NewLine}{log}");
+        }
+    }
+
+    /// <summary>Opens a cluster folder without starting it; null when the folder holds no cluster.</summary>
+    public static PostgresCluster? Open(string directory)
+    {
+        var full = Path.GetFullPath(directory);
+        return ReadPort(full) is { } port ? new PostgresCluster(full, port) : null;
+    }
+
+    /// <summary>Stops the server: <c>fast</c> rolls back open transactions; <c>immediate</c> skips the checkpoint.</summary>
+    public async Task StopAsync(bool immediate = false, CancellationToken cancellationToken = default)
+    {
+        if (!IsRunning)
+        {
+            return;
+        }
+
+        await PostgresTools.RunCheckedAsync("pg_ctl", ["-D", DataDirectory, "-m", immediate ? "immediate" : "fast", "-w", "-t", "60", "stop"], cancellationToken);
+    }
+
+    /// <summary>A shell script that stops this cluster at once and removes its folder, for a <see cref="Reaper"/>.</summary>
+    public string DestroyScript() =>
+        $"{PostgresTools.ShellCommand("pg_ctl", ["-D", DataDirectory, "-m", "immediate", "-w", "stop"])} >/dev/null 2>&1; rm -rf {Shell.Quote(Directory)}";
+
+    private async Task InitializeAsync(PostgresClusterOptions options, CancellationToken cancellationToken)
+    {
+        if (Port == 0)
+        {
+            Port = LoopbackPorts.FreeTcpPort();
+        }
+
+        // The folder belongs to the server's user; root runs the tools through runuser (initdb refuses root).
+        System.IO.Directory.CreateDirectory(Directory);
+        await PostgresTools.GiveToServerUserAsync(Directory, cancellationToken);
+        await PostgresTools.RunCheckedAsync(
+            "initdb", ["-D", DataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"], cancellationToken);
+        await WriteConfigAsync(options, cancellationToken);
+        var conf = Path.Combine(DataDirectory, "postgresql.conf");
+        await File.AppendAllTextAsync(conf, $"{Environment.NewLine}include_if_exists = '{ConfigFileName}'{Environment.NewLine}", cancellationToken);
+    }
+
+    private async Task WriteConfigAsync(PostgresClusterOptions options, CancellationToken cancellationToken)
+    {
+        var settings = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["port"] = Port.ToString(CultureInfo.InvariantCulture),
+            ["listen_addresses"] = "'127.0.0.1'",
+            ["unix_socket_directories"] = $"'{Directory}'",
+            ["wal_level"] = "logical",
+            ["max_replication_slots"] = "32",
+            ["max_wal_senders"] = "32",
+            ["max_connections"] = "300",
+            ["shared_buffers"] = "256MB",
+            ["logging_collector"] = "off",
+            ["log_min_messages"] = "warning",
+        };
+        if (!options.Durable)
+        {
+            settings["fsync"] = "off";
+            settings["synchronous_commit"] = "off";
+            settings["full_page_writes"] = "off";
+        }
+
+        foreach (var (key, value) in options.Settings)
+        {
+            settings[key] = value;
+        }
+
+        var text = new StringBuilder("# Written by Geo.Engines; the port and settings of this private cluster.\n");
+        foreach (var (key, value) in settings)
+        {
+            text.Append(key).Append(" = ").Append(value).Append('\n');
+        }
+
+        var path = Path.Combine(DataDirectory, ConfigFileName);
+        await File.WriteAllTextAsync(path, text.ToString(), cancellationToken);
+        await PostgresTools.GiveToServerUserAsync(path, cancellationToken);
+    }
+
+    private static int? ReadPort(string directory)
+    {
+        var path = Path.Combine(directory, "data", ConfigFileName);
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        foreach (var line in File.ReadLines(path))
+        {
+            if (line.StartsWith("port = ", StringComparison.Ordinal) &&
+                int.TryParse(line.AsSpan(7), NumberStyles.Integer, CultureInfo.InvariantCulture, out var port))
+            {
+                return port;
+            }
+        }
+
+        return null;
+    }
+
+    private static string TailOf(string path)
+    {
+        try
+        {
+            var lines = File.ReadAllLines(path);
+            return string.Join(Environment.NewLine, lines.Skip(Math.Max(0, lines.Length - 15)));
+        }
+        catch (IOException)
+        {
+            return "(no log)";
+        }
+    }
+}
