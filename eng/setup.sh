@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the operating-system packages Geo needs, and only those that are missing:
+# PostgreSQL 15 (server binaries; the local stack and tests start private clusters), Redis 7,
+# radclient (freeradius-utils, the real RADIUS client of the end-to-end tests), librdkafka (the native
+# library behind Confluent.Kafka) and zip (to build the placeholder packages).
+set -euo pipefail
+
+missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v psql >/dev/null || missing+=(postgresql-client)
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v radclient >/dev/null || missing+=(freeradius-utils)
+[ -e /usr/include/librdkafka/rdkafka.h ] || missing+=(librdkafka-dev)
+command -v zip >/dev/null || missing+=(zip)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The server user the clusters run as when started by root (initdb refuses root).
+id postgres >/dev/null 2>&1 || { echo "setup: the 'postgres' user is missing (reinstall the postgresql package)" >&2; exit 1; }

@@ -1,0 +1,61 @@
+using System.CommandLine;
+using Geo.Ctl.LocalStack;
+using Geo.Engines;
+using Geo.Schema.Migrations;
+using Npgsql;
+
+namespace Geo.Ctl;
+
+/// <summary>The geoctl command tree.</summary>
+internal static class GeoCtlCommand
+{
+    public static RootCommand Create(TextWriter output, TextWriter error)
+    {
+        var stateDir = new Option<string>("--state-dir")
+        {
+            Description = "Folder of the local stack's state (default: $GEO_STATE_DIR, else ./.geo)",
+            Recursive = true,
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("GEO_STATE_DIR") is { Length: > 0 } dir ? dir : ".geo",
+        };
+
+        var regions = new Option<string>("--regions") { Description = "Comma-separated region ids of a new stack", DefaultValueFactory = _ => "a,b" };
+        var subscribers = new Option<int>("--subscribers") { Description = "Demo subscribers per shard of a new stack", DefaultValueFactory = _ => 10_000 };
+        var up = new Command("up", "Start the local stack (creating, migrating and seeding it when needed)") { regions, subscribers };
+        up.SetAction((result, ct) => Run(result, stateDir, output, error, (runner) =>
+            runner.UpAsync(new UpOptions(result.GetValue(regions)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), result.GetValue(subscribers)), ct)));
+
+        var purge = new Option<bool>("--purge") { Description = "Also delete all data of the local stack" };
+        var down = new Command("down", "Stop everything the local stack runs") { purge };
+        down.SetAction((result, ct) => Run(result, stateDir, output, error, runner => runner.DownAsync(result.GetValue(purge), ct)));
+
+        var status = new Command("status", "Show what the local stack runs and whether it answers (exit 0 when all is up)");
+        status.SetAction((result, ct) => Run(result, stateDir, output, error, runner => runner.StatusAsync(ct)));
+
+        return new RootCommand("geoctl: the Geo operator CLI")
+        {
+            stateDir,
+            up,
+            down,
+            status,
+        };
+    }
+
+    private static async Task<int> Run(ParseResult result, Option<string> stateDir, TextWriter output, TextWriter error, Func<LocalStackRunner, Task<int>> action)
+    {
+        var runner = new LocalStackRunner(new StackLayout(result.GetValue(stateDir)!), new Reporter(output));
+        try
+        {
+            return await action(runner);
+        }
+        catch (Exception ex) when (ex is StackException or EngineException or MigrationException or NpgsqlException)
+        {
+            await error.WriteLineAsync($"geoctl: {ex.Message}");
+            return 2;
+        }
+        catch (OperationCanceledException)
+        {
+            await error.WriteLineAsync("geoctl: cancelled");
+            return 130;
+        }
+    }
+}

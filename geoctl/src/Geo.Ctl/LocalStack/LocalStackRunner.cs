@@ -1,0 +1,275 @@
+using System.Globalization;
+using Geo.Ctl.Demo;
+using Geo.Engines;
+using Geo.Engines.Postgres;
+using Geo.Engines.Redis;
+using Geo.Schema;
+using Geo.Schema.Migrations;
+using Geo.Schema.Secrets;
+using Npgsql;
+
+namespace Geo.Ctl.LocalStack;
+
+/// <summary>Options of <c>geoctl up</c>.</summary>
+internal sealed record UpOptions(IReadOnlyList<string> Regions, int SubscribersPerShard);
+
+/// <summary>
+/// The local stack: for every region a PostgreSQL cluster and a Redis, plus the directory cluster (the
+/// witness), all on loopback with their state under one folder. <c>up</c> is idempotent: it starts what is
+/// stopped, migrates what is behind and seeds what is empty; it never overwrites data.
+/// </summary>
+internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
+{
+    private const string DirectoryDatabase = "geo_directory";
+
+    public async Task<int> UpAsync(UpOptions options, CancellationToken cancellationToken)
+    {
+        using var stackLock = StackLock.Acquire(layout);
+        var state = await StackState.LoadAsync(layout, cancellationToken);
+        if (state is null)
+        {
+            Validate(options);
+            state = new StackState
+            {
+                CreatedAt = DateTimeOffset.UtcNow,
+                SubscribersPerShard = options.SubscribersPerShard,
+                Regions = [.. options.Regions.Select(id => new RegionState(id, LoopbackPorts.FreeUdpPort(), LoopbackPorts.FreeUdpPort(), LoopbackPorts.FreeTcpPort()))],
+            };
+            reporter.Line($"Creating the local stack in {StackLayout.Show(layout.Root)}: regions {string.Join(", ", options.Regions)}, {options.SubscribersPerShard} subscribers per shard");
+            await state.SaveAsync(layout, cancellationToken);
+        }
+        else
+        {
+            var requested = options.Regions.SequenceEqual(state.Regions.Select(r => r.Id)) ? "" : $" (ignoring --regions {string.Join(",", options.Regions)}: an existing stack keeps its regions; 'geoctl down --purge' to start over)";
+            reporter.Line($"Reusing the local stack in {StackLayout.Show(layout.Root)}: regions {string.Join(", ", state.Regions.Select(r => r.Id))}{requested}");
+        }
+
+        var regionIds = state.Regions.Select(r => r.Id).ToArray();
+        var secrets = new SecretBox(await LoadOrCreateKeyringAsync(cancellationToken));
+
+        // Engines start in parallel: each one is a separate process and they do not depend on each other.
+        var directoryTask = reporter.StepAsync("directory PostgreSQL (witness)",
+            () => PostgresCluster.StartAsync(new PostgresClusterOptions { Directory = layout.DirectoryPostgres }, cancellationToken), c => $"127.0.0.1:{c.Port}");
+        var regionTasks = state.Regions.Select(region => (
+            region.Id,
+            Postgres: reporter.StepAsync($"region {region.Id} PostgreSQL",
+                () => PostgresCluster.StartAsync(new PostgresClusterOptions { Directory = layout.RegionPostgres(region.Id) }, cancellationToken), c => $"127.0.0.1:{c.Port}"),
+            Redis: reporter.StepAsync($"region {region.Id} Redis",
+                () => RedisServer.StartAsync(new RedisServerOptions { Directory = layout.RegionRedis(region.Id) }, cancellationToken), r => r.Endpoint))).ToArray();
+        await Task.WhenAll(regionTasks.SelectMany(r => new Task[] { r.Postgres, r.Redis }).Append(directoryTask));
+        var directoryCluster = await directoryTask;
+
+        var migrations = new MigrationRunner();
+        var directory = directoryCluster.ConnectionString(DirectoryDatabase);
+        await reporter.StepAsync("directory schema", async () =>
+        {
+            await EnsureDatabaseAsync(directoryCluster, DirectoryDatabase, cancellationToken);
+            return await migrations.ApplyAsync(directory, MigrationSet.Directory, cancellationToken);
+        }, Describe);
+        await reporter.StepAsync("directory: regions, tenants, shards, NAS", () => DemoSeeder.SeedDirectoryAsync(directory, state.Regions, regionIds, cancellationToken));
+
+        var seeder = new DemoSeeder(layout, secrets);
+        foreach (var (regionId, postgresTask, _) in regionTasks)
+        {
+            var cluster = await postgresTask;
+            foreach (var tenant in DemoData.Tenants)
+            {
+                var name = ShardDatabase.Name(tenant.Id, regionId);
+                var shard = cluster.ConnectionString(name);
+                await reporter.StepAsync($"shard {tenant.Id}@{regionId}: database {name}", async () =>
+                {
+                    await EnsureDatabaseAsync(cluster, name, cancellationToken);
+                    return await migrations.ApplyAsync(shard, MigrationSet.Tenant, cancellationToken);
+                }, Describe);
+                await reporter.StepAsync($"shard {tenant.Id}@{regionId}: demo data",
+                    () => seeder.SeedShardAsync(shard, directory, tenant, regionId, regionIds, state.SubscribersPerShard, cancellationToken),
+                    r => r.Seeded ? $"{r.Subscribers} subscribers written" : $"{r.Subscribers} subscribers already there");
+            }
+        }
+
+        reporter.Line("");
+        await PrintSummaryAsync(state, cancellationToken);
+        return 0;
+    }
+
+    public async Task<int> DownAsync(bool purge, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(layout.Root))
+        {
+            reporter.Line($"No local stack in {StackLayout.Show(layout.Root)}: nothing to stop.");
+            return 0;
+        }
+
+        using (StackLock.Acquire(layout))
+        {
+            var state = await StackState.LoadAsync(layout, cancellationToken);
+            var stops = new List<Task>();
+            foreach (var region in state?.Regions ?? [])
+            {
+                if (RedisServer.Open(layout.RegionRedis(region.Id)) is { } redis)
+                {
+                    stops.Add(reporter.StepAsync($"stop region {region.Id} Redis", () => redis.StopAsync(cancellationToken)));
+                }
+
+                if (PostgresCluster.Open(layout.RegionPostgres(region.Id)) is { } postgres)
+                {
+                    stops.Add(reporter.StepAsync($"stop region {region.Id} PostgreSQL", () => postgres.StopAsync(cancellationToken: cancellationToken)));
+                }
+            }
+
+            if (PostgresCluster.Open(layout.DirectoryPostgres) is { } directory)
+            {
+                stops.Add(reporter.StepAsync("stop directory PostgreSQL", () => directory.StopAsync(cancellationToken: cancellationToken)));
+            }
+
+            await Task.WhenAll(stops);
+        }
+
+        if (purge)
+        {
+            Directory.Delete(layout.Root, recursive: true);
+            reporter.Line($"Removed {StackLayout.Show(layout.Root)} (all data of the local stack).");
+        }
+        else
+        {
+            reporter.Line($"Stopped. Data kept in {StackLayout.Show(layout.Root)}: 'geoctl up' resumes it, 'geoctl down --purge' removes it.");
+        }
+
+        return 0;
+    }
+
+    public async Task<int> StatusAsync(CancellationToken cancellationToken)
+    {
+        var state = await StackState.LoadAsync(layout, cancellationToken);
+        if (state is null)
+        {
+            reporter.Line($"No local stack in {StackLayout.Show(layout.Root)}. Start one with 'geoctl up'.");
+            return 3;
+        }
+
+        var healthy = true;
+        reporter.Line($"Local stack in {StackLayout.Show(layout.Root)} (created {state.CreatedAt:u})");
+        reporter.Line($"{"component",-26} {"state",-10} {"endpoint",-18} detail");
+        healthy &= await ReportPostgresAsync("directory PostgreSQL", PostgresCluster.Open(layout.DirectoryPostgres), [DirectoryDatabase], cancellationToken);
+        foreach (var region in state.Regions)
+        {
+            var shards = DemoData.Tenants.Select(t => ShardDatabase.Name(t.Id, region.Id)).ToArray();
+            healthy &= await ReportPostgresAsync($"region {region.Id} PostgreSQL", PostgresCluster.Open(layout.RegionPostgres(region.Id)), shards, cancellationToken);
+            var redis = RedisServer.Open(layout.RegionRedis(region.Id));
+            var answers = redis is not null && await redis.PingAsync(cancellationToken);
+            healthy &= answers;
+            reporter.Line($"{$"region {region.Id} Redis",-26} {(answers ? "up" : redis?.IsRunning == true ? "silent" : "down"),-10} {redis?.Endpoint ?? "-",-18} {(answers ? $"pid {redis!.Pid}" : "")}");
+        }
+
+        return healthy ? 0 : 1;
+    }
+
+    private async Task<bool> ReportPostgresAsync(string name, PostgresCluster? cluster, IReadOnlyList<string> databases, CancellationToken cancellationToken)
+    {
+        if (cluster is null || !cluster.IsRunning)
+        {
+            reporter.Line($"{name,-26} {"down",-10} {(cluster is null ? "-" : $"127.0.0.1:{cluster.Port}"),-18}");
+            return false;
+        }
+
+        var details = new List<string>();
+        foreach (var database in databases)
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(cluster.ConnectionString(database));
+                await connection.OpenAsync(cancellationToken);
+                var sql = database == DirectoryDatabase ? "SELECT count(*) FROM shards" : "SELECT count(*) FROM subscribers";
+                await using var command = new NpgsqlCommand(sql, connection);
+                var count = (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+                details.Add(database == DirectoryDatabase ? $"{count} shards" : $"{database}: {count} subscribers");
+            }
+            catch (NpgsqlException ex)
+            {
+                details.Add($"{database}: {ex.Message}");
+                reporter.Line($"{name,-26} {"failing",-10} 127.0.0.1:{cluster.Port,-8} {string.Join("; ", details)}");
+                return false;
+            }
+        }
+
+        reporter.Line($"{name,-26} {"up",-10} {$"127.0.0.1:{cluster.Port}",-18} pid {cluster.ServerPid}; {string.Join("; ", details)}");
+        return true;
+    }
+
+    private async Task PrintSummaryAsync(StackState state, CancellationToken cancellationToken)
+    {
+        reporter.Line("The local stack is up.");
+        await StatusAsync(cancellationToken);
+        var first = state.Regions[0];
+        var cluster = PostgresCluster.Open(layout.RegionPostgres(first.Id))!;
+        var tenant = DemoData.Tenants[0];
+        var database = ShardDatabase.Name(tenant.Id, first.Id);
+        reporter.Line("");
+        reporter.Line("Data folders and logs:");
+        reporter.Line($"  directory  {StackLayout.Show(layout.DirectoryPostgres)}  (log {StackLayout.Show(Path.Combine(layout.DirectoryPostgres, "postgres.log"))})");
+        foreach (var region in state.Regions)
+        {
+            reporter.Line($"  region {region.Id}   {StackLayout.Show(layout.RegionPostgres(region.Id))}, {StackLayout.Show(layout.RegionRedis(region.Id))}");
+        }
+
+        reporter.Line($"  demo credentials {StackLayout.Show(Path.Combine(layout.DemoDirectory, "subscribers"))}/<database>.csv, NAS secrets {StackLayout.Show(Path.Combine(layout.DemoDirectory, "nas"))}/");
+        reporter.Line("");
+        reporter.Line("Try:");
+        reporter.Line($"  psql -h 127.0.0.1 -p {cluster.Port.ToString(CultureInfo.InvariantCulture)} -U postgres -l");
+        reporter.Line($"  psql -h 127.0.0.1 -p {cluster.Port.ToString(CultureInfo.InvariantCulture)} -U postgres -d {database} -c 'SELECT username, plan_id, status FROM subscribers LIMIT 5'");
+        reporter.Line("  geoctl status    geoctl down    geoctl down --purge");
+    }
+
+    private async Task<SecretKeyring> LoadOrCreateKeyringAsync(CancellationToken cancellationToken)
+    {
+        if (File.Exists(layout.KeyringFile))
+        {
+            return SecretKeyring.Load(layout.KeyringFile);
+        }
+
+        var keyring = SecretKeyring.Generate();
+        await DemoSeeder.WritePrivateFileAsync(layout.KeyringFile, keyring.Serialize(), cancellationToken);
+        return keyring;
+    }
+
+    private static async Task EnsureDatabaseAsync(PostgresCluster cluster, string name, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(cluster.ConnectionString());
+        await connection.OpenAsync(cancellationToken);
+        await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", connection);
+        exists.Parameters.Add(new() { Value = name });
+        if (await exists.ExecuteScalarAsync(cancellationToken) is null)
+        {
+            await using var create = new NpgsqlCommand($"CREATE DATABASE {ShardDatabase.Quote(name)}", connection);
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    private static string Describe(MigrationReport report) =>
+        report.Applied.Count == 0 ? "up to date" : $"applied {string.Join(", ", report.Applied.Select(m => m.FileName))}";
+
+    private static void Validate(UpOptions options)
+    {
+        if (options.Regions.Count == 0 || options.Regions.Distinct(StringComparer.Ordinal).Count() != options.Regions.Count)
+        {
+            throw new StackException("--regions needs one or more distinct region ids");
+        }
+
+        foreach (var region in options.Regions)
+        {
+            try
+            {
+                _ = ShardDatabase.Name("probe", region);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new StackException(ex.Message);
+            }
+        }
+
+        if (options.SubscribersPerShard is < 0 or > 10_000_000)
+        {
+            throw new StackException("--subscribers must be between 0 and 10,000,000");
+        }
+    }
+}

@@ -1,0 +1,37 @@
+namespace Geo.Ctl.LocalStack;
+
+/// <summary>Where the local stack keeps its state: everything below one folder (<c>.geo/</c> by default, git-ignored).</summary>
+internal sealed class StackLayout(string root)
+{
+    public string Root { get; } = Path.GetFullPath(root);
+
+    public string StateFile => Path.Combine(Root, "stack.json");
+
+    public string LockFile => Path.Combine(Root, "geoctl.lock");
+
+    /// <summary>The key ring that seals subscriber passwords and NAS secrets in the demo databases.</summary>
+    public string KeyringFile => Path.Combine(Root, "keyring");
+
+    public string DirectoryPostgres => Path.Combine(Root, "directory", "postgres");
+
+    public string LogsDirectory => Path.Combine(Root, "logs");
+
+    public string DemoDirectory => Path.Combine(Root, "demo");
+
+    public string RegionPostgres(string region) => Path.Combine(Root, "regions", region, "postgres");
+
+    public string RegionRedis(string region) => Path.Combine(Root, "regions", region, "redis");
+
+    /// <summary>A NAS's demo shared secret, kept in a file so that no command has to print it.</summary>
+    public string NasSecretFile(string nasId) => Path.Combine(DemoDirectory, "nas", $"{nasId}.secret");
+
+    /// <summary>The demo credentials of a shard (username,password per line), for radclient and the load tests.</summary>
+    public string CredentialsFile(string database) => Path.Combine(DemoDirectory, "subscribers", $"{database}.csv");
+
+    /// <summary>A path as the operator would type it from the current folder.</summary>
+    public static string Show(string path)
+    {
+        var relative = Path.GetRelativePath(Environment.CurrentDirectory, path);
+        return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative;
+    }
+}

@@ -1,0 +1,47 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Geo.Ctl.LocalStack;
+
+/// <summary>What <c>geoctl up</c> decided once and keeps: the regions and the ports their services use.</summary>
+internal sealed record StackState
+{
+    public int Version { get; init; } = 1;
+
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    public required int SubscribersPerShard { get; init; }
+
+    public required IReadOnlyList<RegionState> Regions { get; init; }
+
+    public static async Task<StackState?> LoadAsync(StackLayout layout, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(layout.StateFile))
+        {
+            return null;
+        }
+
+        await using var stream = File.OpenRead(layout.StateFile);
+        return await JsonSerializer.DeserializeAsync(stream, StackStateJson.Default.StackState, cancellationToken)
+            ?? throw new InvalidDataException($"{layout.StateFile} is empty");
+    }
+
+    /// <summary>Writes the state atomically (temp file, then rename), so an interrupted write never leaves half a file.</summary>
+    public async Task SaveAsync(StackLayout layout, CancellationToken cancellationToken)
+    {
+        var temp = layout.StateFile + ".tmp";
+        await using (var stream = File.Create(temp))
+        {
+            await JsonSerializer.SerializeAsync(stream, this, StackStateJson.Default.StackState, cancellationToken);
+        }
+
+        File.Move(temp, layout.StateFile, overwrite: true);
+    }
+}
+
+/// <summary>One region of the local stack: its id and the loopback ports of its region node.</summary>
+internal sealed record RegionState(string Id, int RadiusAuthPort, int RadiusAcctPort, int ApiPort);
+
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(StackState))]
+internal sealed partial class StackStateJson : JsonSerializerContext;

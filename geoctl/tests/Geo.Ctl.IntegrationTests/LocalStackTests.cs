@@ -1,0 +1,198 @@
+using System.Globalization;
+using Geo.Ctl.LocalStack;
+using Geo.Engines;
+using Geo.Engines.Postgres;
+using Geo.Engines.Redis;
+using Geo.Schema.Secrets;
+using Geo.Testing;
+using Npgsql;
+
+namespace Geo.Ctl.IntegrationTests;
+
+/// <summary>geoctl up/status/down against real PostgreSQL and Redis processes, through the command line parser.</summary>
+public sealed class LocalStackTests : IDisposable
+{
+    private const int Subscribers = 120;
+    private readonly string _stateDir;
+    private readonly Reaper _reaper;
+    private readonly StringWriter _output = new();
+    private readonly StringWriter _error = new();
+
+    public LocalStackTests()
+    {
+        _stateDir = Path.Combine(TestFolders.Create("stack"), ".geo");
+        // Whatever happens to this test process, no postgres or redis-server of this stack outlives it.
+        var root = Shell.Quote(Path.GetDirectoryName(_stateDir)!);
+        _reaper = Reaper.Start(
+            $"find {root} \\( -name postmaster.pid -o -name redis.pid \\) -exec sh -c 'kill -9 \"$(head -n 1 \"$1\")\"' _ {{}} \\; 2>/dev/null; rm -rf {root}");
+    }
+
+    [Fact]
+    public async Task Up_FreshState_BothRegionsAndDirectoryServeDemoData()
+    {
+        Assert.Equal(0, await GeoCtl("up", "--subscribers", Subscribers.ToString(CultureInfo.InvariantCulture)));
+
+        var layout = new StackLayout(_stateDir);
+        foreach (var region in new[] { "a", "b" })
+        {
+            var cluster = PostgresCluster.Open(layout.RegionPostgres(region))!;
+            var databases = await QueryAsync<string>(cluster.ConnectionString(), "SELECT datname FROM pg_database WHERE datname LIKE 'geo\\_%' ORDER BY datname");
+            Assert.Equal([$"geo_acme_{region}", $"geo_zenith_{region}"], databases);
+            foreach (var database in databases)
+            {
+                Assert.Equal([(long)Subscribers], await QueryAsync<long>(cluster.ConnectionString(database), "SELECT count(*) FROM subscribers"));
+                // The ledger invariant holds from the first row on: every balance is the sum of its ledger.
+                Assert.Empty(await QueryAsync<Guid>(cluster.ConnectionString(database), """
+                    SELECT b.subscriber_id FROM balances b
+                    LEFT JOIN (SELECT subscriber_id, sum(amount_micros) AS total FROM ledger_entries GROUP BY subscriber_id) l USING (subscriber_id)
+                    WHERE b.amount_micros <> coalesce(l.total, 0)
+                    """));
+            }
+
+            Assert.True(await RedisServer.Open(layout.RegionRedis(region))!.PingAsync());
+        }
+
+        var directory = PostgresCluster.Open(layout.DirectoryPostgres)!.ConnectionString("geo_directory");
+        Assert.Equal(
+            ["acme@a owner a standby b epoch 1", "acme@b owner b standby a epoch 1", "zenith@a owner a standby b epoch 1", "zenith@b owner b standby a epoch 1"],
+            await QueryAsync<string>(directory, "SELECT tenant_id || '@' || home_region || ' owner ' || owner_region || ' standby ' || standby_region || ' epoch ' || epoch FROM shards ORDER BY 1"));
+        Assert.Equal([4L * Subscribers], await QueryAsync<long>(directory, "SELECT count(*) FROM subscriber_placements"));
+        Assert.Equal([0L], await QueryAsync<long>(directory, "SELECT count(*) FROM nas_devices WHERE backup_region IS NULL OR backup_region = primary_region"));
+        Assert.Contains("The local stack is up.", _output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Up_Twice_SecondRunReusesAndWritesNothing()
+    {
+        Assert.Equal(0, await GeoCtl("up", "--subscribers", "10"));
+        var layout = new StackLayout(_stateDir);
+        var shard = PostgresCluster.Open(layout.RegionPostgres("a"))!.ConnectionString("geo_acme_a");
+        var before = await QueryAsync<Guid>(shard, "SELECT id FROM subscribers ORDER BY id");
+        var credentials = await File.ReadAllTextAsync(layout.CredentialsFile("geo_acme_a"));
+
+        Assert.Equal(0, await GeoCtl("up", "--subscribers", "50"));
+
+        Assert.Equal(before, await QueryAsync<Guid>(shard, "SELECT id FROM subscribers ORDER BY id"));
+        Assert.Equal(credentials, await File.ReadAllTextAsync(layout.CredentialsFile("geo_acme_a")));
+        Assert.Contains("Reusing the local stack", _output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("10 subscribers already there", _output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Up_DemoSecrets_SealedAtRestAndOpenWithTheStackKeyring()
+    {
+        Assert.Equal(0, await GeoCtl("up", "--subscribers", "5"));
+        var layout = new StackLayout(_stateDir);
+        var shard = PostgresCluster.Open(layout.RegionPostgres("b"))!.ConnectionString("geo_zenith_b");
+        var box = new SecretBox(SecretKeyring.Load(layout.KeyringFile));
+        var credentials = (await File.ReadAllLinesAsync(layout.CredentialsFile("geo_zenith_b"))).Skip(1).Select(l => l.Split(',')).ToDictionary(p => p[0], p => p[1]);
+
+        await using var connection = new NpgsqlConnection(shard);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT id, username, password_enc FROM subscribers", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var checkedRows = 0;
+        while (await reader.ReadAsync())
+        {
+            var sealedPassword = (byte[])reader[2];
+            Assert.True(box.TryOpenString(sealedPassword, SecretContext.SubscriberPassword(reader.GetGuid(0)), out var password));
+            Assert.Equal(credentials[reader.GetString(1)], password);
+            Assert.DoesNotContain(password, System.Text.Encoding.UTF8.GetString(sealedPassword), StringComparison.Ordinal);
+            checkedRows++;
+        }
+
+        Assert.Equal(5, checkedRows);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(layout.KeyringFile));
+    }
+
+    [Fact]
+    public async Task Down_AfterUp_LeavesNoProcessAndStatusSaysDown()
+    {
+        Assert.Equal(0, await GeoCtl("up", "--subscribers", "1"));
+        var layout = new StackLayout(_stateDir);
+        var pids = new[] { "a", "b" }
+            .SelectMany(r => new[] { PostgresCluster.Open(layout.RegionPostgres(r))!.ServerPid, RedisServer.Open(layout.RegionRedis(r))!.Pid })
+            .Append(PostgresCluster.Open(layout.DirectoryPostgres)!.ServerPid)
+            .Select(pid => pid!.Value)
+            .ToArray();
+        Assert.All(pids, pid => Assert.True(Processes.IsAlive(pid)));
+        Assert.Equal(0, await GeoCtl("status"));
+
+        Assert.Equal(0, await GeoCtl("down"));
+
+        Assert.All(pids, pid => Assert.False(Processes.IsAlive(pid), $"pid {pid} still runs after geoctl down"));
+        Assert.Equal(1, await GeoCtl("status"));
+        Assert.True(Directory.Exists(layout.DirectoryPostgres), "down without --purge keeps the data");
+    }
+
+    [Fact]
+    public async Task Up_AfterDown_ResumesWithTheSameData()
+    {
+        Assert.Equal(0, await GeoCtl("up", "--subscribers", "3"));
+        var layout = new StackLayout(_stateDir);
+        var shard = PostgresCluster.Open(layout.RegionPostgres("a"))!.ConnectionString("geo_acme_a");
+        var before = await QueryAsync<string>(shard, "SELECT username FROM subscribers ORDER BY 1");
+        Assert.Equal(0, await GeoCtl("down"));
+        NpgsqlConnection.ClearAllPools();
+
+        Assert.Equal(0, await GeoCtl("up"));
+
+        Assert.Equal(before, await QueryAsync<string>(shard, "SELECT username FROM subscribers ORDER BY 1"));
+    }
+
+    [Fact]
+    public async Task Up_WhileAnotherGeoctlHoldsTheStack_RefusedWithClearMessage()
+    {
+        using var held = StackLock.Acquire(new StackLayout(_stateDir));
+
+        Assert.Equal(2, await GeoCtl("up"));
+
+        Assert.Contains("another geoctl is working on the stack", _error.ToString(), StringComparison.Ordinal);
+        Assert.False(File.Exists(new StackLayout(_stateDir).StateFile));
+    }
+
+    [Theory]
+    [InlineData("--regions", "a,A")]
+    [InlineData("--regions", "a,a")]
+    [InlineData("--subscribers", "-1")]
+    public async Task Up_BadOptions_RefusedBeforeStartingAnything(string option, string value)
+    {
+        Assert.Equal(2, await GeoCtl("up", option, value));
+
+        Assert.StartsWith("geoctl: ", _error.ToString(), StringComparison.Ordinal);
+        Assert.False(Directory.Exists(new StackLayout(_stateDir).DirectoryPostgres));
+    }
+
+    [Fact]
+    public async Task Status_NoStack_SaysHowToStartOne()
+    {
+        Assert.Equal(3, await GeoCtl("status"));
+        Assert.Contains("geoctl up", _output.ToString(), StringComparison.Ordinal);
+    }
+
+    public void Dispose()
+    {
+        NpgsqlConnection.ClearAllPools();
+        _reaper.Dispose();
+        _output.Dispose();
+        _error.Dispose();
+    }
+
+    private Task<int> GeoCtl(params string[] args) =>
+        GeoCtlCommand.Create(_output, _error).Parse([.. args, "--state-dir", _stateDir]).InvokeAsync();
+
+    private static async Task<List<T>> QueryAsync<T>(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<T>();
+        while (await reader.ReadAsync())
+        {
+            rows.Add(reader.GetFieldValue<T>(0));
+        }
+
+        return rows;
+    }
+}
