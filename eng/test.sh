@@ -30,7 +30,7 @@ for trx in "$results"/*.trx; do
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + total - p - f))
 done
 
-projects=$(dotnet sln Geo.sln list | grep -c 'Tests\.csproj$')
+projects=$(dotnet sln Geo.sln list | grep -cE '\.(Integration)?Tests\.csproj$')
 if [ "$files" -lt "$projects" ]; then
   echo "test: only $files of $projects test projects reported results (a test host crashed or did not start)"
   [ "$status" -ne 0 ] || status=1
