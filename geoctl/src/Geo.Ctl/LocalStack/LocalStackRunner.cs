@@ -79,7 +79,9 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
                 await reporter.StepAsync($"shard {tenant.Id}@{regionId}: database {name}", async () =>
                 {
                     await EnsureDatabaseAsync(cluster, name, cancellationToken);
-                    return await migrations.ApplyAsync(shard, MigrationSet.Tenant, cancellationToken);
+                    var report = await migrations.ApplyAsync(shard, MigrationSet.Tenant, cancellationToken);
+                    await DemoSeeder.EnsureFenceAsync(shard, tenant.Id, regionId, cancellationToken);
+                    return report;
                 }, Describe);
                 await reporter.StepAsync($"shard {tenant.Id}@{regionId}: demo data",
                     () => seeder.SeedShardAsync(shard, directory, tenant, regionId, regionIds, state.SubscribersPerShard, cancellationToken),
