@@ -1,0 +1,161 @@
+using Geo.Radius;
+using Geo.Radius.Dictionary;
+using Geo.RegionNode.Authentication;
+using Geo.RegionNode.Operations;
+using Geo.RegionNode.Radius;
+using Geo.RegionNode.Shards;
+
+namespace Geo.RegionNode.Accounting;
+
+/// <summary>
+/// Accounting-Request → commit → Accounting-Response. The response goes out only after the request is
+/// committed in its shard database: an acknowledged request is never lost. A request that cannot be
+/// committed gets no response, so the NAS retransmits it (here or to its backup region).
+/// </summary>
+internal sealed class AccountingHandler(ShardCatalog catalog, SubscriberLocator locator, ProfileStore profiles, Metrics metrics, TimeProvider time)
+{
+    private readonly Counter _answered = metrics.Counter("geo_radius_requests_total", "RADIUS requests answered, by type and result", "type=\"accounting\",result=\"ok\"");
+    private readonly Histogram _latency = metrics.Histogram("geo_radius_request_duration_seconds", "Time from receiving a request to sending its answer", Histogram.LatencyBounds, "type=\"accounting\"");
+
+    public Histogram Latency => _latency;
+
+    /// <summary>Commits the request and writes the Accounting-Response; returns its length, or 0 when there is to be no answer.</summary>
+    public async ValueTask<int> HandleAsync(RadiusRequest request, byte[] response, CancellationToken cancellationToken)
+    {
+        var packet = request.Packet;
+        if (!packet.TryGetUInt32(RadiusAttributeType.AcctStatusType, out var statusType))
+        {
+            return Unanswered("no_status_type");
+        }
+
+        var committed = (AcctStatusType)statusType switch
+        {
+            AcctStatusType.Start => await SubmitAsync(request, AccountingKind.Start, cancellationToken),
+            AcctStatusType.InterimUpdate => await SubmitAsync(request, AccountingKind.Interim, cancellationToken),
+            AcctStatusType.Stop => await SubmitAsync(request, AccountingKind.Stop, cancellationToken),
+            AcctStatusType.AccountingOn or AcctStatusType.AccountingOff => await CloseNasSessionsAsync(request, (AcctStatusType)statusType),
+            _ => Outcome.Ignored,
+        };
+
+        switch (committed)
+        {
+            case Outcome.Committed:
+            case Outcome.Ignored:
+                _answered.Increment();
+                var writer = new RadiusPacketWriter(response, RadiusCode.AccountingResponse, packet.Identifier);
+                return writer.FinishResponse(packet, request.Secret);
+            case Outcome.Malformed:
+                return Unanswered("malformed");
+            case Outcome.UnknownSubscriber:
+                return Unanswered("unknown_subscriber");
+            case Outcome.NotOwner:
+                return Unanswered("not_owner");
+            default:
+                return Unanswered("commit_failed");
+        }
+    }
+
+    private int Unanswered(string reason)
+    {
+        metrics.Counter("geo_accounting_unanswered_total", "Accounting requests left unanswered (the NAS retransmits), by reason", $"reason=\"{reason}\"").Increment();
+        return 0;
+    }
+
+    private async ValueTask<Outcome> SubmitAsync(RadiusRequest request, AccountingKind kind, CancellationToken cancellationToken)
+    {
+        var packet = request.Packet;
+        if (!packet.TryGetString(RadiusAttributeType.UserName, out var username) || username.Length == 0 ||
+            !packet.TryGetString(RadiusAttributeType.AcctSessionId, out var acctSessionId) || acctSessionId.Length == 0)
+        {
+            return Outcome.Malformed;
+        }
+
+        var tenant = request.Nas.TenantId;
+        ShardHandle? shard;
+        Guid? subscriberId = null;
+        if (TryReadClass(packet, tenant, out var classHome, out var classSubscriber))
+        {
+            // The Class from our Access-Accept names the shard and subscriber: no lookup needed.
+            shard = catalog.Shard(tenant, classHome);
+            subscriberId = classSubscriber;
+            if (shard is null)
+            {
+                return Outcome.NotOwner;
+            }
+        }
+        else
+        {
+            var home = await locator.HomeRegionAsync(tenant, username, cancellationToken);
+            if (home is null)
+            {
+                return Outcome.UnknownSubscriber;
+            }
+
+            shard = catalog.Shard(tenant, home);
+            if (shard is null)
+            {
+                return Outcome.NotOwner;
+            }
+
+            subscriberId = (await profiles.GetAsync(shard, username, cancellationToken))?.Id;
+        }
+
+        var now = time.GetUtcNow();
+        var eventTime = packet.TryGetTime(RadiusAttributeType.EventTimestamp, out var stamp) ? stamp
+            : packet.TryGetUInt32(RadiusAttributeType.AcctDelayTime, out var delay) ? now.AddSeconds(-delay) : now;
+        AccountingCounters.TryGetInputOctets(packet, out var inputOctets);
+        AccountingCounters.TryGetOutputOctets(packet, out var outputOctets);
+        packet.TryGetUInt32(RadiusAttributeType.AcctInputPackets, out var inputPackets);
+        packet.TryGetUInt32(RadiusAttributeType.AcctOutputPackets, out var outputPackets);
+        packet.TryGetUInt32(RadiusAttributeType.AcctSessionTime, out var sessionTime);
+        packet.TryGetString(RadiusAttributeType.NasPortId, out var nasPort);
+        packet.TryGetString(RadiusAttributeType.CallingStationId, out var callingStation);
+        packet.TryGetIPv4Address(RadiusAttributeType.FramedIpAddress, out var framedIp);
+        string? terminateCause = packet.TryGetUInt32(RadiusAttributeType.AcctTerminateCause, out var cause)
+            ? ((AcctTerminateCause)cause).ToString() : null;
+
+        var accountingEvent = new AccountingEvent(kind, request.Nas.Id, acctSessionId, username, subscriberId, eventTime,
+            new Counters((long)inputOctets, (long)outputOctets, inputPackets, outputPackets, sessionTime),
+            nasPort, callingStation, framedIp, terminateCause);
+        return await shard.Writer!.SubmitAsync(accountingEvent) ? Outcome.Committed : Outcome.Failed;
+    }
+
+    private async ValueTask<Outcome> CloseNasSessionsAsync(RadiusRequest request, AcctStatusType statusType)
+    {
+        var cause = statusType == AcctStatusType.AccountingOn ? "NAS-Reboot (Accounting-On)" : "NAS-Reboot (Accounting-Off)";
+        var at = time.GetUtcNow();
+        var results = await Task.WhenAll(catalog.ShardsOf(request.Nas.TenantId).Select(s => s.Writer!.CloseNasSessionsAsync(request.Nas.Id, at, cause)));
+        return results.All(ok => ok) ? Outcome.Committed : Outcome.Failed;
+    }
+
+    /// <summary>Reads our own Class (<c>geo:tenant:home:subscriber</c>); false for anything else.</summary>
+    private static bool TryReadClass(RadiusPacket packet, string tenant, out string home, out Guid subscriber)
+    {
+        home = "";
+        subscriber = Guid.Empty;
+        if (!packet.TryGetString(RadiusAttributeType.Class, out var value))
+        {
+            return false;
+        }
+
+        var parts = value.Split(':');
+        if (parts.Length != 4 || parts[0] != "geo" || parts[1] != tenant ||
+            !Guid.TryParseExact(parts[3], "N", out subscriber))
+        {
+            return false;
+        }
+
+        home = parts[2];
+        return home.Length > 0;
+    }
+
+    private enum Outcome
+    {
+        Committed,
+        Ignored,
+        Malformed,
+        UnknownSubscriber,
+        NotOwner,
+        Failed,
+    }
+}

@@ -1,0 +1,344 @@
+using System.Diagnostics;
+using System.Net;
+using System.Threading.Channels;
+using Geo.RegionNode.Caching;
+using Geo.RegionNode.Operations;
+using Geo.RegionNode.Shards;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Geo.RegionNode.Accounting;
+
+/// <summary>
+/// Group commit for one shard: accounting events queue up while a transaction is in flight, and the next
+/// transaction takes all of them (up to <see cref="RegionNodeOptions.CommitMaxBatch"/>). Each waiting request
+/// learns whether its event is committed; only then does the node answer the NAS. Every transaction first
+/// reads the shard's fence FOR SHARE and commits nothing unless this node holds the current epoch.
+/// </summary>
+internal sealed partial class AccountingWriter : IAsyncDisposable
+{
+    private const string LoadColumns =
+        "id, nas_id, acct_session_id, subscriber_id, username, state, started_at, last_update_at, stopped_at, terminate_cause, " +
+        "input_octets, output_octets, input_packets, output_packets, session_time_s, nas_port, calling_station_id, framed_ip";
+
+    private readonly ShardHandle _shard;
+    private readonly IRegionCache _cache;
+    private readonly int _maxBatch;
+    private readonly ILogger _logger;
+    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _loop;
+    private readonly Histogram _batchSizes;
+    private readonly Histogram _commitLatency;
+    private readonly Counter _committed;
+    private readonly Counter _failedBatches;
+    private readonly Counter _fenced;
+    private readonly Counter _duplicates;
+    private int _depth;
+
+    public AccountingWriter(ShardHandle shard, IRegionCache cache, Metrics metrics, int maxBatch, ILogger logger)
+    {
+        _shard = shard;
+        _cache = cache;
+        _maxBatch = maxBatch;
+        _logger = logger;
+        _batchSizes = metrics.Histogram("geo_accounting_commit_batch_size", "Accounting requests per group-commit transaction", Histogram.SizeBounds);
+        _commitLatency = metrics.Histogram("geo_accounting_commit_duration_seconds", "Duration of one group-commit transaction", Histogram.LatencyBounds);
+        _committed = metrics.Counter("geo_accounting_committed_total", "Accounting requests committed");
+        _failedBatches = metrics.Counter("geo_accounting_commit_failures_total", "Group-commit transactions that failed (their requests get no answer; the NAS retransmits)");
+        _fenced = metrics.Counter("geo_accounting_fenced_total", "Group commits refused because this node does not hold the shard's current epoch");
+        _duplicates = metrics.Counter("geo_accounting_duplicates_total", "Accounting events that reported nothing new (duplicates, stale or late)");
+        metrics.Gauge("geo_accounting_queue_depth", "Accounting requests waiting for a commit", () => Volatile.Read(ref _depth), $"shard=\"{shard}\"");
+        _loop = Task.Run(RunAsync);
+    }
+
+    /// <summary>Queues an event; the task says whether it was committed.</summary>
+    public Task<bool> SubmitAsync(AccountingEvent accountingEvent) => Enqueue(new Pending(accountingEvent, null));
+
+    /// <summary>Closes every open session of a NAS that restarted (Accounting-On/Off), in the commit order of its other events.</summary>
+    public Task<bool> CloseNasSessionsAsync(string nasId, DateTimeOffset at, string cause) => Enqueue(new Pending(null, new NasRestart(nasId, at, cause)));
+
+    private Task<bool> Enqueue(Pending pending)
+    {
+        Interlocked.Increment(ref _depth);
+        if (!_queue.Writer.TryWrite(pending))
+        {
+            Interlocked.Decrement(ref _depth);
+            pending.Completion.TrySetResult(false);
+        }
+
+        return pending.Completion.Task;
+    }
+
+    private async Task RunAsync()
+    {
+        var batch = new List<Pending>(_maxBatch);
+        while (await _queue.Reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            while (batch.Count < _maxBatch && _queue.Reader.TryRead(out var pending))
+            {
+                batch.Add(pending);
+            }
+
+            Interlocked.Add(ref _depth, -batch.Count);
+            var outcome = false;
+            var started = Stopwatch.GetTimestamp();
+            try
+            {
+                await CommitAsync(batch);
+                outcome = true;
+                _committed.Add(batch.Count);
+                _batchSizes.Observe(batch.Count);
+                _commitLatency.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+            }
+            catch (FencedException ex)
+            {
+                _fenced.Increment();
+                LogFenced(_logger, _shard, ex.Held, ex.Current);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException)
+            {
+                _failedBatches.Increment();
+                LogCommitFailed(_logger, _shard, batch.Count, ex);
+            }
+
+            foreach (var pending in batch)
+            {
+                pending.Completion.TrySetResult(outcome);
+            }
+        }
+    }
+
+    private async Task CommitAsync(List<Pending> batch)
+    {
+        await using var connection = await _shard.DataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        var sessions = await LoadAsync(connection, transaction, batch);
+        var cdrs = new List<CdrRow>(batch.Count);
+        var closed = new HashSet<SessionState>();
+        foreach (var pending in batch)
+        {
+            if (pending.Event is { } e)
+            {
+                var key = (e.NasId, e.AcctSessionId);
+                if (!sessions.TryGetValue(key, out var session))
+                {
+                    session = SessionAccumulator.Create(e);
+                    sessions[key] = session;
+                }
+
+                var wasOpen = session.Open;
+                if (SessionAccumulator.Apply(session, e) is { } cdr)
+                {
+                    cdrs.Add(cdr);
+                    if (wasOpen && !session.Open)
+                    {
+                        closed.Add(session);
+                    }
+                }
+                else
+                {
+                    _duplicates.Increment();
+                }
+            }
+            else if (pending.Restart is { } restart)
+            {
+                foreach (var session in sessions.Values)
+                {
+                    if (session.NasId == restart.NasId && session.Open)
+                    {
+                        SessionAccumulator.CloseForNasRestart(session, restart.At, restart.Cause);
+                        closed.Add(session);
+                    }
+                }
+            }
+        }
+
+        var dirty = sessions.Values.Where(s => s.Dirty).ToList();
+        if (dirty.Count > 0 || cdrs.Count > 0)
+        {
+            await using var write = new NpgsqlBatch(connection, transaction);
+            if (dirty.Count > 0)
+            {
+                write.BatchCommands.Add(UpsertSessions(dirty));
+            }
+
+            if (cdrs.Count > 0)
+            {
+                write.BatchCommands.Add(InsertCdrs(cdrs));
+            }
+
+            await write.ExecuteNonQueryAsync();
+        }
+
+        await transaction.CommitAsync();
+
+        // The session index follows the committed state; it is a cache, rebuilt from PostgreSQL after outages.
+        foreach (var session in dirty)
+        {
+            if (session.SubscriberId is { } subscriber)
+            {
+                if (session.Open && session.New)
+                {
+                    _cache.AddSession(_shard.DatabaseName, subscriber, session.Id);
+                }
+                else if (closed.Contains(session))
+                {
+                    _cache.RemoveSession(_shard.DatabaseName, subscriber, session.Id);
+                }
+            }
+        }
+    }
+
+    private async Task<Dictionary<(string, string), SessionState>> LoadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<Pending> batch)
+    {
+        var nasIds = new List<string>();
+        var sessionIds = new List<string>();
+        var restartedNas = new List<string>();
+        foreach (var pending in batch)
+        {
+            if (pending.Event is { } e)
+            {
+                nasIds.Add(e.NasId);
+                sessionIds.Add(e.AcctSessionId);
+            }
+            else if (pending.Restart is { } restart)
+            {
+                restartedNas.Add(restart.NasId);
+            }
+        }
+
+        await using var read = new NpgsqlBatch(connection, transaction);
+        read.BatchCommands.Add(new NpgsqlBatchCommand("SELECT epoch FROM shard_fence FOR SHARE"));
+        var sessionsByKey = new NpgsqlBatchCommand(
+            $"SELECT {LoadColumns} FROM sessions WHERE (nas_id, acct_session_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) " +
+            $"OR (state = 'open' AND nas_id = ANY($3::text[])) FOR UPDATE");
+        sessionsByKey.Parameters.Add(new() { Value = nasIds.ToArray() });
+        sessionsByKey.Parameters.Add(new() { Value = sessionIds.ToArray() });
+        sessionsByKey.Parameters.Add(new() { Value = restartedNas.ToArray() });
+        read.BatchCommands.Add(sessionsByKey);
+
+        await using var reader = await read.ExecuteReaderAsync();
+        long? fence = await reader.ReadAsync() ? reader.GetInt64(0) : null;
+        if (fence != _shard.Epoch)
+        {
+            throw new FencedException(_shard.Epoch, fence);
+        }
+
+        await reader.NextResultAsync();
+        var sessions = new Dictionary<(string, string), SessionState>();
+        while (await reader.ReadAsync())
+        {
+            var session = new SessionState
+            {
+                Id = reader.GetGuid(0),
+                NasId = reader.GetString(1),
+                AcctSessionId = reader.GetString(2),
+                SubscriberId = reader.IsDBNull(3) ? null : reader.GetGuid(3),
+                Username = reader.GetString(4),
+                Open = reader.GetString(5) == "open",
+                StartedAt = reader.GetFieldValue<DateTimeOffset>(6),
+                LastUpdateAt = reader.GetFieldValue<DateTimeOffset>(7),
+                StoppedAt = reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
+                TerminateCause = reader.IsDBNull(9) ? null : reader.GetString(9),
+                Counters = new Counters(reader.GetInt64(10), reader.GetInt64(11), reader.GetInt64(12), reader.GetInt64(13), reader.GetInt64(14)),
+                NasPort = reader.IsDBNull(15) ? null : reader.GetString(15),
+                CallingStationId = reader.IsDBNull(16) ? null : reader.GetString(16),
+                FramedIp = reader.IsDBNull(17) ? null : reader.GetFieldValue<IPAddress>(17),
+            };
+            sessions[(session.NasId, session.AcctSessionId)] = session;
+        }
+
+        return sessions;
+    }
+
+    private static NpgsqlBatchCommand UpsertSessions(List<SessionState> sessions)
+    {
+        var command = new NpgsqlBatchCommand("""
+            INSERT INTO sessions (id, nas_id, acct_session_id, subscriber_id, username, nas_port, calling_station_id, framed_ip, state,
+                                  started_at, last_update_at, stopped_at, terminate_cause,
+                                  input_octets, output_octets, input_packets, output_packets, session_time_s)
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::inet[], $9::text[],
+                                 $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[],
+                                 $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[])
+            ON CONFLICT (id) DO UPDATE SET
+                subscriber_id = EXCLUDED.subscriber_id, username = EXCLUDED.username, nas_port = EXCLUDED.nas_port,
+                calling_station_id = EXCLUDED.calling_station_id, framed_ip = EXCLUDED.framed_ip, state = EXCLUDED.state,
+                last_update_at = EXCLUDED.last_update_at, stopped_at = EXCLUDED.stopped_at, terminate_cause = EXCLUDED.terminate_cause,
+                input_octets = EXCLUDED.input_octets, output_octets = EXCLUDED.output_octets, input_packets = EXCLUDED.input_packets,
+                output_packets = EXCLUDED.output_packets, session_time_s = EXCLUDED.session_time_s
+            """);
+        Add(command, sessions.Select(s => s.Id).ToArray(), NpgsqlDbType.Uuid);
+        Add(command, sessions.Select(s => s.NasId).ToArray(), NpgsqlDbType.Text);
+        Add(command, sessions.Select(s => s.AcctSessionId).ToArray(), NpgsqlDbType.Text);
+        Add(command, sessions.Select(s => s.SubscriberId).ToArray(), NpgsqlDbType.Uuid);
+        Add(command, sessions.Select(s => s.Username).ToArray(), NpgsqlDbType.Text);
+        Add(command, sessions.Select(s => s.NasPort).ToArray(), NpgsqlDbType.Text);
+        Add(command, sessions.Select(s => s.CallingStationId).ToArray(), NpgsqlDbType.Text);
+        Add(command, sessions.Select(s => s.FramedIp).ToArray(), NpgsqlDbType.Inet);
+        Add(command, sessions.Select(s => s.Open ? "open" : "closed").ToArray(), NpgsqlDbType.Text);
+        Add(command, sessions.Select(s => s.StartedAt).ToArray(), NpgsqlDbType.TimestampTz);
+        Add(command, sessions.Select(s => s.LastUpdateAt).ToArray(), NpgsqlDbType.TimestampTz);
+        Add(command, sessions.Select(s => s.StoppedAt).ToArray(), NpgsqlDbType.TimestampTz);
+        Add(command, sessions.Select(s => s.TerminateCause).ToArray(), NpgsqlDbType.Text);
+        Add(command, sessions.Select(s => s.Counters.InputOctets).ToArray(), NpgsqlDbType.Bigint);
+        Add(command, sessions.Select(s => s.Counters.OutputOctets).ToArray(), NpgsqlDbType.Bigint);
+        Add(command, sessions.Select(s => s.Counters.InputPackets).ToArray(), NpgsqlDbType.Bigint);
+        Add(command, sessions.Select(s => s.Counters.OutputPackets).ToArray(), NpgsqlDbType.Bigint);
+        Add(command, sessions.Select(s => s.Counters.SessionTime).ToArray(), NpgsqlDbType.Bigint);
+        return command;
+    }
+
+    private static NpgsqlBatchCommand InsertCdrs(List<CdrRow> cdrs)
+    {
+        var command = new NpgsqlBatchCommand("""
+            INSERT INTO cdrs (id, session_id, subscriber_id, kind, event_time, input_octets, output_octets, session_time_s,
+                              delta_input_octets, delta_output_octets, delta_session_time_s, flags)
+            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::timestamptz[], $6::bigint[], $7::bigint[], $8::bigint[],
+                                 $9::bigint[], $10::bigint[], $11::bigint[], $12::int[])
+            """);
+        Add(command, cdrs.Select(c => c.Id).ToArray(), NpgsqlDbType.Uuid);
+        Add(command, cdrs.Select(c => c.SessionId).ToArray(), NpgsqlDbType.Uuid);
+        Add(command, cdrs.Select(c => c.SubscriberId).ToArray(), NpgsqlDbType.Uuid);
+        Add(command, cdrs.Select(c => c.Kind switch { AccountingKind.Start => "start", AccountingKind.Stop => "stop", _ => "interim" }).ToArray(), NpgsqlDbType.Text);
+        Add(command, cdrs.Select(c => c.EventTime).ToArray(), NpgsqlDbType.TimestampTz);
+        Add(command, cdrs.Select(c => c.Reported.InputOctets).ToArray(), NpgsqlDbType.Bigint);
+        Add(command, cdrs.Select(c => c.Reported.OutputOctets).ToArray(), NpgsqlDbType.Bigint);
+        Add(command, cdrs.Select(c => c.Reported.SessionTime).ToArray(), NpgsqlDbType.Bigint);
+        Add(command, cdrs.Select(c => c.Delta.InputOctets).ToArray(), NpgsqlDbType.Bigint);
+        Add(command, cdrs.Select(c => c.Delta.OutputOctets).ToArray(), NpgsqlDbType.Bigint);
+        Add(command, cdrs.Select(c => c.Delta.SessionTime).ToArray(), NpgsqlDbType.Bigint);
+        Add(command, cdrs.Select(c => c.Flags).ToArray(), NpgsqlDbType.Integer);
+        return command;
+    }
+
+    private static void Add<T>(NpgsqlBatchCommand command, T[] values, NpgsqlDbType elementType) =>
+        command.Parameters.Add(new NpgsqlParameter { Value = values, NpgsqlDbType = NpgsqlDbType.Array | elementType });
+
+    /// <summary>Finishes what is queued (graceful shutdown or loss of the shard), then stops.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _loop;
+    }
+
+    private sealed record Pending(AccountingEvent? Event, NasRestart? Restart)
+    {
+        public TaskCompletionSource<bool> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    private sealed record NasRestart(string NasId, DateTimeOffset At, string Cause);
+
+    private sealed class FencedException(long held, long? current) : Exception($"epoch {held} held, fence at {current}")
+    {
+        public long Held { get; } = held;
+
+        public long? Current { get; } = current;
+    }
+
+    [LoggerMessage(EventId = 1200, Level = LogLevel.Error, Message = "Shard {Shard}: group commit of {Count} accounting requests failed; none was answered")]
+    private static partial void LogCommitFailed(ILogger logger, ShardHandle shard, int count, Exception exception);
+
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "Shard {Shard}: write refused, this node holds epoch {Held} but the fence is at {Current}")]
+    private static partial void LogFenced(ILogger logger, ShardHandle shard, long held, long? current);
+}

@@ -1,0 +1,158 @@
+namespace Geo.RegionNode.Accounting;
+
+/// <summary>A session row as the commit path reads and writes it.</summary>
+internal sealed class SessionState
+{
+    public required Guid Id { get; init; }
+
+    public required string NasId { get; init; }
+
+    public required string AcctSessionId { get; init; }
+
+    public Guid? SubscriberId { get; set; }
+
+    public required string Username { get; set; }
+
+    public string? NasPort { get; set; }
+
+    public string? CallingStationId { get; set; }
+
+    public System.Net.IPAddress? FramedIp { get; set; }
+
+    public bool Open { get; set; } = true;
+
+    public DateTimeOffset StartedAt { get; set; }
+
+    public DateTimeOffset LastUpdateAt { get; set; }
+
+    public DateTimeOffset? StoppedAt { get; set; }
+
+    public string? TerminateCause { get; set; }
+
+    public Counters Counters { get; set; }
+
+    /// <summary>True once this commit changed the row (it must be written back).</summary>
+    public bool Dirty { get; set; }
+
+    /// <summary>True when the row did not exist before this commit.</summary>
+    public bool New { get; init; }
+}
+
+/// <summary>A CDR to insert: the event as reported plus what it added to the session.</summary>
+internal sealed record CdrRow(Guid Id, Guid SessionId, Guid? SubscriberId, AccountingKind Kind, DateTimeOffset EventTime, Counters Reported, Counters Delta, int Flags);
+
+/// <summary>
+/// Applies accounting events to sessions. Pure: no I/O, so the rules are tested on their own.
+/// Counters are cumulative, so what an event adds is the difference to the session's last counters:
+/// a repeated event adds nothing, a stale (reordered) one never lowers the counters, and a counter that
+/// went backwards while the session went on (NAS restart, wrap) is re-based and flagged, never negative.
+/// </summary>
+internal static class SessionAccumulator
+{
+    /// <summary>CDR flag: a counter went backwards and was re-based.</summary>
+    public const int CounterReset = 1;
+
+    /// <summary>CDR flag: the session was first seen by this event (its Start was never received).</summary>
+    public const int MissedStart = 2;
+
+    public static SessionState Create(AccountingEvent e)
+    {
+        var startedAt = e.Kind == AccountingKind.Start ? e.EventTime : e.EventTime.AddSeconds(-e.Counters.SessionTime);
+        return new SessionState
+        {
+            Id = Guid.CreateVersion7(),
+            NasId = e.NasId,
+            AcctSessionId = e.AcctSessionId,
+            SubscriberId = e.SubscriberId,
+            Username = e.Username,
+            StartedAt = startedAt,
+            LastUpdateAt = startedAt,
+            New = true,
+        };
+    }
+
+    /// <summary>Applies one event; returns the CDR it produces, or null for a duplicate or stale event.</summary>
+    public static CdrRow? Apply(SessionState session, AccountingEvent e)
+    {
+        var previous = session.Counters;
+        var reported = e.Counters;
+        var isNew = session.New && !session.Dirty;
+
+        // Identical to what is already recorded (a retransmission that missed the duplicate cache): nothing new.
+        if (!isNew && reported == previous && (e.Kind != AccountingKind.Stop || !session.Open) && (e.Kind != AccountingKind.Start))
+        {
+            return null;
+        }
+
+        if (!isNew && e.Kind == AccountingKind.Start)
+        {
+            // A repeated Start of a known session adds nothing; a late Start after interims changes nothing either.
+            return null;
+        }
+
+        if (!isNew && !session.Open)
+        {
+            // Anything after the Stop is late: the session is closed and charged.
+            return null;
+        }
+
+        if (!isNew && reported.SessionTime < previous.SessionTime && e.Kind != AccountingKind.Stop)
+        {
+            // An interim older than what is recorded (UDP reordering): it reports nothing new.
+            return null;
+        }
+
+        var flags = isNew && e.Kind != AccountingKind.Start ? MissedStart : 0;
+        var delta = new Counters(
+            Difference(reported.InputOctets, previous.InputOctets, ref flags),
+            Difference(reported.OutputOctets, previous.OutputOctets, ref flags),
+            Difference(reported.InputPackets, previous.InputPackets, ref flags),
+            Difference(reported.OutputPackets, previous.OutputPackets, ref flags),
+            Difference(reported.SessionTime, previous.SessionTime, ref flags));
+
+        session.Counters = (flags & CounterReset) != 0 ? reported : Max(previous, reported);
+        session.LastUpdateAt = e.EventTime > session.LastUpdateAt ? e.EventTime : session.LastUpdateAt;
+        session.Username = e.Username;
+        session.SubscriberId ??= e.SubscriberId;
+        session.NasPort ??= e.NasPort;
+        session.CallingStationId ??= e.CallingStationId;
+        session.FramedIp = e.FramedIp ?? session.FramedIp;
+        if (e.Kind == AccountingKind.Stop)
+        {
+            session.Open = false;
+            session.StoppedAt = e.EventTime;
+            session.TerminateCause = e.TerminateCause;
+        }
+
+        session.Dirty = true;
+        return new CdrRow(Guid.CreateVersion7(), session.Id, session.SubscriberId, e.Kind, e.EventTime, reported, delta, flags);
+    }
+
+    /// <summary>Closes an open session because its NAS restarted (Accounting-On/Off).</summary>
+    public static void CloseForNasRestart(SessionState session, DateTimeOffset at, string cause)
+    {
+        session.Open = false;
+        session.StoppedAt = at;
+        session.TerminateCause = cause;
+        session.Dirty = true;
+    }
+
+    private static long Difference(long reported, long previous, ref int flags)
+    {
+        if (reported >= previous)
+        {
+            return reported - previous;
+        }
+
+        // Went backwards: count what the NAS reports since it restarted its counter; nothing is subtracted.
+        flags |= CounterReset;
+        return reported;
+    }
+
+    private static Counters Max(Counters a, Counters b) => new(
+        Math.Max(a.InputOctets, b.InputOctets),
+        Math.Max(a.OutputOctets, b.OutputOctets),
+        Math.Max(a.InputPackets, b.InputPackets),
+        Math.Max(a.OutputPackets, b.OutputPackets),
+        Math.Max(a.SessionTime, b.SessionTime));
+}

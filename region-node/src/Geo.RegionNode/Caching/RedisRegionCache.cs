@@ -1,0 +1,235 @@
+using Geo.RegionNode.Operations;
+using Geo.RegionNode.Shards;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace Geo.RegionNode.Caching;
+
+/// <summary>
+/// <see cref="IRegionCache"/> on Redis (StackExchange.Redis). Failures are counted and answered as cache
+/// misses. The session index carries a generation in its keys: after an outage the node rebuilds it from
+/// PostgreSQL under a new generation (old keys expire), and until then simultaneous-use counts come from
+/// PostgreSQL, so an outage never lets a subscriber over their limit.
+/// </summary>
+internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
+{
+    private static readonly TimeSpan SessionKeyTtl = TimeSpan.FromDays(2);
+    private readonly ConnectionMultiplexer? _redis;
+    private readonly RegionNodeOptions _options;
+    private readonly ShardCatalog _catalog;
+    private readonly ILogger<RedisRegionCache> _logger;
+    private readonly Counter _errors;
+    private readonly Counter _rebuilds;
+    private readonly SemaphoreSlim _rebuildGate = new(1, 1);
+    private volatile bool _sessionIndexValid;
+    private long _generation;
+
+    public RedisRegionCache(IOptions<RegionNodeOptions> options, ShardCatalog catalog, Metrics metrics, ILogger<RedisRegionCache> logger)
+    {
+        _options = options.Value;
+        _catalog = catalog;
+        _logger = logger;
+        _errors = metrics.Counter("geo_redis_errors_total", "Redis calls that failed and were answered from PostgreSQL instead");
+        _rebuilds = metrics.Counter("geo_redis_session_index_rebuilds_total", "Times the active-session index was rebuilt from PostgreSQL");
+        metrics.Gauge("geo_redis_connected", "1 while Redis is connected", () => _redis?.IsConnected == true ? 1 : 0);
+        if (_options.RedisEndpoint.Length == 0)
+        {
+            return;
+        }
+
+        var configuration = new ConfigurationOptions
+        {
+            AbortOnConnectFail = false,
+            ConnectTimeout = 1000,
+            SyncTimeout = 1000,
+            ConnectRetry = 1,
+            KeepAlive = 5,
+        };
+        configuration.EndPoints.Add(_options.RedisEndpoint);
+        _redis = ConnectionMultiplexer.Connect(configuration);
+        _redis.ConnectionFailed += (_, _) => MarkSessionIndexInvalid();
+        _redis.ConnectionRestored += (_, _) => _ = RebuildSessionIndexAsync();
+    }
+
+    public bool SessionIndexValid => _sessionIndexValid && _redis?.IsConnected == true;
+
+    private IDatabase? Database => _redis is { IsConnected: true } redis ? redis.GetDatabase() : null;
+
+    public async ValueTask<AuthProfile?> GetProfileAsync(string database, string username)
+    {
+        if (Database is not { } db)
+        {
+            return null;
+        }
+
+        try
+        {
+            var value = await db.StringGetAsync(ProfileKey(database, username));
+            return value.IsNull ? null : AuthProfile.Deserialize((byte[])value!);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            Failed(ex);
+            return null;
+        }
+    }
+
+    public void SetProfile(string database, string username, AuthProfile profile)
+    {
+        Try(db => db.StringSet(ProfileKey(database, username), profile.Serialize(), _options.ProfileCacheTtl, When.Always, CommandFlags.FireAndForget));
+    }
+
+    public async Task InvalidateProfileAsync(string database, string username)
+    {
+        if (Database is not { } db)
+        {
+            return;
+        }
+
+        try
+        {
+            await db.KeyDeleteAsync(ProfileKey(database, username));
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            Failed(ex);
+        }
+    }
+
+    public async ValueTask<long?> CountSessionsAsync(string database, Guid subscriberId)
+    {
+        if (!SessionIndexValid || Database is not { } db)
+        {
+            return null;
+        }
+
+        try
+        {
+            return await db.SetLengthAsync(SessionKey(database, subscriberId));
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            Failed(ex);
+            return null;
+        }
+    }
+
+    public void AddSession(string database, Guid subscriberId, Guid sessionId) => Try(db =>
+    {
+        var key = SessionKey(database, subscriberId);
+        db.SetAdd(key, sessionId.ToByteArray(), CommandFlags.FireAndForget);
+        db.KeyExpire(key, SessionKeyTtl, CommandFlags.FireAndForget);
+    });
+
+    public void RemoveSession(string database, Guid subscriberId, Guid sessionId) =>
+        Try(db => db.SetRemove(SessionKey(database, subscriberId), sessionId.ToByteArray(), CommandFlags.FireAndForget));
+
+    /// <summary>Loads every open session of the owned shards into a new generation of the index.</summary>
+    public async Task RebuildSessionIndexAsync()
+    {
+        if (_redis is null || !await _rebuildGate.WaitAsync(0))
+        {
+            return;
+        }
+
+        try
+        {
+            await _catalog.FirstLoad;
+            var generation = Interlocked.Increment(ref _generation);
+            _sessionIndexValid = false;
+            var db = _redis.GetDatabase();
+            foreach (var shard in _catalog.Shards)
+            {
+                await using var connection = await shard.DataSource.OpenConnectionAsync();
+                await using var command = new NpgsqlCommand("SELECT subscriber_id, id FROM sessions WHERE state = 'open' AND subscriber_id IS NOT NULL", connection);
+                await using var reader = await command.ExecuteReaderAsync();
+                var batch = db.CreateBatch();
+                var pending = new List<Task>();
+                while (await reader.ReadAsync())
+                {
+                    var key = SessionKey(shard.DatabaseName, reader.GetGuid(0), generation);
+                    pending.Add(batch.SetAddAsync(key, reader.GetGuid(1).ToByteArray()));
+                    pending.Add(batch.KeyExpireAsync(key, SessionKeyTtl));
+                }
+
+                batch.Execute();
+                await Task.WhenAll(pending);
+            }
+
+            if (Interlocked.Read(ref _generation) == generation && _redis.IsConnected)
+            {
+                _sessionIndexValid = true;
+                _rebuilds.Increment();
+                LogRebuilt(_logger, generation);
+            }
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or NpgsqlException)
+        {
+            Failed(ex);
+        }
+        finally
+        {
+            _rebuildGate.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_redis is not null)
+        {
+            await _redis.CloseAsync(allowCommandsToComplete: false);
+            _redis.Dispose();
+        }
+
+        _rebuildGate.Dispose();
+    }
+
+    private void Try(Action<IDatabase> action)
+    {
+        if (Database is not { } db)
+        {
+            return;
+        }
+
+        try
+        {
+            action(db);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            Failed(ex);
+        }
+    }
+
+    private void Failed(Exception exception)
+    {
+        _errors.Increment();
+        MarkSessionIndexInvalid();
+        LogFailed(_logger, exception.GetType().Name);
+    }
+
+    private void MarkSessionIndexInvalid()
+    {
+        if (_sessionIndexValid)
+        {
+            _sessionIndexValid = false;
+            LogSessionIndexInvalid(_logger);
+        }
+    }
+
+    private static RedisKey ProfileKey(string database, string username) => $"geo:p:{database}:{username}";
+
+    private RedisKey SessionKey(string database, Guid subscriberId) => SessionKey(database, subscriberId, Interlocked.Read(ref _generation));
+
+    private static RedisKey SessionKey(string database, Guid subscriberId, long generation) => $"geo:s:{generation}:{database}:{subscriberId:N}";
+
+    [LoggerMessage(EventId = 1300, Level = LogLevel.Warning, Message = "Redis call failed ({Error}); answering from PostgreSQL")]
+    private static partial void LogFailed(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "Redis session index is no longer valid; simultaneous-use counts come from PostgreSQL until it is rebuilt")]
+    private static partial void LogSessionIndexInvalid(ILogger logger);
+
+    [LoggerMessage(EventId = 1302, Level = LogLevel.Information, Message = "Redis session index rebuilt from PostgreSQL (generation {Generation})")]
+    private static partial void LogRebuilt(ILogger logger, long generation);
+}

@@ -1,0 +1,57 @@
+using System.Text.Json;
+using Geo.RegionNode.Caching;
+using Geo.RegionNode.Radius;
+using Geo.RegionNode.Shards;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Geo.RegionNode.Operations;
+
+/// <summary><c>/health/live</c>, <c>/health/ready</c> and <c>/metrics</c>.</summary>
+internal static class HealthEndpoints
+{
+    public static void Map(WebApplication app)
+    {
+        app.MapGet("/health/live", () => Results.Text("live\n"));
+        app.MapGet("/metrics", (Metrics metrics) => Results.Text(metrics.Render(), "text/plain; version=0.0.4"));
+        app.MapGet("/health/ready", async (RadiusServer radius, ShardCatalog catalog, RedisRegionCache cache, IOptions<RegionNodeOptions> options, TimeProvider time, CancellationToken cancellationToken) =>
+        {
+            var postgres = await CheckPostgresAsync(catalog, cancellationToken);
+            var refreshedAgo = catalog.LastRefreshAt is { } at ? time.GetUtcNow() - at : (TimeSpan?)null;
+            var directory = refreshedAgo is { } ago && ago < options.Value.RefreshInterval * 5;
+            var redis = options.Value.RedisEndpoint.Length == 0 ? "disabled" : cache.SessionIndexValid ? "ok" : "degraded";
+            var ready = radius.Listening && postgres && directory;
+            var body = new Dictionary<string, object?>
+            {
+                ["status"] = ready ? "ready" : "not_ready",
+                ["region"] = options.Value.RegionId,
+                ["listeners"] = radius.Listening ? "ok" : "down",
+                ["postgres"] = postgres ? "ok" : "down",
+                ["directory"] = directory ? "ok" : "stale",
+                // Redis is a cache: without it the node answers from PostgreSQL, so it never makes the node unready.
+                ["redis"] = redis,
+                ["shards"] = catalog.Shards.Select(s => new { shard = s.ToString(), epoch = s.Epoch }).ToArray(),
+            };
+            return Results.Text(JsonSerializer.Serialize(body), "application/json", statusCode: ready ? 200 : 503);
+        });
+    }
+
+    private static async Task<bool> CheckPostgresAsync(ShardCatalog catalog, CancellationToken cancellationToken)
+    {
+        try
+        {
+            foreach (var shard in catalog.Shards)
+            {
+                await using var connection = await shard.DataSource.OpenConnectionAsync(cancellationToken);
+                await using var command = new NpgsqlCommand("SELECT 1", connection);
+                await command.ExecuteScalarAsync(cancellationToken);
+            }
+
+            return catalog.FirstLoad.IsCompletedSuccessfully;
+        }
+        catch (NpgsqlException)
+        {
+            return false;
+        }
+    }
+}

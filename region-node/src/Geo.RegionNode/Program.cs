@@ -1,0 +1,4 @@
+using Geo.RegionNode;
+
+await using var server = RegionNodeServer.Create(args);
+await server.RunAsync();

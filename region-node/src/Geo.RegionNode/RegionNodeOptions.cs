@@ -1,0 +1,64 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Geo.RegionNode;
+
+/// <summary>Configuration of one region node (section <c>RegionNode</c>).</summary>
+public sealed class RegionNodeOptions
+{
+    public const string Section = "RegionNode";
+
+    /// <summary>The region this node serves, as in the directory (e.g. <c>a</c>).</summary>
+    [Required]
+    public string RegionId { get; set; } = "";
+
+    /// <summary>Npgsql connection string of the directory database.</summary>
+    [Required]
+    public string DirectoryConnectionString { get; set; } = "";
+
+    /// <summary>Npgsql connection string of this region's PostgreSQL cluster; the database is chosen per shard.</summary>
+    [Required]
+    public string PostgresConnectionString { get; set; } = "";
+
+    /// <summary>host:port of this region's Redis; empty runs without the cache.</summary>
+    public string RedisEndpoint { get; set; } = "";
+
+    /// <summary>The key ring file that opens sealed passwords and NAS secrets.</summary>
+    [Required]
+    public string KeyringFile { get; set; } = "";
+
+    /// <summary>Address the RADIUS sockets bind to.</summary>
+    public string RadiusBindAddress { get; set; } = "0.0.0.0";
+
+    /// <summary>RADIUS authentication port; 0 binds a free port (tests).</summary>
+    [Range(0, 65535)]
+    public int AuthPort { get; set; } = 1812;
+
+    /// <summary>RADIUS accounting port; 0 binds a free port (tests).</summary>
+    [Range(0, 65535)]
+    public int AcctPort { get; set; } = 1813;
+
+    /// <summary>Datagrams waiting for a worker, per port. When full, new datagrams are dropped and counted (the NAS retransmits).</summary>
+    [Range(16, 1_000_000)]
+    public int QueueCapacity { get; set; } = 16_384;
+
+    /// <summary>Access-Requests handled concurrently.</summary>
+    [Range(1, 4096)]
+    public int AuthWorkers { get; set; } = 64;
+
+    /// <summary>Accounting-Requests in flight at once; each waits for its group commit, so this bounds the batch size too.</summary>
+    [Range(1, 65_536)]
+    public int AccountingWorkers { get; set; } = 2048;
+
+    /// <summary>How long a response is kept to answer a retransmission without executing it again (RFC 5080).</summary>
+    public TimeSpan DuplicateWindow { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Most accounting requests committed in one transaction (group commit).</summary>
+    [Range(1, 10_000)]
+    public int CommitMaxBatch { get; set; } = 500;
+
+    /// <summary>How often the node reloads which shards it owns, their NAS and plans from the directory and shard databases.</summary>
+    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a cached auth profile lives in Redis.</summary>
+    public TimeSpan ProfileCacheTtl { get; set; } = TimeSpan.FromMinutes(30);
+}

@@ -1,0 +1,84 @@
+using System.Net;
+using Geo.RegionNode.Accounting;
+using Geo.RegionNode.Authentication;
+using Geo.RegionNode.Caching;
+using Geo.RegionNode.Operations;
+using Geo.RegionNode.Radius;
+using Geo.RegionNode.Shards;
+using Geo.Schema.Secrets;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Options;
+
+namespace Geo.RegionNode;
+
+/// <summary>
+/// The region node: RADIUS authentication and accounting, health and metrics over HTTP. Stateless: all
+/// state lives in PostgreSQL and Redis. Tests construct it in-process; <c>Program.cs</c> only runs it.
+/// </summary>
+public sealed class RegionNodeServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private RegionNodeServer(WebApplication app) => _app = app;
+
+    /// <summary>The RADIUS authentication endpoint actually bound.</summary>
+    public IPEndPoint AuthEndpoint => _app.Services.GetRequiredService<RadiusServer>().AuthEndpoint;
+
+    /// <summary>The RADIUS accounting endpoint actually bound.</summary>
+    public IPEndPoint AcctEndpoint => _app.Services.GetRequiredService<RadiusServer>().AcctEndpoint;
+
+    /// <summary>The HTTP base address actually bound (health, metrics).</summary>
+    public Uri HttpAddress => new(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+
+    /// <summary>Builds a node from command-line arguments, environment (<c>GEO_</c> prefix) and the given settings.</summary>
+    public static RegionNodeServer Create(string[] args, IEnumerable<KeyValuePair<string, string?>>? settings = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.Configuration.AddEnvironmentVariables("GEO_");
+        if (settings is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(settings);
+        }
+
+        builder.Host.ConfigureHostOptions(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        var services = builder.Services;
+        services.AddOptionsWithValidateOnStart<RegionNodeOptions>().BindConfiguration(RegionNodeOptions.Section).ValidateDataAnnotations();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<Metrics>();
+        services.AddSingleton(sp => new SecretBox(SecretKeyring.Load(sp.GetRequiredService<IOptions<RegionNodeOptions>>().Value.KeyringFile)));
+        services.AddSingleton(sp => new ShardCatalog(
+            sp.GetRequiredService<IOptions<RegionNodeOptions>>(),
+            sp.GetRequiredService<SecretBox>(),
+            shard => new AccountingWriter(shard, sp.GetRequiredService<IRegionCache>(), sp.GetRequiredService<Metrics>(),
+                sp.GetRequiredService<IOptions<RegionNodeOptions>>().Value.CommitMaxBatch, sp.GetRequiredService<ILogger<AccountingWriter>>()),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<ShardCatalog>>()));
+        services.AddSingleton<RedisRegionCache>();
+        services.AddSingleton<IRegionCache>(sp => sp.GetRequiredService<RedisRegionCache>());
+        services.AddSingleton<SubscriberLocator>();
+        services.AddSingleton<ProfileStore>();
+        services.AddSingleton<AuthenticationHandler>();
+        services.AddSingleton<AccountingHandler>();
+        services.AddSingleton<RadiusServer>();
+        services.AddHostedService(sp => sp.GetRequiredService<RadiusServer>());
+        services.AddHostedService<RegionNodeBackground>();
+
+        var app = builder.Build();
+        HealthEndpoints.Map(app);
+        return new RegionNodeServer(app);
+    }
+
+    /// <summary>Starts listening (RADIUS after the shard map has loaded).</summary>
+    public Task StartAsync(CancellationToken cancellationToken = default) => _app.StartAsync(cancellationToken);
+
+    /// <summary>Stops gracefully: no new requests, in-flight ones finished and committed, then exit.</summary>
+    public Task StopAsync(CancellationToken cancellationToken = default) => _app.StopAsync(cancellationToken);
+
+    /// <summary>Runs until SIGTERM/SIGINT, then stops gracefully.</summary>
+    public Task RunAsync() => _app.RunAsync();
+
+    internal IServiceProvider Services => _app.Services;
+
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
+}

@@ -1,0 +1,205 @@
+using System.Collections.Frozen;
+using System.Net;
+using Geo.RegionNode.Accounting;
+using Geo.Schema.Secrets;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Geo.RegionNode.Shards;
+
+/// <summary>
+/// What this region serves: the shards it owns (from the directory), their NAS devices and plans (from the
+/// shard databases). Reloaded every <see cref="RegionNodeOptions.RefreshInterval"/>; readers see immutable
+/// snapshots swapped atomically, so the hot path takes no lock.
+/// </summary>
+internal sealed partial class ShardCatalog(
+    IOptions<RegionNodeOptions> options,
+    SecretBox secrets,
+    Func<ShardHandle, AccountingWriter> writerFactory,
+    TimeProvider time,
+    ILogger<ShardCatalog> logger) : IAsyncDisposable
+{
+    private readonly RegionNodeOptions _options = options.Value;
+    private readonly SemaphoreSlim _refreshGate = new(1, 1);
+    private volatile Snapshot _snapshot = Snapshot.Empty;
+    private readonly TaskCompletionSource _firstLoad = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes after the first successful load; the node answers no RADIUS before it.</summary>
+    public Task FirstLoad => _firstLoad.Task;
+
+    public DateTimeOffset? LastRefreshAt { get; private set; }
+
+    public IReadOnlyCollection<ShardHandle> Shards => _snapshot.Shards.Values;
+
+    public bool TryGetNas(IPAddress address, out NasClient nas) => _snapshot.Nas.TryGetValue(address, out nas!);
+
+    public ShardHandle? Shard(string tenantId, string homeRegion) =>
+        _snapshot.Shards.TryGetValue((tenantId, homeRegion), out var shard) ? shard : null;
+
+    public IEnumerable<ShardHandle> ShardsOf(string tenantId) => _snapshot.Shards.Values.Where(s => s.TenantId == tenantId);
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.RefreshInterval, time);
+        do
+        {
+            try
+            {
+                await RefreshAsync(cancellationToken);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+            {
+                LogRefreshFailed(logger, ex);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(cancellationToken));
+    }
+
+    public async Task RefreshAsync(CancellationToken cancellationToken)
+    {
+        await _refreshGate.WaitAsync(cancellationToken);
+        try
+        {
+            var owned = await LoadOwnedShardsAsync(cancellationToken);
+            var current = _snapshot.Shards;
+            var shards = new Dictionary<(string, string), ShardHandle>();
+            var nas = new Dictionary<IPAddress, NasClient>();
+            foreach (var row in owned)
+            {
+                if (!current.TryGetValue((row.TenantId, row.HomeRegion), out var shard))
+                {
+                    var builder = new NpgsqlConnectionStringBuilder(_options.PostgresConnectionString) { Database = row.DatabaseName };
+                    shard = new ShardHandle(row.TenantId, row.HomeRegion, row.DatabaseName, row.Epoch, NpgsqlDataSource.Create(builder.ConnectionString));
+                    shard.Writer = writerFactory(shard);
+                    LogShardAcquired(logger, shard, row.Epoch);
+                }
+                else if (shard.Epoch != row.Epoch)
+                {
+                    LogEpochChanged(logger, shard, shard.Epoch, row.Epoch);
+                    shard.Epoch = row.Epoch;
+                }
+
+                await LoadShardContentsAsync(shard, nas, cancellationToken);
+                shards[(row.TenantId, row.HomeRegion)] = shard;
+            }
+
+            var released = current.Values.Where(s => !shards.ContainsKey((s.TenantId, s.HomeRegion))).ToList();
+            _snapshot = new Snapshot(shards.ToFrozenDictionary(), nas.ToFrozenDictionary());
+            foreach (var shard in released)
+            {
+                LogShardReleased(logger, shard);
+                await shard.DisposeAsync();
+            }
+
+            LastRefreshAt = time.GetUtcNow();
+            _firstLoad.TrySetResult();
+        }
+        finally
+        {
+            _refreshGate.Release();
+        }
+    }
+
+    private async Task<List<OwnedShard>> LoadOwnedShardsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(_options.DirectoryConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            "SELECT tenant_id, home_region, epoch, database_name FROM shards WHERE owner_region = $1 AND state = 'active'", connection);
+        command.Parameters.Add(new() { Value = _options.RegionId });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<OwnedShard>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new OwnedShard(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3)));
+        }
+
+        return rows;
+    }
+
+    private async Task LoadShardContentsAsync(ShardHandle shard, Dictionary<IPAddress, NasClient> nas, CancellationToken cancellationToken)
+    {
+        await using var connection = await shard.DataSource.OpenConnectionAsync(cancellationToken);
+        await using (var command = new NpgsqlCommand(
+            "SELECT id, download_kbps, upload_kbps, session_timeout_s, interim_interval_s, simultaneous_use, framed_pool FROM plans", connection))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            var plans = new Dictionary<string, Plan>(StringComparer.Ordinal);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                plans[reader.GetString(0)] = new Plan(reader.GetString(0), NullableInt(reader, 1), NullableInt(reader, 2), NullableInt(reader, 3),
+                    reader.GetInt32(4), reader.GetInt32(5), reader.IsDBNull(6) ? null : reader.GetString(6));
+            }
+
+            shard.Plans = plans.ToFrozenDictionary(StringComparer.Ordinal);
+        }
+
+        await using (var command = new NpgsqlCommand("""
+            SELECT id, address, secret_enc, previous_secret_enc, previous_secret_expires_at, vendor, coa_port, require_message_authenticator
+            FROM nas_devices
+            """, connection))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var id = reader.GetString(0);
+                var address = reader.GetFieldValue<IPAddress>(1);
+                if (nas.ContainsKey(address))
+                {
+                    continue;
+                }
+
+                if (!secrets.TryOpen((byte[])reader[2], SecretContext.NasSecret(id), out var secret))
+                {
+                    LogNasSecretUnreadable(logger, id, shard);
+                    continue;
+                }
+
+                byte[]? previous = null;
+                if (!reader.IsDBNull(3) && !secrets.TryOpen((byte[])reader[3], SecretContext.NasSecret(id), out previous))
+                {
+                    previous = null;
+                }
+
+                nas[address] = new NasClient(shard.TenantId, id, address, secret, previous,
+                    reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), reader.GetString(5), reader.GetInt32(6), reader.GetBoolean(7));
+            }
+        }
+    }
+
+    private static int? NullableInt(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetInt32(ordinal);
+
+    public async ValueTask DisposeAsync()
+    {
+        var snapshot = _snapshot;
+        _snapshot = Snapshot.Empty;
+        foreach (var shard in snapshot.Shards.Values)
+        {
+            await shard.DisposeAsync();
+        }
+
+        _refreshGate.Dispose();
+    }
+
+    private sealed record OwnedShard(string TenantId, string HomeRegion, long Epoch, string DatabaseName);
+
+    private sealed record Snapshot(FrozenDictionary<(string, string), ShardHandle> Shards, FrozenDictionary<IPAddress, NasClient> Nas)
+    {
+        public static readonly Snapshot Empty = new(FrozenDictionary<(string, string), ShardHandle>.Empty, FrozenDictionary<IPAddress, NasClient>.Empty);
+    }
+
+    [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "Shard {Shard} owned by this region at epoch {Epoch}")]
+    private static partial void LogShardAcquired(ILogger logger, ShardHandle shard, long epoch);
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Shard {Shard} epoch changed from {Old} to {New}")]
+    private static partial void LogEpochChanged(ILogger logger, ShardHandle shard, long old, long @new);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "Shard {Shard} is no longer owned by this region; its writer was drained and closed")]
+    private static partial void LogShardReleased(ILogger logger, ShardHandle shard);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Error, Message = "Could not reload shards from the directory; serving the last known map")]
+    private static partial void LogRefreshFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Error, Message = "NAS {NasId} of shard {Shard}: its sealed secret does not open with this key ring; NAS ignored")]
+    private static partial void LogNasSecretUnreadable(ILogger logger, string nasId, ShardHandle shard);
+}
