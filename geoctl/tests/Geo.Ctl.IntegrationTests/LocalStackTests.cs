@@ -21,10 +21,8 @@ public sealed class LocalStackTests : IDisposable
     public LocalStackTests()
     {
         _stateDir = Path.Combine(TestFolders.Create("stack"), ".geo");
-        // Whatever happens to this test process, no postgres or redis-server of this stack outlives it.
-        var root = Shell.Quote(Path.GetDirectoryName(_stateDir)!);
-        _reaper = Reaper.Start(
-            $"find {root} \\( -name postmaster.pid -o -name redis.pid \\) -exec sh -c 'kill -9 \"$(head -n 1 \"$1\")\"' _ {{}} \\; 2>/dev/null; rm -rf {root}");
+        // Whatever happens to this test process, no process of this stack outlives it.
+        _reaper = StackReaper.Start(Path.GetDirectoryName(_stateDir)!);
     }
 
     [Fact]

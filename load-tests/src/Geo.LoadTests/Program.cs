@@ -2,4 +2,5 @@ using System.CommandLine;
 
 // Each benchmark lives in its feature folder and contributes one subcommand here.
 var root = new RootCommand("geo-load: Geo's load generators and benchmarks; each prints its figures");
+root.Subcommands.Add(Geo.LoadTests.Radius.RadiusBenchmark.Create());
 return await root.Parse(args).InvokeAsync();

@@ -3,6 +3,7 @@ using Geo.Ctl.Demo;
 using Geo.Engines;
 using Geo.Engines.Postgres;
 using Geo.Engines.Redis;
+using Geo.Engines.Services;
 using Geo.Schema;
 using Geo.Schema.Migrations;
 using Geo.Schema.Secrets;
@@ -11,7 +12,11 @@ using Npgsql;
 namespace Geo.Ctl.LocalStack;
 
 /// <summary>Options of <c>geoctl up</c>.</summary>
-internal sealed record UpOptions(IReadOnlyList<string> Regions, int SubscribersPerShard);
+internal sealed record UpOptions(IReadOnlyList<string> Regions, int SubscribersPerShard)
+{
+    /// <summary>False starts only the engines and data (tests run the services in-process).</summary>
+    public bool StartServices { get; init; } = true;
+}
 
 /// <summary>
 /// The local stack: for every region a PostgreSQL cluster and a Redis, plus the directory cluster (the
@@ -21,6 +26,7 @@ internal sealed record UpOptions(IReadOnlyList<string> Regions, int SubscribersP
 internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
 {
     private const string DirectoryDatabase = "geo_directory";
+    private static readonly HttpClient Http = new();
 
     public async Task<int> UpAsync(UpOptions options, CancellationToken cancellationToken)
     {
@@ -89,9 +95,58 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             }
         }
 
+        if (!options.StartServices)
+        {
+            return 0;
+        }
+
+        var redisServers = new Dictionary<string, RedisServer>();
+        foreach (var (regionId, _, redisTask) in regionTasks)
+        {
+            redisServers[regionId] = await redisTask;
+        }
+
+        await Task.WhenAll(state.Regions.Select(region => reporter.StepAsync($"region {region.Id} node (geo-region)",
+            () => StartRegionNodeAsync(region, directory, regionTasks.Single(r => r.Id == region.Id).Postgres.Result, redisServers[region.Id], cancellationToken),
+            node => $"RADIUS 127.0.0.1:{region.RadiusAuthPort}/{region.RadiusAcctPort}, HTTP 127.0.0.1:{region.ApiPort}, pid {node}")));
+
         reporter.Line("");
         await PrintSummaryAsync(state, cancellationToken);
         return 0;
+    }
+
+    private async Task<ServiceProcess> StartRegionNodeAsync(RegionState region, string directory, PostgresCluster postgres, RedisServer redis, CancellationToken cancellationToken)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var node = await ServiceProcess.StartAsync(layout.RegionNode(region.Id), Path.Combine(AppContext.BaseDirectory, "geo-region.dll"),
+        [
+            "--urls", $"http://127.0.0.1:{region.ApiPort.ToString(inv)}",
+            $"--RegionNode:RegionId={region.Id}",
+            $"--RegionNode:DirectoryConnectionString={directory}",
+            $"--RegionNode:PostgresConnectionString=Host=127.0.0.1;Port={postgres.Port.ToString(inv)};Username=postgres;Maximum Pool Size=50",
+            $"--RegionNode:RedisEndpoint={redis.Endpoint}",
+            $"--RegionNode:KeyringFile={layout.KeyringFile}",
+            "--RegionNode:RadiusBindAddress=127.0.0.1",
+            $"--RegionNode:AuthPort={region.RadiusAuthPort.ToString(inv)}",
+            $"--RegionNode:AcctPort={region.RadiusAcctPort.ToString(inv)}",
+        ], cancellationToken);
+        await node.WaitUntilReadyAsync(ct => IsReadyAsync(region, ct), TimeSpan.FromSeconds(60), cancellationToken);
+        return node;
+    }
+
+    private static async Task<bool> IsReadyAsync(RegionState region, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(2));
+            using var response = await Http.GetAsync(new Uri($"http://127.0.0.1:{region.ApiPort.ToString(CultureInfo.InvariantCulture)}/health/ready"), timeout.Token);
+            return response.IsSuccessStatusCode;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
     }
 
     public async Task<int> DownAsync(bool purge, CancellationToken cancellationToken)
@@ -105,6 +160,10 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         using (StackLock.Acquire(layout))
         {
             var state = await StackState.LoadAsync(layout, cancellationToken);
+            // Services first, gracefully: a region node finishes and commits what is in flight before its database goes.
+            await Task.WhenAll((state?.Regions ?? []).Select(region => ServiceProcess.Open(layout.RegionNode(region.Id)))
+                .Where(node => node.IsRunning)
+                .Select(node => reporter.StepAsync($"stop {StackLayout.Show(node.Directory)} (pid {node})", () => node.StopAsync(TimeSpan.FromSeconds(30), cancellationToken))));
             var stops = new List<Task>();
             foreach (var region in state?.Regions ?? [])
             {
@@ -161,6 +220,11 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             var answers = redis is not null && await redis.PingAsync(cancellationToken);
             healthy &= answers;
             reporter.Line($"{$"region {region.Id} Redis",-26} {(answers ? "up" : redis?.IsRunning == true ? "silent" : "down"),-10} {redis?.Endpoint ?? "-",-18} {(answers ? $"pid {redis!.Pid}" : "")}");
+            var node = ServiceProcess.Open(layout.RegionNode(region.Id));
+            var ready = node.IsRunning && await IsReadyAsync(region, cancellationToken);
+            healthy &= ready;
+            reporter.Line($"{$"region {region.Id} node",-26} {(ready ? "up" : node.IsRunning ? "not ready" : "down"),-10} {$"127.0.0.1:{region.ApiPort}",-18} " +
+                (node.IsRunning ? $"pid {node}; RADIUS auth {region.RadiusAuthPort}, acct {region.RadiusAcctPort}; log {StackLayout.Show(node.LogFile)}" : ""));
         }
 
         return healthy ? 0 : 1;
@@ -219,6 +283,18 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         reporter.Line("Try:");
         reporter.Line($"  psql -h 127.0.0.1 -p {cluster.Port.ToString(CultureInfo.InvariantCulture)} -U postgres -l");
         reporter.Line($"  psql -h 127.0.0.1 -p {cluster.Port.ToString(CultureInfo.InvariantCulture)} -U postgres -d {database} -c 'SELECT username, plan_id, status FROM subscribers LIMIT 5'");
+        var nas = DemoData.NasDevices(tenant, state.Regions.Select(r => r.Id).ToArray())[0];
+        var credentials = layout.CredentialsFile(database);
+        var secret = StackLayout.Show(layout.NasSecretFile(nas.Id));
+        var user = File.Exists(credentials) ? File.ReadLines(credentials).Skip(1).FirstOrDefault()?.Split(',') : null;
+        if (user is [var name, var password])
+        {
+            reporter.Line($"  printf 'User-Name = \"{name}\"\\nUser-Password = \"{password}\"\\nPacket-Src-IP-Address = {nas.Address}\\nMessage-Authenticator = 0x00\\n' \\");
+            reporter.Line($"    | radclient -x 127.0.0.1:{first.RadiusAuthPort} auth \"$(cat {secret})\"");
+            reporter.Line($"  printf 'User-Name = \"{name}\"\\nAcct-Status-Type = Start\\nAcct-Session-Id = \"demo-1\"\\nPacket-Src-IP-Address = {nas.Address}\\n' \\");
+            reporter.Line($"    | radclient -x 127.0.0.1:{first.RadiusAcctPort} acct \"$(cat {secret})\"");
+        }
+
         reporter.Line("  geoctl status    geoctl down    geoctl down --purge");
     }
 

@@ -1,0 +1,261 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using Geo.LoadTests.Measurement;
+using Geo.Radius;
+using Geo.Radius.Dictionary;
+
+namespace Geo.LoadTests.Radius;
+
+/// <summary>
+/// <c>geo-load radius</c>: PAP authentication or accounting session lifecycles (Start, 3 Interim-Updates,
+/// Stop) against a running region node, closed-loop at a concurrency or open-loop at a rate; prints
+/// requests/s and latency percentiles. Open-loop latency is measured from the scheduled send time, so a
+/// server that falls behind shows it (no coordinated omission).
+/// </summary>
+internal static class RadiusBenchmark
+{
+    public static Command Create()
+    {
+        var stack = new Option<string>("--stack") { Description = "State folder of a local stack (geoctl up); ports, NAS secret and credentials are read from it", DefaultValueFactory = _ => ".geo" };
+        var region = new Option<string>("--region") { Description = "Region of the local stack to load", DefaultValueFactory = _ => "a" };
+        var tenant = new Option<string>("--tenant") { Description = "Demo tenant whose NAS and subscribers are used", DefaultValueFactory = _ => "acme" };
+        var mode = new Option<string>("--mode") { Description = "auth (PAP Access-Request) or acct (Start, 3 Interim-Updates, Stop)", DefaultValueFactory = _ => "auth" };
+        mode.AcceptOnlyFromAmong("auth", "acct");
+        var concurrency = new Option<int>("--concurrency") { Description = "Closed loop: requests in flight", DefaultValueFactory = _ => 64 };
+        var rate = new Option<int>("--rate") { Description = "Open loop: requests per second (overrides --concurrency)" };
+        var duration = new Option<double>("--duration") { Description = "Measured seconds", DefaultValueFactory = _ => 10 };
+        var warmup = new Option<double>("--warmup") { Description = "Unmeasured seconds first (warms caches and JIT)", DefaultValueFactory = _ => 3 };
+        var command = new Command("radius", "Load a region node with RADIUS authentication or accounting and print requests/s and latency percentiles")
+        {
+            stack, region, tenant, mode, concurrency, rate, duration, warmup,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var target = Target.FromStack(result.GetValue(stack)!, result.GetValue(region)!, result.GetValue(tenant)!);
+            var settings = new Settings(result.GetValue(mode)!, result.GetValue(concurrency), result.GetValue(rate),
+                TimeSpan.FromSeconds(result.GetValue(duration)), TimeSpan.FromSeconds(result.GetValue(warmup)));
+            await RunAsync(target, settings, Console.Out, cancellationToken);
+            return 0;
+        });
+        return command;
+    }
+
+    private static async Task RunAsync(Target target, Settings settings, TextWriter output, CancellationToken cancellationToken)
+    {
+        var isAuth = settings.Mode == "auth";
+        var server = new IPEndPoint(IPAddress.Loopback, isAuth ? target.AuthPort : target.AcctPort);
+        var inFlight = settings.Rate > 0 ? Math.Max(256, settings.Rate / 50) : settings.Concurrency;
+        var clients = Enumerable.Range(0, Math.Max(1, (inFlight + 199) / 200)).Select(_ => new RadiusLoadClient(target.NasAddress, server)).ToArray();
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"geo-load radius: {settings.Mode} against {server} as NAS {target.NasAddress}, {(settings.Rate > 0 ? $"open loop at {settings.Rate}/s" : $"closed loop, {settings.Concurrency} in flight")}, {target.Credentials.Count} subscribers"));
+
+        var measuring = new Phase();
+        var recorder = new LatencyRecorder();
+        var counts = new Counts();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var runId = Guid.NewGuid().ToString("N")[..8];
+        var workers = settings.Rate > 0
+            ? [OpenLoopAsync(clients, target, settings, isAuth, runId, measuring, recorder, counts, stop.Token)]
+            : Enumerable.Range(0, settings.Concurrency).Select(w => ClosedLoopAsync(clients[w % clients.Length], target, isAuth, runId, w, measuring, recorder, counts, stop.Token)).ToArray();
+
+        await Task.Delay(settings.Warmup, cancellationToken);
+        output.WriteLine($"  warm-up done ({settings.Warmup.TotalSeconds:F0} s); measuring {settings.Duration.TotalSeconds:F0} s");
+        measuring.Begin();
+        await Task.Delay(settings.Duration, cancellationToken);
+        var elapsed = measuring.End();
+        await stop.CancelAsync();
+        await Task.WhenAll(workers);
+        foreach (var client in clients)
+        {
+            await client.DisposeAsync();
+        }
+
+        var total = counts.Ok + counts.Rejected;
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  {settings.Mode}: {total / elapsed.TotalSeconds:F0} requests/s answered over {elapsed.TotalSeconds:F1} s ({counts.Ok} ok, {counts.Rejected} rejected, {counts.Timeouts} timeouts)"));
+        output.WriteLine($"  latency: {recorder.Summary()}");
+    }
+
+    private static async Task ClosedLoopAsync(RadiusLoadClient client, Target target, bool isAuth, string runId, int worker, Phase measuring,
+        LatencyRecorder recorder, Counts counts, CancellationToken cancellationToken)
+    {
+        var local = recorder.CreateLocal();
+        var buffer = new byte[4096];
+        var sequence = 0;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var id = await client.RentIdentifierAsync(cancellationToken);
+                var length = Build(buffer, id, target, isAuth, runId, worker, sequence++);
+                var started = Stopwatch.GetTimestamp();
+                var code = await client.SendAsync(id, buffer.AsMemory(0, length), TimeSpan.FromSeconds(2));
+                if (measuring.Active)
+                {
+                    counts.Record(code);
+                    local.Record((long)Stopwatch.GetElapsedTime(started).TotalMicroseconds);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        local.Flush();
+    }
+
+    private static async Task OpenLoopAsync(RadiusLoadClient[] clients, Target target, Settings settings, bool isAuth, string runId, Phase measuring,
+        LatencyRecorder recorder, Counts counts, CancellationToken cancellationToken)
+    {
+        var local = recorder.CreateLocal();
+        var localGate = new Lock();
+        var interval = Stopwatch.Frequency / (double)settings.Rate;
+        var start = Stopwatch.GetTimestamp();
+        var sent = 0L;
+        var running = new List<Task>();
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var due = (long)((Stopwatch.GetTimestamp() - start) / interval);
+            for (; sent < due; sent++)
+            {
+                var scheduled = start + (long)(sent * interval);
+                var client = clients[sent % clients.Length];
+                var sequence = sent;
+                running.Add(Task.Run(async () =>
+                {
+                    var buffer = new byte[4096];
+                    var id = await client.RentIdentifierAsync(CancellationToken.None);
+                    var length = Build(buffer, id, target, isAuth, runId, (int)(sequence % 10_000), (int)(sequence / 10_000));
+                    var code = await client.SendAsync(id, buffer.AsMemory(0, length), TimeSpan.FromSeconds(2));
+                    if (measuring.Active)
+                    {
+                        counts.Record(code);
+                        lock (localGate)
+                        {
+                            local.Record((long)Stopwatch.GetElapsedTime(scheduled).TotalMicroseconds);
+                        }
+                    }
+                }, CancellationToken.None));
+            }
+
+            if (running.Count > 10_000)
+            {
+                running.RemoveAll(t => t.IsCompleted);
+            }
+
+            await Task.Delay(1, CancellationToken.None);
+        }
+
+        await Task.WhenAll(running);
+        local.Flush();
+    }
+
+    /// <summary>Writes request number <paramref name="sequence"/> of a worker: an Access-Request, or one step of an accounting session.</summary>
+    private static int Build(byte[] buffer, byte identifier, Target target, bool isAuth, string runId, int worker, int sequence)
+    {
+        if (isAuth)
+        {
+            var (username, password) = target.Credentials[(worker * 7919 + sequence) % target.Credentials.Count];
+            var authenticator = new byte[16];
+            Random.Shared.NextBytes(authenticator);
+            var writer = new RadiusPacketWriter(buffer, RadiusCode.AccessRequest, identifier, authenticator);
+            writer.AddString(RadiusAttributeType.UserName, username);
+            writer.AddUserPassword(System.Text.Encoding.UTF8.GetBytes(password), target.Secret);
+            writer.AddIPv4Address(RadiusAttributeType.NasIpAddress, target.NasAddress);
+            writer.AddMessageAuthenticator();
+            return writer.FinishRequest(target.Secret);
+        }
+
+        // Sessions of five steps: Start, three Interim-Updates with growing counters, Stop.
+        var session = sequence / 5;
+        var step = sequence % 5;
+        var (user, _) = target.Credentials[(worker * 7919 + session) % target.Credentials.Count];
+        var acct = new RadiusPacketWriter(buffer, RadiusCode.AccountingRequest, identifier);
+        acct.AddString(RadiusAttributeType.UserName, user);
+        acct.AddUInt32(RadiusAttributeType.AcctStatusType, (uint)(step == 0 ? AcctStatusType.Start : step == 4 ? AcctStatusType.Stop : AcctStatusType.InterimUpdate));
+        acct.AddString(RadiusAttributeType.AcctSessionId, $"{runId}-{worker}-{session}");
+        acct.AddUInt32(RadiusAttributeType.AcctInputOctets, (uint)(step * 1_000_000));
+        acct.AddUInt32(RadiusAttributeType.AcctOutputOctets, (uint)(step * 5_000_000));
+        acct.AddUInt32(RadiusAttributeType.AcctSessionTime, (uint)(step * 300));
+        acct.AddIPv4Address(RadiusAttributeType.NasIpAddress, target.NasAddress);
+        return acct.FinishRequest(target.Secret);
+    }
+
+    private sealed record Settings(string Mode, int Concurrency, int Rate, TimeSpan Duration, TimeSpan Warmup);
+
+    private sealed record Target(int AuthPort, int AcctPort, IPAddress NasAddress, byte[] Secret, IReadOnlyList<(string Username, string Password)> Credentials)
+    {
+        public static Target FromStack(string stackDirectory, string region, string tenant)
+        {
+            using var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(stackDirectory, "stack.json")));
+            var regions = state.RootElement.GetProperty("regions").EnumerateArray().ToList();
+            var index = regions.FindIndex(r => r.GetProperty("id").GetString() == region);
+            if (index < 0)
+            {
+                throw new ArgumentException($"region '{region}' is not in {stackDirectory}/stack.json");
+            }
+
+            // The demo NAS of a tenant in the i-th region sits at 127.0.<block>.<i+1> (geoctl's demo data).
+            var block = tenant == "acme" ? 10 : 20;
+            var secret = File.ReadAllText(Path.Combine(stackDirectory, "demo", "nas", $"{tenant}-bng-{region}.secret")).Trim();
+            var credentials = File.ReadLines(Path.Combine(stackDirectory, "demo", "subscribers", $"geo_{tenant}_{region}.csv")).Skip(1)
+                .Select(line => line.Split(','))
+                .Select(parts => (parts[0], parts[1]))
+                .ToList();
+            return new Target(regions[index].GetProperty("radiusAuthPort").GetInt32(), regions[index].GetProperty("radiusAcctPort").GetInt32(),
+                IPAddress.Parse($"127.0.{block}.{index + 1}"), System.Text.Encoding.UTF8.GetBytes(secret), credentials);
+        }
+    }
+
+    private sealed class Phase
+    {
+        private long _started;
+        private volatile bool _active;
+
+        public bool Active => _active;
+
+        public void Begin()
+        {
+            _started = Stopwatch.GetTimestamp();
+            _active = true;
+        }
+
+        public TimeSpan End()
+        {
+            _active = false;
+            return Stopwatch.GetElapsedTime(_started);
+        }
+    }
+
+    private sealed class Counts
+    {
+        private long _ok;
+        private long _rejected;
+        private long _timeouts;
+
+        public long Ok => Interlocked.Read(ref _ok);
+
+        public long Rejected => Interlocked.Read(ref _rejected);
+
+        public long Timeouts => Interlocked.Read(ref _timeouts);
+
+        public void Record(RadiusCode code)
+        {
+            switch (code)
+            {
+                case RadiusCode.AccessAccept or RadiusCode.AccountingResponse:
+                    Interlocked.Increment(ref _ok);
+                    break;
+                case RadiusCode.AccessReject:
+                    Interlocked.Increment(ref _rejected);
+                    break;
+                default:
+                    Interlocked.Increment(ref _timeouts);
+                    break;
+            }
+        }
+    }
+}

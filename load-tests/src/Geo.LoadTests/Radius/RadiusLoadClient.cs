@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Geo.Radius;
+
+namespace Geo.LoadTests.Radius;
+
+/// <summary>
+/// One UDP socket playing a NAS: up to 256 requests in flight (the RADIUS identifier space), answers
+/// matched by identifier in a receive loop. A request that gets no answer in time counts as a timeout.
+/// </summary>
+internal sealed class RadiusLoadClient : IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly IPEndPoint _server;
+    private readonly Pending?[] _pending = new Pending?[256];
+    private readonly Channel<byte> _freeIds = Channel.CreateUnbounded<byte>();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _receiver;
+
+    public RadiusLoadClient(IPAddress source, IPEndPoint server)
+    {
+        _server = server;
+        _socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveBufferSize = 4 * 1024 * 1024 };
+        _socket.Bind(new IPEndPoint(source, 0));
+        for (var id = 0; id < 256; id++)
+        {
+            _freeIds.Writer.TryWrite((byte)id);
+        }
+
+        _receiver = Task.Run(ReceiveAsync);
+    }
+
+    /// <summary>Takes a free identifier (waits while 256 are in flight).</summary>
+    public ValueTask<byte> RentIdentifierAsync(CancellationToken cancellationToken) => _freeIds.Reader.ReadAsync(cancellationToken);
+
+    /// <summary>Sends a finished request with the identifier from <see cref="RentIdentifierAsync"/>; completes with the answer's code, or 0 on timeout.</summary>
+    public async Task<RadiusCode> SendAsync(byte identifier, ReadOnlyMemory<byte> request, TimeSpan timeout)
+    {
+        var pending = new Pending(Stopwatch.GetTimestamp());
+        _pending[identifier] = pending;
+        try
+        {
+            await _socket.SendToAsync(request, SocketFlags.None, _server);
+            return await pending.Answer.Task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            return 0;
+        }
+        finally
+        {
+            _pending[identifier] = null;
+            _freeIds.Writer.TryWrite(identifier);
+        }
+    }
+
+    private async Task ReceiveAsync()
+    {
+        var buffer = new byte[4096];
+        while (!_stop.IsCancellationRequested)
+        {
+            int received;
+            try
+            {
+                received = await _socket.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                continue;
+            }
+
+            if (received >= 20 && _pending[buffer[1]] is { } pending)
+            {
+                pending.Answer.TrySetResult((RadiusCode)buffer[0]);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _socket.Dispose();
+        await _receiver;
+        _stop.Dispose();
+    }
+
+    private sealed class Pending(long sentAt)
+    {
+        public long SentAt { get; } = sentAt;
+
+        public TaskCompletionSource<RadiusCode> Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

@@ -1,0 +1,101 @@
+using System.Globalization;
+using System.Net;
+using Geo.Ctl;
+using Geo.Ctl.LocalStack;
+using Geo.Engines;
+using Geo.Engines.Postgres;
+using Geo.Engines.Redis;
+using Geo.Testing;
+using Npgsql;
+
+namespace Geo.RegionNode.IntegrationTests;
+
+/// <summary>
+/// The local stack's engines and demo data (geoctl up without services) in a temp folder, and a region
+/// node for region <c>a</c> running in-process on free ports. Torn down by a reaper, also on a crash.
+/// </summary>
+public sealed class RegionFixture : IAsyncLifetime
+{
+    public const int SubscribersPerShard = 120;
+    private Reaper? _reaper;
+
+    public string StateDir { get; } = Path.Combine(TestFolders.Create("region"), ".geo");
+
+    internal StackLayout Layout => new(StateDir);
+
+    public RegionNodeServer Node { get; private set; } = null!;
+
+    public IPEndPoint Auth => Node.AuthEndpoint;
+
+    public IPEndPoint Acct => Node.AcctEndpoint;
+
+    /// <summary>The demo NAS of tenant acme in region a.</summary>
+    public const string NasAddress = "127.0.10.1";
+
+    public string NasSecret => File.ReadAllText(Layout.NasSecretFile("acme-bng-a")).Trim();
+
+    public RedisServer Redis => RedisServer.Open(Layout.RegionRedis("a"))!;
+
+    public string ShardConnectionString => PostgresCluster.Open(Layout.RegionPostgres("a"))!.ConnectionString("geo_acme_a");
+
+    public string DirectoryConnectionString => PostgresCluster.Open(Layout.DirectoryPostgres)!.ConnectionString("geo_directory");
+
+    /// <summary>The demo subscriber acme-a-NNNNNN and its password.</summary>
+    public (string Username, string Password) Subscriber(int index)
+    {
+        var username = $"acme-a-{index.ToString("D6", CultureInfo.InvariantCulture)}";
+        var line = File.ReadLines(Layout.CredentialsFile("geo_acme_a")).Single(l => l.StartsWith(username + ",", StringComparison.Ordinal));
+        return (username, line[(username.Length + 1)..]);
+    }
+
+    public async Task InitializeAsync()
+    {
+        _reaper = StackReaper.Start(Path.GetDirectoryName(StateDir)!);
+        await new LocalStackRunner(Layout, new Reporter(TextWriter.Null))
+            .UpAsync(new UpOptions(["a", "b"], SubscribersPerShard) { StartServices = false }, CancellationToken.None);
+        Node = StartNode();
+        await Node.StartAsync();
+    }
+
+    /// <summary>A region node for region a with test settings (free ports, quiet logs).</summary>
+    public RegionNodeServer StartNode(params (string Key, string Value)[] overrides)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["urls"] = "http://127.0.0.1:0",
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["RegionNode:RegionId"] = "a",
+            ["RegionNode:DirectoryConnectionString"] = DirectoryConnectionString,
+            ["RegionNode:PostgresConnectionString"] = new NpgsqlConnectionStringBuilder(ShardConnectionString) { Database = null }.ConnectionString,
+            ["RegionNode:RedisEndpoint"] = Redis.Endpoint,
+            ["RegionNode:KeyringFile"] = Layout.KeyringFile,
+            ["RegionNode:RadiusBindAddress"] = "127.0.0.1",
+            ["RegionNode:AuthPort"] = "0",
+            ["RegionNode:AcctPort"] = "0",
+        };
+        foreach (var (key, value) in overrides)
+        {
+            settings[key] = value;
+        }
+
+        return RegionNodeServer.Create([], settings);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Node is not null)
+        {
+            await Node.StopAsync();
+            await Node.DisposeAsync();
+        }
+
+        NpgsqlConnection.ClearAllPools();
+        _reaper?.Dispose();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class RegionFixtureGroup : ICollectionFixture<RegionFixture>
+{
+    public const string Name = "region fixture";
+}
