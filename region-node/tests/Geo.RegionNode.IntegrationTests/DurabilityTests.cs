@@ -1,0 +1,139 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Geo.Engines;
+using Geo.Engines.Services;
+using Geo.Radius;
+using Geo.Radius.Dictionary;
+using Npgsql;
+
+namespace Geo.RegionNode.IntegrationTests;
+
+/// <summary>No acknowledged accounting is ever lost, even when the node dies mid-burst.</summary>
+[Collection(RegionFixtureGroup.Name)]
+public sealed class DurabilityTests(RegionFixture stack)
+{
+    private static readonly HttpClient Http = new();
+
+    [Fact]
+    public async Task AccountingBurst_NodeSigkilledMidway_EveryAcknowledgedRequestIsCommitted()
+    {
+        // A second node for region a, as its own OS process, so that it can be SIGKILLed.
+        var (authPort, acctPort, httpPort) = (LoopbackPorts.FreeUdpPort(), LoopbackPorts.FreeUdpPort(), LoopbackPorts.FreeTcpPort());
+        var inv = CultureInfo.InvariantCulture;
+        var node = await ServiceProcess.StartAsync(Path.Combine(Path.GetDirectoryName(stack.StateDir)!, "sigkill-node"),
+            Path.Combine(AppContext.BaseDirectory, "geo-region.dll"),
+        [
+            "--urls", $"http://127.0.0.1:{httpPort.ToString(inv)}",
+            "--Logging:LogLevel:Default=Warning",
+            "--RegionNode:RegionId=a",
+            $"--RegionNode:DirectoryConnectionString={stack.DirectoryConnectionString}",
+            $"--RegionNode:PostgresConnectionString={new NpgsqlConnectionStringBuilder(stack.ShardConnectionString) { Database = null }.ConnectionString}",
+            $"--RegionNode:RedisEndpoint={stack.Redis.Endpoint}",
+            $"--RegionNode:KeyringFile={stack.Layout.KeyringFile}",
+            "--RegionNode:RadiusBindAddress=127.0.0.1",
+            $"--RegionNode:AuthPort={authPort.ToString(inv)}",
+            $"--RegionNode:AcctPort={acctPort.ToString(inv)}",
+        ]);
+        await node.WaitUntilReadyAsync(async ct =>
+        {
+            try
+            {
+                using var response = await Http.GetAsync(new Uri($"http://127.0.0.1:{httpPort.ToString(inv)}/health/ready"), ct);
+                return response.IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, TimeSpan.FromSeconds(60));
+
+        var burst = $"burst-{Guid.NewGuid():N}"[..14];
+        var acknowledged = new ConcurrentDictionary<string, bool>();
+        var killAfter = 400;
+        var killed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var server = new IPEndPoint(IPAddress.Loopback, acctPort);
+        var secret = Encoding.UTF8.GetBytes(stack.NasSecret);
+        var (user, _) = stack.Subscriber(10);
+
+        // 40 NAS sockets with 250 Accounting-Starts each: no identifier is reused, so every answer names its request.
+        const int Sockets = 40, PerSocket = 250;
+        var senders = Enumerable.Range(0, Sockets).Select(socketIndex => Task.Run(async () =>
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            socket.Bind(new IPEndPoint(IPAddress.Parse(RegionFixture.NasAddress), 0));
+            var sessions = new string?[256];
+            var receiver = Task.Run(async () =>
+            {
+                var buffer = new byte[4096];
+                using var quiet = new CancellationTokenSource();
+                while (true)
+                {
+                    quiet.CancelAfter(TimeSpan.FromSeconds(3));
+                    int length;
+                    try
+                    {
+                        length = await socket.ReceiveAsync(buffer, SocketFlags.None, quiet.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+
+                    if (buffer[0] == (byte)RadiusCode.AccountingResponse && sessions[buffer[1]] is { } session)
+                    {
+                        acknowledged[session] = true;
+                        if (acknowledged.Count >= killAfter)
+                        {
+                            killed.TrySetResult();
+                        }
+                    }
+                }
+            });
+
+            var packet = new byte[4096];
+            for (var i = 0; i < PerSocket && !killed.Task.IsCompleted; i++)
+            {
+                var id = (byte)i;
+                var session = $"{burst}-{socketIndex}-{i}";
+                sessions[id] = session;
+                var writer = new RadiusPacketWriter(packet, RadiusCode.AccountingRequest, id);
+                writer.AddString(RadiusAttributeType.UserName, user);
+                writer.AddUInt32(RadiusAttributeType.AcctStatusType, (uint)AcctStatusType.Start);
+                writer.AddString(RadiusAttributeType.AcctSessionId, session);
+                var length = writer.FinishRequest(secret);
+                await socket.SendToAsync(packet.AsMemory(0, length), SocketFlags.None, server);
+                if (i % 25 == 24)
+                {
+                    await Task.Yield();
+                }
+            }
+
+            await receiver;
+        })).ToArray();
+
+        await killed.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        await Processes.SignalAsync(node.Pid!.Value, "KILL");
+        await Task.WhenAll(senders);
+        var acked = acknowledged.Keys.ToHashSet();
+
+        await using var connection = new NpgsqlConnection(stack.ShardConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT acct_session_id FROM sessions WHERE acct_session_id LIKE $1", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = burst + "-%" });
+        var committed = new HashSet<string>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                committed.Add(reader.GetString(0));
+            }
+        }
+
+        Assert.True(acked.Count >= killAfter, $"only {acked.Count} acknowledged before the kill");
+        Assert.True(acked.Count < Sockets * PerSocket, "the node was killed after the burst, not in the middle of it");
+        Assert.Empty(acked.Except(committed));
+    }
+}
