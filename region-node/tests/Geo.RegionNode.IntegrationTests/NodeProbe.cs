@@ -25,6 +25,10 @@ internal static class NodeProbe
         return 0;
     }
 
+    /// <summary>Drops a cached auth profile, as the subscriber API does after a change.</summary>
+    public static Task InvalidateProfileAsync(RegionNodeServer node, string database, string username) =>
+        ((Caching.IRegionCache)node.Services.GetService(typeof(Caching.IRegionCache))!).InvalidateProfileAsync(database, username);
+
     public static async Task<T?> ScalarAsync<T>(string connectionString, string sql, params object[] parameters)
     {
         await using var connection = new NpgsqlConnection(connectionString);

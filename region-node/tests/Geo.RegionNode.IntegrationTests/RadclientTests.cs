@@ -116,6 +116,32 @@ public sealed class RadclientTests(RegionFixture stack)
             "SELECT sum(c.delta_output_octets)::bigint FROM cdrs c JOIN sessions s ON s.id = c.session_id WHERE s.acct_session_id = $1", Session));
     }
 
+    [Fact]
+    public async Task AccessRequest_SubscriberWithFixedAddress_FramedIpInAccept()
+    {
+        var (user, password) = stack.Subscriber(12);
+        await NodeProbe.ScalarAsync<object>(stack.ShardConnectionString, "UPDATE subscribers SET framed_ip = '100.64.7.9' WHERE username = $1", user);
+        await NodeProbe.InvalidateProfileAsync(stack.Node, "geo_acme_a", user);
+
+        var (_, output) = await Auth($"User-Name = \"{user}\"\nUser-Password = \"{password}\"");
+
+        Assert.Contains("Framed-IP-Address = 100.64.7.9", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AccountingOn_NasRestarted_ClosesItsOpenSessions()
+    {
+        var (user, _) = stack.Subscriber(13);
+        var session = $"before-reboot-{Guid.NewGuid():N}";
+        Assert.Contains("Received Accounting-Response", (await Acct($"User-Name = \"{user}\"\nAcct-Status-Type = Start\nAcct-Session-Id = \"{session}\"")).Output, StringComparison.Ordinal);
+
+        var (_, output) = await Acct("Acct-Status-Type = Accounting-On\nAcct-Session-Id = \"0\"");
+
+        Assert.Contains("Received Accounting-Response", output, StringComparison.Ordinal);
+        Assert.Equal("closed", await NodeProbe.ScalarAsync<string>(stack.ShardConnectionString, "SELECT state FROM sessions WHERE acct_session_id = $1", session));
+        Assert.Equal(0L, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, "SELECT count(*) FROM sessions WHERE nas_id = 'acme-bng-a' AND state = 'open'"));
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]

@@ -7,7 +7,8 @@ public sealed class AuthProfileTests
     [Fact]
     public void Serialize_ThenDeserialize_SameProfile()
     {
-        var profile = new AuthProfile(Guid.NewGuid(), "fiber-500", true, new DateTimeOffset(2027, 1, 2, 3, 4, 5, TimeSpan.Zero), [1, 2, 3, 4]);
+        var profile = new AuthProfile(Guid.NewGuid(), "fiber-500", true, new DateTimeOffset(2027, 1, 2, 3, 4, 5, TimeSpan.Zero), [1, 2, 3, 4],
+            System.Net.IPAddress.Parse("100.64.1.2"));
 
         var copy = AuthProfile.Deserialize(profile.Serialize())!;
 
@@ -16,6 +17,7 @@ public sealed class AuthProfileTests
         Assert.Equal(profile.Suspended, copy.Suspended);
         Assert.Equal(profile.ValidUntil, copy.ValidUntil);
         Assert.Equal(profile.SealedPassword, copy.SealedPassword);
+        Assert.Equal(profile.FramedIp, copy.FramedIp);
     }
 
     [Fact]
@@ -29,7 +31,7 @@ public sealed class AuthProfileTests
     public void Deserialize_GarbageOrTruncated_NullNeverThrows()
     {
         var valid = new AuthProfile(Guid.NewGuid(), "home-50", false, null, [1, 2, 3]).Serialize();
-        for (var length = 0; length < 28 + "home-50".Length; length++)
+        for (var length = 0; length < 32 + "home-50".Length; length++)
         {
             Assert.Null(AuthProfile.Deserialize(valid.AsSpan(0, length)));
         }

@@ -142,7 +142,11 @@ internal sealed partial class AuthenticationHandler(
         }
 
         writer.AddUInt32(RadiusAttributeType.AcctInterimInterval, (uint)plan.InterimIntervalSeconds);
-        if (plan.FramedPool is { Length: > 0 } pool)
+        if (decision.Profile!.FramedIp is { AddressFamily: System.Net.Sockets.AddressFamily.InterNetwork } address)
+        {
+            writer.AddIPv4Address(RadiusAttributeType.FramedIpAddress, address);
+        }
+        else if (plan.FramedPool is { Length: > 0 } pool)
         {
             writer.AddString(RadiusAttributeType.FramedPool, pool);
         }

@@ -23,7 +23,7 @@ internal sealed class ProfileStore(IRegionCache cache, Metrics metrics)
         _databaseHits.Increment();
         await using var connection = await shard.DataSource.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
-            "SELECT id, plan_id, status, valid_until, password_enc FROM subscribers WHERE username = $1", connection);
+            "SELECT id, plan_id, status, valid_until, password_enc, framed_ip FROM subscribers WHERE username = $1", connection);
         command.Parameters.Add(new() { Value = username });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
@@ -32,7 +32,8 @@ internal sealed class ProfileStore(IRegionCache cache, Metrics metrics)
         }
 
         var profile = new AuthProfile(reader.GetGuid(0), reader.GetString(1), reader.GetString(2) != "active",
-            reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3), (byte[])reader[4]);
+            reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3), (byte[])reader[4],
+            reader.IsDBNull(5) ? null : reader.GetFieldValue<System.Net.IPAddress>(5));
         cache.SetProfile(shard.DatabaseName, username, profile);
         return profile;
     }
