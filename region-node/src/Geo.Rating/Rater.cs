@@ -19,11 +19,11 @@ public readonly record struct Usage(long Bytes, long Seconds, long BilledBytesBe
 /// <param name="DataUsed">What to add to the data bucket's used amount.</param>
 /// <param name="TimeUsed">What to add to the time bucket's used amount.</param>
 /// <param name="ChargeMicros">Money to take from the balance (never negative).</param>
-/// <param name="Flags">What was capped or exhausted, see <see cref="RatingMarks"/>.</param>
-public readonly record struct Rated(long DataUsed, long TimeUsed, long ChargeMicros, RatingMarks Flags)
+/// <param name="Marks">What was capped or exhausted, see <see cref="RatingMarks"/>.</param>
+public readonly record struct Rated(long DataUsed, long TimeUsed, long ChargeMicros, RatingMarks Marks)
 {
     /// <summary>True when this usage ran a quota or the balance out: the plan's exhaustion action applies.</summary>
-    public bool Exhausted => (Flags & (RatingMarks.DataExhausted | RatingMarks.TimeExhausted | RatingMarks.BalanceExhausted)) != 0;
+    public bool Exhausted => (Marks & (RatingMarks.DataExhausted | RatingMarks.TimeExhausted | RatingMarks.BalanceExhausted)) != 0;
 }
 
 /// <summary>Why a rating was capped, or what it exhausted.</summary>

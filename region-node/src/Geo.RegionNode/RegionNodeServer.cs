@@ -2,6 +2,7 @@ using System.Net;
 using Geo.RegionNode.Accounting;
 using Geo.RegionNode.Authentication;
 using Geo.RegionNode.Caching;
+using Geo.RegionNode.ChangeOfAuthorization;
 using Geo.RegionNode.Operations;
 using Geo.RegionNode.Radius;
 using Geo.RegionNode.Shards;
@@ -50,7 +51,8 @@ public sealed class RegionNodeServer : IAsyncDisposable
         services.AddSingleton(sp => new ShardCatalog(
             sp.GetRequiredService<IOptions<RegionNodeOptions>>(),
             sp.GetRequiredService<SecretBox>(),
-            shard => new AccountingWriter(shard, sp.GetRequiredService<IRegionCache>(), sp.GetRequiredService<Metrics>(),
+            shard => new AccountingWriter(shard, sp.GetRequiredService<IRegionCache>(), sp.GetRequiredService<ExhaustionDispatcher>().Dispatch,
+                sp.GetRequiredService<Metrics>(), sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<IOptions<RegionNodeOptions>>().Value.CommitMaxBatch, sp.GetRequiredService<ILogger<AccountingWriter>>()),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<ShardCatalog>>()));
@@ -60,6 +62,9 @@ public sealed class RegionNodeServer : IAsyncDisposable
         services.AddSingleton<ProfileStore>();
         services.AddSingleton<AuthenticationHandler>();
         services.AddSingleton<AccountingHandler>();
+        services.AddSingleton<ChangeRequestSender>();
+        services.AddHostedService(sp => sp.GetRequiredService<ChangeRequestSender>());
+        services.AddSingleton<ExhaustionDispatcher>();
         services.AddSingleton<RadiusServer>();
         services.AddHostedService(sp => sp.GetRequiredService<RadiusServer>());
         services.AddHostedService<RegionNodeBackground>();

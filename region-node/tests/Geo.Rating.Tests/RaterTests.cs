@@ -30,7 +30,7 @@ public sealed class RaterTests
 
         Assert.Equal(5_000_000, rated.ChargeMicros);
         Assert.True(rated.Exhausted);
-        Assert.True(rated.Flags.HasFlag(RatingMarks.Capped));
+        Assert.True(rated.Marks.HasFlag(RatingMarks.Capped));
     }
 
     [Fact]
@@ -41,7 +41,7 @@ public sealed class RaterTests
         var rated = Rater.Rate(tariff, new Usage(10_000_000_000, 0, 0, 0), null, null, balanceMicros: 5_000_000);
 
         Assert.Equal(20_000_000, rated.ChargeMicros);
-        Assert.False(rated.Flags.HasFlag(RatingMarks.Capped));
+        Assert.False(rated.Marks.HasFlag(RatingMarks.Capped));
     }
 
     [Fact]
@@ -52,8 +52,8 @@ public sealed class RaterTests
         var rated = Rater.Rate(tariff, new Usage(2_000_000_000, 0, 0, 0), new Bucket(5_000_000_000, 4_000_000_000), null, null);
 
         Assert.Equal(1_000_000_000, rated.DataUsed);
-        Assert.True(rated.Flags.HasFlag(RatingMarks.DataExhausted));
-        Assert.True(rated.Flags.HasFlag(RatingMarks.Capped));
+        Assert.True(rated.Marks.HasFlag(RatingMarks.DataExhausted));
+        Assert.True(rated.Marks.HasFlag(RatingMarks.Capped));
     }
 
     [Fact]

@@ -31,7 +31,7 @@ public sealed class AuthProfileTests
     public void Deserialize_GarbageOrTruncated_NullNeverThrows()
     {
         var valid = new AuthProfile(Guid.NewGuid(), "home-50", false, null, [1, 2, 3]).Serialize();
-        for (var length = 0; length < 32 + "home-50".Length; length++)
+        for (var length = 0; length < 40 + "home-50".Length; length++)
         {
             Assert.Null(AuthProfile.Deserialize(valid.AsSpan(0, length)));
         }

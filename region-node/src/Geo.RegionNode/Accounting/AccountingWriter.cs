@@ -19,10 +19,13 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
 {
     private const string LoadColumns =
         "id, nas_id, acct_session_id, subscriber_id, username, state, started_at, last_update_at, stopped_at, terminate_cause, " +
-        "input_octets, output_octets, input_packets, output_packets, session_time_s, nas_port, calling_station_id, framed_ip";
+        "input_octets, output_octets, input_packets, output_packets, session_time_s, nas_port, calling_station_id, framed_ip, " +
+        "billed_bytes, billed_seconds, exhaustion_applied";
 
     private readonly ShardHandle _shard;
     private readonly IRegionCache _cache;
+    private readonly Action<ShardHandle, ExhaustionRequest> _exhausted;
+    private readonly TimeProvider _time;
     private readonly int _maxBatch;
     private readonly ILogger _logger;
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
@@ -35,10 +38,12 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
     private readonly Counter _duplicates;
     private int _depth;
 
-    public AccountingWriter(ShardHandle shard, IRegionCache cache, Metrics metrics, int maxBatch, ILogger logger)
+    public AccountingWriter(ShardHandle shard, IRegionCache cache, Action<ShardHandle, ExhaustionRequest> exhausted, Metrics metrics, TimeProvider time, int maxBatch, ILogger logger)
     {
         _shard = shard;
         _cache = cache;
+        _exhausted = exhausted;
+        _time = time;
         _maxBatch = maxBatch;
         _logger = logger;
         _batchSizes = metrics.Histogram("geo_accounting_commit_batch_size", "Accounting requests per group-commit transaction", Histogram.SizeBounds);
@@ -154,10 +159,18 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
             }
         }
 
+        // Charging joins the transaction: CDR, bucket and balance changes, ledger and billed totals commit together.
+        var charged = await Charger.ChargeAsync(connection, transaction, _shard, cdrs, sessions.Values.ToDictionary(s => s.Id), _time.GetUtcNow());
+        cdrs = charged.Cdrs;
         var dirty = sessions.Values.Where(s => s.Dirty).ToList();
         if (dirty.Count > 0 || cdrs.Count > 0)
         {
             await using var write = new NpgsqlBatch(connection, transaction);
+            foreach (var command in charged.Writes)
+            {
+                write.BatchCommands.Add(command);
+            }
+
             if (dirty.Count > 0)
             {
                 write.BatchCommands.Add(UpsertSessions(dirty));
@@ -172,6 +185,16 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         }
 
         await transaction.CommitAsync();
+
+        foreach (var username in charged.ChangedProfiles)
+        {
+            await _cache.InvalidateProfileAsync(_shard.DatabaseName, username);
+        }
+
+        foreach (var request in charged.Exhausted)
+        {
+            _exhausted(_shard, request);
+        }
 
         // The session index follows the committed state; it is a cache, rebuilt from PostgreSQL after outages.
         foreach (var session in dirty)
@@ -245,6 +268,9 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
                 NasPort = reader.IsDBNull(15) ? null : reader.GetString(15),
                 CallingStationId = reader.IsDBNull(16) ? null : reader.GetString(16),
                 FramedIp = reader.IsDBNull(17) ? null : reader.GetFieldValue<IPAddress>(17),
+                BilledBytes = reader.GetInt64(18),
+                BilledSeconds = reader.GetInt64(19),
+                ExhaustionApplied = reader.GetBoolean(20),
             };
             sessions[(session.NasId, session.AcctSessionId)] = session;
         }
@@ -257,16 +283,19 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         var command = new NpgsqlBatchCommand("""
             INSERT INTO sessions (id, nas_id, acct_session_id, subscriber_id, username, nas_port, calling_station_id, framed_ip, state,
                                   started_at, last_update_at, stopped_at, terminate_cause,
-                                  input_octets, output_octets, input_packets, output_packets, session_time_s)
+                                  input_octets, output_octets, input_packets, output_packets, session_time_s,
+                                  billed_bytes, billed_seconds, exhaustion_applied)
             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::inet[], $9::text[],
                                  $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[],
-                                 $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[])
+                                 $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[],
+                                 $19::bigint[], $20::bigint[], $21::boolean[])
             ON CONFLICT (id) DO UPDATE SET
                 subscriber_id = EXCLUDED.subscriber_id, username = EXCLUDED.username, nas_port = EXCLUDED.nas_port,
                 calling_station_id = EXCLUDED.calling_station_id, framed_ip = EXCLUDED.framed_ip, state = EXCLUDED.state,
                 last_update_at = EXCLUDED.last_update_at, stopped_at = EXCLUDED.stopped_at, terminate_cause = EXCLUDED.terminate_cause,
                 input_octets = EXCLUDED.input_octets, output_octets = EXCLUDED.output_octets, input_packets = EXCLUDED.input_packets,
-                output_packets = EXCLUDED.output_packets, session_time_s = EXCLUDED.session_time_s
+                output_packets = EXCLUDED.output_packets, session_time_s = EXCLUDED.session_time_s,
+                billed_bytes = EXCLUDED.billed_bytes, billed_seconds = EXCLUDED.billed_seconds, exhaustion_applied = EXCLUDED.exhaustion_applied
             """);
         Add(command, sessions.Select(s => s.Id).ToArray(), NpgsqlDbType.Uuid);
         Add(command, sessions.Select(s => s.NasId).ToArray(), NpgsqlDbType.Text);
@@ -286,6 +315,9 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         Add(command, sessions.Select(s => s.Counters.InputPackets).ToArray(), NpgsqlDbType.Bigint);
         Add(command, sessions.Select(s => s.Counters.OutputPackets).ToArray(), NpgsqlDbType.Bigint);
         Add(command, sessions.Select(s => s.Counters.SessionTime).ToArray(), NpgsqlDbType.Bigint);
+        Add(command, sessions.Select(s => s.BilledBytes).ToArray(), NpgsqlDbType.Bigint);
+        Add(command, sessions.Select(s => s.BilledSeconds).ToArray(), NpgsqlDbType.Bigint);
+        Add(command, sessions.Select(s => s.ExhaustionApplied).ToArray(), NpgsqlDbType.Boolean);
         return command;
     }
 
@@ -293,9 +325,11 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
     {
         var command = new NpgsqlBatchCommand("""
             INSERT INTO cdrs (id, session_id, subscriber_id, kind, event_time, input_octets, output_octets, session_time_s,
-                              delta_input_octets, delta_output_octets, delta_session_time_s, flags)
+                              delta_input_octets, delta_output_octets, delta_session_time_s, flags,
+                              charged_micros, data_used, time_used, rating_marks)
             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::timestamptz[], $6::bigint[], $7::bigint[], $8::bigint[],
-                                 $9::bigint[], $10::bigint[], $11::bigint[], $12::int[])
+                                 $9::bigint[], $10::bigint[], $11::bigint[], $12::int[],
+                                 $13::bigint[], $14::bigint[], $15::bigint[], $16::int[])
             """);
         Add(command, cdrs.Select(c => c.Id).ToArray(), NpgsqlDbType.Uuid);
         Add(command, cdrs.Select(c => c.SessionId).ToArray(), NpgsqlDbType.Uuid);
@@ -309,6 +343,10 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         Add(command, cdrs.Select(c => c.Delta.OutputOctets).ToArray(), NpgsqlDbType.Bigint);
         Add(command, cdrs.Select(c => c.Delta.SessionTime).ToArray(), NpgsqlDbType.Bigint);
         Add(command, cdrs.Select(c => c.Flags).ToArray(), NpgsqlDbType.Integer);
+        Add(command, cdrs.Select(c => c.ChargedMicros).ToArray(), NpgsqlDbType.Bigint);
+        Add(command, cdrs.Select(c => c.DataUsed).ToArray(), NpgsqlDbType.Bigint);
+        Add(command, cdrs.Select(c => c.TimeUsed).ToArray(), NpgsqlDbType.Bigint);
+        Add(command, cdrs.Select(c => c.RatingMarks).ToArray(), NpgsqlDbType.Integer);
         return command;
     }
 

@@ -31,6 +31,14 @@ internal sealed class SessionState
 
     public Counters Counters { get; set; }
 
+    /// <summary>Cumulative usage of the session already rated (monotonic; money is priced on it).</summary>
+    public long BilledBytes { get; set; }
+
+    public long BilledSeconds { get; set; }
+
+    /// <summary>True once the plan's exhaustion action was issued for this session.</summary>
+    public bool ExhaustionApplied { get; set; }
+
     /// <summary>True once this commit changed the row (it must be written back).</summary>
     public bool Dirty { get; set; }
 
@@ -39,7 +47,16 @@ internal sealed class SessionState
 }
 
 /// <summary>A CDR to insert: the event as reported plus what it added to the session.</summary>
-internal sealed record CdrRow(Guid Id, Guid SessionId, Guid? SubscriberId, AccountingKind Kind, DateTimeOffset EventTime, Counters Reported, Counters Delta, int Flags);
+internal sealed record CdrRow(Guid Id, Guid SessionId, Guid? SubscriberId, AccountingKind Kind, DateTimeOffset EventTime, Counters Reported, Counters Delta, int Flags)
+{
+    public long ChargedMicros { get; init; }
+
+    public long DataUsed { get; init; }
+
+    public long TimeUsed { get; init; }
+
+    public int RatingMarks { get; init; }
+}
 
 /// <summary>
 /// Applies accounting events to sessions. Pure: no I/O, so the rules are tested on their own.

@@ -1,9 +1,9 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using Geo.Radius;
 using Geo.Radius.Dictionary;
 using Geo.Radius.Security;
 using Geo.RegionNode.Caching;
+using Geo.RegionNode.ChangeOfAuthorization;
 using Geo.RegionNode.Operations;
 using Geo.RegionNode.Radius;
 using Geo.RegionNode.Shards;
@@ -90,13 +90,20 @@ internal sealed partial class AuthenticationHandler(
             return Decision.Reject("no_plan", "Authentication failed");
         }
 
+        // Quota or prepaid balance used up: rejected on a disconnect plan, admitted at the reduced rate on a throttle plan.
+        var exhausted = plan.IsRated && (profile.QuotaExhausted || (plan.Tariff.IsPriced && !plan.Tariff.AllowOverdraft && profile.BalanceMicros <= 0));
+        if (exhausted && plan.Tariff.Exhaustion == Rating.ExhaustionAction.Disconnect)
+        {
+            return Decision.Reject("quota_exhausted", plan.Tariff.IsPriced ? "Balance exhausted" : "Quota exhausted");
+        }
+
         var open = await profiles.CountOpenSessionsAsync(shard, profile.Id, cancellationToken);
         if (open >= plan.SimultaneousUse)
         {
             return Decision.Reject("simultaneous_use", "Simultaneous-Use limit reached");
         }
 
-        return new Decision(true, "", "", shard, profile, plan);
+        return new Decision(true, "", "", shard, profile, plan, Throttled: exhausted);
     }
 
     /// <summary>Null when the credentials are right, else the reject reason. Synchronous: the clear password lives on the stack only.</summary>
@@ -153,38 +160,17 @@ internal sealed partial class AuthenticationHandler(
 
         // Class comes back in every Accounting-Request of the session: it ties the session to its shard and subscriber.
         writer.AddString(RadiusAttributeType.Class, $"geo:{decision.Shard!.TenantId}:{decision.Shard.HomeRegion}:{decision.Profile!.Id:N}");
-        if (plan is { DownloadKbps: { } down, UploadKbps: { } up })
+        if (decision.Throttled && plan is { ThrottleDownloadKbps: { } slowDown, ThrottleUploadKbps: { } slowUp })
         {
-            AddRateLimit(ref writer, request.Nas.Vendor, down, up);
+            VendorRates.Add(ref writer, request.Nas.Vendor, slowDown, slowUp);
+        }
+        else if (plan is { DownloadKbps: { } down, UploadKbps: { } up })
+        {
+            VendorRates.Add(ref writer, request.Nas.Vendor, down, up);
         }
 
         writer.AddMessageAuthenticator();
         return writer.FinishResponse(request.Packet, request.Secret);
-    }
-
-    /// <summary>The plan's rate in the NAS vendor's own attribute.</summary>
-    private static void AddRateLimit(ref RadiusPacketWriter writer, string vendor, int downKbps, int upKbps)
-    {
-        var inv = CultureInfo.InvariantCulture;
-        switch (vendor)
-        {
-            case "mikrotik":
-                // rx-rate/tx-rate from the router's side: rx is the subscriber's upload.
-                writer.AddVendorString(RadiusVendorId.Mikrotik, MikrotikAttributeType.RateLimit, string.Create(inv, $"{upKbps}k/{downKbps}k"));
-                break;
-            case "cisco":
-                writer.AddVendorString(RadiusVendorId.Cisco, CiscoAttributeType.AvPair, string.Create(inv, $"subscriber:sub-qos-policy-in=GEO-UP-{upKbps}K"));
-                writer.AddVendorString(RadiusVendorId.Cisco, CiscoAttributeType.AvPair, string.Create(inv, $"subscriber:sub-qos-policy-out=GEO-DOWN-{downKbps}K"));
-                break;
-            case "juniper":
-                writer.AddVendorString(RadiusVendorId.Erx, ErxAttributeType.IngressPolicyName, string.Create(inv, $"GEO-UP-{upKbps}K"));
-                writer.AddVendorString(RadiusVendorId.Erx, ErxAttributeType.EgressPolicyName, string.Create(inv, $"GEO-DOWN-{downKbps}K"));
-                break;
-            default:
-                writer.AddVendorUInt32(RadiusVendorId.Wispr, WisprAttributeType.BandwidthMaxUp, (uint)Math.Min(uint.MaxValue, upKbps * 1000L));
-                writer.AddVendorUInt32(RadiusVendorId.Wispr, WisprAttributeType.BandwidthMaxDown, (uint)Math.Min(uint.MaxValue, downKbps * 1000L));
-                break;
-        }
     }
 
     private static int WriteReject(RadiusRequest request, string replyMessage, byte[] response)
@@ -195,7 +181,7 @@ internal sealed partial class AuthenticationHandler(
         return writer.FinishResponse(request.Packet, request.Secret);
     }
 
-    private sealed record Decision(bool Accepted, string Reason, string ReplyMessage, ShardHandle? Shard = null, AuthProfile? Profile = null, Plan? Plan = null)
+    private sealed record Decision(bool Accepted, string Reason, string ReplyMessage, ShardHandle? Shard = null, AuthProfile? Profile = null, Plan? Plan = null, bool Throttled = false)
     {
         public static Decision Reject(string reason, string replyMessage) => new(false, reason, replyMessage);
     }

@@ -22,8 +22,13 @@ internal sealed class ProfileStore(IRegionCache cache, Metrics metrics)
 
         _databaseHits.Increment();
         await using var connection = await shard.DataSource.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(
-            "SELECT id, plan_id, status, valid_until, password_enc, framed_ip FROM subscribers WHERE username = $1", connection);
+        await using var command = new NpgsqlCommand("""
+            SELECT s.id, s.plan_id, s.status, s.valid_until, s.password_enc, s.framed_ip, coalesce(b.amount_micros, 0),
+                   EXISTS (SELECT 1 FROM quota_buckets q WHERE q.subscriber_id = s.id AND q.period_start <= now()
+                           AND (q.period_end IS NULL OR q.period_end > now()) AND q.used >= q.granted)
+            FROM subscribers s LEFT JOIN balances b ON b.subscriber_id = s.id
+            WHERE s.username = $1 AND s.status <> 'deleted'
+            """, connection);
         command.Parameters.Add(new() { Value = username });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
@@ -33,7 +38,7 @@ internal sealed class ProfileStore(IRegionCache cache, Metrics metrics)
 
         var profile = new AuthProfile(reader.GetGuid(0), reader.GetString(1), reader.GetString(2) != "active",
             reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3), (byte[])reader[4],
-            reader.IsDBNull(5) ? null : reader.GetFieldValue<System.Net.IPAddress>(5));
+            reader.IsDBNull(5) ? null : reader.GetFieldValue<System.Net.IPAddress>(5), reader.GetInt64(6), reader.GetBoolean(7));
         cache.SetProfile(shard.DatabaseName, username, profile);
         return profile;
     }

@@ -7,22 +7,31 @@ namespace Geo.RegionNode.Caching;
 /// What authentication needs of a subscriber. The password stays sealed, in Redis too: it is opened in
 /// the node's memory only for the request being checked.
 /// </summary>
-internal sealed record AuthProfile(Guid Id, string PlanId, bool Suspended, DateTimeOffset? ValidUntil, byte[] SealedPassword, System.Net.IPAddress? FramedIp = null)
+internal sealed record AuthProfile(
+    Guid Id,
+    string PlanId,
+    bool Suspended,
+    DateTimeOffset? ValidUntil,
+    byte[] SealedPassword,
+    System.Net.IPAddress? FramedIp = null,
+    long BalanceMicros = 0,
+    bool QuotaExhausted = false)
 {
-    private const byte Format = 2;
-    private const int HeaderLength = 32;
+    private const byte Format = 3;
+    private const int HeaderLength = 40;
 
-    /// <summary>A compact binary form for the cache: format, flags, id, valid-until, framed IPv4, plan id, sealed password.</summary>
+    /// <summary>A compact binary form for the cache: format, flags, id, valid-until, framed IPv4, plan id length, balance, plan id, sealed password.</summary>
     public byte[] Serialize()
     {
         var plan = Encoding.UTF8.GetBytes(PlanId);
         var bytes = new byte[HeaderLength + plan.Length + SealedPassword.Length];
         bytes[0] = Format;
         var framed = FramedIp is { AddressFamily: System.Net.Sockets.AddressFamily.InterNetwork } ip ? ip : null;
-        bytes[1] = (byte)((Suspended ? 1 : 0) | (ValidUntil.HasValue ? 2 : 0) | (framed is not null ? 4 : 0));
+        bytes[1] = (byte)((Suspended ? 1 : 0) | (ValidUntil.HasValue ? 2 : 0) | (framed is not null ? 4 : 0) | (QuotaExhausted ? 8 : 0));
         Id.TryWriteBytes(bytes.AsSpan(2, 16));
         BinaryPrimitives.WriteInt64BigEndian(bytes.AsSpan(18, 8), ValidUntil?.ToUnixTimeMilliseconds() ?? 0);
         framed?.TryWriteBytes(bytes.AsSpan(26, 4), out _);
+        BinaryPrimitives.WriteInt64BigEndian(bytes.AsSpan(32, 8), BalanceMicros);
         BinaryPrimitives.WriteUInt16BigEndian(bytes.AsSpan(30, 2), (ushort)plan.Length);
         plan.CopyTo(bytes.AsSpan(HeaderLength));
         SealedPassword.CopyTo(bytes.AsSpan(HeaderLength + plan.Length));
@@ -47,6 +56,6 @@ internal sealed record AuthProfile(Guid Id, string PlanId, bool Suspended, DateT
         var validUntil = (flags & 2) != 0 ? DateTimeOffset.FromUnixTimeMilliseconds(BinaryPrimitives.ReadInt64BigEndian(bytes.Slice(18, 8))) : (DateTimeOffset?)null;
         var framed = (flags & 4) != 0 ? new System.Net.IPAddress(bytes.Slice(26, 4)) : null;
         return new AuthProfile(new Guid(bytes.Slice(2, 16)), Encoding.UTF8.GetString(bytes.Slice(HeaderLength, planLength)), (flags & 1) != 0, validUntil,
-            bytes[(HeaderLength + planLength)..].ToArray(), framed);
+            bytes[(HeaderLength + planLength)..].ToArray(), framed, BinaryPrimitives.ReadInt64BigEndian(bytes.Slice(32, 8)), (flags & 8) != 0);
     }
 }

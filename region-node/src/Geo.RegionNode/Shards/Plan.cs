@@ -1,6 +1,8 @@
+using Geo.Rating;
+
 namespace Geo.RegionNode.Shards;
 
-/// <summary>A service plan as authentication needs it: what the Access-Accept carries and the session limit.</summary>
+/// <summary>A service plan: what the Access-Accept carries, the session limit, and how usage is rated.</summary>
 internal sealed record Plan(
     string Id,
     int? DownloadKbps,
@@ -8,4 +10,13 @@ internal sealed record Plan(
     int? SessionTimeoutSeconds,
     int InterimIntervalSeconds,
     int SimultaneousUse,
-    string? FramedPool);
+    string? FramedPool,
+    Tariff Tariff,
+    int? ValidityDays,
+    int? ResetDay,
+    int? ThrottleDownloadKbps,
+    int? ThrottleUploadKbps)
+{
+    /// <summary>True when accounting must be rated (a quota or a price).</summary>
+    public bool IsRated => Tariff.DataQuotaBytes is not null || Tariff.TimeQuotaSeconds is not null || Tariff.IsPriced;
+}

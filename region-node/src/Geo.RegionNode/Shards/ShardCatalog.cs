@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Net;
+using Geo.Rating;
 using Geo.RegionNode.Accounting;
 using Geo.Schema.Secrets;
 using Microsoft.Extensions.Options;
@@ -32,6 +33,12 @@ internal sealed partial class ShardCatalog(
     public IReadOnlyCollection<ShardHandle> Shards => _snapshot.Shards.Values;
 
     public bool TryGetNas(IPAddress address, out NasClient nas) => _snapshot.Nas.TryGetValue(address, out nas!);
+
+    public bool TryGetNas(string tenantId, string nasId, out NasClient nas)
+    {
+        nas = _snapshot.Nas.Values.FirstOrDefault(n => n.TenantId == tenantId && n.Id == nasId)!;
+        return nas is not null;
+    }
 
     public ShardHandle? Shard(string tenantId, string homeRegion) =>
         _snapshot.Shards.TryGetValue((tenantId, homeRegion), out var shard) ? shard : null;
@@ -121,14 +128,27 @@ internal sealed partial class ShardCatalog(
     {
         await using var connection = await shard.DataSource.OpenConnectionAsync(cancellationToken);
         await using (var command = new NpgsqlCommand(
-            "SELECT id, download_kbps, upload_kbps, session_timeout_s, interim_interval_s, simultaneous_use, framed_pool FROM plans", connection))
+            """
+            SELECT id, download_kbps, upload_kbps, session_timeout_s, interim_interval_s, simultaneous_use, framed_pool,
+                   data_quota_bytes, time_quota_s, price_per_mb_micros, price_per_minute_micros, allow_overdraft, exhaustion_action,
+                   validity_days, reset_day, throttle_download_kbps, throttle_upload_kbps
+            FROM plans
+            """, connection))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             var plans = new Dictionary<string, Plan>(StringComparer.Ordinal);
             while (await reader.ReadAsync(cancellationToken))
             {
+                var tariff = new Tariff(
+                    reader.IsDBNull(7) ? null : reader.GetInt64(7),
+                    reader.IsDBNull(8) ? null : reader.GetInt64(8),
+                    reader.GetInt64(9),
+                    reader.GetInt64(10),
+                    reader.GetBoolean(11),
+                    reader.GetString(12) == "throttle" ? ExhaustionAction.Throttle : ExhaustionAction.Disconnect);
                 plans[reader.GetString(0)] = new Plan(reader.GetString(0), NullableInt(reader, 1), NullableInt(reader, 2), NullableInt(reader, 3),
-                    reader.GetInt32(4), reader.GetInt32(5), reader.IsDBNull(6) ? null : reader.GetString(6));
+                    reader.GetInt32(4), reader.GetInt32(5), reader.IsDBNull(6) ? null : reader.GetString(6), tariff,
+                    NullableInt(reader, 13), reader.IsDBNull(14) ? null : reader.GetInt16(14), NullableInt(reader, 15), NullableInt(reader, 16));
             }
 
             shard.Plans = plans.ToFrozenDictionary(StringComparer.Ordinal);

@@ -1,0 +1,296 @@
+using Geo.Rating;
+using Geo.RegionNode.Shards;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Geo.RegionNode.Accounting;
+
+/// <summary>A plan's exhaustion action to send to the NAS of a session once the transaction has committed.</summary>
+internal sealed record ExhaustionRequest(Guid RequestId, SessionState Session, Guid SubscriberId, Plan Plan);
+
+/// <summary>What charging adds to a group-commit transaction.</summary>
+internal sealed record ChargeResult(List<CdrRow> Cdrs, List<NpgsqlBatchCommand> Writes, List<ExhaustionRequest> Exhausted, HashSet<string> ChangedProfiles);
+
+/// <summary>
+/// Charges the CDRs of a group commit inside its transaction: quota buckets and balances are read FOR UPDATE,
+/// every CDR is rated in order (<see cref="Rater"/>), and the CDR's charge, the bucket and balance changes, the
+/// ledger entries and the session's billed totals are written in the same transaction as the accounting itself.
+/// A CDR exists once per new usage, so nothing is charged twice.
+/// </summary>
+internal static class Charger
+{
+    public static async Task<ChargeResult> ChargeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ShardHandle shard,
+        List<CdrRow> cdrs, IReadOnlyDictionary<Guid, SessionState> sessions, DateTimeOffset now)
+    {
+        var result = new ChargeResult(new List<CdrRow>(cdrs.Count), [], [], []);
+        var subscriberIds = cdrs.Where(c => c.SubscriberId is not null).Select(c => c.SubscriberId!.Value).Distinct().ToArray();
+        var accounts = subscriberIds.Length == 0 ? [] : await LoadAsync(connection, transaction, shard, subscriberIds, now);
+
+        var ledger = new List<(Guid Id, Guid Subscriber, long Amount, long BalanceAfter, Guid Cdr)>();
+        foreach (var cdr in cdrs)
+        {
+            var session = sessions[cdr.SessionId];
+            var bytes = cdr.Delta.InputOctets + cdr.Delta.OutputOctets;
+            var seconds = cdr.Delta.SessionTime;
+            var usage = new Usage(bytes, seconds, session.BilledBytes, session.BilledSeconds);
+            session.BilledBytes += bytes;
+            session.BilledSeconds += seconds;
+            if (cdr.SubscriberId is not { } subscriber || !accounts.TryGetValue(subscriber, out var account))
+            {
+                result.Cdrs.Add(cdr);
+                continue;
+            }
+
+            var rated = Rater.Rate(account.Plan.Tariff, usage, account.Data?.Bucket, account.Time?.Bucket, account.Balance);
+            account.Data?.Consume(rated.DataUsed);
+            account.Time?.Consume(rated.TimeUsed);
+            if (rated.ChargeMicros > 0)
+            {
+                account.Balance -= rated.ChargeMicros;
+                account.BalanceChanged = true;
+                ledger.Add((Guid.CreateVersion7(), subscriber, -rated.ChargeMicros, account.Balance ?? 0, cdr.Id));
+            }
+
+            if (rated.Exhausted)
+            {
+                account.Data?.MarkExhaustedIfEmpty(now);
+                account.Time?.MarkExhaustedIfEmpty(now);
+                result.ChangedProfiles.Add(session.Username);
+                if (session.Open && !session.ExhaustionApplied)
+                {
+                    session.ExhaustionApplied = true;
+                    session.Dirty = true;
+                    result.Exhausted.Add(new ExhaustionRequest(Guid.CreateVersion7(), session, subscriber, account.Plan));
+                }
+            }
+            else if (account.BalanceChanged)
+            {
+                result.ChangedProfiles.Add(session.Username);
+            }
+
+            result.Cdrs.Add(cdr with { ChargedMicros = rated.ChargeMicros, DataUsed = rated.DataUsed, TimeUsed = rated.TimeUsed, RatingMarks = (int)rated.Marks });
+        }
+
+        AddWrites(result, accounts.Values, ledger);
+        return result;
+    }
+
+    private static async Task<Dictionary<Guid, Account>> LoadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ShardHandle shard, Guid[] subscriberIds, DateTimeOffset now)
+    {
+        var accounts = new Dictionary<Guid, Account>();
+        await using (var plans = new NpgsqlCommand("SELECT id, plan_id, created_at FROM subscribers WHERE id = ANY($1)", connection, transaction))
+        {
+            plans.Parameters.Add(new() { Value = subscriberIds });
+            await using var reader = await plans.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                if (shard.Plans.TryGetValue(reader.GetString(1), out var plan) && plan.IsRated)
+                {
+                    accounts[reader.GetGuid(0)] = new Account(plan, reader.GetFieldValue<DateTimeOffset>(2)) { SubscriberId = reader.GetGuid(0) };
+                }
+            }
+        }
+
+        if (accounts.Count == 0)
+        {
+            return accounts;
+        }
+
+        var rated = accounts.Keys.ToArray();
+        await using var read = new NpgsqlBatch(connection, transaction);
+        var buckets = new NpgsqlBatchCommand("""
+            SELECT id, subscriber_id, kind, granted, used, exhausted_at FROM quota_buckets
+            WHERE subscriber_id = ANY($1) AND period_start <= $2 AND (period_end IS NULL OR period_end > $2)
+            ORDER BY period_start FOR UPDATE
+            """);
+        buckets.Parameters.Add(new() { Value = rated });
+        buckets.Parameters.Add(new() { Value = now });
+        read.BatchCommands.Add(buckets);
+        var balances = new NpgsqlBatchCommand("SELECT subscriber_id, amount_micros FROM balances WHERE subscriber_id = ANY($1) FOR UPDATE");
+        balances.Parameters.Add(new() { Value = rated });
+        read.BatchCommands.Add(balances);
+        await using (var reader = await read.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                var account = accounts[reader.GetGuid(1)];
+                var state = new BucketState(reader.GetGuid(0), reader.GetInt64(3), reader.GetInt64(4), reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5), null, null);
+                if (reader.GetString(2) == "data")
+                {
+                    account.Data = state;
+                }
+                else
+                {
+                    account.Time = state;
+                }
+            }
+
+            await reader.NextResultAsync();
+            while (await reader.ReadAsync())
+            {
+                accounts[reader.GetGuid(0)].Balance = reader.GetInt64(1);
+            }
+        }
+
+        // A quota plan without a bucket for the current period starts one (the monthly reset, or the first use).
+        foreach (var account in accounts.Values)
+        {
+            var (start, end) = BillingPeriod.Containing(now, account.Plan.ResetDay, account.Plan.ValidityDays, account.CreatedAt);
+            if (account.Plan.Tariff.DataQuotaBytes is { } data && account.Data is null)
+            {
+                account.Data = new BucketState(Guid.CreateVersion7(), data, 0, null, start, end);
+            }
+
+            if (account.Plan.Tariff.TimeQuotaSeconds is { } time && account.Time is null)
+            {
+                account.Time = new BucketState(Guid.CreateVersion7(), time, 0, null, start, end);
+            }
+
+            if (!account.Plan.Tariff.IsPriced)
+            {
+                account.Balance = null;
+            }
+        }
+
+        return accounts;
+    }
+
+    private static void AddWrites(ChargeResult result, IEnumerable<Account> accounts, List<(Guid Id, Guid Subscriber, long Amount, long BalanceAfter, Guid Cdr)> ledger)
+    {
+        var touched = accounts.SelectMany(a => new[] { (a, a.Data, "data"), (a, a.Time, "time") })
+            .Where(x => x.Item2 is { Changed: true })
+            .Select(x => (Subscriber: x.a, Bucket: x.Item2!, Kind: x.Item3))
+            .ToList();
+        var fresh = touched.Where(t => t.Bucket.PeriodStart is not null).ToList();
+        if (fresh.Count > 0)
+        {
+            var insert = new NpgsqlBatchCommand("""
+                INSERT INTO quota_buckets (id, subscriber_id, kind, granted, used, period_start, period_end, exhausted_at)
+                SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::bigint[], $6::timestamptz[], $7::timestamptz[], $8::timestamptz[])
+                """);
+            insert.Parameters.Add(Array(fresh.Select(t => t.Bucket.Id), NpgsqlDbType.Uuid));
+            insert.Parameters.Add(Array(fresh.Select(t => t.Subscriber.SubscriberId), NpgsqlDbType.Uuid));
+            insert.Parameters.Add(Array(fresh.Select(t => t.Kind), NpgsqlDbType.Text));
+            insert.Parameters.Add(Array(fresh.Select(t => t.Bucket.Granted), NpgsqlDbType.Bigint));
+            insert.Parameters.Add(Array(fresh.Select(t => t.Bucket.Used), NpgsqlDbType.Bigint));
+            insert.Parameters.Add(Array(fresh.Select(t => t.Bucket.PeriodStart!.Value), NpgsqlDbType.TimestampTz));
+            insert.Parameters.Add(Array(fresh.Select(t => t.Bucket.PeriodEnd), NpgsqlDbType.TimestampTz));
+            insert.Parameters.Add(Array(fresh.Select(t => t.Bucket.ExhaustedAt), NpgsqlDbType.TimestampTz));
+            result.Writes.Add(insert);
+        }
+
+        var existing = touched.Where(t => t.Bucket.PeriodStart is null).ToList();
+        if (existing.Count > 0)
+        {
+            var update = new NpgsqlBatchCommand("""
+                UPDATE quota_buckets b SET used = u.used, exhausted_at = u.exhausted_at, updated_at = now()
+                FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[]) AS u(id, used, exhausted_at) WHERE b.id = u.id
+                """);
+            update.Parameters.Add(Array(existing.Select(t => t.Bucket.Id), NpgsqlDbType.Uuid));
+            update.Parameters.Add(Array(existing.Select(t => t.Bucket.Used), NpgsqlDbType.Bigint));
+            update.Parameters.Add(Array(existing.Select(t => t.Bucket.ExhaustedAt), NpgsqlDbType.TimestampTz));
+            result.Writes.Add(update);
+        }
+
+        var balances = accounts.Where(a => a.BalanceChanged).ToList();
+        if (balances.Count > 0)
+        {
+            var update = new NpgsqlBatchCommand("""
+                UPDATE balances b SET amount_micros = u.amount, updated_at = now()
+                FROM unnest($1::uuid[], $2::bigint[]) AS u(id, amount) WHERE b.subscriber_id = u.id
+                """);
+            update.Parameters.Add(Array(balances.Select(a => a.SubscriberId), NpgsqlDbType.Uuid));
+            update.Parameters.Add(Array(balances.Select(a => a.Balance ?? 0), NpgsqlDbType.Bigint));
+            result.Writes.Add(update);
+        }
+
+        if (ledger.Count > 0)
+        {
+            // The idempotency key is the CDR's: a charge exists once per CDR, whatever happens to the request.
+            var insert = new NpgsqlBatchCommand("""
+                INSERT INTO ledger_entries (id, subscriber_id, kind, amount_micros, balance_after_micros, idempotency_key, cdr_id, reason)
+                SELECT id, subscriber_id, 'charge', amount, balance_after, 'cdr:' || cdr_id::text, cdr_id, 'usage'
+                FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::uuid[]) AS u(id, subscriber_id, amount, balance_after, cdr_id)
+                """);
+            insert.Parameters.Add(Array(ledger.Select(l => l.Id), NpgsqlDbType.Uuid));
+            insert.Parameters.Add(Array(ledger.Select(l => l.Subscriber), NpgsqlDbType.Uuid));
+            insert.Parameters.Add(Array(ledger.Select(l => l.Amount), NpgsqlDbType.Bigint));
+            insert.Parameters.Add(Array(ledger.Select(l => l.BalanceAfter), NpgsqlDbType.Bigint));
+            insert.Parameters.Add(Array(ledger.Select(l => l.Cdr), NpgsqlDbType.Uuid));
+            result.Writes.Add(insert);
+        }
+
+        if (result.Exhausted.Count > 0)
+        {
+            var insert = new NpgsqlBatchCommand("""
+                INSERT INTO change_requests (id, kind, reason, subscriber_id, session_id, nas_id)
+                SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::uuid[], $6::text[])
+                """);
+            insert.Parameters.Add(Array(result.Exhausted.Select(e => e.RequestId), NpgsqlDbType.Uuid));
+            insert.Parameters.Add(Array(result.Exhausted.Select(e => e.Plan.Tariff.Exhaustion == ExhaustionAction.Throttle ? "coa" : "disconnect"), NpgsqlDbType.Text));
+            insert.Parameters.Add(Array(result.Exhausted.Select(_ => "quota_exhausted"), NpgsqlDbType.Text));
+            insert.Parameters.Add(Array(result.Exhausted.Select(e => e.SubscriberId), NpgsqlDbType.Uuid));
+            insert.Parameters.Add(Array(result.Exhausted.Select(e => e.Session.Id), NpgsqlDbType.Uuid));
+            insert.Parameters.Add(Array(result.Exhausted.Select(e => e.Session.NasId), NpgsqlDbType.Text));
+            result.Writes.Add(insert);
+        }
+    }
+
+    private static NpgsqlParameter Array<T>(IEnumerable<T> values, NpgsqlDbType type) =>
+        new() { Value = values.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | type };
+
+    private sealed class Account(Plan plan, DateTimeOffset createdAt)
+    {
+        public Plan Plan { get; } = plan;
+
+        public DateTimeOffset CreatedAt { get; } = createdAt;
+
+        public Guid SubscriberId { get; set; }
+
+        public BucketState? Data { get; set; }
+
+        public BucketState? Time { get; set; }
+
+        public long? Balance { get; set; }
+
+        public bool BalanceChanged { get; set; }
+    }
+
+    /// <summary>A bucket being charged; <see cref="PeriodStart"/> is set only for one this transaction creates.</summary>
+    private sealed class BucketState(Guid id, long granted, long used, DateTimeOffset? exhaustedAt, DateTimeOffset? periodStart, DateTimeOffset? periodEnd)
+    {
+        public Guid Id { get; } = id;
+
+        public long Granted { get; } = granted;
+
+        public long Used { get; private set; } = used;
+
+        public DateTimeOffset? ExhaustedAt { get; private set; } = exhaustedAt;
+
+        public DateTimeOffset? PeriodStart { get; } = periodStart;
+
+        public DateTimeOffset? PeriodEnd { get; } = periodEnd;
+
+        public bool Changed { get; private set; } = periodStart is not null;
+
+        public Bucket Bucket => new(Granted, Used);
+
+        public void Consume(long amount)
+        {
+            if (amount > 0)
+            {
+                Used += amount;
+                Changed = true;
+            }
+        }
+
+        public void MarkExhaustedIfEmpty(DateTimeOffset now)
+        {
+            if (Used >= Granted && ExhaustedAt is null)
+            {
+                ExhaustedAt = now;
+                Changed = true;
+            }
+        }
+    }
+}
