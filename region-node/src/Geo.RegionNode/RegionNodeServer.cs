@@ -1,5 +1,6 @@
 using System.Net;
 using Geo.RegionNode.Accounting;
+using Geo.RegionNode.Api;
 using Geo.RegionNode.Authentication;
 using Geo.RegionNode.Caching;
 using Geo.RegionNode.ChangeOfAuthorization;
@@ -68,9 +69,11 @@ public sealed class RegionNodeServer : IAsyncDisposable
         services.AddSingleton<RadiusServer>();
         services.AddHostedService(sp => sp.GetRequiredService<RadiusServer>());
         services.AddHostedService<RegionNodeBackground>();
+        ApiSetup.AddApi(services);
 
         var app = builder.Build();
         HealthEndpoints.Map(app);
+        ApiSetup.MapApi(app);
         return new RegionNodeServer(app);
     }
 

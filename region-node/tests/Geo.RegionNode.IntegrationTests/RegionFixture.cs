@@ -40,6 +40,18 @@ public sealed class RegionFixture : IAsyncLifetime
 
     public string DirectoryConnectionString => PostgresCluster.Open(Layout.DirectoryPostgres)!.ConnectionString("geo_directory");
 
+    /// <summary>An HTTP client for the node's API with a demo tenant's API key (or none).</summary>
+    public HttpClient Api(string? tenant = "acme")
+    {
+        var client = new HttpClient { BaseAddress = Node.HttpAddress };
+        if (tenant is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", File.ReadAllText(Layout.ApiKeyFile(tenant)).Trim());
+        }
+
+        return client;
+    }
+
     /// <summary>The demo subscriber acme-a-NNNNNN and its password.</summary>
     public (string Username, string Password) Subscriber(int index)
     {

@@ -59,6 +59,29 @@ internal sealed class DemoSeeder(StackLayout layout, SecretBox secrets)
         await transaction.CommitAsync(cancellationToken);
     }
 
+    /// <summary>Issues each demo tenant an API key when it has none: the key to a private file, its SHA-256 to the directory.</summary>
+    public async Task EnsureApiKeysAsync(string directory, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(directory);
+        await connection.OpenAsync(cancellationToken);
+        foreach (var tenant in DemoData.Tenants)
+        {
+            var file = layout.ApiKeyFile(tenant.Id);
+            if (File.Exists(file))
+            {
+                continue;
+            }
+
+            var key = $"geo_{tenant.Id}_{RandomNumberGenerator.GetString(PasswordAlphabet, 32)}";
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            await WritePrivateFileAsync(file, key, cancellationToken);
+            await using var update = new NpgsqlCommand("UPDATE tenants SET api_key_hash = $2 WHERE id = $1", connection);
+            update.Parameters.Add(new() { Value = tenant.Id });
+            update.Parameters.Add(new() { Value = SHA256.HashData(Encoding.UTF8.GetBytes(key)) });
+            await update.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
     /// <summary>Writes the shard's fence at epoch 1 (owner = home) when the database has none yet.</summary>
     public static async Task EnsureFenceAsync(string shard, string tenantId, string home, CancellationToken cancellationToken)
     {

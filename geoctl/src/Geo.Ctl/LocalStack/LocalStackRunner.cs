@@ -75,6 +75,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         await reporter.StepAsync("directory: regions, tenants, shards, NAS", () => DemoSeeder.SeedDirectoryAsync(directory, state.Regions, regionIds, cancellationToken));
 
         var seeder = new DemoSeeder(layout, secrets);
+        await reporter.StepAsync("directory: tenant API keys", () => seeder.EnsureApiKeysAsync(directory, cancellationToken));
         foreach (var (regionId, postgresTask, _) in regionTasks)
         {
             var cluster = await postgresTask;
@@ -278,7 +279,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             reporter.Line($"  region {region.Id}   {StackLayout.Show(layout.RegionPostgres(region.Id))}, {StackLayout.Show(layout.RegionRedis(region.Id))}");
         }
 
-        reporter.Line($"  demo credentials {StackLayout.Show(Path.Combine(layout.DemoDirectory, "subscribers"))}/<database>.csv, NAS secrets {StackLayout.Show(Path.Combine(layout.DemoDirectory, "nas"))}/");
+        reporter.Line($"  demo credentials {StackLayout.Show(Path.Combine(layout.DemoDirectory, "subscribers"))}/<database>.csv, NAS secrets {StackLayout.Show(Path.Combine(layout.DemoDirectory, "nas"))}/, API keys {StackLayout.Show(Path.Combine(layout.DemoDirectory, "api-keys"))}/");
         reporter.Line("");
         reporter.Line("Try:");
         reporter.Line($"  psql -h 127.0.0.1 -p {cluster.Port.ToString(CultureInfo.InvariantCulture)} -U postgres -l");
@@ -295,6 +296,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             reporter.Line($"    | radclient -x 127.0.0.1:{first.RadiusAcctPort} acct \"$(cat {secret})\"");
         }
 
+        reporter.Line($"  curl -s -H \"Authorization: Bearer $(cat {StackLayout.Show(layout.ApiKeyFile(tenant.Id))})\" http://127.0.0.1:{first.ApiPort}/tenants/{tenant.Id}/subscribers?limit=3");
         reporter.Line("  geoctl status    geoctl down    geoctl down --purge");
     }
 

@@ -27,6 +27,9 @@ internal sealed class StackLayout(string root)
     /// <summary>A NAS's demo shared secret, kept in a file so that no command has to print it.</summary>
     public string NasSecretFile(string nasId) => Path.Combine(DemoDirectory, "nas", $"{nasId}.secret");
 
+    /// <summary>A demo tenant's API key (shown nowhere else: the directory keeps only its hash).</summary>
+    public string ApiKeyFile(string tenantId) => Path.Combine(DemoDirectory, "api-keys", $"{tenantId}.key");
+
     /// <summary>The demo credentials of a shard (username,password per line), for radclient and the load tests.</summary>
     public string CredentialsFile(string database) => Path.Combine(DemoDirectory, "subscribers", $"{database}.csv");
 

@@ -4,9 +4,21 @@ using Geo.RegionNode.Shards;
 
 namespace Geo.RegionNode.ChangeOfAuthorization;
 
-/// <summary>Turns a committed exhaustion into the plan's action on the session's NAS: Disconnect-Request, or CoA-Request with the throttled rate.</summary>
+/// <summary>
+/// Turns committed decisions into requests to the session's NAS: the plan's exhaustion action (Disconnect-Request,
+/// or CoA-Request with the throttled rate), or a Disconnect-Request when an operator suspends or deletes a subscriber.
+/// </summary>
 internal sealed class ExhaustionDispatcher(ShardCatalog catalog, ChangeRequestSender sender)
 {
+    /// <summary>Sends a recorded Disconnect-Request for a session.</summary>
+    public void Disconnect(ShardHandle shard, Guid requestId, string nasId, string username, string acctSessionId, System.Net.IPAddress? framedIp)
+    {
+        if (catalog.TryGetNas(shard.TenantId, nasId, out var nas))
+        {
+            sender.Enqueue(new ChangeRequest(requestId, shard, nas, true, username, acctSessionId, framedIp, null, null));
+        }
+    }
+
     public void Dispatch(ShardHandle shard, ExhaustionRequest exhausted)
     {
         if (!catalog.TryGetNas(shard.TenantId, exhausted.Session.NasId, out var nas))

@@ -45,6 +45,13 @@ internal sealed partial class ShardCatalog(
 
     public IEnumerable<ShardHandle> ShardsOf(string tenantId) => _snapshot.Shards.Values.Where(s => s.TenantId == tenantId);
 
+    /// <summary>SHA-256 of a tenant's API key; false for an unknown tenant or one without a key.</summary>
+    public bool TryGetApiKeyHash(string tenantId, out byte[] hash)
+    {
+        hash = _snapshot.ApiKeys.GetValueOrDefault(tenantId)!;
+        return hash is not null;
+    }
+
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(_options.RefreshInterval, time);
@@ -67,7 +74,7 @@ internal sealed partial class ShardCatalog(
         await _refreshGate.WaitAsync(cancellationToken);
         try
         {
-            var owned = await LoadOwnedShardsAsync(cancellationToken);
+            var (owned, apiKeys) = await LoadDirectoryAsync(cancellationToken);
             var current = _snapshot.Shards;
             var shards = new Dictionary<(string, string), ShardHandle>();
             var nas = new Dictionary<IPAddress, NasClient>();
@@ -91,7 +98,7 @@ internal sealed partial class ShardCatalog(
             }
 
             var released = current.Values.Where(s => !shards.ContainsKey((s.TenantId, s.HomeRegion))).ToList();
-            _snapshot = new Snapshot(shards.ToFrozenDictionary(), nas.ToFrozenDictionary());
+            _snapshot = new Snapshot(shards.ToFrozenDictionary(), nas.ToFrozenDictionary(), apiKeys.ToFrozenDictionary(StringComparer.Ordinal));
             foreach (var shard in released)
             {
                 LogShardReleased(logger, shard);
@@ -107,21 +114,30 @@ internal sealed partial class ShardCatalog(
         }
     }
 
-    private async Task<List<OwnedShard>> LoadOwnedShardsAsync(CancellationToken cancellationToken)
+    private async Task<(List<OwnedShard> Shards, Dictionary<string, byte[]> ApiKeys)> LoadDirectoryAsync(CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(_options.DirectoryConnectionString);
         await connection.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(
-            "SELECT tenant_id, home_region, epoch, database_name FROM shards WHERE owner_region = $1 AND state = 'active'", connection);
-        command.Parameters.Add(new() { Value = _options.RegionId });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection);
+        var shards = new NpgsqlBatchCommand("SELECT tenant_id, home_region, epoch, database_name FROM shards WHERE owner_region = $1 AND state = 'active'");
+        shards.Parameters.Add(new() { Value = _options.RegionId });
+        batch.BatchCommands.Add(shards);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT id, api_key_hash FROM tenants WHERE api_key_hash IS NOT NULL"));
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         var rows = new List<OwnedShard>();
         while (await reader.ReadAsync(cancellationToken))
         {
             rows.Add(new OwnedShard(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3)));
         }
 
-        return rows;
+        await reader.NextResultAsync(cancellationToken);
+        var keys = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            keys[reader.GetString(0)] = (byte[])reader[1];
+        }
+
+        return (rows, keys);
     }
 
     private async Task LoadShardContentsAsync(ShardHandle shard, Dictionary<IPAddress, NasClient> nas, CancellationToken cancellationToken)
@@ -203,9 +219,9 @@ internal sealed partial class ShardCatalog(
 
     private sealed record OwnedShard(string TenantId, string HomeRegion, long Epoch, string DatabaseName);
 
-    private sealed record Snapshot(FrozenDictionary<(string, string), ShardHandle> Shards, FrozenDictionary<IPAddress, NasClient> Nas)
+    private sealed record Snapshot(FrozenDictionary<(string, string), ShardHandle> Shards, FrozenDictionary<IPAddress, NasClient> Nas, FrozenDictionary<string, byte[]> ApiKeys)
     {
-        public static readonly Snapshot Empty = new(FrozenDictionary<(string, string), ShardHandle>.Empty, FrozenDictionary<IPAddress, NasClient>.Empty);
+        public static readonly Snapshot Empty = new(FrozenDictionary<(string, string), ShardHandle>.Empty, FrozenDictionary<IPAddress, NasClient>.Empty, FrozenDictionary<string, byte[]>.Empty);
     }
 
     [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "Shard {Shard} owned by this region at epoch {Epoch}")]

@@ -1,0 +1,197 @@
+using System.Security.Cryptography;
+using System.Text;
+using Geo.RegionNode.Caching;
+using Npgsql;
+
+namespace Geo.RegionNode.Api;
+
+/// <summary>
+/// Balances and the append-only ledger. Top-ups and adjustments carry a client-supplied Idempotency-Key: a
+/// repeat of the same request returns the first result, a different request with the same key is refused.
+/// The balance and its ledger entry change in one transaction, so a balance always equals its ledger's sum.
+/// </summary>
+internal static class BillingEndpoints
+{
+    public const string IdempotencyHeader = "Idempotency-Key";
+
+    public static void Map(RouteGroupBuilder tenant)
+    {
+        tenant.MapGet("/subscribers/{username}/balance", BalanceAsync).WithName("GetBalance");
+        tenant.MapGet("/subscribers/{username}/ledger", LedgerAsync).WithName("ListLedger");
+        tenant.MapPost("/subscribers/{username}/topups", (HttpContext http, string tenant, string username, MoneyRequest body, ShardAccess access, IRegionCache cache, CancellationToken ct) =>
+            PostAsync(http, tenant, username, "topup", body, access, cache, ct)).WithName("TopUp");
+        tenant.MapPost("/subscribers/{username}/adjustments", (HttpContext http, string tenant, string username, MoneyRequest body, ShardAccess access, IRegionCache cache, CancellationToken ct) =>
+            PostAsync(http, tenant, username, "adjustment", body, access, cache, ct)).WithName("Adjust");
+    }
+
+    private static async Task<IResult> BalanceAsync(HttpContext http, string tenant, string username, ShardAccess access, CancellationToken cancellationToken)
+    {
+        var (shard, error) = await access.ForSubscriberAsync(http, tenant, username, cancellationToken);
+        if (shard is null)
+        {
+            return error!;
+        }
+
+        await using var connection = await shard.DataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            SELECT b.amount_micros, b.currency, b.updated_at FROM balances b JOIN subscribers s ON s.id = b.subscriber_id
+            WHERE s.username = $1 AND s.status <> 'deleted'
+            """, connection);
+        command.Parameters.Add(new() { Value = username });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? Results.Ok(new BalanceResponse(username, reader.GetInt64(0), reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2)))
+            : SubscriberEndpoints.NotFound();
+    }
+
+    private static async Task<IResult> LedgerAsync(HttpContext http, string tenant, string username, string? cursor, int? limit, ShardAccess access, CancellationToken cancellationToken)
+    {
+        var (shard, error) = await access.ForSubscriberAsync(http, tenant, username, cancellationToken);
+        if (shard is null)
+        {
+            return error!;
+        }
+
+        var after = Guid.Empty;
+        if (cursor is not null && !Guid.TryParse(Cursor.Decode(cursor), out after))
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["cursor"] = ["not a cursor from this API"] });
+        }
+
+        var size = Math.Clamp(limit ?? 100, 1, 1000);
+        await using var connection = await shard.DataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand($"""
+            SELECT {EntryColumns} FROM ledger_entries l JOIN subscribers s ON s.id = l.subscriber_id
+            WHERE s.username = $1 AND l.id > $2 ORDER BY l.id LIMIT $3
+            """, connection);
+        command.Parameters.Add(new() { Value = username });
+        command.Parameters.Add(new() { Value = after });
+        command.Parameters.Add(new() { Value = size });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var entries = new List<LedgerEntryResponse>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            entries.Add(ReadEntry(reader));
+        }
+
+        return Results.Ok(new Page<LedgerEntryResponse>(entries, entries.Count == size ? Cursor.Encode(entries[^1].Id.ToString()) : null));
+    }
+
+    private const string EntryColumns = "l.id, l.kind, l.amount_micros, l.balance_after_micros, l.idempotency_key, l.reason, l.created_at, l.request_hash";
+
+    private static async Task<IResult> PostAsync(HttpContext http, string tenant, string username, string kind, MoneyRequest body, ShardAccess access, IRegionCache cache,
+        CancellationToken cancellationToken)
+    {
+        var key = http.Request.Headers[IdempotencyHeader].ToString();
+        var errors = new Dictionary<string, string[]>();
+        Validation.Require(errors, IdempotencyHeader, key.Length is >= 1 and <= 200 && !key.StartsWith("cdr:", StringComparison.Ordinal) && !key.StartsWith("demo-seed-", StringComparison.Ordinal),
+            "required header: 1 to 200 characters, chosen by the client, unique per operation");
+        Validation.Require(errors, "amountMicros", body.AmountMicros is { } amount && (kind == "topup" ? amount > 0 : amount != 0),
+            kind == "topup" ? "a positive amount in micro-units" : "a non-zero amount in micro-units");
+        Validation.Require(errors, "reason", body.Reason is null || body.Reason.Length <= 500, "at most 500 characters");
+        if (errors.Count > 0)
+        {
+            return Results.ValidationProblem(errors);
+        }
+
+        var (shard, error) = await access.ForSubscriberAsync(http, tenant, username, cancellationToken);
+        if (shard is null)
+        {
+            return error!;
+        }
+
+        var requestHash = SHA256.HashData(Encoding.UTF8.GetBytes($"{kind}\n{username}\n{body.AmountMicros}\n{body.Reason}"));
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                var (entry, replayed, conflict) = await ShardAccess.WriteAsync(shard, (connection, transaction) =>
+                    ApplyAsync(connection, transaction, username, kind, body, key, requestHash, cancellationToken), cancellationToken);
+                if (conflict)
+                {
+                    return Results.Problem(statusCode: 409, title: "Idempotency key reused",
+                        detail: $"The key '{key}' was used for a different request; use a new key for a new operation.");
+                }
+
+                if (entry is null)
+                {
+                    return SubscriberEndpoints.NotFound();
+                }
+
+                if (replayed)
+                {
+                    http.Response.Headers["Idempotent-Replayed"] = "true";
+                    return Results.Ok(entry);
+                }
+
+                await cache.InvalidateProfileAsync(shard.DatabaseName, username);
+                return Results.Created($"/tenants/{tenant}/subscribers/{Uri.EscapeDataString(username)}/ledger", entry);
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation && attempt == 0)
+            {
+                // The same key committed concurrently: the second pass finds it and replays it.
+            }
+            catch (NegativeBalanceException)
+            {
+                return Results.Problem(statusCode: 422, title: "Balance would go negative", detail: "This adjustment would take the balance below zero.");
+            }
+        }
+    }
+
+    private static async Task<(LedgerEntryResponse? Entry, bool Replayed, bool Conflict)> ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        string username, string kind, MoneyRequest body, string key, byte[] requestHash, CancellationToken cancellationToken)
+    {
+        await using (var existing = new NpgsqlCommand($"SELECT {EntryColumns} FROM ledger_entries l WHERE l.idempotency_key = $1", connection, transaction))
+        {
+            existing.Parameters.Add(new() { Value = key });
+            await using var reader = await existing.ExecuteReaderAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                var same = !reader.IsDBNull(7) && ((byte[])reader[7]).AsSpan().SequenceEqual(requestHash);
+                return same ? (ReadEntry(reader), true, false) : (null, false, true);
+            }
+        }
+
+        await using var apply = new NpgsqlCommand($"""
+            WITH s AS (SELECT id FROM subscribers WHERE username = $1 AND status <> 'deleted'),
+                 b AS (UPDATE balances SET amount_micros = amount_micros + $2, updated_at = now()
+                       WHERE subscriber_id = (SELECT id FROM s) RETURNING subscriber_id, amount_micros)
+            INSERT INTO ledger_entries AS l (id, subscriber_id, kind, amount_micros, balance_after_micros, idempotency_key, request_hash, reason)
+            SELECT $3, b.subscriber_id, $4, $2, b.amount_micros, $5, $6, $7 FROM b
+            RETURNING {EntryColumns}
+            """, connection, transaction);
+        apply.Parameters.Add(new() { Value = username });
+        apply.Parameters.Add(new() { Value = body.AmountMicros!.Value });
+        apply.Parameters.Add(new() { Value = Guid.CreateVersion7() });
+        apply.Parameters.Add(new() { Value = kind });
+        apply.Parameters.Add(new() { Value = key });
+        apply.Parameters.Add(new() { Value = requestHash });
+        apply.Parameters.Add(new() { Value = (object?)body.Reason ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        await using var inserted = await apply.ExecuteReaderAsync(cancellationToken);
+        if (!await inserted.ReadAsync(cancellationToken))
+        {
+            return (null, false, false);
+        }
+
+        var entry = ReadEntry(inserted);
+        if (entry.BalanceAfterMicros < 0)
+        {
+            // Thrown inside the transaction, so the balance change and the entry roll back together.
+            throw new NegativeBalanceException();
+        }
+
+        return (entry, false, false);
+    }
+
+    private static LedgerEntryResponse ReadEntry(NpgsqlDataReader reader) => new(
+        reader.GetGuid(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3),
+        reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetFieldValue<DateTimeOffset>(6));
+}
+
+/// <summary>An adjustment would take a balance below zero.</summary>
+internal sealed class NegativeBalanceException : Exception
+{
+    public NegativeBalanceException() : base("the balance would go below zero")
+    {
+    }
+}

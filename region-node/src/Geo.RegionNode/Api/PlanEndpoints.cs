@@ -1,0 +1,100 @@
+using Npgsql;
+using Geo.RegionNode.Shards;
+
+namespace Geo.RegionNode.Api;
+
+/// <summary>
+/// Plans of a tenant. A plan lives in every shard of the tenant; a write here goes to the shards this region
+/// owns (geo-router sends plan writes to every region), and is visible to authentication within one refresh.
+/// </summary>
+internal static class PlanEndpoints
+{
+    private const string Columns = """
+        id, display_name, download_kbps, upload_kbps, session_timeout_s, interim_interval_s, simultaneous_use, framed_pool,
+        data_quota_bytes, time_quota_s, validity_days, reset_day, price_per_mb_micros, price_per_minute_micros, allow_overdraft,
+        exhaustion_action, throttle_download_kbps, throttle_upload_kbps
+        """;
+
+    public static void Map(RouteGroupBuilder tenant)
+    {
+        tenant.MapGet("/plans", ListAsync).WithName("ListPlans");
+        tenant.MapPut("/plans/{planId}", PutAsync).WithName("PutPlan");
+    }
+
+    private static async Task<IResult> ListAsync(string tenant, ShardCatalog catalog, CancellationToken cancellationToken)
+    {
+        var shard = catalog.ShardsOf(tenant).FirstOrDefault();
+        if (shard is null)
+        {
+            return Results.Ok(Array.Empty<PlanBody>());
+        }
+
+        await using var connection = await shard.DataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand($"SELECT {Columns} FROM plans ORDER BY id", connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var plans = new List<PlanBody>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            plans.Add(new PlanBody(reader.GetString(0), reader.GetString(1), Int(reader, 2), Int(reader, 3), Int(reader, 4), reader.GetInt32(5), reader.GetInt32(6),
+                reader.IsDBNull(7) ? null : reader.GetString(7), Long(reader, 8), Long(reader, 9), Int(reader, 10), reader.IsDBNull(11) ? null : reader.GetInt16(11),
+                reader.GetInt64(12), reader.GetInt64(13), reader.GetBoolean(14), reader.GetString(15), Int(reader, 16), Int(reader, 17)));
+        }
+
+        return Results.Ok(plans);
+    }
+
+    private static async Task<IResult> PutAsync(string tenant, string planId, PlanBody body, ShardCatalog catalog, CancellationToken cancellationToken)
+    {
+        var errors = new Dictionary<string, string[]>();
+        Validation.Require(errors, "planId", planId.Length is >= 1 and <= 63 && planId.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '.' or '_' or '-'),
+            "lower-case letters, digits, '.', '_' and '-', at most 63");
+        Validation.Require(errors, "displayName", !string.IsNullOrWhiteSpace(body.DisplayName), "required");
+        Validation.Require(errors, "exhaustionAction", body.ExhaustionAction is null or "disconnect" or "throttle", "'disconnect' or 'throttle'");
+        Validation.Require(errors, "throttleDownloadKbps", body.ExhaustionAction != "throttle" || (body.ThrottleDownloadKbps > 0 && body.ThrottleUploadKbps > 0),
+            "a throttle plan needs throttleDownloadKbps and throttleUploadKbps");
+        Validation.Require(errors, "resetDay", body.ResetDay is null or (>= 1 and <= 28), "1 to 28");
+        Validation.Require(errors, "interimIntervalSeconds", body.InterimIntervalSeconds is null or >= 60, "at least 60");
+        Validation.Require(errors, "simultaneousUse", body.SimultaneousUse is null or >= 1, "at least 1");
+        Validation.Require(errors, "pricePerMbMicros", body.PricePerMbMicros is null or >= 0, "not negative");
+        Validation.Require(errors, "pricePerMinuteMicros", body.PricePerMinuteMicros is null or >= 0, "not negative");
+        if (errors.Count > 0)
+        {
+            return Results.ValidationProblem(errors);
+        }
+
+        var shards = catalog.ShardsOf(tenant).ToList();
+        foreach (var shard in shards)
+        {
+            await ShardAccess.WriteAsync(shard, async (connection, transaction) =>
+            {
+                await using var upsert = new NpgsqlCommand($"""
+                    INSERT INTO plans ({Columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                    ON CONFLICT (id) DO UPDATE SET display_name = $2, download_kbps = $3, upload_kbps = $4, session_timeout_s = $5,
+                        interim_interval_s = $6, simultaneous_use = $7, framed_pool = $8, data_quota_bytes = $9, time_quota_s = $10,
+                        validity_days = $11, reset_day = $12, price_per_mb_micros = $13, price_per_minute_micros = $14, allow_overdraft = $15,
+                        exhaustion_action = $16, throttle_download_kbps = $17, throttle_upload_kbps = $18, updated_at = now()
+                    """, connection, transaction);
+                object?[] values =
+                [
+                    planId, body.DisplayName, body.DownloadKbps, body.UploadKbps, body.SessionTimeoutSeconds, body.InterimIntervalSeconds ?? 300,
+                    body.SimultaneousUse ?? 1, body.FramedPool, body.DataQuotaBytes, body.TimeQuotaSeconds, body.ValidityDays, (short?)body.ResetDay,
+                    body.PricePerMbMicros ?? 0, body.PricePerMinuteMicros ?? 0, body.AllowOverdraft ?? false, body.ExhaustionAction ?? "disconnect",
+                    body.ThrottleDownloadKbps, body.ThrottleUploadKbps,
+                ];
+                foreach (var value in values)
+                {
+                    upsert.Parameters.Add(new NpgsqlParameter { Value = value ?? DBNull.Value });
+                }
+
+                return await upsert.ExecuteNonQueryAsync(cancellationToken);
+            }, cancellationToken);
+        }
+
+        await catalog.RefreshAsync(cancellationToken);
+        return Results.Ok(body with { Id = planId });
+    }
+
+    private static int? Int(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetInt32(ordinal);
+
+    private static long? Long(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetInt64(ordinal);
+}
