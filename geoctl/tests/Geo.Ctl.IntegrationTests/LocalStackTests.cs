@@ -60,6 +60,25 @@ public sealed class LocalStackTests : IDisposable
     }
 
     [Fact]
+    public async Task CheckLedger_SeededStack_HoldsThenCatchesABrokenBalance()
+    {
+        Assert.Equal(0, await GeoCtl("up", "--subscribers", "20"));
+        Assert.Equal(0, await GeoCtl("check-ledger"));
+        var shard = PostgresCluster.Open(new StackLayout(_stateDir).RegionPostgres("b"))!.ConnectionString("geo_zenith_b");
+        await using (var connection = new NpgsqlConnection(shard))
+        {
+            await connection.OpenAsync();
+            await using var tamper = new NpgsqlCommand("UPDATE balances SET amount_micros = amount_micros + 1 WHERE subscriber_id = (SELECT id FROM subscribers WHERE username = 'zenith-b-000009')", connection);
+            Assert.Equal(1, await tamper.ExecuteNonQueryAsync());
+        }
+
+        Assert.Equal(1, await GeoCtl("check-ledger"));
+
+        Assert.Contains("FAIL geo_zenith_b: 1 balances differ", _output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("zenith-b-000009", _output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Up_Twice_SecondRunReusesAndWritesNothing()
     {
         Assert.Equal(0, await GeoCtl("up", "--subscribers", "10"));

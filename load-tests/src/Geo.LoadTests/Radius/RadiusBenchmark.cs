@@ -28,13 +28,19 @@ internal static class RadiusBenchmark
         var rate = new Option<int>("--rate") { Description = "Open loop: requests per second (overrides --concurrency)" };
         var duration = new Option<double>("--duration") { Description = "Measured seconds", DefaultValueFactory = _ => 10 };
         var warmup = new Option<double>("--warmup") { Description = "Unmeasured seconds first (warms caches and JIT)", DefaultValueFactory = _ => 3 };
+        var plans = new Option<string>("--plans")
+        {
+            Description = "Which demo subscribers: all; flat (home-50: no rating); rated (prepaid-5g: quota, price, balance and ledger on every interim)",
+            DefaultValueFactory = _ => "all",
+        };
+        plans.AcceptOnlyFromAmong("all", "flat", "rated");
         var command = new Command("radius", "Load a region node with RADIUS authentication or accounting and print requests/s and latency percentiles")
         {
-            stack, region, tenant, mode, concurrency, rate, duration, warmup,
+            stack, region, tenant, mode, concurrency, rate, duration, warmup, plans,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
-            var target = Target.FromStack(result.GetValue(stack)!, result.GetValue(region)!, result.GetValue(tenant)!);
+            var target = Target.FromStack(result.GetValue(stack)!, result.GetValue(region)!, result.GetValue(tenant)!, result.GetValue(plans)!);
             var settings = new Settings(result.GetValue(mode)!, result.GetValue(concurrency), result.GetValue(rate),
                 TimeSpan.FromSeconds(result.GetValue(duration)), TimeSpan.FromSeconds(result.GetValue(warmup)));
             await RunAsync(target, settings, Console.Out, cancellationToken);
@@ -188,7 +194,7 @@ internal static class RadiusBenchmark
 
     private sealed record Target(int AuthPort, int AcctPort, IPAddress NasAddress, byte[] Secret, IReadOnlyList<(string Username, string Password)> Credentials)
     {
-        public static Target FromStack(string stackDirectory, string region, string tenant)
+        public static Target FromStack(string stackDirectory, string region, string tenant, string plans)
         {
             using var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(stackDirectory, "stack.json")));
             var regions = state.RootElement.GetProperty("regions").EnumerateArray().ToList();
@@ -204,11 +210,16 @@ internal static class RadiusBenchmark
             var credentials = File.ReadLines(Path.Combine(stackDirectory, "demo", "subscribers", $"geo_{tenant}_{region}.csv")).Skip(1)
                 .Select(line => line.Split(','))
                 .Select(parts => (parts[0], parts[1]))
+                .Where(c => plans == "all" || (Index(c.Item1) % 10 is var kind && (plans == "flat" ? kind < 5 : kind == 9)))
+                .Where(c => Index(c.Item1) % 100 != 99)
                 .ToList();
             return new Target(regions[index].GetProperty("radiusAuthPort").GetInt32(), regions[index].GetProperty("radiusAcctPort").GetInt32(),
                 IPAddress.Parse($"127.0.{block}.{index + 1}"), System.Text.Encoding.UTF8.GetBytes(secret), credentials);
         }
     }
+
+    /// <summary>The number at the end of a demo username; its last digit says the plan (geoctl's demo data).</summary>
+    private static int Index(string username) => int.Parse(username.AsSpan(username.LastIndexOf('-') + 1), CultureInfo.InvariantCulture);
 
     private sealed class Phase
     {
