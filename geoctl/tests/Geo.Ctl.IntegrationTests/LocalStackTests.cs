@@ -34,13 +34,13 @@ public sealed class LocalStackTests : IDisposable
         foreach (var region in new[] { "a", "b" })
         {
             var cluster = PostgresCluster.Open(layout.RegionPostgres(region))!;
-            var databases = await QueryAsync<string>(cluster.ConnectionString(), "SELECT datname FROM pg_database WHERE datname LIKE 'geo\\_%' ORDER BY datname");
+            var databases = await Sql.QueryAsync<string>(cluster.ConnectionString(), "SELECT datname FROM pg_database WHERE datname LIKE 'geo\\_%' ORDER BY datname");
             Assert.Equal([$"geo_acme_{region}", $"geo_zenith_{region}"], databases);
             foreach (var database in databases)
             {
-                Assert.Equal([(long)Subscribers], await QueryAsync<long>(cluster.ConnectionString(database), "SELECT count(*) FROM subscribers"));
+                Assert.Equal([(long)Subscribers], await Sql.QueryAsync<long>(cluster.ConnectionString(database), "SELECT count(*) FROM subscribers"));
                 // The ledger invariant holds from the first row on: every balance is the sum of its ledger.
-                Assert.Empty(await QueryAsync<Guid>(cluster.ConnectionString(database), """
+                Assert.Empty(await Sql.QueryAsync<Guid>(cluster.ConnectionString(database), """
                     SELECT b.subscriber_id FROM balances b
                     LEFT JOIN (SELECT subscriber_id, sum(amount_micros) AS total FROM ledger_entries GROUP BY subscriber_id) l USING (subscriber_id)
                     WHERE b.amount_micros <> coalesce(l.total, 0)
@@ -53,9 +53,9 @@ public sealed class LocalStackTests : IDisposable
         var directory = PostgresCluster.Open(layout.DirectoryPostgres)!.ConnectionString("geo_directory");
         Assert.Equal(
             ["acme@a owner a standby b epoch 1", "acme@b owner b standby a epoch 1", "zenith@a owner a standby b epoch 1", "zenith@b owner b standby a epoch 1"],
-            await QueryAsync<string>(directory, "SELECT tenant_id || '@' || home_region || ' owner ' || owner_region || ' standby ' || standby_region || ' epoch ' || epoch FROM shards ORDER BY 1"));
-        Assert.Equal([4L * Subscribers], await QueryAsync<long>(directory, "SELECT count(*) FROM subscriber_placements"));
-        Assert.Equal([0L], await QueryAsync<long>(directory, "SELECT count(*) FROM nas_devices WHERE backup_region IS NULL OR backup_region = primary_region"));
+            await Sql.QueryAsync<string>(directory, "SELECT tenant_id || '@' || home_region || ' owner ' || owner_region || ' standby ' || standby_region || ' epoch ' || epoch FROM shards ORDER BY 1"));
+        Assert.Equal([4L * Subscribers], await Sql.QueryAsync<long>(directory, "SELECT count(*) FROM subscriber_placements"));
+        Assert.Equal([0L], await Sql.QueryAsync<long>(directory, "SELECT count(*) FROM nas_devices WHERE backup_region IS NULL OR backup_region = primary_region"));
         Assert.Contains("The local stack is up.", _output.ToString(), StringComparison.Ordinal);
     }
 
@@ -84,12 +84,12 @@ public sealed class LocalStackTests : IDisposable
         Assert.Equal(0, await GeoCtl("up", "--subscribers", "10"));
         var layout = new StackLayout(_stateDir);
         var shard = PostgresCluster.Open(layout.RegionPostgres("a"))!.ConnectionString("geo_acme_a");
-        var before = await QueryAsync<Guid>(shard, "SELECT id FROM subscribers ORDER BY id");
+        var before = await Sql.QueryAsync<Guid>(shard, "SELECT id FROM subscribers ORDER BY id");
         var credentials = await File.ReadAllTextAsync(layout.CredentialsFile("geo_acme_a"));
 
         Assert.Equal(0, await GeoCtl("up", "--subscribers", "50"));
 
-        Assert.Equal(before, await QueryAsync<Guid>(shard, "SELECT id FROM subscribers ORDER BY id"));
+        Assert.Equal(before, await Sql.QueryAsync<Guid>(shard, "SELECT id FROM subscribers ORDER BY id"));
         Assert.Equal(credentials, await File.ReadAllTextAsync(layout.CredentialsFile("geo_acme_a")));
         Assert.Contains("Reusing the local stack", _output.ToString(), StringComparison.Ordinal);
         Assert.Contains("10 subscribers already there", _output.ToString(), StringComparison.Ordinal);
@@ -148,13 +148,13 @@ public sealed class LocalStackTests : IDisposable
         Assert.Equal(0, await GeoCtl("up", "--subscribers", "3"));
         var layout = new StackLayout(_stateDir);
         var shard = PostgresCluster.Open(layout.RegionPostgres("a"))!.ConnectionString("geo_acme_a");
-        var before = await QueryAsync<string>(shard, "SELECT username FROM subscribers ORDER BY 1");
+        var before = await Sql.QueryAsync<string>(shard, "SELECT username FROM subscribers ORDER BY 1");
         Assert.Equal(0, await GeoCtl("down"));
         NpgsqlConnection.ClearAllPools();
 
         Assert.Equal(0, await GeoCtl("up"));
 
-        Assert.Equal(before, await QueryAsync<string>(shard, "SELECT username FROM subscribers ORDER BY 1"));
+        Assert.Equal(before, await Sql.QueryAsync<string>(shard, "SELECT username FROM subscribers ORDER BY 1"));
     }
 
     [Fact]
@@ -197,19 +197,4 @@ public sealed class LocalStackTests : IDisposable
 
     private Task<int> GeoCtl(params string[] args) =>
         GeoCtlCommand.Create(_output, _error).Parse([.. args, "--state-dir", _stateDir]).InvokeAsync();
-
-    private static async Task<List<T>> QueryAsync<T>(string connectionString, string sql)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await using var reader = await command.ExecuteReaderAsync();
-        var rows = new List<T>();
-        while (await reader.ReadAsync())
-        {
-            rows.Add(reader.GetFieldValue<T>(0));
-        }
-
-        return rows;
-    }
 }

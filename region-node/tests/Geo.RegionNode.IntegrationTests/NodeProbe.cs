@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using Npgsql;
 
 namespace Geo.RegionNode.IntegrationTests;
 
@@ -29,19 +28,8 @@ internal static class NodeProbe
     public static Task InvalidateProfileAsync(RegionNodeServer node, string database, string username) =>
         ((Caching.IRegionCache)node.Services.GetService(typeof(Caching.IRegionCache))!).InvalidateProfileAsync(database, username);
 
-    public static async Task<T?> ScalarAsync<T>(string connectionString, string sql, params object[] parameters)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        foreach (var parameter in parameters)
-        {
-            command.Parameters.Add(new NpgsqlParameter { Value = parameter });
-        }
-
-        var value = await command.ExecuteScalarAsync();
-        return value is null or DBNull ? default : (T)value;
-    }
+    public static Task<T?> ScalarAsync<T>(string connectionString, string sql, params object[] parameters) =>
+        Geo.Testing.Sql.ScalarAsync<T>(connectionString, sql, parameters);
 
     /// <summary>A raw UDP peer bound to a NAS address: one socket, so retransmissions keep their source port.</summary>
     public sealed class Peer : IDisposable

@@ -1,7 +1,6 @@
 using System.Globalization;
 using Geo.Schema.Migrations;
 using Geo.Testing;
-using Npgsql;
 
 namespace Geo.Schema.IntegrationTests;
 
@@ -21,7 +20,7 @@ public sealed class MigrationRunnerTests
 
         Assert.Equal(set.Migrations.Select(m => m.FileName), report.Applied.Select(m => m.FileName));
         Assert.Equal(0, report.AlreadyApplied);
-        Assert.Equal(set.Migrations.Select(m => m.Version), await QueryAsync<int>(database, "SELECT version FROM geo_schema_migrations ORDER BY version"));
+        Assert.Equal(set.Migrations.Select(m => m.Version), await Sql.QueryAsync<int>(database, "SELECT version FROM geo_schema_migrations ORDER BY version"));
     }
 
     [Fact]
@@ -30,12 +29,12 @@ public sealed class MigrationRunnerTests
         var database = await (await TestPostgres.SharedAsync()).CreateDatabaseAsync();
         await _runner.ApplyAsync(database, MigrationSet.Tenant);
 
-        var withoutKey = await QueryAsync<string>(database, """
+        var withoutKey = await Sql.QueryAsync<string>(database, """
             SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = 'public' AND c.relkind = 'r'
               AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p')
             """);
-        var tables = await QueryAsync<string>(database, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'");
+        var tables = await Sql.QueryAsync<string>(database, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'");
 
         Assert.Empty(withoutKey);
         Assert.Superset(new HashSet<string> { "subscribers", "plans", "quota_buckets", "balances", "ledger_entries", "sessions", "cdrs", "nas_devices", "replication_progress" }, tables.ToHashSet());
@@ -51,7 +50,7 @@ public sealed class MigrationRunnerTests
 
         Assert.Empty(second.Applied);
         Assert.Equal(MigrationSet.Tenant.Migrations.Count, second.AlreadyApplied);
-        Assert.Equal(MigrationSet.Tenant.Migrations.Count, (await QueryAsync<long>(database, "SELECT count(*) FROM geo_schema_migrations")).Single());
+        Assert.Equal(MigrationSet.Tenant.Migrations.Count, (await Sql.QueryAsync<long>(database, "SELECT count(*) FROM geo_schema_migrations")).Single());
     }
 
     [Fact]
@@ -80,7 +79,7 @@ public sealed class MigrationRunnerTests
 
         Assert.Contains(original.FileName, error.Message, StringComparison.Ordinal);
         Assert.Contains("changed after it was applied", error.Message, StringComparison.Ordinal);
-        Assert.Empty(await QueryAsync<string>(database, "SELECT tablename FROM pg_tables WHERE tablename = 'sneaky'"));
+        Assert.Empty(await Sql.QueryAsync<string>(database, "SELECT tablename FROM pg_tables WHERE tablename = 'sneaky'"));
     }
 
     [Fact]
@@ -110,8 +109,8 @@ public sealed class MigrationRunnerTests
 
         Assert.Contains("0002_broken.sql", error.Message, StringComparison.Ordinal);
         Assert.Contains("no_such_table", error.Message, StringComparison.Ordinal);
-        Assert.Equal([1], await QueryAsync<int>(database, "SELECT version FROM geo_schema_migrations"));
-        Assert.Empty(await QueryAsync<string>(database, "SELECT tablename FROM pg_tables WHERE tablename = 'half'"));
+        Assert.Equal([1], await Sql.QueryAsync<int>(database, "SELECT version FROM geo_schema_migrations"));
+        Assert.Empty(await Sql.QueryAsync<string>(database, "SELECT tablename FROM pg_tables WHERE tablename = 'half'"));
     }
 
     [Fact]
@@ -137,8 +136,8 @@ public sealed class MigrationRunnerTests
         var reports = await Task.WhenAll(runners);
 
         Assert.Equal(set.Migrations.Count, reports.Sum(r => r.Applied.Count));
-        Assert.Equal(Enumerable.Range(2, 7), await QueryAsync<int>(database, "SELECT version FROM runs ORDER BY version"));
-        Assert.Equal(set.Migrations.Select(m => m.Version), await QueryAsync<int>(database, "SELECT version FROM geo_schema_migrations ORDER BY version"));
+        Assert.Equal(Enumerable.Range(2, 7), await Sql.QueryAsync<int>(database, "SELECT version FROM runs ORDER BY version"));
+        Assert.Equal(set.Migrations.Select(m => m.Version), await Sql.QueryAsync<int>(database, "SELECT version FROM geo_schema_migrations ORDER BY version"));
     }
 
     [Fact]
@@ -151,20 +150,5 @@ public sealed class MigrationRunnerTests
             Task.Run(() => new MigrationRunner().ApplyAsync(database, MigrationSet.Tenant)));
 
         Assert.Equal(MigrationSet.Tenant.Migrations.Count, reports.Sum(r => r.Applied.Count));
-    }
-
-    private static async Task<List<T>> QueryAsync<T>(string connectionString, string sql)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await using var reader = await command.ExecuteReaderAsync();
-        var rows = new List<T>();
-        while (await reader.ReadAsync())
-        {
-            rows.Add(reader.GetFieldValue<T>(0));
-        }
-
-        return rows;
     }
 }
