@@ -59,6 +59,12 @@ public sealed class RegionNodeOptions
     /// <summary>How often the node reloads which shards it owns, their NAS and plans from the directory and shard databases.</summary>
     public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How long a node keeps an auth profile in its own memory. Changes evict it at once on the node that made
+    /// them and, through Redis, on the others; this bounds how stale a copy can be if that message is lost.
+    /// </summary>
+    public TimeSpan LocalProfileTtl { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long a cached auth profile lives in Redis.</summary>
     public TimeSpan ProfileCacheTtl { get; set; } = TimeSpan.FromMinutes(30);
 }

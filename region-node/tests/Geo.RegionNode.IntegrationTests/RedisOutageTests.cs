@@ -18,6 +18,8 @@ public sealed class RedisOutageTests(RegionFixture stack)
         await redis.StopAsync();
         try
         {
+            // The node's own copy of the profile would answer without Redis; drop it so the lookup has to go further.
+            await NodeProbe.InvalidateProfileAsync(stack.Node, "geo_acme_a", user);
             var before = await NodeProbe.MetricAsync(stack.Node, FromDatabase);
 
             var (_, output) = await Radclient.SendAsync(stack.Auth, "auth", stack.NasSecret, login);

@@ -7,7 +7,9 @@ using StackExchange.Redis;
 namespace Geo.RegionNode.Caching;
 
 /// <summary>
-/// <see cref="IRegionCache"/> on Redis (StackExchange.Redis). Failures are counted and answered as cache
+/// <see cref="IRegionCache"/> on Redis (StackExchange.Redis), with a short-lived in-process copy of auth
+/// profiles in front of it: a hot profile costs no round trip. Invalidations evict both and are published
+/// to the other nodes of the region, which evict their copies. Failures are counted and answered as cache
 /// misses. The session index carries a generation in its keys: after an outage the node rebuilds it from
 /// PostgreSQL under a new generation (old keys expire), and until then simultaneous-use counts come from
 /// PostgreSQL, so an outage never lets a subscriber over their limit.
@@ -15,6 +17,10 @@ namespace Geo.RegionNode.Caching;
 internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
 {
     private static readonly TimeSpan SessionKeyTtl = TimeSpan.FromDays(2);
+    private const string InvalidationChannel = "geo:profile-invalidations";
+    private const int LocalProfileLimit = 1_000_000;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Database, string Username), (AuthProfile Profile, long Expires)> _local = new();
+    private readonly TimeProvider _time;
     private readonly ConnectionMultiplexer? _redis;
     private readonly RegionNodeOptions _options;
     private readonly ShardCatalog _catalog;
@@ -25,9 +31,10 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
     private volatile bool _sessionIndexValid;
     private long _generation;
 
-    public RedisRegionCache(IOptions<RegionNodeOptions> options, ShardCatalog catalog, Metrics metrics, ILogger<RedisRegionCache> logger)
+    public RedisRegionCache(IOptions<RegionNodeOptions> options, ShardCatalog catalog, Metrics metrics, TimeProvider time, ILogger<RedisRegionCache> logger)
     {
         _options = options.Value;
+        _time = time;
         _catalog = catalog;
         _logger = logger;
         _errors = metrics.Counter("geo_redis_errors_total", "Redis calls that failed and were answered from PostgreSQL instead");
@@ -50,6 +57,14 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
         _redis = ConnectionMultiplexer.Connect(configuration);
         _redis.ConnectionFailed += (_, _) => MarkSessionIndexInvalid();
         _redis.ConnectionRestored += (_, _) => _ = RebuildSessionIndexAsync();
+        try
+        {
+            _redis.GetSubscriber().Subscribe(InvalidationChannel, (_, message) => EvictLocal((string?)message));
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            Failed(ex);
+        }
     }
 
     public bool SessionIndexValid => _sessionIndexValid && _redis?.IsConnected == true;
@@ -58,6 +73,11 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
 
     public async ValueTask<AuthProfile?> GetProfileAsync(string database, string username)
     {
+        if (_local.TryGetValue((database, username), out var local) && local.Expires > _time.GetTimestamp())
+        {
+            return local.Profile;
+        }
+
         if (Database is not { } db)
         {
             return null;
@@ -66,7 +86,13 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
         try
         {
             var value = await db.StringGetAsync(ProfileKey(database, username));
-            return value.IsNull ? null : AuthProfile.Deserialize((byte[])value!);
+            var profile = value.IsNull ? null : AuthProfile.Deserialize((byte[])value!);
+            if (profile is not null)
+            {
+                KeepLocal(database, username, profile);
+            }
+
+            return profile;
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
@@ -77,11 +103,13 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
 
     public void SetProfile(string database, string username, AuthProfile profile)
     {
+        KeepLocal(database, username, profile);
         Try(db => db.StringSet(ProfileKey(database, username), profile.Serialize(), _options.ProfileCacheTtl, When.Always, CommandFlags.FireAndForget));
     }
 
     public async Task InvalidateProfileAsync(string database, string username)
     {
+        _local.TryRemove((database, username), out _);
         if (Database is not { } db)
         {
             return;
@@ -90,6 +118,7 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
         try
         {
             await db.KeyDeleteAsync(ProfileKey(database, username));
+            await db.PublishAsync(InvalidationChannel, $"{database}\n{username}");
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
@@ -183,6 +212,25 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
         }
 
         _rebuildGate.Dispose();
+    }
+
+    private void KeepLocal(string database, string username, AuthProfile profile)
+    {
+        if (_local.Count >= LocalProfileLimit)
+        {
+            _local.Clear();
+        }
+
+        _local[(database, username)] = (profile, _time.GetTimestamp() + (long)(_options.LocalProfileTtl.TotalSeconds * _time.TimestampFrequency));
+    }
+
+    private void EvictLocal(string? message)
+    {
+        var newline = message?.IndexOf('\n', StringComparison.Ordinal) ?? -1;
+        if (newline > 0)
+        {
+            _local.TryRemove((message![..newline], message[(newline + 1)..]), out _);
+        }
     }
 
     private void Try(Action<IDatabase> action)
