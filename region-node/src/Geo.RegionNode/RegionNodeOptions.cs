@@ -26,6 +26,15 @@ public sealed class RegionNodeOptions
     [Required]
     public string KeyringFile { get; set; } = "";
 
+    /// <summary>
+    /// File holding the secret shared by the regions' nodes for forwarding RADIUS to a shard's owner region.
+    /// Empty disables forwarding (requests for shards owned elsewhere are then rejected or left unanswered).
+    /// </summary>
+    public string InterRegionSecretFile { get; set; } = "";
+
+    /// <summary>How long a forwarded request waits for the owner region before one retry (two tries in all).</summary>
+    public TimeSpan ForwardTimeout { get; set; } = TimeSpan.FromMilliseconds(1500);
+
     /// <summary>Address the RADIUS sockets bind to.</summary>
     public string RadiusBindAddress { get; set; } = "0.0.0.0";
 

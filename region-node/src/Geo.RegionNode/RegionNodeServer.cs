@@ -63,6 +63,7 @@ public sealed class RegionNodeServer : IAsyncDisposable
         services.AddSingleton<ProfileStore>();
         services.AddSingleton<AuthenticationHandler>();
         services.AddSingleton<AccountingHandler>();
+        services.AddSingleton<RegionForwarder>();
         services.AddSingleton<ChangeRequestSender>();
         services.AddHostedService(sp => sp.GetRequiredService<ChangeRequestSender>());
         services.AddSingleton<ExhaustionDispatcher>();

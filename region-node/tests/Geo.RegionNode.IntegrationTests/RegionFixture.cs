@@ -69,17 +69,20 @@ public sealed class RegionFixture : IAsyncLifetime
         await Node.StartAsync();
     }
 
-    /// <summary>A region node for region a with test settings (free ports, quiet logs).</summary>
-    public RegionNodeServer StartNode(params (string Key, string Value)[] overrides)
+    /// <summary>A region node for region a (or another) with test settings (free ports, quiet logs).</summary>
+    public RegionNodeServer StartNode(params (string Key, string Value)[] overrides) => StartNode("a", overrides);
+
+    public RegionNodeServer StartNode(string region, params (string Key, string Value)[] overrides)
     {
         var settings = new Dictionary<string, string?>
         {
             ["urls"] = "http://127.0.0.1:0",
             ["Logging:LogLevel:Default"] = "Warning",
-            ["RegionNode:RegionId"] = "a",
+            ["RegionNode:RegionId"] = region,
             ["RegionNode:DirectoryConnectionString"] = DirectoryConnectionString,
-            ["RegionNode:PostgresConnectionString"] = new NpgsqlConnectionStringBuilder(ShardConnectionString) { Database = null }.ConnectionString,
-            ["RegionNode:RedisEndpoint"] = Redis.Endpoint,
+            ["RegionNode:PostgresConnectionString"] = PostgresCluster.Open(Layout.RegionPostgres(region))!.ConnectionString(),
+            ["RegionNode:RedisEndpoint"] = RedisServer.Open(Layout.RegionRedis(region))!.Endpoint,
+            ["RegionNode:InterRegionSecretFile"] = Layout.InterRegionSecretFile,
             ["RegionNode:KeyringFile"] = Layout.KeyringFile,
             ["RegionNode:RadiusBindAddress"] = "127.0.0.1",
             ["RegionNode:AuthPort"] = "0",

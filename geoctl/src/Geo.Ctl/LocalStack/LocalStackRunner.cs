@@ -52,6 +52,10 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
 
         var regionIds = state.Regions.Select(r => r.Id).ToArray();
         var secrets = new SecretBox(await LoadOrCreateKeyringAsync(cancellationToken));
+        if (!File.Exists(layout.InterRegionSecretFile))
+        {
+            await DemoSeeder.WritePrivateFileAsync(layout.InterRegionSecretFile, Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)), cancellationToken);
+        }
 
         // Engines start in parallel: each one is a separate process and they do not depend on each other.
         var directoryTask = reporter.StepAsync("directory PostgreSQL (witness)",
@@ -127,6 +131,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             $"--RegionNode:PostgresConnectionString=Host=127.0.0.1;Port={postgres.Port.ToString(inv)};Username=postgres;Maximum Pool Size=50",
             $"--RegionNode:RedisEndpoint={redis.Endpoint}",
             $"--RegionNode:KeyringFile={layout.KeyringFile}",
+            $"--RegionNode:InterRegionSecretFile={layout.InterRegionSecretFile}",
             "--RegionNode:RadiusBindAddress=127.0.0.1",
             $"--RegionNode:AuthPort={region.RadiusAuthPort.ToString(inv)}",
             $"--RegionNode:AcctPort={region.RadiusAcctPort.ToString(inv)}",

@@ -12,6 +12,9 @@ internal sealed class StackLayout(string root)
     /// <summary>The key ring that seals subscriber passwords and NAS secrets in the demo databases.</summary>
     public string KeyringFile => Path.Combine(Root, "keyring");
 
+    /// <summary>The secret the regions' nodes share for forwarding RADIUS to a shard's owner region.</summary>
+    public string InterRegionSecretFile => Path.Combine(Root, "inter-region.secret");
+
     public string DirectoryPostgres => Path.Combine(Root, "directory", "postgres");
 
     public string LogsDirectory => Path.Combine(Root, "logs");

@@ -12,7 +12,7 @@ namespace Geo.RegionNode.Accounting;
 /// committed in its shard database: an acknowledged request is never lost. A request that cannot be
 /// committed gets no response, so the NAS retransmits it (here or to its backup region).
 /// </summary>
-internal sealed class AccountingHandler(ShardCatalog catalog, SubscriberLocator locator, ProfileStore profiles, Metrics metrics, TimeProvider time)
+internal sealed class AccountingHandler(ShardCatalog catalog, SubscriberLocator locator, ProfileStore profiles, RegionForwarder forwarder, Metrics metrics, TimeProvider time)
 {
     private readonly Counter _answered = metrics.Counter("geo_radius_requests_total", "RADIUS requests answered, by type and result", "type=\"accounting\",result=\"ok\"");
     private readonly Histogram _latency = metrics.Histogram("geo_radius_request_duration_seconds", "Time from receiving a request to sending its answer", Histogram.LatencyBounds, "type=\"accounting\"");
@@ -28,14 +28,25 @@ internal sealed class AccountingHandler(ShardCatalog catalog, SubscriberLocator 
             return Unanswered("no_status_type");
         }
 
+        string? owner = null;
         var committed = (AcctStatusType)statusType switch
         {
-            AcctStatusType.Start => await SubmitAsync(request, AccountingKind.Start, cancellationToken),
-            AcctStatusType.InterimUpdate => await SubmitAsync(request, AccountingKind.Interim, cancellationToken),
-            AcctStatusType.Stop => await SubmitAsync(request, AccountingKind.Stop, cancellationToken),
+            AcctStatusType.Start => await SubmitAsync(request, AccountingKind.Start, o => owner = o, cancellationToken),
+            AcctStatusType.InterimUpdate => await SubmitAsync(request, AccountingKind.Interim, o => owner = o, cancellationToken),
+            AcctStatusType.Stop => await SubmitAsync(request, AccountingKind.Stop, o => owner = o, cancellationToken),
             AcctStatusType.AccountingOn or AcctStatusType.AccountingOff => await CloseNasSessionsAsync(request, (AcctStatusType)statusType),
             _ => Outcome.Ignored,
         };
+
+        if (committed == Outcome.NotOwner && owner is not null && !request.FromPeer)
+        {
+            // The owner region commits it; its answer (sent only after its commit) is relayed to the NAS.
+            var relayed = await forwarder.ForwardAsync(request, owner, response, cancellationToken);
+            if (relayed > 0)
+            {
+                return relayed;
+            }
+        }
 
         switch (committed)
         {
@@ -43,6 +54,7 @@ internal sealed class AccountingHandler(ShardCatalog catalog, SubscriberLocator 
             case Outcome.Ignored:
                 _answered.Increment();
                 var writer = new RadiusPacketWriter(response, RadiusCode.AccountingResponse, packet.Identifier);
+                writer.CopyAttributes(packet, RadiusAttributeType.ProxyState);
                 return writer.FinishResponse(packet, request.Secret);
             case Outcome.Malformed:
                 return Unanswered("malformed");
@@ -61,7 +73,7 @@ internal sealed class AccountingHandler(ShardCatalog catalog, SubscriberLocator 
         return 0;
     }
 
-    private async ValueTask<Outcome> SubmitAsync(RadiusRequest request, AccountingKind kind, CancellationToken cancellationToken)
+    private async ValueTask<Outcome> SubmitAsync(RadiusRequest request, AccountingKind kind, Action<string> notOwner, CancellationToken cancellationToken)
     {
         var packet = request.Packet;
         if (!packet.TryGetString(RadiusAttributeType.UserName, out var username) || username.Length == 0 ||
@@ -80,6 +92,7 @@ internal sealed class AccountingHandler(ShardCatalog catalog, SubscriberLocator 
             subscriberId = classSubscriber;
             if (shard is null)
             {
+                NotOwnedHere(tenant, classHome, notOwner);
                 return Outcome.NotOwner;
             }
         }
@@ -94,6 +107,7 @@ internal sealed class AccountingHandler(ShardCatalog catalog, SubscriberLocator 
             shard = catalog.Shard(tenant, home);
             if (shard is null)
             {
+                NotOwnedHere(tenant, home, notOwner);
                 return Outcome.NotOwner;
             }
 
@@ -126,6 +140,14 @@ internal sealed class AccountingHandler(ShardCatalog catalog, SubscriberLocator 
         var at = time.GetUtcNow();
         var results = await Task.WhenAll(catalog.ShardsOf(request.Nas.TenantId).Select(s => s.Writer!.CloseNasSessionsAsync(request.Nas.Id, at, cause)));
         return results.All(ok => ok) ? Outcome.Committed : Outcome.Failed;
+    }
+
+    private void NotOwnedHere(string tenant, string home, Action<string> notOwner)
+    {
+        if (catalog.OwnerOf(tenant, home) is { } owner)
+        {
+            notOwner(owner);
+        }
     }
 
     /// <summary>Reads our own Class (<c>geo:tenant:home:subscriber</c>); false for anything else.</summary>

@@ -20,6 +20,7 @@ internal sealed partial class AuthenticationHandler(
     SubscriberLocator locator,
     ProfileStore profiles,
     SecretBox secrets,
+    RegionForwarder forwarder,
     Metrics metrics,
     TimeProvider time)
 {
@@ -33,6 +34,18 @@ internal sealed partial class AuthenticationHandler(
     public async ValueTask<int> HandleAsync(RadiusRequest request, byte[] response, CancellationToken cancellationToken)
     {
         var decision = await DecideAsync(request, cancellationToken);
+        if (decision.ForwardTo is { } owner)
+        {
+            // Another region owns the subscriber's shard: it decides, this region relays.
+            var relayed = await forwarder.ForwardAsync(request, owner, response, cancellationToken);
+            if (relayed > 0)
+            {
+                return relayed;
+            }
+
+            decision = Decision.Reject("not_owner", "Subscriber is served by another region");
+        }
+
         if (decision.Accepted)
         {
             _accepts.Increment();
@@ -59,8 +72,9 @@ internal sealed partial class AuthenticationHandler(
 
         if (catalog.Shard(request.Nas.TenantId, home) is not { } shard)
         {
-            // Forwarding to the owner region comes with the router; until then the NAS's other endpoint serves it.
-            return Decision.Reject("not_owner", "Subscriber is served by another region");
+            return !request.FromPeer && catalog.OwnerOf(request.Nas.TenantId, home) is { } owner
+                ? new Decision(false, "", "", ForwardTo: owner)
+                : Decision.Reject("not_owner", "Subscriber is served by another region");
         }
 
         var profile = await profiles.GetAsync(shard, username, cancellationToken);
@@ -143,6 +157,7 @@ internal sealed partial class AuthenticationHandler(
     {
         var plan = decision.Plan!;
         var writer = new RadiusPacketWriter(response, RadiusCode.AccessAccept, request.Packet.Identifier);
+        writer.CopyAttributes(request.Packet, RadiusAttributeType.ProxyState);
         if (plan.SessionTimeoutSeconds is { } timeout)
         {
             writer.AddUInt32(RadiusAttributeType.SessionTimeout, (uint)timeout);
@@ -176,12 +191,14 @@ internal sealed partial class AuthenticationHandler(
     private static int WriteReject(RadiusRequest request, string replyMessage, byte[] response)
     {
         var writer = new RadiusPacketWriter(response, RadiusCode.AccessReject, request.Packet.Identifier);
+        writer.CopyAttributes(request.Packet, RadiusAttributeType.ProxyState);
         writer.AddString(RadiusAttributeType.ReplyMessage, replyMessage);
         writer.AddMessageAuthenticator();
         return writer.FinishResponse(request.Packet, request.Secret);
     }
 
-    private sealed record Decision(bool Accepted, string Reason, string ReplyMessage, ShardHandle? Shard = null, AuthProfile? Profile = null, Plan? Plan = null, bool Throttled = false)
+    private sealed record Decision(bool Accepted, string Reason, string ReplyMessage, ShardHandle? Shard = null, AuthProfile? Profile = null, Plan? Plan = null,
+        bool Throttled = false, string? ForwardTo = null)
     {
         public static Decision Reject(string reason, string replyMessage) => new(false, reason, replyMessage);
     }

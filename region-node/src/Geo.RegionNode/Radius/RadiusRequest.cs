@@ -4,8 +4,13 @@ using Geo.RegionNode.Shards;
 
 namespace Geo.RegionNode.Radius;
 
-/// <summary>A request that passed the checks of the listener: known NAS, right secret, valid authenticators.</summary>
-internal readonly record struct RadiusRequest(RadiusPacket Packet, IPEndPoint Remote, NasClient Nas, int SecretIndex)
+/// <summary>
+/// A request that passed the checks of the listener: known NAS, right secret, valid authenticators. A request
+/// forwarded by another region (<see cref="FromPeer"/>) is signed with the inter-region secret and names its
+/// NAS in NAS-IP-Address; it is answered here and never forwarded again.
+/// </summary>
+internal readonly record struct RadiusRequest(RadiusPacket Packet, IPEndPoint Remote, NasClient Nas, byte[] SecretBytes, bool FromPeer = false)
 {
-    public ReadOnlySpan<byte> Secret => Nas.Secret(SecretIndex);
+    /// <summary>The secret this request was verified with, and its answer is signed with.</summary>
+    public ReadOnlySpan<byte> Secret => SecretBytes;
 }

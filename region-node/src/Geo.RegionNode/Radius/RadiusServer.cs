@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using Geo.Radius;
+using Geo.Radius.Dictionary;
 using Geo.Radius.Security;
 using Geo.RegionNode.Accounting;
 using Geo.RegionNode.Authentication;
@@ -25,6 +26,7 @@ internal sealed partial class RadiusServer(
     AccountingHandler accounting,
     Metrics metrics,
     TimeProvider time,
+    RegionForwarder forwarder,
     ILoggerFactory loggers) : IHostedService, IAsyncDisposable
 {
     private readonly RegionNodeOptions _options = options.Value;
@@ -92,22 +94,44 @@ internal sealed partial class RadiusServer(
         }
 
         var address = datagram.Remote.Address.IsIPv4MappedToIPv6 ? datagram.Remote.Address.MapToIPv4() : datagram.Remote.Address;
-        if (!catalog.TryGetNas(address, out var nas))
+        var isAuthPort = ReferenceEquals(listener, _auth);
+        RadiusRequest request;
+        if (catalog.TryGetNas(address, out var nas))
+        {
+            var verdict = Verify(packet, nas, isAuthPort, out var secretIndex);
+            if (verdict is not null)
+            {
+                Drop(listener, verdict);
+                return;
+            }
+
+            request = new RadiusRequest(packet, datagram.Remote, nas, nas.SecretBytes(secretIndex));
+        }
+        else if (catalog.IsPeer(address) && forwarder.Secret is { } peerSecret)
+        {
+            // Forwarded by another region: signed with the inter-region secret, the NAS named in NAS-IP-Address.
+            var verdict = VerifyWith(packet, peerSecret, isAuthPort, requireMessageAuthenticator: true);
+            if (verdict is not null)
+            {
+                Drop(listener, $"peer_{verdict}");
+                return;
+            }
+
+            if (!packet.TryGetIPv4Address(RadiusAttributeType.NasIpAddress, out var nasAddress) || !catalog.TryGetNas(nasAddress, out nas))
+            {
+                Drop(listener, "peer_unknown_nas");
+                return;
+            }
+
+            request = new RadiusRequest(packet, datagram.Remote, nas, peerSecret, FromPeer: true);
+        }
+        else
         {
             Drop(listener, "unknown_nas");
             LogUnknownNasRateLimited(address);
             return;
         }
 
-        var isAuthPort = ReferenceEquals(listener, _auth);
-        var verdict = Verify(packet, nas, isAuthPort, out var secretIndex);
-        if (verdict is not null)
-        {
-            Drop(listener, verdict);
-            return;
-        }
-
-        var request = new RadiusRequest(packet, datagram.Remote, nas, secretIndex);
         var key = RadiusRequestKey.Create(address, datagram.Remote.Port, packet);
         switch (_duplicates.Begin(key, out var cached))
         {
@@ -148,6 +172,23 @@ internal sealed partial class RadiusServer(
             ArrayPool<byte>.Shared.Return(response);
         }
     }
+
+    /// <summary>Checks a packet against one secret (a peer region's); null when it may be handled.</summary>
+    private static string? VerifyWith(RadiusPacket packet, byte[] secret, bool isAuthPort, bool requireMessageAuthenticator) => packet.Code switch
+    {
+        RadiusCode.AccessRequest or RadiusCode.StatusServer when isAuthPort || packet.Code == RadiusCode.StatusServer =>
+            MessageAuthenticator.Verify(packet, secret) switch
+            {
+                MessageAuthenticatorStatus.Valid => null,
+                MessageAuthenticatorStatus.Absent when !requireMessageAuthenticator => null,
+                MessageAuthenticatorStatus.Absent => "missing_message_authenticator",
+                _ => "bad_message_authenticator",
+            },
+        RadiusCode.AccountingRequest when !isAuthPort =>
+            RadiusAuthenticator.VerifyRequestAuthenticator(packet, secret) && MessageAuthenticator.Verify(packet, secret) != MessageAuthenticatorStatus.Invalid
+                ? null : "bad_authenticator",
+        _ => "unexpected_code",
+    };
 
     /// <summary>Null when the packet may be handled; otherwise the reason to drop it.</summary>
     private string? Verify(RadiusPacket packet, NasClient nas, bool isAuthPort, out int secretIndex)
@@ -193,6 +234,7 @@ internal sealed partial class RadiusServer(
     {
         _statusServer.Increment();
         var writer = new RadiusPacketWriter(response, isAuthPort ? RadiusCode.AccessAccept : RadiusCode.AccountingResponse, request.Packet.Identifier);
+        writer.CopyAttributes(request.Packet, RadiusAttributeType.ProxyState);
         writer.AddMessageAuthenticator();
         return writer.FinishResponse(request.Packet, request.Secret);
     }

@@ -33,4 +33,6 @@ internal sealed class NasClient(
     public int SecretCount(DateTimeOffset now) => previousSecret is not null && previousSecretExpiresAt > now ? 2 : 1;
 
     public ReadOnlySpan<byte> Secret(int index) => index == 0 ? secret : previousSecret;
+
+    public byte[] SecretBytes(int index) => index == 0 ? secret : previousSecret ?? secret;
 }

@@ -45,6 +45,15 @@ internal sealed partial class ShardCatalog(
 
     public IEnumerable<ShardHandle> ShardsOf(string tenantId) => _snapshot.Shards.Values.Where(s => s.TenantId == tenantId);
 
+    /// <summary>The region that owns a shard now (any region's shard), or null when the directory has no such shard.</summary>
+    public string? OwnerOf(string tenantId, string homeRegion) => _snapshot.Owners.GetValueOrDefault((tenantId, homeRegion));
+
+    /// <summary>A region's RADIUS endpoints.</summary>
+    public RegionEndpoint? Region(string regionId) => _snapshot.Regions.GetValueOrDefault(regionId);
+
+    /// <summary>True when packets from this address come from another region's node.</summary>
+    public bool IsPeer(IPAddress address) => _snapshot.Peers.Contains(address);
+
     /// <summary>SHA-256 of a tenant's API key; false for an unknown tenant or one without a key.</summary>
     public bool TryGetApiKeyHash(string tenantId, out byte[] hash)
     {
@@ -74,7 +83,7 @@ internal sealed partial class ShardCatalog(
         await _refreshGate.WaitAsync(cancellationToken);
         try
         {
-            var (owned, apiKeys) = await LoadDirectoryAsync(cancellationToken);
+            var (owned, apiKeys, regions, owners) = await LoadDirectoryAsync(cancellationToken);
             var current = _snapshot.Shards;
             var shards = new Dictionary<(string, string), ShardHandle>();
             var nas = new Dictionary<IPAddress, NasClient>();
@@ -98,7 +107,9 @@ internal sealed partial class ShardCatalog(
             }
 
             var released = current.Values.Where(s => !shards.ContainsKey((s.TenantId, s.HomeRegion))).ToList();
-            _snapshot = new Snapshot(shards.ToFrozenDictionary(), nas.ToFrozenDictionary(), apiKeys.ToFrozenDictionary(StringComparer.Ordinal));
+            var peers = regions.Values.Where(r => r.Id != _options.RegionId).Select(r => r.Address).ToFrozenSet();
+            _snapshot = new Snapshot(shards.ToFrozenDictionary(), nas.ToFrozenDictionary(), apiKeys.ToFrozenDictionary(StringComparer.Ordinal),
+                regions.ToFrozenDictionary(StringComparer.Ordinal), owners.ToFrozenDictionary(), peers);
             foreach (var shard in released)
             {
                 LogShardReleased(logger, shard);
@@ -114,7 +125,7 @@ internal sealed partial class ShardCatalog(
         }
     }
 
-    private async Task<(List<OwnedShard> Shards, Dictionary<string, byte[]> ApiKeys)> LoadDirectoryAsync(CancellationToken cancellationToken)
+    private async Task<(List<OwnedShard> Shards, Dictionary<string, byte[]> ApiKeys, Dictionary<string, RegionEndpoint> Regions, Dictionary<(string, string), string> Owners)> LoadDirectoryAsync(CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(_options.DirectoryConnectionString);
         await connection.OpenAsync(cancellationToken);
@@ -123,6 +134,8 @@ internal sealed partial class ShardCatalog(
         shards.Parameters.Add(new() { Value = _options.RegionId });
         batch.BatchCommands.Add(shards);
         batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT id, api_key_hash FROM tenants WHERE api_key_hash IS NOT NULL"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT id, radius_host, radius_auth_port, radius_acct_port FROM regions"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT tenant_id, home_region, owner_region FROM shards WHERE state = 'active'"));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         var rows = new List<OwnedShard>();
         while (await reader.ReadAsync(cancellationToken))
@@ -137,7 +150,26 @@ internal sealed partial class ShardCatalog(
             keys[reader.GetString(0)] = (byte[])reader[1];
         }
 
-        return (rows, keys);
+        await reader.NextResultAsync(cancellationToken);
+        var regions = new Dictionary<string, RegionEndpoint>(StringComparer.Ordinal);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var host = reader.GetString(1);
+            var address = IPAddress.TryParse(host, out var parsed) ? parsed : (await Dns.GetHostAddressesAsync(host, cancellationToken)).FirstOrDefault();
+            if (address is not null)
+            {
+                regions[reader.GetString(0)] = new RegionEndpoint(reader.GetString(0), address, reader.GetInt32(2), reader.GetInt32(3));
+            }
+        }
+
+        await reader.NextResultAsync(cancellationToken);
+        var owners = new Dictionary<(string, string), string>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            owners[(reader.GetString(0), reader.GetString(1))] = reader.GetString(2);
+        }
+
+        return (rows, keys, regions, owners);
     }
 
     private async Task LoadShardContentsAsync(ShardHandle shard, Dictionary<IPAddress, NasClient> nas, CancellationToken cancellationToken)
@@ -219,9 +251,16 @@ internal sealed partial class ShardCatalog(
 
     private sealed record OwnedShard(string TenantId, string HomeRegion, long Epoch, string DatabaseName);
 
-    private sealed record Snapshot(FrozenDictionary<(string, string), ShardHandle> Shards, FrozenDictionary<IPAddress, NasClient> Nas, FrozenDictionary<string, byte[]> ApiKeys)
+    private sealed record Snapshot(
+        FrozenDictionary<(string, string), ShardHandle> Shards,
+        FrozenDictionary<IPAddress, NasClient> Nas,
+        FrozenDictionary<string, byte[]> ApiKeys,
+        FrozenDictionary<string, RegionEndpoint> Regions,
+        FrozenDictionary<(string, string), string> Owners,
+        FrozenSet<IPAddress> Peers)
     {
-        public static readonly Snapshot Empty = new(FrozenDictionary<(string, string), ShardHandle>.Empty, FrozenDictionary<IPAddress, NasClient>.Empty, FrozenDictionary<string, byte[]>.Empty);
+        public static readonly Snapshot Empty = new(FrozenDictionary<(string, string), ShardHandle>.Empty, FrozenDictionary<IPAddress, NasClient>.Empty,
+            FrozenDictionary<string, byte[]>.Empty, FrozenDictionary<string, RegionEndpoint>.Empty, FrozenDictionary<(string, string), string>.Empty, FrozenSet<IPAddress>.Empty);
     }
 
     [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "Shard {Shard} owned by this region at epoch {Epoch}")]
