@@ -42,6 +42,7 @@ internal static class GeoCtlCommand
             down,
             status,
             checkLedger,
+            NasConfig.NasConfigCommand.Create(stateDir, output, error),
         };
     }
 

@@ -130,6 +130,7 @@ public sealed class LocalStackTests : IDisposable
         var pids = new[] { "a", "b" }
             .SelectMany(r => new[] { PostgresCluster.Open(layout.RegionPostgres(r))!.ServerPid, RedisServer.Open(layout.RegionRedis(r))!.Pid })
             .Append(PostgresCluster.Open(layout.DirectoryPostgres)!.ServerPid)
+            .Concat(new[] { layout.RegionNode("a"), layout.RegionNode("b"), layout.Router }.Select(dir => Geo.Engines.Services.ServiceProcess.Open(dir).Pid))
             .Select(pid => pid!.Value)
             .ToArray();
         Assert.All(pids, pid => Assert.True(Processes.IsAlive(pid)));
@@ -139,7 +140,7 @@ public sealed class LocalStackTests : IDisposable
 
         Assert.All(pids, pid => Assert.False(Processes.IsAlive(pid), $"pid {pid} still runs after geoctl down"));
         Assert.Equal(1, await GeoCtl("status"));
-        Assert.True(Directory.Exists(layout.DirectoryPostgres), "down without --purge keeps the data");
+        Assert.True(System.IO.Directory.Exists(layout.DirectoryPostgres), "down without --purge keeps the data");
     }
 
     [Fact]
@@ -177,7 +178,7 @@ public sealed class LocalStackTests : IDisposable
         Assert.Equal(2, await GeoCtl("up", option, value));
 
         Assert.StartsWith("geoctl: ", _error.ToString(), StringComparison.Ordinal);
-        Assert.False(Directory.Exists(new StackLayout(_stateDir).DirectoryPostgres));
+        Assert.False(System.IO.Directory.Exists(new StackLayout(_stateDir).DirectoryPostgres));
     }
 
     [Fact]

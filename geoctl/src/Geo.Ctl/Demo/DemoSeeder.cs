@@ -73,7 +73,7 @@ internal sealed class DemoSeeder(StackLayout layout, SecretBox secrets)
             }
 
             var key = $"geo_{tenant.Id}_{RandomNumberGenerator.GetString(PasswordAlphabet, 32)}";
-            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(file)!);
             await WritePrivateFileAsync(file, key, cancellationToken);
             await using var update = new NpgsqlCommand("UPDATE tenants SET api_key_hash = $2 WHERE id = $1", connection);
             update.Parameters.Add(new() { Value = tenant.Id });
@@ -132,7 +132,7 @@ internal sealed class DemoSeeder(StackLayout layout, SecretBox secrets)
         // The credentials file is in place before the commit: a crash in between leaves an unseeded shard
         // that the next run seeds again (and overwrites this file), never subscribers without credentials.
         var credentials = layout.CredentialsFile(ShardDatabase.Name(tenant.Id, home));
-        Directory.CreateDirectory(Path.GetDirectoryName(credentials)!);
+        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(credentials)!);
         var text = new StringBuilder("username,password\n");
         foreach (var row in rows)
         {
@@ -162,7 +162,7 @@ internal sealed class DemoSeeder(StackLayout layout, SecretBox secrets)
             var secretFile = layout.NasSecretFile(nas.Id);
             if (!File.Exists(secretFile))
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(secretFile)!);
+                System.IO.Directory.CreateDirectory(Path.GetDirectoryName(secretFile)!);
                 await WritePrivateFileAsync(secretFile, RandomNumberGenerator.GetString(PasswordAlphabet, 24), cancellationToken);
             }
 

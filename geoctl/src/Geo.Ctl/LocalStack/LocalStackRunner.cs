@@ -40,6 +40,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
                 CreatedAt = DateTimeOffset.UtcNow,
                 SubscribersPerShard = options.SubscribersPerShard,
                 Regions = [.. options.Regions.Select(id => new RegionState(id, LoopbackPorts.FreeUdpPort(), LoopbackPorts.FreeUdpPort(), LoopbackPorts.FreeTcpPort()))],
+                RouterPort = LoopbackPorts.FreeTcpPort(),
             };
             reporter.Line($"Creating the local stack in {StackLayout.Show(layout.Root)}: regions {string.Join(", ", options.Regions)}, {options.SubscribersPerShard} subscribers per shard");
             await state.SaveAsync(layout, cancellationToken);
@@ -48,6 +49,11 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         {
             var requested = options.Regions.SequenceEqual(state.Regions.Select(r => r.Id)) ? "" : $" (ignoring --regions {string.Join(",", options.Regions)}: an existing stack keeps its regions; 'geoctl down --purge' to start over)";
             reporter.Line($"Reusing the local stack in {StackLayout.Show(layout.Root)}: regions {string.Join(", ", state.Regions.Select(r => r.Id))}{requested}");
+            if (state.RouterPort == 0)
+            {
+                state = state with { RouterPort = LoopbackPorts.FreeTcpPort() };
+                await state.SaveAsync(layout, cancellationToken);
+            }
         }
 
         var regionIds = state.Regions.Select(r => r.Id).ToArray();
@@ -115,9 +121,24 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             () => StartRegionNodeAsync(region, directory, regionTasks.Single(r => r.Id == region.Id).Postgres.Result, redisServers[region.Id], cancellationToken),
             node => $"RADIUS 127.0.0.1:{region.RadiusAuthPort}/{region.RadiusAcctPort}, HTTP 127.0.0.1:{region.ApiPort}, pid {node}")));
 
+        await reporter.StepAsync("router (geo-router)", () => StartRouterAsync(state, directory, cancellationToken),
+            router => $"HTTP 127.0.0.1:{state.RouterPort}, pid {router}");
+
         reporter.Line("");
         await PrintSummaryAsync(state, cancellationToken);
         return 0;
+    }
+
+    private async Task<ServiceProcess> StartRouterAsync(StackState state, string directory, CancellationToken cancellationToken)
+    {
+        var url = $"http://127.0.0.1:{state.RouterPort.ToString(CultureInfo.InvariantCulture)}";
+        var router = await ServiceProcess.StartAsync(layout.Router, Path.Combine(AppContext.BaseDirectory, "geo-router.dll"),
+        [
+            $"--Router:DirectoryConnectionString={directory}",
+            $"--Router:ListenUrl={url}",
+        ], cancellationToken);
+        await router.WaitUntilReadyAsync(ct => IsReadyAsync(new Uri($"{url}/health/ready"), ct), TimeSpan.FromSeconds(60), cancellationToken);
+        return router;
     }
 
     private async Task<ServiceProcess> StartRegionNodeAsync(RegionState region, string directory, PostgresCluster postgres, RedisServer redis, CancellationToken cancellationToken)
@@ -136,17 +157,19 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             $"--RegionNode:AuthPort={region.RadiusAuthPort.ToString(inv)}",
             $"--RegionNode:AcctPort={region.RadiusAcctPort.ToString(inv)}",
         ], cancellationToken);
-        await node.WaitUntilReadyAsync(ct => IsReadyAsync(region, ct), TimeSpan.FromSeconds(60), cancellationToken);
+        await node.WaitUntilReadyAsync(ct => IsReadyAsync(ReadyUri(region), ct), TimeSpan.FromSeconds(60), cancellationToken);
         return node;
     }
 
-    private static async Task<bool> IsReadyAsync(RegionState region, CancellationToken cancellationToken)
+    private static Uri ReadyUri(RegionState region) => new($"http://127.0.0.1:{region.ApiPort.ToString(CultureInfo.InvariantCulture)}/health/ready");
+
+    private static async Task<bool> IsReadyAsync(Uri ready, CancellationToken cancellationToken)
     {
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(TimeSpan.FromSeconds(2));
-            using var response = await Http.GetAsync(new Uri($"http://127.0.0.1:{region.ApiPort.ToString(CultureInfo.InvariantCulture)}/health/ready"), timeout.Token);
+            using var response = await Http.GetAsync(ready, timeout.Token);
             return response.IsSuccessStatusCode;
         }
         catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
@@ -157,7 +180,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
 
     public async Task<int> DownAsync(bool purge, CancellationToken cancellationToken)
     {
-        if (!Directory.Exists(layout.Root))
+        if (!System.IO.Directory.Exists(layout.Root))
         {
             reporter.Line($"No local stack in {StackLayout.Show(layout.Root)}: nothing to stop.");
             return 0;
@@ -167,7 +190,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         {
             var state = await StackState.LoadAsync(layout, cancellationToken);
             // Services first, gracefully: a region node finishes and commits what is in flight before its database goes.
-            await Task.WhenAll((state?.Regions ?? []).Select(region => ServiceProcess.Open(layout.RegionNode(region.Id)))
+            await Task.WhenAll((state?.Regions ?? []).Select(region => ServiceProcess.Open(layout.RegionNode(region.Id))).Append(ServiceProcess.Open(layout.Router))
                 .Where(node => node.IsRunning)
                 .Select(node => reporter.StepAsync($"stop {StackLayout.Show(node.Directory)} (pid {node})", () => node.StopAsync(TimeSpan.FromSeconds(30), cancellationToken))));
             var stops = new List<Task>();
@@ -194,7 +217,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
 
         if (purge)
         {
-            Directory.Delete(layout.Root, recursive: true);
+            System.IO.Directory.Delete(layout.Root, recursive: true);
             reporter.Line($"Removed {StackLayout.Show(layout.Root)} (all data of the local stack).");
         }
         else
@@ -227,12 +250,17 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             healthy &= answers;
             reporter.Line($"{$"region {region.Id} Redis",-26} {(answers ? "up" : redis?.IsRunning == true ? "silent" : "down"),-10} {redis?.Endpoint ?? "-",-18} {(answers ? $"pid {redis!.Pid}" : "")}");
             var node = ServiceProcess.Open(layout.RegionNode(region.Id));
-            var ready = node.IsRunning && await IsReadyAsync(region, cancellationToken);
+            var ready = node.IsRunning && await IsReadyAsync(ReadyUri(region), cancellationToken);
             healthy &= ready;
             reporter.Line($"{$"region {region.Id} node",-26} {(ready ? "up" : node.IsRunning ? "not ready" : "down"),-10} {$"127.0.0.1:{region.ApiPort}",-18} " +
                 (node.IsRunning ? $"pid {node}; RADIUS auth {region.RadiusAuthPort}, acct {region.RadiusAcctPort}; log {StackLayout.Show(node.LogFile)}" : ""));
         }
 
+        var router = ServiceProcess.Open(layout.Router);
+        var routerUp = router.IsRunning && state.RouterPort != 0 && await IsReadyAsync(new Uri($"http://127.0.0.1:{state.RouterPort}/health/ready"), cancellationToken);
+        healthy &= routerUp;
+        reporter.Line($"{"router",-26} {(routerUp ? "up" : router.IsRunning ? "not ready" : "down"),-10} {$"127.0.0.1:{state.RouterPort}",-18} " +
+            (router.IsRunning ? $"pid {router}; log {StackLayout.Show(router.LogFile)}" : ""));
         return healthy ? 0 : 1;
     }
 
@@ -301,7 +329,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             reporter.Line($"    | radclient -x 127.0.0.1:{first.RadiusAcctPort} acct \"$(cat {secret})\"");
         }
 
-        reporter.Line($"  curl -s -H \"Authorization: Bearer $(cat {StackLayout.Show(layout.ApiKeyFile(tenant.Id))})\" http://127.0.0.1:{first.ApiPort}/tenants/{tenant.Id}/subscribers?limit=3");
+        reporter.Line($"  curl -si -H \"Authorization: Bearer $(cat {StackLayout.Show(layout.ApiKeyFile(tenant.Id))})\" http://127.0.0.1:{state.RouterPort}/tenants/{tenant.Id}/subscribers/{DemoData.Username(tenant.Id, state.Regions[^1].Id, 1)}");
         reporter.Line("  geoctl status    geoctl down    geoctl down --purge");
     }
 

@@ -27,6 +27,8 @@ internal sealed class StackLayout(string root)
 
     public string RegionNode(string region) => Path.Combine(Root, "regions", region, "node");
 
+    public string Router => Path.Combine(Root, "router");
+
     /// <summary>A NAS's demo shared secret, kept in a file so that no command has to print it.</summary>
     public string NasSecretFile(string nasId) => Path.Combine(DemoDirectory, "nas", $"{nasId}.secret");
 

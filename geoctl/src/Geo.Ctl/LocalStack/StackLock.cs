@@ -12,7 +12,7 @@ internal sealed class StackLock : IDisposable
 
     public static StackLock Acquire(StackLayout layout)
     {
-        Directory.CreateDirectory(layout.Root);
+        System.IO.Directory.CreateDirectory(layout.Root);
         try
         {
             return new StackLock(new FileStream(layout.LockFile, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));

@@ -14,6 +14,9 @@ internal sealed record StackState
 
     public required IReadOnlyList<RegionState> Regions { get; init; }
 
+    /// <summary>The loopback port of geo-router's API; 0 in a state written before the router was part of the stack.</summary>
+    public int RouterPort { get; init; }
+
     public static async Task<StackState?> LoadAsync(StackLayout layout, CancellationToken cancellationToken)
     {
         if (!File.Exists(layout.StateFile))

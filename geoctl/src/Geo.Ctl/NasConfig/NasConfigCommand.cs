@@ -1,0 +1,125 @@
+using System.CommandLine;
+using Geo.Ctl.LocalStack;
+using Geo.Engines.Postgres;
+using Npgsql;
+
+namespace Geo.Ctl.NasConfig;
+
+/// <summary>
+/// <c>geoctl nas-config &lt;nas-id&gt; --format mikrotik|cisco|juniper|freeradius</c>: prints a NAS's RADIUS client
+/// configuration — the home region first, the backup second, timeouts and retries that fail over within 5 s (see
+/// <see cref="FailoverTiming"/>). The shared secret is read from the NAS's secret file and written only when asked
+/// (<c>--show-secret</c>, or <c>--output</c> to a file only its owner can read); otherwise a placeholder stands in.
+/// </summary>
+internal static class NasConfigCommand
+{
+    internal const string SecretPlaceholder = "GEO-NAS-SECRET";
+
+    /// <summary>The command; <paramref name="stateDir"/> is geoctl's recursive <c>--state-dir</c> (for the local stack's defaults).</summary>
+    public static Command Create(Option<string> stateDir, TextWriter output, TextWriter error)
+    {
+        var nasId = new Argument<string>("nas-id") { Description = "Id of the NAS in the directory" };
+        var format = new Option<string>("--format")
+        {
+            Description = "Configuration dialect: mikrotik, cisco, juniper or freeradius (a FreeRADIUS proxy in front of the NAS)",
+            Required = true,
+        };
+        format.AcceptOnlyFromAmong("mikrotik", "cisco", "juniper", "freeradius");
+        var tenant = new Option<string?>("--tenant") { Description = "Tenant of the NAS (needed when several tenants use the id)" };
+        var directory = new Option<string?>("--directory") { Description = "Connection string of the directory database (default: the local stack's)" };
+        var secretFile = new Option<string?>("--secret-file") { Description = "File holding the NAS's shared secret (default: the local stack's demo secret of the NAS)" };
+        var showSecret = new Option<bool>("--show-secret") { Description = "Print the real shared secret instead of a placeholder" };
+        var outputFile = new Option<string?>("--output") { Description = "Write the configuration, with the real secret, to this file (mode 0600) instead of printing it" };
+
+        var command = new Command("nas-config", "Print a NAS's RADIUS client configuration: home region first, backup second, failover within 5 s")
+        {
+            nasId, format, tenant, directory, secretFile, showSecret, outputFile,
+        };
+        command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
+        {
+            var layout = new StackLayout(result.GetValue(stateDir)!);
+            var id = result.GetValue(nasId)!;
+            if (!NasConfigGenerator.TryParseFormat(result.GetValue(format)!, out var dialect))
+            {
+                await error.WriteLineAsync("geoctl: --format must be mikrotik, cisco, juniper or freeradius");
+                return 2;
+            }
+
+            try
+            {
+                var connectionString = result.GetValue(directory) ?? LocalDirectory(layout);
+                if (connectionString is null)
+                {
+                    await error.WriteLineAsync("geoctl: no directory: pass --directory, or start the local stack (geoctl up)");
+                    return 2;
+                }
+
+                var (nas, problem) = await NasDirectoryReader.LoadAsync(connectionString, id, result.GetValue(tenant), cancellationToken);
+                if (nas is null)
+                {
+                    await error.WriteLineAsync($"geoctl: {problem}");
+                    return 1;
+                }
+
+                var target = result.GetValue(outputFile);
+                var secret = SecretPlaceholder;
+                if (target is not null || result.GetValue(showSecret))
+                {
+                    var file = result.GetValue(secretFile) ?? layout.NasSecretFile(nas.NasId);
+                    if (!File.Exists(file))
+                    {
+                        await error.WriteLineAsync($"geoctl: no secret file {file}: pass --secret-file");
+                        return 2;
+                    }
+
+                    secret = (await File.ReadAllTextAsync(file, cancellationToken)).Trim();
+                }
+
+                var text = NasConfigGenerator.Generate(nas with { Secret = secret }, dialect);
+                if (target is null)
+                {
+                    await output.WriteAsync(text);
+                    if (secret == SecretPlaceholder)
+                    {
+                        await output.WriteLineAsync($"{NasConfigGenerator.CommentPrefix(dialect)} Replace {SecretPlaceholder} with the NAS's shared secret (--show-secret prints it, --output writes it to a private file).");
+                    }
+                }
+                else
+                {
+                    await WritePrivateFileAsync(target, text, cancellationToken);
+                    await output.WriteLineAsync($"wrote {target} ({dialect.ToString().ToLowerInvariant()}, NAS {nas.NasId}: primary {nas.Primary.RegionId}, backup {nas.Backup?.RegionId ?? "none"})");
+                }
+
+                return 0;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or ArgumentException or IOException or UnauthorizedAccessException)
+            {
+                await error.WriteLineAsync($"geoctl: {ex.Message}");
+                return 2;
+            }
+        });
+        return command;
+    }
+
+    private static string? LocalDirectory(StackLayout layout) =>
+        PostgresCluster.Open(layout.DirectoryPostgres)?.ConnectionString("geo_directory");
+
+    private static async Task WritePrivateFileAsync(string path, string content, CancellationToken cancellationToken)
+    {
+        // Created private before the secret goes in: no moment where another user could read it.
+        var temp = path + ".tmp";
+        File.Delete(temp);
+        await using (var stream = new FileStream(temp, new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        }))
+        await using (var writer = new StreamWriter(stream))
+        {
+            await writer.WriteAsync(content.AsMemory(), cancellationToken);
+        }
+
+        File.Move(temp, path, overwrite: true);
+    }
+}

@@ -1,0 +1,82 @@
+// Wiring (for the lead): compiled once Geo.Ctl.csproj references replication/src/Geo.Replication and defines
+// GEO_REPLICATION (or this #if is removed); then add VerifyCommand.Create(stateDir, output, error) and
+// DebeziumConfigCommand.Create(stateDir, output, error) to GeoCtlCommand's root command.
+#if GEO_REPLICATION
+using System.CommandLine;
+using Geo.Ctl.LocalStack;
+using Geo.Engines.Postgres;
+using Geo.Replication.Verification;
+using Geo.Schema;
+using Npgsql;
+
+namespace Geo.Ctl.Replication;
+
+/// <summary>
+/// <c>geoctl verify &lt;tenant@home&gt;</c>: compares a shard's source database (its home region) with its replica
+/// (the standby region) table by table at a common position — row counts and order-independent checksums —
+/// and lists the tables and keys that differ. Exit 0 when consistent, 1 when not, 2 when it cannot compare.
+/// </summary>
+internal static class VerifyCommand
+{
+    public static Command Create(Option<string> stateDir, TextWriter output, TextWriter error)
+    {
+        var shard = new Argument<string>("shard") { Description = "The shard: tenant@homeregion (e.g. acme@a)" };
+        var standby = new Option<string?>("--standby") { Description = "The standby region holding the replica (default: the local stack's other region)" };
+        var source = new Option<string?>("--source") { Description = "Connection string of the source database (default: the local stack's)" };
+        var replica = new Option<string?>("--replica") { Description = "Connection string of the replica database (default: the local stack's)" };
+        var timeout = new Option<double>("--timeout") { Description = "Seconds to wait for the replica to reach the source's position", DefaultValueFactory = _ => 60 };
+        var attempts = new Option<int>("--attempts") { Description = "Comparisons to try while the source keeps writing", DefaultValueFactory = _ => 3 };
+        var command = new Command("verify", "Compare a shard's source and replica table by table (row counts and checksums at a common position)")
+        {
+            shard, standby, source, replica, timeout, attempts,
+        };
+        command.SetAction(async (ParseResult result, CancellationToken cancellationToken) =>
+        {
+            var name = result.GetValue(shard)!;
+            var at = name.IndexOf('@', StringComparison.Ordinal);
+            if (at <= 0 || at == name.Length - 1)
+            {
+                await error.WriteLineAsync("geoctl: the shard is tenant@homeregion (e.g. acme@a)");
+                return 2;
+            }
+
+            var (tenant, home) = (name[..at], name[(at + 1)..]);
+            var layout = new StackLayout(result.GetValue(stateDir)!);
+            try
+            {
+                var database = ShardDatabase.Name(tenant, home);
+                var standbyRegion = result.GetValue(standby) ?? OtherRegion(layout, home);
+                var sourceConnection = result.GetValue(source) ?? Local(layout, home, database);
+                var replicaConnection = result.GetValue(replica) ?? (standbyRegion is null ? null : Local(layout, standbyRegion, database));
+                if (sourceConnection is null || replicaConnection is null)
+                {
+                    await error.WriteLineAsync("geoctl: pass --source and --replica (and --standby), or start the local stack (geoctl up)");
+                    return 2;
+                }
+
+                var report = await ShardVerifier.VerifyAsync(sourceConnection, replicaConnection, TimeSpan.FromSeconds(result.GetValue(timeout)),
+                    result.GetValue(attempts), cancellationToken);
+                await output.WriteAsync(VerificationReportText.Render(report));
+                return report.Consistent ? 0 : 1;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or ArgumentException or Geo.Replication.ReplicationException)
+            {
+                await error.WriteLineAsync($"geoctl: {ex.Message}");
+                return 2;
+            }
+        });
+        return command;
+    }
+
+    private static string? Local(StackLayout layout, string region, string database) =>
+        PostgresCluster.Open(layout.RegionPostgres(region))?.ConnectionString(database);
+
+    private static string? OtherRegion(StackLayout layout, string home)
+    {
+        var regions = Path.Combine(layout.Root, "regions");
+        return System.IO.Directory.Exists(regions)
+            ? Directory.GetDirectories(regions).Select(Path.GetFileName).Where(r => r != home).Order(StringComparer.Ordinal).FirstOrDefault()
+            : null;
+    }
+}
+#endif

@@ -1,0 +1,101 @@
+using Geo.Directory.Shards;
+
+namespace Geo.Directory.Placement;
+
+/// <summary>
+/// Chooses a new subscriber's home region and writes its placement to the directory before the subscriber row
+/// exists (the caller creates the row afterwards), so that a lookup never points nowhere. A placement whose row
+/// never gets created is an orphan: harmless (lookups of it find no subscriber) and removed later by
+/// <see cref="OrphanPlacementSweeper"/>.
+/// </summary>
+public sealed class PlacementService
+{
+    private readonly DirectoryCache _cache;
+
+    /// <summary>A placement service writing through <paramref name="cache"/>'s store.</summary>
+    public PlacementService(DirectoryCache cache)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        _cache = cache;
+    }
+
+    /// <summary>
+    /// The home region for a new subscriber: the region asked for; else the primary region of the NAS (or POP)
+    /// it belongs to; else the tenant's only shard. The region must hold a shard of the tenant.
+    /// </summary>
+    public PlacementChoice Choose(string tenantId, string? region, string? nasId)
+    {
+        var snapshot = _cache.Current;
+        if (!snapshot.TryGetTenant(tenantId, out _))
+        {
+            return PlacementChoice.Fail(PlacementStatus.UnknownTenant, $"unknown tenant '{tenantId}'");
+        }
+
+        string home;
+        if (!string.IsNullOrEmpty(region))
+        {
+            home = region;
+        }
+        else if (!string.IsNullOrEmpty(nasId))
+        {
+            if (!snapshot.TryGetNas(tenantId, nasId, out var nas))
+            {
+                return PlacementChoice.Fail(PlacementStatus.UnknownNas, $"tenant '{tenantId}' has no NAS '{nasId}'");
+            }
+
+            home = nas.PrimaryRegion;
+        }
+        else if (snapshot.ShardsOf(tenantId) is [var only])
+        {
+            home = only.Key.HomeRegion;
+        }
+        else
+        {
+            return PlacementChoice.Fail(PlacementStatus.RegionRequired, "name a 'region' or a 'nasId': the tenant is homed in several regions");
+        }
+
+        return snapshot.TryGetShard(new ShardKey(tenantId, home), out _)
+            ? new PlacementChoice(PlacementStatus.Chosen, home, null)
+            : PlacementChoice.Fail(PlacementStatus.UnknownRegion, $"tenant '{tenantId}' has no shard in region '{home}'");
+    }
+
+    /// <summary>
+    /// Writes the placement (an existing placement of the username wins) and remembers it in this process at
+    /// once. Returns the placement that holds.
+    /// </summary>
+    public async Task<PlacementWrite> WriteAsync(string tenantId, string username, string homeRegion, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(username);
+        var write = await _cache.Store.TryAddPlacementAsync(tenantId, username, homeRegion, cancellationToken);
+        _cache.RememberPlacement(write.Placement);
+        return write;
+    }
+}
+
+/// <summary>Whether a home region could be chosen.</summary>
+public enum PlacementStatus
+{
+    /// <summary>Chosen: <see cref="PlacementChoice.HomeRegion"/>.</summary>
+    Chosen,
+
+    /// <summary>No such tenant.</summary>
+    UnknownTenant,
+
+    /// <summary>The region asked for (or the NAS's region) holds no shard of the tenant.</summary>
+    UnknownRegion,
+
+    /// <summary>The tenant has no such NAS.</summary>
+    UnknownNas,
+
+    /// <summary>Neither a region nor a NAS was named, and the tenant has several shards.</summary>
+    RegionRequired,
+}
+
+/// <summary>The outcome of choosing a home region.</summary>
+/// <param name="Status">Whether one was chosen.</param>
+/// <param name="HomeRegion">The region, when chosen.</param>
+/// <param name="Error">Why not, for the caller's error response.</param>
+public sealed record PlacementChoice(PlacementStatus Status, string? HomeRegion, string? Error)
+{
+    internal static PlacementChoice Fail(PlacementStatus status, string error) => new(status, null, error);
+}

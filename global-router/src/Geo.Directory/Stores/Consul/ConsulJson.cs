@@ -1,0 +1,49 @@
+using System.Text.Json.Serialization;
+
+namespace Geo.Directory.Stores.Consul;
+
+/// <summary>One entry of <c>GET /v1/kv/:key</c> (Consul's documented shape; <c>Value</c> is base64).</summary>
+internal sealed record ConsulKvEntry(string Key, string? Value, ulong CreateIndex, ulong ModifyIndex, ulong LockIndex, ulong Flags, string? Session);
+
+/// <summary>One entry of <c>GET /v1/health/service/:service</c>: a service instance with its node and checks.</summary>
+internal sealed record ConsulServiceEntry(ConsulNode Node, ConsulService Service, IReadOnlyList<ConsulCheck>? Checks);
+
+internal sealed record ConsulNode(string Node, string Address);
+
+internal sealed record ConsulService(string ID, string Service, string? Address, int Port, IReadOnlyDictionary<string, string>? Meta, IReadOnlyList<string>? Tags);
+
+internal sealed record ConsulCheck(string CheckID, string Status, string? ServiceID);
+
+[JsonSerializable(typeof(List<ConsulKvEntry>))]
+[JsonSerializable(typeof(List<ConsulServiceEntry>))]
+internal sealed partial class ConsulApiJson : JsonSerializerContext;
+
+/// <summary>The value of <c>directory/regions/&lt;id&gt;</c>.</summary>
+internal sealed record RegionDocument(string DisplayName, string ApiUrl, string RadiusHost, int RadiusAuthPort, int RadiusAcctPort);
+
+/// <summary>The value of <c>directory/tenants/&lt;id&gt;</c>.</summary>
+internal sealed record TenantDocument(string DisplayName);
+
+/// <summary>The value of <c>directory/shards/&lt;tenant&gt;/&lt;home&gt;</c>.</summary>
+internal sealed record ShardDocument(
+    string Owner, string? Standby, long Epoch, string State, string? LeaseHolder, DateTimeOffset? LeaseExpiresAt, string DatabaseName);
+
+/// <summary>The value of <c>directory/nas/&lt;tenant&gt;/&lt;id&gt;</c>.</summary>
+internal sealed record NasDocument(string Address, string PrimaryRegion, string? BackupRegion);
+
+/// <summary>
+/// One username in a placement bucket: <c>h</c> home region and <c>c</c> creation (Unix ms) when placed, or
+/// <c>d</c> (Unix ms) when removed — a tombstone, so that watchers that diff buckets see the removal; pruned after an hour.
+/// </summary>
+internal sealed record PlacementEntry(
+    [property: JsonPropertyName("h")] string? Home,
+    [property: JsonPropertyName("c")] long? Created,
+    [property: JsonPropertyName("d")] long? Deleted);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(RegionDocument))]
+[JsonSerializable(typeof(TenantDocument))]
+[JsonSerializable(typeof(ShardDocument))]
+[JsonSerializable(typeof(NasDocument))]
+[JsonSerializable(typeof(Dictionary<string, PlacementEntry>))]
+internal sealed partial class GeoConsulJson : JsonSerializerContext;

@@ -1,0 +1,84 @@
+using Geo.Directory.Stores.Consul;
+
+namespace Geo.Router;
+
+/// <summary>
+/// Configuration of geo-router (section <c>Router</c>: <c>--Router:ListenUrl=...</c> or <c>Router__ListenUrl</c>).
+/// A class, not a record: a generated ToString would print the directory's password or Consul token.
+/// </summary>
+public sealed class RouterOptions
+{
+    /// <summary>Where the router listens (port 0: any free port).</summary>
+    public string ListenUrl { get; set; } = "http://127.0.0.1:8080";
+
+    /// <summary>The directory store: <c>postgres</c> (embedded default) or <c>consul</c>.</summary>
+    public string DirectoryStore { get; set; } = "postgres";
+
+    /// <summary>Connection string of the directory database (store <c>postgres</c>); never logged.</summary>
+    public string? DirectoryConnectionString { get; set; }
+
+    /// <summary>The Consul agent and key layout (store <c>consul</c>).</summary>
+    public ConsulDirectoryOptions Consul { get; set; } = new();
+
+    /// <summary>Time between active health checks of each region.</summary>
+    public TimeSpan HealthCheckInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How long a health check may take.</summary>
+    public TimeSpan HealthCheckTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Failed health checks in a row that mark a region down (a refused connection, or a failed forward, marks it down at once).</summary>
+    public int HealthCheckFailureThreshold { get; set; } = 2;
+
+    /// <summary>How long connecting to a region may take before its shards answer 503.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a region may stay silent during one forwarded request.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The <c>Retry-After</c> seconds of a 503 for a shard whose owner is down or changing.</summary>
+    public int RetryAfterSeconds { get; set; } = 1;
+
+    /// <summary>Largest request body the router buffers (writes are buffered so that they can be retried once).</summary>
+    public int MaxRequestBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Page size of a listing when the client names none.</summary>
+    public int DefaultPageSize { get; set; } = 100;
+
+    /// <summary>Largest page size a client may ask for.</summary>
+    public int MaxPageSize { get; set; } = 1000;
+
+    internal IEnumerable<string> Validate()
+    {
+        if (DirectoryStore is not ("postgres" or "consul"))
+        {
+            yield return $"Router:DirectoryStore must be 'postgres' or 'consul', not '{DirectoryStore}'";
+        }
+
+        if (DirectoryStore == "postgres" && string.IsNullOrWhiteSpace(DirectoryConnectionString))
+        {
+            yield return "Router:DirectoryConnectionString is required with the postgres directory store";
+        }
+
+        if (!Uri.TryCreate(ListenUrl, UriKind.Absolute, out _))
+        {
+            yield return $"Router:ListenUrl '{ListenUrl}' is not an absolute URL";
+        }
+
+        foreach (var (name, value) in new[]
+                 {
+                     ("HealthCheckInterval", HealthCheckInterval), ("HealthCheckTimeout", HealthCheckTimeout),
+                     ("ConnectTimeout", ConnectTimeout), ("RequestTimeout", RequestTimeout),
+                 })
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                yield return $"Router:{name} must be positive";
+            }
+        }
+
+        if (RetryAfterSeconds < 1 || HealthCheckFailureThreshold < 1 || MaxRequestBodyBytes < 1 || DefaultPageSize < 1 || MaxPageSize < DefaultPageSize)
+        {
+            yield return "Router:RetryAfterSeconds, HealthCheckFailureThreshold, MaxRequestBodyBytes and DefaultPageSize must be positive and MaxPageSize at least DefaultPageSize";
+        }
+    }
+}

@@ -1,0 +1,112 @@
+using Geo.Directory;
+using Geo.Directory.Placement;
+using Geo.Directory.Regions;
+using Geo.Directory.Stores.Consul;
+using Geo.Directory.Stores.Postgres;
+using Geo.Router.Forwarding;
+using Geo.Router.Hosting;
+using Geo.Router.Listing;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration.Memory;
+using Microsoft.Extensions.Options;
+
+namespace Geo.Router;
+
+/// <summary>
+/// geo-router in one object: Kestrel, the directory cache, region health checks and the YARP forwarder.
+/// <c>Program.cs</c> runs one; tests and benchmarks construct one in-process (optionally over their own store).
+/// </summary>
+public sealed class RouterServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private RouterServer(WebApplication app) => _app = app;
+
+    /// <summary>
+    /// Builds a router from <paramref name="args"/> (configuration section <c>Router</c>, see
+    /// <see cref="RouterOptions"/>), then <paramref name="configure"/>. With <paramref name="store"/> the router uses
+    /// that directory store instead of the configured one (and does not dispose it).
+    /// </summary>
+    public static RouterServer Create(string[] args, Action<RouterOptions>? configure = null, IDirectoryStore? store = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        // Quiet defaults (no per-request lines from ASP.NET Core and YARP); arguments and environment still override them.
+        builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource
+        {
+            InitialData = new Dictionary<string, string?>
+            {
+                ["Logging:LogLevel:Default"] = "Information",
+                ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+                ["Logging:LogLevel:Yarp"] = "Warning",
+            },
+        });
+        var listen = new RouterOptions();
+        builder.Configuration.GetSection("Router").Bind(listen);
+        configure?.Invoke(listen);
+        builder.WebHost.UseUrls(listen.ListenUrl);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
+
+        var services = builder.Services;
+        services.AddOptionsWithValidateOnStart<RouterOptions>().BindConfiguration("Router").PostConfigure(o => configure?.Invoke(o));
+        services.AddSingleton<IValidateOptions<RouterOptions>>(new RouterOptionsValidator(store is not null));
+        services.AddSingleton(TimeProvider.System);
+        if (store is null)
+        {
+            // Created here, so the container disposes it at shutdown; an injected store stays its caller's.
+            services.AddSingleton(sp => CreateStore(sp.GetRequiredService<IOptions<RouterOptions>>().Value));
+        }
+
+        services.AddSingleton(sp => new DirectoryCache(
+            store ?? sp.GetRequiredService<IDirectoryStore>(), sp.GetRequiredService<ILogger<DirectoryCache>>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<RouterOptions>>().Value;
+            return new RegionHealthMonitor(
+                sp.GetRequiredService<DirectoryCache>(),
+                new RegionHealthOptions
+                {
+                    Interval = options.HealthCheckInterval,
+                    Timeout = options.HealthCheckTimeout,
+                    UnhealthyThreshold = options.HealthCheckFailureThreshold,
+                },
+                sp.GetRequiredService<ILogger<RegionHealthMonitor>>(),
+                sp.GetRequiredService<TimeProvider>());
+        });
+        services.AddSingleton(sp => new PlacementService(sp.GetRequiredService<DirectoryCache>()));
+        services.AddSingleton<RegionInvoker>();
+        services.AddSingleton<SubscriberProxy>();
+        services.AddSingleton<SubscriberListing>();
+        services.AddHttpForwarder();
+        services.AddHostedService<DirectoryHostedService>();
+
+        var app = builder.Build();
+        RouterEndpoints.Map(app);
+        return new RouterServer(app);
+    }
+
+    /// <summary>Where the router listens (known after <see cref="StartAsync"/>; with port 0, the port chosen).</summary>
+    public Uri Url => new(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+
+    internal DirectoryCache Directory => _app.Services.GetRequiredService<DirectoryCache>();
+
+    internal RegionHealthMonitor Health => _app.Services.GetRequiredService<RegionHealthMonitor>();
+
+    /// <summary>Loads the directory, starts health checks, then listens.</summary>
+    public Task StartAsync(CancellationToken cancellationToken = default) => _app.StartAsync(cancellationToken);
+
+    /// <summary>Stops listening (in-flight requests finish).</summary>
+    public Task StopAsync(CancellationToken cancellationToken = default) => _app.StopAsync(cancellationToken);
+
+    /// <summary>Runs until the process is told to stop (SIGTERM, Ctrl+C).</summary>
+    public Task RunAsync(CancellationToken cancellationToken = default) => _app.RunAsync(cancellationToken);
+
+    /// <summary>Stops and releases everything the router holds.</summary>
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
+
+    private static IDirectoryStore CreateStore(RouterOptions options) => options.DirectoryStore switch
+    {
+        "consul" => new ConsulDirectoryStore(options.Consul),
+        _ => new PostgresDirectoryStore(options.DirectoryConnectionString!),
+    };
+}

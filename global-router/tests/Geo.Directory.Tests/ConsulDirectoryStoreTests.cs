@@ -1,0 +1,333 @@
+using System.Net;
+using System.Text.Json;
+using Geo.Directory.Placement;
+using Geo.Directory.Regions;
+using Geo.Directory.Shards;
+using Geo.Directory.Stores.Consul;
+
+namespace Geo.Directory.Tests;
+
+/// <summary>The Consul store against replayed Consul HTTP responses (no Consul server can run here).</summary>
+public sealed class ConsulDirectoryStoreTests
+{
+    private const string ShardA = "/v1/kv/geo/directory/shards/acme/a";
+    private const string ShardADocument = """{"owner":"a","standby":"b","epoch":1,"state":"active","databaseName":"geo_acme_a"}""";
+
+    [Fact]
+    public async Task LoadAsync_ReplayedConsulResponses_BuildsDirectoryWithCatalogEndpointsAndHealth()
+    {
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, "/v1/kv/geo/directory/", ReplayedConsul.Json($$"""
+                [
+                  {{ReplayedConsul.Entry("geo/directory/regions/a", """{"displayName":"Region a","apiUrl":"http://fallback-a:80","radiusHost":"fallback-a","radiusAuthPort":1812,"radiusAcctPort":1813}""", 5, 5)}},
+                  {{ReplayedConsul.Entry("geo/directory/regions/b", """{"displayName":"Region b","apiUrl":"http://fallback-b:80","radiusHost":"fallback-b","radiusAuthPort":1812,"radiusAcctPort":1813}""", 6, 6)}},
+                  {{ReplayedConsul.Entry("geo/directory/regions/c", """{"displayName":"Region c","apiUrl":"http://10.3.0.1:8080","radiusHost":"10.3.0.1","radiusAuthPort":1812,"radiusAcctPort":1813}""", 7, 7)}},
+                  {{ReplayedConsul.Entry("geo/directory/tenants/acme", """{"displayName":"Acme"}""", 8, 8)}},
+                  {{ReplayedConsul.Entry("geo/directory/shards/acme/a", ShardADocument, 9, 200)}},
+                  {{ReplayedConsul.Entry("geo/directory/nas/acme/bng-a", """{"address":"10.0.0.1","primaryRegion":"a","backupRegion":"b"}""", 10, 10)}},
+                  {{ReplayedConsul.Entry("geo/directory/unknown/thing", "{}", 11, 11)}}
+                ]
+                """, 200), "recurse=true")
+            .On(HttpMethod.Get, "/v1/health/service/geo-region", ReplayedConsul.Json(HealthResponse, 300));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var data = await store.LoadAsync(default);
+
+        Assert.Equal(["a", "b", "c"], data.Regions.Select(r => r.Id));
+        var a = data.Regions[0];
+        Assert.Equal((new Uri("http://10.1.10.12:8080/"), "10.1.10.12", 11812, 11813), (a.ApiUrl, a.RadiusHost, a.RadiusAuthPort, a.RadiusAcctPort));
+        Assert.Equal(RegionHealth.Healthy, data.RegionHealth["a"]);
+        Assert.Equal(RegionHealth.Down, data.RegionHealth["b"]);
+        Assert.False(data.RegionHealth.ContainsKey("c"));
+        Assert.Equal(new Uri("http://10.3.0.1:8080"), data.Regions[2].ApiUrl);
+        var shard = Assert.Single(data.Shards);
+        Assert.Equal((new ShardKey("acme", "a"), "a", "b", 1L, ShardState.Active), (shard.Key, shard.OwnerRegion, shard.StandbyRegion, shard.Epoch, shard.State));
+        Assert.Equal(IPAddress.Parse("10.0.0.1"), Assert.Single(data.NasDevices).Address);
+        Assert.Equal("Acme", Assert.Single(data.Tenants).DisplayName);
+    }
+
+    [Fact]
+    public async Task TryUpdateShardAsync_ReplayedConsulResponses_WritesWithCasOfModifyIndexAndRaisesEpoch()
+    {
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, ShardA, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", ShardADocument, 9, 200)}]", 200))
+            .On(HttpMethod.Put, ShardA, ReplayedConsul.Bool(true), "cas=200");
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var result = await store.TryUpdateShardAsync(new ShardKey("acme", "a"), 1, new ShardUpdate { OwnerRegion = "b" }, default);
+
+        Assert.Equal(ShardUpdateOutcome.Updated, result.Outcome);
+        Assert.Equal((2L, "b", (string?)null), (result.Current!.Epoch, result.Current.OwnerRegion, result.Current.StandbyRegion));
+        var put = consul.Requests.Single(r => r.Method == HttpMethod.Put);
+        using var written = JsonDocument.Parse(put.Body);
+        Assert.Equal(2, written.RootElement.GetProperty("epoch").GetInt64());
+        Assert.Equal("b", written.RootElement.GetProperty("owner").GetString());
+        Assert.False(written.RootElement.TryGetProperty("standby", out _));
+    }
+
+    [Fact]
+    public async Task TryUpdateShardAsync_ReplayedConsulResponsesCasLost_RereadsAndReportsEpochMismatch()
+    {
+        // Our PUT ?cas=200 answers false: another process changed the shard (epoch 2) between our read and write.
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, ShardA, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", ShardADocument, 9, 200)}]", 200))
+            .On(HttpMethod.Put, ShardA, ReplayedConsul.Bool(false), "cas=200")
+            .On(HttpMethod.Get, ShardA, ReplayedConsul.Json(
+                $"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", ShardADocument.Replace("\"epoch\":1", "\"epoch\":2", StringComparison.Ordinal).Replace("\"owner\":\"a\"", "\"owner\":\"c\"", StringComparison.Ordinal), 9, 201)}]", 201));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var result = await store.TryUpdateShardAsync(new ShardKey("acme", "a"), 1, new ShardUpdate { OwnerRegion = "b" }, default);
+
+        Assert.Equal(ShardUpdateOutcome.EpochMismatch, result.Outcome);
+        Assert.Equal((2L, "c"), (result.Current!.Epoch, result.Current.OwnerRegion));
+        Assert.Single(consul.Requests, r => r.Method == HttpMethod.Put);
+    }
+
+    [Fact]
+    public async Task TryUpdateShardAsync_ReplayedConsulResponsesCasLostToLeaseRenewal_RetriesAndWins()
+    {
+        // The competing write only renewed a lease (epoch still 1): the change is decided again and applied.
+        var renewed = ShardADocument.Replace("}", ""","leaseHolder":"dr-1","leaseExpiresAt":"2030-01-01T00:00:00+00:00"}""", StringComparison.Ordinal);
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, ShardA, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", ShardADocument, 9, 200)}]", 200))
+            .On(HttpMethod.Put, ShardA, ReplayedConsul.Bool(false), "cas=200")
+            .On(HttpMethod.Get, ShardA, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", renewed, 9, 205)}]", 205))
+            .On(HttpMethod.Put, ShardA, ReplayedConsul.Bool(true), "cas=205");
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var result = await store.TryUpdateShardAsync(new ShardKey("acme", "a"), 1, new ShardUpdate { State = ShardState.Promoting }, default);
+
+        Assert.Equal(ShardUpdateOutcome.Updated, result.Outcome);
+        Assert.Equal((2L, ShardState.Promoting, "dr-1"), (result.Current!.Epoch, result.Current.State, result.Current.Lease!.Holder));
+    }
+
+    [Fact]
+    public async Task TryUpdateShardAsync_ReplayedConsulResponsesStaleEpoch_NoWrite()
+    {
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, ShardA, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", ShardADocument, 9, 200)}]", 200));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var result = await store.TryUpdateShardAsync(new ShardKey("acme", "a"), 7, new ShardUpdate { OwnerRegion = "b" }, default);
+
+        Assert.Equal(ShardUpdateOutcome.EpochMismatch, result.Outcome);
+        Assert.DoesNotContain(consul.Requests, r => r.Method == HttpMethod.Put);
+    }
+
+    [Fact]
+    public async Task TryUpdateShardAsync_ReplayedConsulResponsesMissingKey_NotFound()
+    {
+        var consul = new ReplayedConsul().On(HttpMethod.Get, ShardA, ReplayedConsul.NotFound(200));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var result = await store.TryUpdateShardAsync(new ShardKey("acme", "a"), 1, new ShardUpdate { OwnerRegion = "b" }, default);
+
+        Assert.Equal(ShardUpdateOutcome.NotFound, result.Outcome);
+        Assert.Null(result.Current);
+    }
+
+    [Fact]
+    public async Task CreateShardAsync_ReplayedConsulResponses_WritesOnlyIfAbsentWithCasZero()
+    {
+        // cas=0 answered false: the shard exists already and keeps its owner and epoch (here: promoted, epoch 4).
+        var existing = """{"owner":"b","epoch":4,"state":"active","databaseName":"geo_acme_a"}""";
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Put, ShardA, ReplayedConsul.Bool(false), "cas=0")
+            .On(HttpMethod.Get, ShardA, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", existing, 9, 300)}]", 300));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var shard = await store.CreateShardAsync(new Shard(new ShardKey("acme", "a"), "a", "b", 1, ShardState.Active, null, "geo_acme_a"), default);
+
+        Assert.Equal(("b", 4L), (shard.OwnerRegion, shard.Epoch));
+        Assert.Contains(consul.Requests, r => r.Method == HttpMethod.Put && r.Query == "cas=0");
+    }
+
+    [Fact]
+    public async Task TryAddPlacementAsync_ReplayedConsulResponses_AddsToBucketWithCas()
+    {
+        var bucket = BucketPath("acme", "alice");
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, bucket, ReplayedConsul.Json($$"""[{{ReplayedConsul.Entry(bucket[7..], """{"bob":{"h":"b","c":1700000000000},"old":{"d":1}}""", 40, 41)}}]""", 41))
+            .On(HttpMethod.Put, bucket, ReplayedConsul.Bool(true), "cas=41");
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var write = await store.TryAddPlacementAsync("acme", "alice", "a", default);
+
+        Assert.True(write.Created);
+        Assert.Equal("a", write.Placement.HomeRegion);
+        using var written = JsonDocument.Parse(consul.Requests.Single(r => r.Method == HttpMethod.Put).Body);
+        Assert.Equal("a", written.RootElement.GetProperty("alice").GetProperty("h").GetString());
+        Assert.Equal("b", written.RootElement.GetProperty("bob").GetProperty("h").GetString());
+        Assert.False(written.RootElement.TryGetProperty("old", out _), "a tombstone older than an hour is pruned");
+    }
+
+    [Fact]
+    public async Task TryAddPlacementAsync_ReplayedConsulResponsesAlreadyPlaced_ExistingWinsWithoutWrite()
+    {
+        var bucket = BucketPath("acme", "alice");
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, bucket, ReplayedConsul.Json($$"""[{{ReplayedConsul.Entry(bucket[7..], """{"alice":{"h":"b","c":1700000000000}}""", 40, 41)}}]""", 41));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var write = await store.TryAddPlacementAsync("acme", "alice", "a", default);
+
+        Assert.False(write.Created);
+        Assert.Equal(("b", DateTimeOffset.FromUnixTimeMilliseconds(1700000000000)), (write.Placement.HomeRegion, write.Placement.CreatedAt));
+        Assert.DoesNotContain(consul.Requests, r => r.Method == HttpMethod.Put);
+    }
+
+    [Fact]
+    public async Task LoadPlacementsAsync_ReplayedConsulResponses_LivePlacementsOnly()
+    {
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, "/v1/kv/geo/placements/", ReplayedConsul.Json($$"""
+                [
+                  {{ReplayedConsul.Entry("geo/placements/acme/000", """{"alice":{"h":"a","c":1},"gone":{"d":2}}""", 1, 3)}},
+                  {{ReplayedConsul.Entry("geo/placements/zenith/fff", """{"alice":{"h":"b","c":1}}""", 2, 2)}}
+                ]
+                """, 3), "recurse=true");
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+        var index = new PlacementIndex();
+
+        await store.LoadPlacementsAsync(index, default);
+
+        Assert.Equal(2, index.Count);
+        Assert.True(index.TryGetHomeRegion("zenith", "alice", out var home));
+        Assert.Equal("b", home);
+        Assert.False(index.TryGetHomeRegion("acme", "gone", out _));
+    }
+
+    [Fact]
+    public async Task WatchAsync_ReplayedConsulResponses_BlockingQueryOnDirectoryReportsControlPlaneChange()
+    {
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, "/v1/kv/geo/directory/", ReplayedConsul.Json("""["geo/directory/shards/acme/a"]""", 10), "keys=true")
+            .On(HttpMethod.Get, "/v1/kv/geo/placements/", ReplayedConsul.NotFound(20), "keys=true")
+            .On(HttpMethod.Get, "/v1/health/service/geo-region", ReplayedConsul.Json(HealthResponse, 30), "")
+            .On(HttpMethod.Get, "/v1/kv/geo/directory/", ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", ShardADocument, 9, 11)}]", 11), "index=10")
+            .Blocks("/v1/kv/geo/placements/")
+            .Blocks("/v1/health/service/geo-region");
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions { WaitTime = TimeSpan.FromSeconds(5) }, consul);
+        await using var watch = await store.WatchAsync(default);
+
+        var change = await watch.WaitAsync(default).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.True(change.ControlPlane);
+        Assert.Empty(change.Placements);
+        Assert.Contains(consul.Requests, r => r.Path == "/v1/kv/geo/directory/" && r.Query == "recurse=true&index=10&wait=5000ms");
+        Assert.Contains(consul.Requests, r => r.Path == "/v1/kv/geo/placements/" && r.Query == "recurse=true&index=20&wait=5000ms");
+        Assert.Contains(consul.Requests, r => r.Path == "/v1/health/service/geo-region" && r.Query == "index=30&wait=5000ms");
+    }
+
+    [Fact]
+    public async Task WatchAsync_ReplayedConsulResponses_PlacementChangeReportsOnlyBucketsModifiedSinceTheIndex()
+    {
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, "/v1/kv/geo/directory/", ReplayedConsul.Json("[]", 10), "keys=true")
+            .On(HttpMethod.Get, "/v1/kv/geo/placements/", ReplayedConsul.Json("[]", 20), "keys=true")
+            .On(HttpMethod.Get, "/v1/health/service/geo-region", ReplayedConsul.Json("[]", 30), "")
+            .On(HttpMethod.Get, "/v1/kv/geo/placements/", ReplayedConsul.Json($$"""
+                [
+                  {{ReplayedConsul.Entry("geo/placements/acme/001", """{"untouched":{"h":"a","c":1}}""", 5, 15)}},
+                  {{ReplayedConsul.Entry("geo/placements/acme/002", """{"alice":{"h":"a","c":2},"bob":{"d":3}}""", 6, 25)}}
+                ]
+                """, 25), "index=20")
+            .Blocks("/v1/kv/geo/directory/")
+            .Blocks("/v1/health/service/geo-region");
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+        await using var watch = await store.WatchAsync(default);
+
+        var change = await watch.WaitAsync(default).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.False(change.ControlPlane);
+        Assert.Equal([new PlacementChange("acme", "alice", "a"), new PlacementChange("acme", "bob", null)], change.Placements.OrderBy(c => c.Username));
+    }
+
+    [Fact]
+    public async Task WatchAsync_ReplayedConsulResponsesIndexUnchanged_KeepsWaiting()
+    {
+        // Consul's wait ran out (same index): no change is reported; the next query brings one.
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, "/v1/kv/geo/directory/", ReplayedConsul.Json("[]", 10), "keys=true")
+            .On(HttpMethod.Get, "/v1/kv/geo/placements/", ReplayedConsul.Json("[]", 20), "keys=true")
+            .On(HttpMethod.Get, "/v1/health/service/geo-region", ReplayedConsul.Json("[]", 30), "")
+            .On(HttpMethod.Get, "/v1/health/service/geo-region", ReplayedConsul.Json("[]", 30), "index=30")
+            .On(HttpMethod.Get, "/v1/health/service/geo-region", ReplayedConsul.Json(HealthResponse, 31), "index=30")
+            .Blocks("/v1/kv/geo/directory/")
+            .Blocks("/v1/kv/geo/placements/");
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+        await using var watch = await store.WatchAsync(default);
+
+        var change = await watch.WaitAsync(default).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.True(change.ControlPlane);
+        Assert.Equal(2, consul.Requests.Count(r => r.Path == "/v1/health/service/geo-region" && r.Query.StartsWith("index=30", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Requests_ReplayedConsulResponses_CarryTokenAndDatacenter_ErrorsNeverShowTheToken()
+    {
+        var consul = new ReplayedConsul().On(HttpMethod.Get, ShardA, ReplayedConsul.Json("rpc error", 0, HttpStatusCode.InternalServerError));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions { Token = "s3cr3t-token", Datacenter = "witness" }, consul);
+
+        var error = await Assert.ThrowsAsync<DirectoryStoreException>(() =>
+            store.TryUpdateShardAsync(new ShardKey("acme", "a"), 1, new ShardUpdate { OwnerRegion = "b" }, default));
+
+        var request = Assert.Single(consul.Requests);
+        Assert.Equal("s3cr3t-token", request.Token);
+        Assert.Equal("dc=witness", request.Query);
+        Assert.Contains("500", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cr3t", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BucketOf_Username_StableFnv1aModulo4096()
+    {
+        // FNV-1a 32 of "a" is 0xE40C292C; 0xE40C292C mod 4096 = 0x92C.
+        Assert.Equal(0x92C, ConsulDirectoryStore.BucketOf("a"));
+        Assert.Equal(ConsulDirectoryStore.BucketOf("alice@acme"), ConsulDirectoryStore.BucketOf("alice@acme"));
+        Assert.InRange(ConsulDirectoryStore.BucketOf("jürgen"), 0, 4095);
+    }
+
+    private static string BucketPath(string tenant, string username) =>
+        $"/v1/kv/geo/placements/{tenant}/{ConsulDirectoryStore.BucketOf(username):x3}";
+
+    /// <summary>
+    /// <c>GET /v1/health/service/geo-region</c> in the documented shape: region a has a passing instance and a
+    /// critical one; region b only a critical one; an instance without geo-region meta is ignored.
+    /// </summary>
+    private const string HealthResponse = """
+        [
+          {
+            "Node": {"ID": "40e4a748-2192-161a-0510-9bf59fe950b5", "Node": "node-a1", "Address": "10.1.10.12", "Datacenter": "dc1",
+                     "TaggedAddresses": {"lan": "10.1.10.12", "wan": "10.1.10.12"}, "Meta": {"instance_type": "t2.medium"}},
+            "Service": {"ID": "geo-region-a1", "Service": "geo-region", "Tags": ["primary"], "Address": "", "Port": 8080,
+                        "Meta": {"geo-region": "a", "radius-auth-port": "11812", "radius-acct-port": "11813"},
+                        "Weights": {"Passing": 10, "Warning": 1}, "Namespace": "default"},
+            "Checks": [
+              {"Node": "node-a1", "CheckID": "service:geo-region-a1", "Name": "Service 'geo-region' check", "Status": "passing",
+               "Notes": "", "Output": "", "ServiceID": "geo-region-a1", "ServiceName": "geo-region", "ServiceTags": ["primary"], "Namespace": "default"},
+              {"Node": "node-a1", "CheckID": "serfHealth", "Name": "Serf Health Status", "Status": "passing",
+               "Notes": "", "Output": "", "ServiceID": "", "ServiceName": "", "ServiceTags": [], "Namespace": "default"}
+            ]
+          },
+          {
+            "Node": {"ID": "50e4a748-2192-161a-0510-9bf59fe950b5", "Node": "node-a2", "Address": "10.1.10.13", "Datacenter": "dc1"},
+            "Service": {"ID": "geo-region-a2", "Service": "geo-region", "Tags": [], "Address": "10.1.10.13", "Port": 8080,
+                        "Meta": {"geo-region": "a"}},
+            "Checks": [{"Node": "node-a2", "CheckID": "service:geo-region-a2", "Name": "check", "Status": "critical", "ServiceID": "geo-region-a2"}]
+          },
+          {
+            "Node": {"ID": "60e4a748-2192-161a-0510-9bf59fe950b5", "Node": "node-b1", "Address": "10.2.10.12", "Datacenter": "dc1"},
+            "Service": {"ID": "geo-region-b1", "Service": "geo-region", "Tags": [], "Address": "10.2.10.40", "Port": 8080,
+                        "Meta": {"geo-region": "b"}},
+            "Checks": [{"Node": "node-b1", "CheckID": "service:geo-region-b1", "Name": "check", "Status": "critical", "ServiceID": "geo-region-b1"}]
+          },
+          {
+            "Node": {"ID": "70e4a748-2192-161a-0510-9bf59fe950b5", "Node": "node-x", "Address": "10.9.0.1", "Datacenter": "dc1"},
+            "Service": {"ID": "other", "Service": "geo-region", "Tags": [], "Address": "", "Port": 1, "Meta": {}},
+            "Checks": []
+          }
+        ]
+        """;
+}
