@@ -20,6 +20,7 @@ namespace Geo.RegionNode.Radius;
 internal sealed partial class RegionForwarder : IDisposable
 {
     private readonly ShardCatalog _catalog;
+    private readonly string _region;
     private readonly byte[]? _secret;
     private readonly TimeSpan _timeout;
     private readonly Socket _socket;
@@ -35,6 +36,7 @@ internal sealed partial class RegionForwarder : IDisposable
     public RegionForwarder(IOptions<RegionNodeOptions> options, ShardCatalog catalog, Metrics metrics, ILogger<RegionForwarder> logger)
     {
         _catalog = catalog;
+        _region = options.Value.RegionId;
         _logger = logger;
         _timeout = options.Value.ForwardTimeout;
         _secret = options.Value.InterRegionSecretFile.Length == 0 ? null : File.ReadAllBytes(options.Value.InterRegionSecretFile).AsSpan().Trim((byte)'\n').ToArray();
@@ -52,7 +54,7 @@ internal sealed partial class RegionForwarder : IDisposable
     /// <summary>Forwards to the owner region; returns the length of the answer for the NAS in <paramref name="response"/>, 0 when there is none.</summary>
     public async ValueTask<int> ForwardAsync(RadiusRequest request, string ownerRegion, byte[] response, CancellationToken cancellationToken)
     {
-        if (_secret is null || request.FromPeer || _catalog.Region(ownerRegion) is not { } owner)
+        if (_secret is null || request.FromPeer || ownerRegion == _region || _catalog.Region(ownerRegion) is not { } owner)
         {
             return 0;
         }

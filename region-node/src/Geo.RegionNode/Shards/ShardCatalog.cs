@@ -63,6 +63,62 @@ internal sealed partial class ShardCatalog(
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
+        var listening = ListenAsync(cancellationToken);
+        await PollAsync(cancellationToken);
+        await listening;
+    }
+
+    /// <summary>
+    /// Reloads as soon as the directory announces a change (LISTEN geo_directory), so a new owner or epoch is
+    /// followed within a round trip, not a polling interval. Polling stays as the safety net.
+    /// </summary>
+    private async Task ListenAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(_options.DirectoryConnectionString);
+                await connection.OpenAsync(cancellationToken);
+                connection.Notification += (_, _) => _ = RefreshQuietlyAsync(cancellationToken);
+                await using (var listen = new NpgsqlCommand("LISTEN geo_directory", connection))
+                {
+                    await listen.ExecuteNonQueryAsync(cancellationToken);
+                }
+
+                // Whatever changed while not listening is picked up now.
+                await RefreshQuietlyAsync(cancellationToken);
+                while (!cancellationToken.IsCancellationRequested)
+                {
+                    await connection.WaitAsync(cancellationToken);
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException)
+            {
+                LogRefreshFailed(logger, ex);
+                await Task.Delay(TimeSpan.FromSeconds(1), time, cancellationToken);
+            }
+        }
+    }
+
+    private async Task RefreshQuietlyAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await RefreshAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            LogRefreshFailed(logger, ex);
+        }
+    }
+
+    private async Task PollAsync(CancellationToken cancellationToken)
+    {
         using var timer = new PeriodicTimer(_options.RefreshInterval, time);
         do
         {
@@ -102,7 +158,22 @@ internal sealed partial class ShardCatalog(
                     shard.Epoch = row.Epoch;
                 }
 
-                await LoadShardContentsAsync(shard, nas, cancellationToken);
+                try
+                {
+                    await LoadShardContentsAsync(shard, nas, cancellationToken);
+                }
+                catch (Exception ex) when (ex is NpgsqlException or IOException)
+                {
+                    // One unreachable shard database must not stop the node from serving the others.
+                    LogShardUnavailable(logger, shard, ex);
+                    if (!current.ContainsKey((row.TenantId, row.HomeRegion)))
+                    {
+                        await shard.DisposeAsync();
+                    }
+
+                    continue;
+                }
+
                 shards[(row.TenantId, row.HomeRegion)] = shard;
             }
 
@@ -274,6 +345,9 @@ internal sealed partial class ShardCatalog(
 
     [LoggerMessage(EventId = 1103, Level = LogLevel.Error, Message = "Could not reload shards from the directory; serving the last known map")]
     private static partial void LogRefreshFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1105, Level = LogLevel.Error, Message = "Shard {Shard} is owned by this region but its database cannot be read; not serving it")]
+    private static partial void LogShardUnavailable(ILogger logger, ShardHandle shard, Exception exception);
 
     [LoggerMessage(EventId = 1104, Level = LogLevel.Error, Message = "NAS {NasId} of shard {Shard}: its sealed secret does not open with this key ring; NAS ignored")]
     private static partial void LogNasSecretUnreadable(ILogger logger, string nasId, ShardHandle shard);
