@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Geo.Schema.Migrations;
+using Geo.Testing;
+
+namespace Geo.EndToEnd.Tests;
+
+/// <summary>geo-router in front of two geo-region processes: each call reaches the region that owns the subscriber.</summary>
+public sealed class RouterEndToEndTests(TwoRegions stack) : IClassFixture<TwoRegions>
+{
+    [Fact]
+    public async Task ApiCall_SubscriberOfEachRegion_AnsweredByThatRegion()
+    {
+        using var api = stack.Api("acme");
+
+        using var a = await api.GetAsync("/tenants/acme/subscribers/acme-a-000001");
+        using var b = await api.GetAsync("/tenants/acme/subscribers/acme-b-000001");
+
+        Assert.Equal(HttpStatusCode.OK, a.StatusCode);
+        Assert.Equal("a", a.Headers.GetValues("Geo-Region").Single());
+        Assert.Equal(HttpStatusCode.OK, b.StatusCode);
+        Assert.Equal("b", b.Headers.GetValues("Geo-Region").Single());
+        Assert.Equal("acme-b-000001", (await b.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("username").GetString());
+    }
+
+    [Fact]
+    public async Task ApiCreate_WithRegionB_PlacedAndCreatedInB()
+    {
+        using var api = stack.Api("zenith");
+        var username = $"new-{Guid.NewGuid():N}"[..16];
+
+        using var created = await api.PostAsJsonAsync("/tenants/zenith/subscribers", new { username, password = "pw-123456", planId = "home-50", region = "b" });
+
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal("b", created.Headers.GetValues("Geo-Region").Single());
+        Assert.Equal(1L, await Sql.ScalarAsync<long>(stack.ShardConnectionString("zenith", "b"), "SELECT count(*) FROM subscribers WHERE username = $1", username));
+    }
+
+    [Fact]
+    public async Task Radclient_ToRegionB_ForSubscriberHomedInA_AnsweredByAAndAccountedInA()
+    {
+        var (user, password) = stack.Subscriber("acme", "a", 3);
+        var secret = stack.NasSecret("acme-bng-a");
+
+        var (_, login) = await Radclient.SendAsync(stack.RadiusAuth("b"), "auth", secret,
+            $"User-Name = \"{user}\"\nUser-Password = \"{password}\"\nMessage-Authenticator = 0x00\nPacket-Src-IP-Address = 127.0.10.1");
+        var session = $"e2e-{Guid.NewGuid():N}";
+        var (_, accounting) = await Radclient.SendAsync(stack.RadiusAcct("b"), "acct", secret,
+            $"User-Name = \"{user}\"\nAcct-Status-Type = Start\nAcct-Session-Id = \"{session}\"\nPacket-Src-IP-Address = 127.0.10.1");
+
+        Assert.Contains("Received Access-Accept", login, StringComparison.Ordinal);
+        // geo:acme:a: — the Class that region a puts in its accepts.
+        Assert.Contains("Class = 0x67656f3a61636d653a613a", login, StringComparison.Ordinal);
+        Assert.Contains("Received Accounting-Response", accounting, StringComparison.Ordinal);
+        Assert.Equal(1L, await Sql.ScalarAsync<long>(stack.ShardConnectionString("acme", "a"), "SELECT count(*) FROM sessions WHERE acct_session_id = $1", session));
+    }
+
+    [Fact]
+    public async Task EpochFlip_ShardMovesToB_NewOwnerAnswersWithinOneSecond()
+    {
+        // A stand-in for a promoted replica of zenith@a in region b (replication brings the real one).
+        var (user, _) = stack.Subscriber("zenith", "a", 2);
+        var replica = stack.ShardConnectionString("zenith", "a", cluster: "b");
+        await Sql.ScalarAsync<object>(stack.ShardConnectionString("zenith", "b").Replace("Database=geo_zenith_b", "Database=postgres", StringComparison.Ordinal),
+            "CREATE DATABASE geo_zenith_a");
+        await new MigrationRunner().ApplyAsync(replica, MigrationSet.Tenant);
+        await Sql.ScalarAsync<object>(replica, "INSERT INTO plans (id, display_name) VALUES ('home-50', 'Home 50M')");
+        await Sql.ScalarAsync<object>(replica, "INSERT INTO subscribers (id, username, password_enc, plan_id) VALUES (gen_random_uuid(), $1, '\\x00', 'home-50')", user);
+        await Sql.ScalarAsync<object>(replica, "INSERT INTO shard_fence (tenant_id, home_region, owner_region, epoch) VALUES ('zenith', 'a', 'b', 2)");
+        using var api = stack.Api("zenith");
+        Assert.Equal("a", (await api.GetAsync($"/tenants/zenith/subscribers/{user}")).Headers.GetValues("Geo-Region").Single());
+
+        var flipped = Stopwatch.StartNew();
+        await Sql.ScalarAsync<object>(stack.DirectoryConnectionString,
+            "UPDATE shards SET owner_region = 'b', standby_region = 'a', epoch = 2 WHERE tenant_id = 'zenith' AND home_region = 'a'");
+        HttpResponseMessage response;
+        while (true)
+        {
+            response = await api.GetAsync($"/tenants/zenith/subscribers/{user}");
+            if (response.IsSuccessStatusCode && response.Headers.GetValues("Geo-Region").Single() == "b" || flipped.Elapsed > TimeSpan.FromSeconds(10))
+            {
+                break;
+            }
+
+            response.Dispose();
+        }
+
+        var elapsed = flipped.Elapsed;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("b", response.Headers.GetValues("Geo-Region").Single());
+        Assert.Equal("2", response.Headers.GetValues("Geo-Epoch").Single());
+        Assert.True(elapsed < TimeSpan.FromSeconds(1), $"the new owner answered after {elapsed.TotalMilliseconds:F0} ms");
+        response.Dispose();
+    }
+}

@@ -1,0 +1,74 @@
+using System.Net;
+using Geo.Ctl;
+using Geo.Ctl.LocalStack;
+using Geo.Engines;
+using Geo.Engines.Postgres;
+using Geo.Engines.Services;
+using Geo.Testing;
+using Npgsql;
+
+namespace Geo.EndToEnd.Tests;
+
+/// <summary>
+/// The local stack exactly as <c>geoctl up</c> runs it — PostgreSQL, Redis and a geo-region process per region,
+/// the directory and a geo-router process — in a temp folder, torn down by a reaper whatever happens.
+/// </summary>
+public sealed class TwoRegions : IAsyncLifetime
+{
+    private Reaper? _reaper;
+
+    public string StateDir { get; } = Path.Combine(TestFolders.Create("e2e"), ".geo");
+
+    internal StackLayout Layout => new(StateDir);
+
+    internal StackState State { get; private set; } = null!;
+
+    public Uri Router => new($"http://127.0.0.1:{State.RouterPort}");
+
+    public string DirectoryConnectionString => PostgresCluster.Open(Layout.DirectoryPostgres)!.ConnectionString("geo_directory");
+
+    public string ShardConnectionString(string tenant, string home, string? cluster = null) =>
+        PostgresCluster.Open(Layout.RegionPostgres(cluster ?? home))!.ConnectionString($"geo_{tenant}_{home}");
+
+    public IPEndPoint RadiusAuth(string region) => new(IPAddress.Loopback, State.Regions.Single(r => r.Id == region).RadiusAuthPort);
+
+    public IPEndPoint RadiusAcct(string region) => new(IPAddress.Loopback, State.Regions.Single(r => r.Id == region).RadiusAcctPort);
+
+    public string NasSecret(string nasId) => File.ReadAllText(Layout.NasSecretFile(nasId)).Trim();
+
+    public (string Username, string Password) Subscriber(string tenant, string home, int index)
+    {
+        var username = $"{tenant}-{home}-{index:D6}";
+        var line = File.ReadLines(Layout.CredentialsFile($"geo_{tenant}_{home}")).Single(l => l.StartsWith(username + ",", StringComparison.Ordinal));
+        return (username, line[(username.Length + 1)..]);
+    }
+
+    public HttpClient Api(string tenant)
+    {
+        var client = new HttpClient { BaseAddress = Router, Timeout = TimeSpan.FromSeconds(10) };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", File.ReadAllText(Layout.ApiKeyFile(tenant)).Trim());
+        return client;
+    }
+
+    internal ServiceProcess RegionNode(string region) => ServiceProcess.Open(Layout.RegionNode(region));
+
+    /// <summary>Runs <c>geoctl up</c> again: starts whatever is stopped, touches nothing that runs.</summary>
+    public async Task UpAsync()
+    {
+        await new LocalStackRunner(Layout, new Reporter(TextWriter.Null)).UpAsync(new UpOptions(["a", "b"], 30), CancellationToken.None);
+        State = (await StackState.LoadAsync(Layout, CancellationToken.None))!;
+    }
+
+    public async Task InitializeAsync()
+    {
+        _reaper = StackReaper.Start(Path.GetDirectoryName(StateDir)!);
+        await UpAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await new LocalStackRunner(Layout, new Reporter(TextWriter.Null)).DownAsync(purge: false, CancellationToken.None);
+        NpgsqlConnection.ClearAllPools();
+        _reaper?.Dispose();
+    }
+}
