@@ -10,6 +10,11 @@ namespace Geo.Schema.Secrets;
 /// </summary>
 public sealed class SecretBox(SecretKeyring keyring)
 {
+    // An AesGcm holds a native cipher context; creating one per call shows on the authentication hot path,
+    // and an instance is not safe to share between threads, so each thread keeps its own per key.
+    [ThreadStatic]
+    private static Dictionary<(SecretKeyring, byte), AesGcm>? t_ciphers;
+
     private const byte Format = 1;
     private const int NonceSize = 12;
     private const int TagSize = 16;
@@ -28,7 +33,7 @@ public sealed class SecretBox(SecretKeyring keyring)
         sealedValue[1] = keyId;
         var nonce = sealedValue.AsSpan(2, NonceSize);
         RandomNumberGenerator.Fill(nonce);
-        using var aes = new AesGcm(key, TagSize);
+        var aes = Cipher(keyId, key);
         aes.Encrypt(nonce, secret, sealedValue.AsSpan(HeaderSize), sealedValue.AsSpan(2 + NonceSize, TagSize), context.AssociatedData);
         return sealedValue;
     }
@@ -43,7 +48,7 @@ public sealed class SecretBox(SecretKeyring keyring)
         }
 
         var plain = new byte[sealedValue.Length - HeaderSize];
-        using var aes = new AesGcm(key, TagSize);
+        var aes = Cipher(sealedValue[1], key);
         try
         {
             aes.Decrypt(sealedValue.Slice(2, NonceSize), sealedValue[HeaderSize..], sealedValue.Slice(2 + NonceSize, TagSize), plain, context.AssociatedData);
@@ -55,6 +60,18 @@ public sealed class SecretBox(SecretKeyring keyring)
 
         secret = plain;
         return true;
+    }
+
+    private AesGcm Cipher(byte keyId, byte[] key)
+    {
+        t_ciphers ??= [];
+        if (!t_ciphers.TryGetValue((keyring, keyId), out var aes))
+        {
+            aes = new AesGcm(key, TagSize);
+            t_ciphers[(keyring, keyId)] = aes;
+        }
+
+        return aes;
     }
 
     /// <summary>Opens a sealed UTF-8 secret; false as for <see cref="TryOpen(ReadOnlySpan{byte}, SecretContext, out byte[])"/>.</summary>
