@@ -35,8 +35,9 @@ public sealed class LocalStackTests : IDisposable
         {
             var cluster = PostgresCluster.Open(layout.RegionPostgres(region))!;
             var databases = await Sql.QueryAsync<string>(cluster.ConnectionString(), "SELECT datname FROM pg_database WHERE datname LIKE 'geo\\_%' ORDER BY datname");
-            Assert.Equal([$"geo_acme_{region}", $"geo_zenith_{region}"], databases);
-            foreach (var database in databases)
+            // Each region holds its own shards and, kept by its replicator, the replicas of the other region's.
+            Assert.Equal(["geo_acme_a", "geo_acme_b", "geo_zenith_a", "geo_zenith_b"], databases);
+            foreach (var database in new[] { $"geo_acme_{region}", $"geo_zenith_{region}" })
             {
                 Assert.Equal([(long)Subscribers], await Sql.QueryAsync<long>(cluster.ConnectionString(database), "SELECT count(*) FROM subscribers"));
                 // The ledger invariant holds from the first row on: every balance is the sum of its ledger.

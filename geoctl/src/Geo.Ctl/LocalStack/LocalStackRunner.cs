@@ -39,7 +39,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             {
                 CreatedAt = DateTimeOffset.UtcNow,
                 SubscribersPerShard = options.SubscribersPerShard,
-                Regions = [.. options.Regions.Select(id => new RegionState(id, LoopbackPorts.FreeUdpPort(), LoopbackPorts.FreeUdpPort(), LoopbackPorts.FreeTcpPort()))],
+                Regions = [.. options.Regions.Select(id => new RegionState(id, LoopbackPorts.FreeUdpPort(), LoopbackPorts.FreeUdpPort(), LoopbackPorts.FreeTcpPort(), LoopbackPorts.FreeTcpPort()))],
                 RouterPort = LoopbackPorts.FreeTcpPort(),
             };
             reporter.Line($"Creating the local stack in {StackLayout.Show(layout.Root)}: regions {string.Join(", ", options.Regions)}, {options.SubscribersPerShard} subscribers per shard");
@@ -49,9 +49,13 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         {
             var requested = options.Regions.SequenceEqual(state.Regions.Select(r => r.Id)) ? "" : $" (ignoring --regions {string.Join(",", options.Regions)}: an existing stack keeps its regions; 'geoctl down --purge' to start over)";
             reporter.Line($"Reusing the local stack in {StackLayout.Show(layout.Root)}: regions {string.Join(", ", state.Regions.Select(r => r.Id))}{requested}");
-            if (state.RouterPort == 0)
+            if (state.RouterPort == 0 || state.Regions.Any(r => r.ReplicatorPort == 0))
             {
-                state = state with { RouterPort = LoopbackPorts.FreeTcpPort() };
+                state = state with
+                {
+                    RouterPort = state.RouterPort == 0 ? LoopbackPorts.FreeTcpPort() : state.RouterPort,
+                    Regions = [.. state.Regions.Select(r => r.ReplicatorPort == 0 ? r with { ReplicatorPort = LoopbackPorts.FreeTcpPort() } : r)],
+                };
                 await state.SaveAsync(layout, cancellationToken);
             }
         }
@@ -121,12 +125,52 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             () => StartRegionNodeAsync(region, directory, regionTasks.Single(r => r.Id == region.Id).Postgres.Result, redisServers[region.Id], cancellationToken),
             node => $"RADIUS 127.0.0.1:{region.RadiusAuthPort}/{region.RadiusAcctPort}, HTTP 127.0.0.1:{region.ApiPort}, pid {node}")));
 
+        var clusters = new Dictionary<string, PostgresCluster>();
+        foreach (var (regionId, postgresTask, _) in regionTasks)
+        {
+            clusters[regionId] = await postgresTask;
+        }
+
+        if (state.Regions.Count > 1)
+        {
+            await Task.WhenAll(state.Regions.Select(region => reporter.StepAsync($"region {region.Id} replicator (geo-replicator)",
+                () => StartReplicatorAsync(region, regionIds, clusters, cancellationToken),
+                replicator => $"replicas of {string.Join(", ", StandbyShards(region.Id, regionIds).Select(s => $"{s.Tenant}@{s.Home}"))}, metrics 127.0.0.1:{region.ReplicatorPort}, pid {replicator}")));
+        }
+
         await reporter.StepAsync("router (geo-router)", () => StartRouterAsync(state, directory, cancellationToken),
             router => $"HTTP 127.0.0.1:{state.RouterPort}, pid {router}");
 
         reporter.Line("");
         await PrintSummaryAsync(state, cancellationToken);
         return 0;
+    }
+
+    /// <summary>The shards a region stands by for: every tenant's shard homed in the region before it in the list.</summary>
+    private static IEnumerable<(string Tenant, string Home)> StandbyShards(string region, IReadOnlyList<string> regionIds) =>
+        DemoData.Tenants.SelectMany(t => regionIds.Where(home => DemoData.StandbyOf(home, regionIds) == region).Select(home => (t.Id, home)));
+
+    /// <summary>One geo-replicator per region keeps the region's replicas of the other region's shards current (pgoutput).</summary>
+    private async Task<ServiceProcess> StartReplicatorAsync(RegionState region, IReadOnlyList<string> regionIds, Dictionary<string, PostgresCluster> clusters, CancellationToken cancellationToken)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var url = $"http://127.0.0.1:{region.ReplicatorPort.ToString(inv)}";
+        var arguments = new List<string> { $"--Replication:Region={region.Id}", $"--Replication:MetricsUrl={url}" };
+        var index = 0;
+        foreach (var (tenant, home) in StandbyShards(region.Id, regionIds))
+        {
+            var database = ShardDatabase.Name(tenant, home);
+            var prefix = $"--Replication:Shards:{index.ToString(inv)}:";
+            arguments.Add($"{prefix}Name={tenant}@{home}");
+            arguments.Add($"{prefix}SourceConnectionString={clusters[home].ConnectionString(database)}");
+            arguments.Add($"{prefix}ReplicaConnectionString={clusters[region.Id].ConnectionString(database)}");
+            arguments.Add($"{prefix}ApplyTenantMigrations=true");
+            index++;
+        }
+
+        var replicator = await ServiceProcess.StartAsync(layout.Replicator(region.Id), Path.Combine(AppContext.BaseDirectory, "geo-replicator.dll"), arguments, cancellationToken);
+        await replicator.WaitUntilReadyAsync(ct => IsReadyAsync(new Uri($"{url}/health/ready"), ct), TimeSpan.FromSeconds(120), cancellationToken);
+        return replicator;
     }
 
     private async Task<ServiceProcess> StartRouterAsync(StackState state, string directory, CancellationToken cancellationToken)
@@ -190,7 +234,8 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         {
             var state = await StackState.LoadAsync(layout, cancellationToken);
             // Services first, gracefully: a region node finishes and commits what is in flight before its database goes.
-            await Task.WhenAll((state?.Regions ?? []).Select(region => ServiceProcess.Open(layout.RegionNode(region.Id))).Append(ServiceProcess.Open(layout.Router))
+            await Task.WhenAll((state?.Regions ?? []).SelectMany(region => new[] { ServiceProcess.Open(layout.RegionNode(region.Id)), ServiceProcess.Open(layout.Replicator(region.Id)) })
+                .Append(ServiceProcess.Open(layout.Router))
                 .Where(node => node.IsRunning)
                 .Select(node => reporter.StepAsync($"stop {StackLayout.Show(node.Directory)} (pid {node})", () => node.StopAsync(TimeSpan.FromSeconds(30), cancellationToken))));
             var stops = new List<Task>();
@@ -254,6 +299,10 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             healthy &= ready;
             reporter.Line($"{$"region {region.Id} node",-26} {(ready ? "up" : node.IsRunning ? "not ready" : "down"),-10} {$"127.0.0.1:{region.ApiPort}",-18} " +
                 (node.IsRunning ? $"pid {node}; RADIUS auth {region.RadiusAuthPort}, acct {region.RadiusAcctPort}; log {StackLayout.Show(node.LogFile)}" : ""));
+            if (state.Regions.Count > 1)
+            {
+                healthy &= await ReportReplicatorAsync(region, cancellationToken);
+            }
         }
 
         var router = ServiceProcess.Open(layout.Router);
@@ -262,6 +311,53 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         reporter.Line($"{"router",-26} {(routerUp ? "up" : router.IsRunning ? "not ready" : "down"),-10} {$"127.0.0.1:{state.RouterPort}",-18} " +
             (router.IsRunning ? $"pid {router}; log {StackLayout.Show(router.LogFile)}" : ""));
         return healthy ? 0 : 1;
+    }
+
+    /// <summary>The replicator's state and, per shard, seconds and bytes behind its source (from its /metrics).</summary>
+    private async Task<bool> ReportReplicatorAsync(RegionState region, CancellationToken cancellationToken)
+    {
+        var replicator = ServiceProcess.Open(layout.Replicator(region.Id));
+        var url = $"http://127.0.0.1:{region.ReplicatorPort}";
+        var ready = replicator.IsRunning && region.ReplicatorPort != 0 && await IsReadyAsync(new Uri($"{url}/health/ready"), cancellationToken);
+        var lag = "";
+        if (replicator.IsRunning)
+        {
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(TimeSpan.FromSeconds(2));
+                var metrics = await Http.GetStringAsync(new Uri($"{url}/metrics"), timeout.Token);
+                var seconds = ReadSeries(metrics, "geo_replication_lag_seconds");
+                var bytes = ReadSeries(metrics, "geo_replication_lag_bytes");
+                var warning = ReadSeries(metrics, "geo_replication_lag_warning");
+                lag = string.Join("; ", seconds.Select(s => $"{s.Key} lag {s.Value:F2} s, {bytes.GetValueOrDefault(s.Key):F0} bytes{(warning.GetValueOrDefault(s.Key) > 0 ? " WARNING" : "")}"));
+            }
+            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                lag = "metrics unavailable";
+            }
+        }
+
+        reporter.Line($"{$"region {region.Id} replicator",-26} {(ready ? "up" : replicator.IsRunning ? "not ready" : "down"),-10} {$"127.0.0.1:{region.ReplicatorPort}",-18} " +
+            (replicator.IsRunning ? $"pid {replicator}; {lag}" : ""));
+        return ready;
+    }
+
+    /// <summary>The values of one Prometheus series by its shard label.</summary>
+    private static Dictionary<string, double> ReadSeries(string metrics, string name)
+    {
+        var values = new Dictionary<string, double>(StringComparer.Ordinal);
+        var prefix = name + "{shard=\"";
+        foreach (var line in metrics.Split('\n'))
+        {
+            if (line.StartsWith(prefix, StringComparison.Ordinal) && line.IndexOf("\"} ", StringComparison.Ordinal) is var end and > 0 &&
+                double.TryParse(line.AsSpan(end + 3), NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+            {
+                values[line[prefix.Length..end]] = value;
+            }
+        }
+
+        return values;
     }
 
     private async Task<bool> ReportPostgresAsync(string name, PostgresCluster? cluster, IReadOnlyList<string> databases, CancellationToken cancellationToken)

@@ -29,6 +29,8 @@ internal sealed class StackLayout(string root)
 
     public string Router => Path.Combine(Root, "router");
 
+    public string Replicator(string region) => Path.Combine(Root, "regions", region, "replicator");
+
     /// <summary>A NAS's demo shared secret, kept in a file so that no command has to print it.</summary>
     public string NasSecretFile(string nasId) => Path.Combine(DemoDirectory, "nas", $"{nasId}.secret");
 

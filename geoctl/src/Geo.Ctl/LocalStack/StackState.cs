@@ -42,8 +42,8 @@ internal sealed record StackState
     }
 }
 
-/// <summary>One region of the local stack: its id and the loopback ports of its region node.</summary>
-internal sealed record RegionState(string Id, int RadiusAuthPort, int RadiusAcctPort, int ApiPort);
+/// <summary>One region of the local stack: its id, the loopback ports of its region node, and of its replicator's metrics (0 in an older state).</summary>
+internal sealed record RegionState(string Id, int RadiusAuthPort, int RadiusAcctPort, int ApiPort, int ReplicatorPort = 0);
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(StackState))]

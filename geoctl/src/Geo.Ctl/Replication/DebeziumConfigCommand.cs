@@ -1,5 +1,3 @@
-// Wiring: see VerifyCommand.cs (same GEO_REPLICATION condition).
-#if GEO_REPLICATION
 using System.CommandLine;
 using System.Text.Json;
 using Geo.Ctl.LocalStack;
@@ -70,4 +68,3 @@ internal static class DebeziumConfigCommand
         return command;
     }
 }
-#endif

@@ -1,7 +1,3 @@
-// Wiring (for the lead): compiled once Geo.Ctl.csproj references replication/src/Geo.Replication and defines
-// GEO_REPLICATION (or this #if is removed); then add VerifyCommand.Create(stateDir, output, error) and
-// DebeziumConfigCommand.Create(stateDir, output, error) to GeoCtlCommand's root command.
-#if GEO_REPLICATION
 using System.CommandLine;
 using Geo.Ctl.LocalStack;
 using Geo.Engines.Postgres;
@@ -75,8 +71,7 @@ internal static class VerifyCommand
     {
         var regions = Path.Combine(layout.Root, "regions");
         return System.IO.Directory.Exists(regions)
-            ? Directory.GetDirectories(regions).Select(Path.GetFileName).Where(r => r != home).Order(StringComparer.Ordinal).FirstOrDefault()
+            ? System.IO.Directory.GetDirectories(regions).Select(Path.GetFileName).Where(r => r != home).Order(StringComparer.Ordinal).FirstOrDefault()
             : null;
     }
 }
-#endif

@@ -1,0 +1,377 @@
+using Geo.Replication.Changes;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Geo.Replication.Applying;
+
+/// <summary>What the replica stored as its position for one source.</summary>
+/// <param name="Token">The source-specific position token.</param>
+/// <param name="Lsn">The commit-ordered LSN in it (0 when it has none).</param>
+/// <param name="SourceCommitAt">When the last applied transaction committed at the source.</param>
+internal sealed record StoredPosition(string Token, ulong Lsn, DateTimeOffset? SourceCommitAt);
+
+/// <summary>What one apply did.</summary>
+/// <param name="Transactions">Source transactions applied.</param>
+/// <param name="Changes">Row changes applied (a truncate counts once per table).</param>
+/// <param name="Skipped">Transactions skipped because the replica already held them.</param>
+/// <param name="MissingRows">Updates and deletes that found no row on the replica (a diverged replica).</param>
+internal readonly record struct ApplyResult(int Transactions, int Changes, int Skipped, int MissingRows);
+
+/// <summary>
+/// Writes whole source transactions into the replica. One replica transaction holds one or several consecutive
+/// whole source transactions plus the <c>replication_progress</c> row with the last one's position, so the
+/// replica is always a consistent prefix of the source and knows exactly where it stands. Runs with
+/// <c>session_replication_role = replica</c> (foreign keys and ordinary triggers, such as the ledger's
+/// append-only guard, do not fire; <c>ENABLE ALWAYS</c> triggers do). A session advisory lock keyed by the
+/// source makes a second applier for the same stream wait its turn instead of interleaving.
+/// </summary>
+internal sealed partial class ReplicaApplier : IAsyncDisposable
+{
+    /// <summary>Batch commands per round trip: large enough to pipeline, small enough to bound memory.</summary>
+    private const int CommandsPerRoundTrip = 512;
+
+    private readonly NpgsqlConnection _connection;
+    private readonly string _sourceName;
+    private readonly ILogger _logger;
+    private readonly Dictionary<ChangeTable, TableBinding> _bindings = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<(string, string), ReplicaTable> _tables = [];
+
+    private ReplicaApplier(NpgsqlConnection connection, string sourceName, ILogger logger)
+    {
+        _connection = connection;
+        _sourceName = sourceName;
+        _logger = logger;
+    }
+
+    /// <summary>The position the replica holds; null before the initial sync.</summary>
+    public StoredPosition? Stored { get; private set; }
+
+    /// <summary>The applier's own connection (the initial sync writes through it, under the same lock).</summary>
+    internal NpgsqlConnection Connection => _connection;
+
+    /// <summary>
+    /// The applier's session settings. Replica role: the source already checked foreign keys and ran its triggers.
+    /// Read-write: the replica database defaults to read-only for everyone else (see <see cref="ReplicaGuard"/>).
+    /// </summary>
+    public static string SessionConnectionString(string replicaConnectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(replicaConnectionString)
+        {
+            Pooling = false,
+            MaxAutoPrepare = 64,
+            AutoPrepareMinUsages = 2,
+            CommandTimeout = 0,
+        };
+        builder.Options = $"{builder.Options} -c session_replication_role=replica -c default_transaction_read_only=off".Trim();
+        return builder.ConnectionString;
+    }
+
+    public static async Task<ReplicaApplier> OpenAsync(string replicaConnectionString, string sourceName, ILogger logger, CancellationToken cancellationToken)
+    {
+        var connection = new NpgsqlConnection(SessionConnectionString(replicaConnectionString));
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            await using (var tryLock = new NpgsqlCommand("SELECT pg_try_advisory_lock(hashtextextended(@source, 0))", connection))
+            {
+                tryLock.Parameters.AddWithValue("source", "geo-applier:" + sourceName);
+                if (!(bool)(await tryLock.ExecuteScalarAsync(cancellationToken))!)
+                {
+                    throw new ReplicationException($"another applier is writing stream '{sourceName}' into replica '{connection.Database}'");
+                }
+            }
+
+            var applier = new ReplicaApplier(connection, sourceName, logger);
+            applier.Stored = await ReadPositionAsync(connection, sourceName, cancellationToken);
+            return applier;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Reads the replica's stored position for a stream; null when it has none.</summary>
+    public static async Task<StoredPosition?> ReadPositionAsync(NpgsqlConnection connection, string sourceName, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT position, source_commit_at FROM replication_progress WHERE source = @source", connection);
+        command.Parameters.AddWithValue("source", sourceName);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        var token = reader.GetString(0);
+        DateTimeOffset? commitAt = reader.IsDBNull(1) ? null : new DateTimeOffset(reader.GetDateTime(1), TimeSpan.Zero);
+        return new StoredPosition(token, PositionTokens.LsnOf(token), commitAt);
+    }
+
+    /// <summary>
+    /// Applies consecutive whole source transactions in one replica transaction, with the last one's position.
+    /// Transactions the replica already holds (at or below its stored LSN) are skipped: replay is idempotent.
+    /// </summary>
+    public async Task<ApplyResult> ApplyAsync(IReadOnlyList<ChangeTransaction> transactions, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(transactions);
+        var storedLsn = Stored?.Lsn ?? 0;
+        ChangeTransaction? last = null;
+        int applied = 0, changes = 0, skipped = 0, missing = 0;
+
+        await using var transaction = await _connection.BeginTransactionAsync(cancellationToken);
+        var batch = new NpgsqlBatch(_connection, transaction);
+        var checkedCommands = new List<NpgsqlBatchCommand>();
+        try
+        {
+            foreach (var source in transactions)
+            {
+                if (source.Position.Lsn != 0 && source.Position.Lsn <= storedLsn)
+                {
+                    skipped++;
+                    continue;
+                }
+
+                var events = source.Events;
+                for (var i = 0; i < events.Count; i++)
+                {
+                    if (events[i].Op == ChangeOperation.Truncate)
+                    {
+                        // Tables truncated together stay together: foreign keys among them need one statement.
+                        var end = i;
+                        while (end + 1 < events.Count && events[end + 1].Op == ChangeOperation.Truncate)
+                        {
+                            end++;
+                        }
+
+                        batch.BatchCommands.Add(await TruncateCommandAsync(events, i, end, transaction, cancellationToken));
+                        changes += end - i + 1;
+                        i = end;
+                    }
+                    else
+                    {
+                        var command = await RowCommandAsync(events[i], transaction, cancellationToken);
+                        batch.BatchCommands.Add(command);
+                        if (events[i].Op is ChangeOperation.Update or ChangeOperation.Delete)
+                        {
+                            checkedCommands.Add(command);
+                        }
+
+                        changes++;
+                    }
+
+                    if (batch.BatchCommands.Count >= CommandsPerRoundTrip)
+                    {
+                        missing += await ExecuteAsync(batch, checkedCommands, cancellationToken);
+                        await batch.DisposeAsync();
+                        batch = new NpgsqlBatch(_connection, transaction);
+                    }
+                }
+
+                applied++;
+                last = source;
+            }
+
+            if (last is null)
+            {
+                return new ApplyResult(0, 0, skipped, 0);
+            }
+
+            batch.BatchCommands.Add(ProgressCommand(last.Position, last.CommitTime));
+            missing += await ExecuteAsync(batch, checkedCommands, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+        finally
+        {
+            await batch.DisposeAsync();
+        }
+
+        Stored = new StoredPosition(last.Position.Token, Math.Max(storedLsn, last.Position.Lsn), last.CommitTime);
+        if (missing > 0)
+        {
+            LogMissingRows(_logger, _sourceName, missing, last.Position.Token);
+        }
+
+        return new ApplyResult(applied, changes, skipped, missing);
+    }
+
+    /// <summary>The upsert of this stream's <c>replication_progress</c> row, to run in the transaction that applied up to it.</summary>
+    internal NpgsqlBatchCommand ProgressCommand(SourcePosition position, DateTimeOffset? commitTime)
+    {
+        var command = new NpgsqlBatchCommand("""
+            INSERT INTO replication_progress (source, position, source_commit_at, applied_at) VALUES ($1, $2, $3, now())
+            ON CONFLICT (source) DO UPDATE SET position = excluded.position, source_commit_at = excluded.source_commit_at, applied_at = excluded.applied_at
+            """);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _sourceName });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = position.Token });
+        command.Parameters.Add(commitTime is { } time
+            ? new NpgsqlParameter<DateTime> { TypedValue = time.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz }
+            : new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        return command;
+    }
+
+    /// <summary>Marks the stored position after an initial sync committed it.</summary>
+    internal void SetStored(StoredPosition position) => Stored = position;
+
+    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+
+    private static async Task<int> ExecuteAsync(NpgsqlBatch batch, List<NpgsqlBatchCommand> checkedCommands, CancellationToken cancellationToken)
+    {
+        if (batch.BatchCommands.Count == 0)
+        {
+            return 0;
+        }
+
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+        var missing = 0;
+        foreach (var command in checkedCommands)
+        {
+            if (command.RecordsAffected == 0)
+            {
+                missing++;
+            }
+        }
+
+        checkedCommands.Clear();
+        return missing;
+    }
+
+    private async Task<NpgsqlBatchCommand> RowCommandAsync(ChangeEvent change, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        var binding = await BindingAsync(change.Table, transaction, cancellationToken);
+        var command = new NpgsqlBatchCommand();
+        switch (change.Op)
+        {
+            case ChangeOperation.Create or ChangeOperation.Read:
+            {
+                var after = change.After ?? throw new ReplicationException($"{change.Table}: insert without a row");
+                var mask = AddValues(command, after);
+                command.CommandText = binding.Statement('c', mask, false);
+                break;
+            }
+
+            case ChangeOperation.Update:
+            {
+                var after = change.After ?? throw new ReplicationException($"{change.Table}: update without a new row");
+                var keyFromBefore = change.Before is not null;
+                var mask = AddValues(command, after);
+                AddKey(command, binding, keyFromBefore ? change.Before! : after, change.Table);
+                command.CommandText = binding.Statement('u', mask, keyFromBefore);
+                break;
+            }
+
+            case ChangeOperation.Delete:
+                AddKey(command, binding, change.Before ?? throw new ReplicationException($"{change.Table}: delete without the old key"), change.Table);
+                command.CommandText = binding.Statement('d', 0, true);
+                break;
+
+            default:
+                throw new ReplicationException($"{change.Table}: cannot apply {change.Op} as a row change");
+        }
+
+        return command;
+    }
+
+    private static UInt128 AddValues(NpgsqlBatchCommand command, IReadOnlyList<ColumnValue> row)
+    {
+        UInt128 mask = 0;
+        for (var i = 0; i < row.Count; i++)
+        {
+            var value = row[i];
+            if (value.Kind == ColumnValueKind.Unchanged)
+            {
+                // Not sent by the source: the replica keeps the value it already holds.
+                continue;
+            }
+
+            mask |= UInt128.One << i;
+            command.Parameters.Add(Parameter(value));
+        }
+
+        return mask;
+    }
+
+    private static void AddKey(NpgsqlBatchCommand command, TableBinding binding, IReadOnlyList<ColumnValue> row, ChangeTable table)
+    {
+        if (binding.KeyPositions.Length == 0)
+        {
+            throw new ReplicationException($"{table}: the replica table has no primary key, so updates and deletes cannot find their row");
+        }
+
+        foreach (var position in binding.KeyPositions)
+        {
+            if (position < 0 || position >= row.Count || row[position].Kind != ColumnValueKind.Text)
+            {
+                throw new ReplicationException($"{table}: the change does not carry the primary key");
+            }
+
+            command.Parameters.Add(Parameter(row[position]));
+        }
+    }
+
+    private static NpgsqlParameter Parameter(ColumnValue value) => value.Kind == ColumnValueKind.Null
+        ? new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.Unknown }
+        : new NpgsqlParameter { Value = value.Text, NpgsqlDbType = NpgsqlDbType.Unknown };
+
+    private async Task<NpgsqlBatchCommand> TruncateCommandAsync(IReadOnlyList<ChangeEvent> events, int first, int last, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        var names = new List<string>();
+        var cascade = false;
+        for (var i = first; i <= last; i++)
+        {
+            var binding = await BindingAsync(events[i].Table, transaction, cancellationToken);
+            names.Add(binding.Replica.Quoted);
+            cascade |= events[i].Cascade;
+        }
+
+        // Names come from the replica's catalog, quoted; TRUNCATE takes no parameters.
+        return new NpgsqlBatchCommand($"TRUNCATE ONLY {string.Join(", ", names.Distinct(StringComparer.Ordinal))}{(cascade ? " CASCADE" : "")}");
+    }
+
+    private async Task<TableBinding> BindingAsync(ChangeTable table, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        if (_bindings.TryGetValue(table, out var binding))
+        {
+            return binding;
+        }
+
+        if (_tables.TryGetValue((table.Schema, table.Name), out var cached))
+        {
+            try
+            {
+                binding = new TableBinding(table, cached);
+                _bindings[table] = binding;
+                return binding;
+            }
+            catch (ReplicationException)
+            {
+                // The source sent a new shape (a migration added a column): read the replica's shape again below.
+            }
+        }
+
+        var replica = await ReplicaTable.LoadAsync(_connection, transaction, table.Schema, table.Name, cancellationToken)
+            ?? throw new ReplicationException($"table {table} does not exist in replica '{_connection.Database}' (apply the tenant migrations to it)");
+        _tables[(table.Schema, table.Name)] = replica;
+        binding = new TableBinding(table, replica);
+        _bindings[table] = binding;
+        return binding;
+    }
+
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Warning, Message = "Stream {Source}: {Count} updates or deletes found no row on the replica (applied up to {Position}); the replica has diverged, run geoctl verify")]
+    private static partial void LogMissingRows(ILogger logger, string source, int count, string position);
+}
+
+/// <summary>Reads the commit-ordered LSN out of a stored position token.</summary>
+internal static class PositionTokens
+{
+    public static ulong LsnOf(string token)
+    {
+        if (Lsn.TryParse(token, out var lsn))
+        {
+            return lsn;
+        }
+
+        return Kafka.KafkaPosition.TryParse(token, out var position) ? position.Lsn : 0;
+    }
+}

@@ -1,0 +1,95 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Geo.Replication.Hosting;
+
+/// <summary>
+/// The geo-replicator process: one <see cref="ShardReplicator"/> per configured shard, plus a small HTTP
+/// endpoint with <c>/metrics</c> (Prometheus text), <c>/health/live</c> and <c>/health/ready</c> (every shard
+/// streaming). Configuration section <c>Replication</c> (<see cref="ReplicatorOptions"/>) from appsettings,
+/// environment (<c>Replication__Shards__0__Name</c>) or command line (<c>--Replication:Shards:0:Name=...</c>).
+/// SIGTERM stops it gracefully: each shard finishes and acknowledges the batch it is applying.
+/// </summary>
+public sealed class ReplicatorServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private ReplicatorServer(WebApplication app) => _app = app;
+
+    /// <summary>The replicator's runtime: its shards and their status.</summary>
+    public ReplicatorRuntime Runtime => _app.Services.GetRequiredService<ReplicatorRuntime>();
+
+    /// <summary>The address the HTTP endpoint listens on (after start).</summary>
+    public Uri? HttpAddress =>
+        _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.Select(a => new Uri(a)).FirstOrDefault();
+
+    /// <summary>Builds the server from command-line arguments and the usual configuration sources (plus <paramref name="configure"/>).</summary>
+    public static ReplicatorServer Create(string[] args, Action<IConfigurationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        configure?.Invoke(builder.Configuration);
+        builder.Services.AddOptionsWithValidateOnStart<ReplicatorOptions>().BindConfiguration("Replication");
+        builder.Services.AddSingleton<IValidateOptions<ReplicatorOptions>, ReplicatorOptionsValidator>();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<ReplicatorRuntime>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<ReplicatorRuntime>());
+        builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        builder.WebHost.UseUrls(builder.Configuration["Replication:MetricsUrl"] ?? new ReplicatorOptions().MetricsUrl);
+
+        var app = builder.Build();
+        app.MapGet("/metrics", (ReplicatorRuntime runtime, IOptions<ReplicatorOptions> options) =>
+            Results.Text(PrometheusText.Render(runtime.Status, options.Value.LagWarningSeconds), "text/plain; version=0.0.4"));
+        app.MapGet("/health/live", () => Results.Text("live\n"));
+        app.MapGet("/health/ready", (ReplicatorRuntime runtime) =>
+        {
+            var notStreaming = runtime.Status.Where(s => s.State != ShardState.Streaming).Select(s => $"{s.Shard}: {s.State} {s.LastError}").ToList();
+            return notStreaming.Count == 0 ? Results.Text("ready\n") : Results.Text(string.Join('\n', notStreaming) + "\n", statusCode: StatusCodes.Status503ServiceUnavailable);
+        });
+        return new ReplicatorServer(app);
+    }
+
+    /// <summary>Starts the shards and the HTTP endpoint.</summary>
+    public Task StartAsync(CancellationToken cancellationToken = default) => _app.StartAsync(cancellationToken);
+
+    /// <summary>Stops gracefully.</summary>
+    public Task StopAsync(CancellationToken cancellationToken = default) => _app.StopAsync(cancellationToken);
+
+    /// <summary>Runs until SIGTERM/SIGINT.</summary>
+    public Task RunAsync() => _app.RunAsync();
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
+}
+
+/// <summary>Runs every configured shard's <see cref="ShardReplicator"/> for the life of the host.</summary>
+public sealed class ReplicatorRuntime : BackgroundService
+{
+    private readonly ReplicatorOptions _options;
+    private readonly List<ShardReplicator> _shards;
+
+    /// <summary>Creates the runtime (through dependency injection).</summary>
+    public ReplicatorRuntime(IOptions<ReplicatorOptions> options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options.Value;
+        _shards = _options.Shards.Select(shard => new ShardReplicator(shard, _options, loggerFactory, timeProvider)).ToList();
+    }
+
+    /// <summary>The shards' replicators.</summary>
+    public IReadOnlyList<ShardReplicator> Shards => _shards;
+
+    /// <summary>Every shard's status.</summary>
+    public IReadOnlyList<ShardStatus> Status => _shards.Select(s => s.Status).ToList();
+
+    /// <inheritdoc />
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(_shards.Select(shard => Task.Run(() => shard.RunAsync(stoppingToken), CancellationToken.None)));
+}

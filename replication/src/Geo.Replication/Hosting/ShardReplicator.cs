@@ -1,0 +1,338 @@
+using System.Threading.Channels;
+using Geo.Replication.Applying;
+using Geo.Replication.Changes;
+using Geo.Replication.Kafka;
+using Geo.Replication.PgOutput;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Geo.Replication.Hosting;
+
+/// <summary>
+/// Keeps one shard's replica current: opens the source at the replica's stored position (seeding a new
+/// replica from a snapshot first), reads whole transactions ahead into a bounded queue, applies them in
+/// batches of consecutive whole transactions, and acknowledges the source only after each replica commit.
+/// A broken stream is retried with backoff from the stored position, so a crash anywhere loses and
+/// duplicates nothing.
+/// </summary>
+public sealed partial class ShardReplicator
+{
+    private readonly ShardReplicationOptions _shard;
+    private readonly ReplicatorOptions _settings;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Lock _gate = new();
+    private readonly Queue<DateTimeOffset> _pendingCommits = new();
+    private bool _replicaPrepared;
+
+    // Guarded by _gate.
+    private ShardState _state = ShardState.Starting;
+    private long _appliedTransactions;
+    private long _appliedChanges;
+    private long _missingRows;
+    private DateTimeOffset? _lastAppliedCommit;
+    private string? _position;
+    private string? _lastError;
+    private double? _lagBytes;
+
+    /// <summary>Creates the replicator of one shard.</summary>
+    public ShardReplicator(ShardReplicationOptions shard, ReplicatorOptions settings, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(shard);
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        _shard = shard;
+        _settings = settings;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<ShardReplicator>();
+        _time = timeProvider;
+    }
+
+    /// <summary>The shard's name.</summary>
+    public string Name => _shard.Name;
+
+    /// <summary>Called after every replica commit (on the applier's task; keep it short).</summary>
+    public Action<AppliedBatch>? Applied { get; set; }
+
+    /// <summary>The slot name this shard's pgoutput stream uses.</summary>
+    public string SlotName => _shard.SlotName ?? ReplicationSlots.DefaultSlotName(
+        new NpgsqlConnectionStringBuilder(_shard.SourceConnectionString).Database ?? _shard.Name, _settings.Region);
+
+    /// <summary>The stream's key in the replica's <c>replication_progress</c>.</summary>
+    public string SourceName => _shard.Source == ReplicationSourceKind.Kafka ? KafkaDebeziumSource.StreamName(_shard.Kafka) : $"pgoutput:{SlotName}";
+
+    /// <summary>A snapshot of the stream's state and lag.</summary>
+    public ShardStatus Status
+    {
+        get
+        {
+            var now = _time.GetUtcNow();
+            lock (_gate)
+            {
+                double lag;
+                if (_state == ShardState.Streaming)
+                {
+                    lag = _pendingCommits.Count > 0 ? Math.Max(0, (now - _pendingCommits.Peek()).TotalSeconds) : 0;
+                }
+                else
+                {
+                    lag = _lastAppliedCommit is { } last ? Math.Max(0, (now - last).TotalSeconds) : double.NaN;
+                }
+
+                var warning = double.IsNaN(lag) ? _state != ShardState.Streaming : lag > _settings.LagWarningSeconds;
+                return new ShardStatus(_shard.Name, _state, lag, _lagBytes, warning, _appliedTransactions, _appliedChanges, _missingRows,
+                    _lastAppliedCommit, _position, _lastError);
+            }
+        }
+    }
+
+    /// <summary>Runs the stream until cancelled, retrying with backoff whenever it breaks.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var backoff = TimeSpan.FromMilliseconds(250);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var appliedBefore = Status.AppliedTransactions;
+            try
+            {
+                await RunOnceAsync(cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // A process boundary for this shard: whatever broke the stream, the replica still holds a consistent
+                // prefix and its position, so starting over from it is always safe; other shards keep running.
+                SetState(ShardState.Retrying, ex.Message);
+                LogStreamBroke(_logger, _shard.Name, backoff.TotalMilliseconds, ex);
+            }
+
+            if (Status.AppliedTransactions > appliedBefore)
+            {
+                backoff = TimeSpan.FromMilliseconds(250);
+            }
+
+            try
+            {
+                await Task.Delay(backoff, _time, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
+        }
+
+        SetState(ShardState.Stopped, null);
+    }
+
+    private async Task RunOnceAsync(CancellationToken cancellationToken)
+    {
+        SetState(ShardState.Starting, null);
+        if (_shard.PrepareReplica && !_replicaPrepared)
+        {
+            await ReplicaGuard.PrepareAsync(_shard.ReplicaConnectionString, _shard.ApplyTenantMigrations, _logger, cancellationToken);
+            _replicaPrepared = true;
+        }
+
+        await using var applier = await ReplicaApplier.OpenAsync(_shard.ReplicaConnectionString, SourceName, _logger, cancellationToken);
+        await using var source = CreateSource();
+        lock (_gate)
+        {
+            _position = applier.Stored?.Token;
+            _lastAppliedCommit ??= applier.Stored?.SourceCommitAt;
+            _pendingCommits.Clear();
+        }
+
+        var snapshot = await source.OpenAsync(applier.Stored?.Token, cancellationToken);
+        if (snapshot is not null)
+        {
+            SetState(ShardState.Syncing, null);
+            await InitialSync.RunAsync(snapshot, applier, _logger, cancellationToken);
+            lock (_gate)
+            {
+                _position = snapshot.Position.Token;
+            }
+        }
+
+        SetState(ShardState.Streaming, null);
+        LogStreaming(_logger, _shard.Name, source.Name, applier.Stored?.Token ?? "(start)");
+        await StreamAsync(source, applier, cancellationToken);
+    }
+
+    private async Task StreamAsync(IChangeSource source, ReplicaApplier applier, CancellationToken cancellationToken)
+    {
+        var queue = Channel.CreateBounded<ChangeTransaction>(new BoundedChannelOptions(_settings.QueueTransactions)
+        {
+            SingleReader = true,
+            SingleWriter = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var reading = ReadAsync(source, queue.Writer, stop.Token);
+        var applying = ApplyAsync(source, applier, queue.Reader, stop.Token);
+        var polling = PollSourceAsync(source, stop.Token);
+        var first = await Task.WhenAny(reading, applying);
+        await stop.CancelAsync();
+        try
+        {
+            await Task.WhenAll(reading, applying, polling);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested || first.IsCompletedSuccessfully)
+        {
+        }
+
+        // Surfaces the failure that ended the stream (or says the source closed it).
+        await first;
+        if (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ReplicationException($"{source.Name}: the source stream ended");
+        }
+    }
+
+    private async Task ReadAsync(IChangeSource source, ChannelWriter<ChangeTransaction> writer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var transaction in source.ReadAsync(cancellationToken))
+            {
+                lock (_gate)
+                {
+                    _pendingCommits.Enqueue(transaction.CommitTime);
+                }
+
+                await writer.WriteAsync(transaction, cancellationToken);
+            }
+        }
+        finally
+        {
+            writer.TryComplete();
+        }
+    }
+
+    private async Task ApplyAsync(IChangeSource source, ReplicaApplier applier, ChannelReader<ChangeTransaction> reader, CancellationToken cancellationToken)
+    {
+        var batch = new List<ChangeTransaction>();
+        var commitTimes = new List<DateTimeOffset>();
+        while (await reader.WaitToReadAsync(cancellationToken))
+        {
+            batch.Clear();
+            var changes = 0;
+            while (changes < _settings.MaxBatchChanges && reader.TryRead(out var transaction))
+            {
+                batch.Add(transaction);
+                changes += transaction.Events.Count;
+            }
+
+            // Not cancelled by shutdown: a batch that started is committed (or fails) as a whole, then acknowledged.
+            var result = await applier.ApplyAsync(batch, CancellationToken.None);
+            await source.AcknowledgeAsync(batch[^1].Position, CancellationToken.None);
+            var appliedAt = _time.GetUtcNow();
+
+            commitTimes.Clear();
+            foreach (var transaction in batch)
+            {
+                commitTimes.Add(transaction.CommitTime);
+            }
+
+            lock (_gate)
+            {
+                for (var i = 0; i < batch.Count && _pendingCommits.Count > 0; i++)
+                {
+                    _pendingCommits.Dequeue();
+                }
+
+                _appliedTransactions += result.Transactions;
+                _appliedChanges += result.Changes;
+                _missingRows += result.MissingRows;
+                if (result.Transactions > 0)
+                {
+                    _lastAppliedCommit = batch[^1].CommitTime;
+                    _position = applier.Stored?.Token;
+                }
+            }
+
+            Applied?.Invoke(new AppliedBatch(result.Transactions, result.Changes, commitTimes.ToArray(), appliedAt));
+        }
+    }
+
+    /// <summary>Measures bytes behind (source WAL position minus what the replica confirmed) and warns about lag.</summary>
+    private async Task PollSourceAsync(IChangeSource source, CancellationToken cancellationToken)
+    {
+        var lastWarning = DateTimeOffset.MinValue;
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                double? bytes = null;
+                if (_shard.Source == ReplicationSourceKind.PgOutput)
+                {
+                    try
+                    {
+                        await using var connection = new NpgsqlConnection(_shard.SourceConnectionString);
+                        await connection.OpenAsync(cancellationToken);
+                        await using var command = new NpgsqlCommand("SELECT pg_current_wal_lsn()::text", connection);
+                        if (Lsn.TryParse((string?)await command.ExecuteScalarAsync(cancellationToken), out var current))
+                        {
+                            bytes = current > source.ConfirmedLsn ? current - source.ConfirmedLsn : 0;
+                        }
+                    }
+                    catch (NpgsqlException)
+                    {
+                        // Unknown while the source is unreachable; the stream itself reports the outage.
+                    }
+                }
+
+                lock (_gate)
+                {
+                    _lagBytes = bytes;
+                }
+
+                var status = Status;
+                var now = _time.GetUtcNow();
+                if (status.LagWarning && now - lastWarning > TimeSpan.FromSeconds(30))
+                {
+                    lastWarning = now;
+                    LogLagWarning(_logger, _shard.Name, status.LagSeconds, _settings.LagWarningSeconds);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private IChangeSource CreateSource() => _shard.Source switch
+    {
+        ReplicationSourceKind.PgOutput => new PgOutputSource(_shard.SourceConnectionString, SlotName, _shard.Publication, _loggerFactory.CreateLogger<PgOutputSource>()),
+        ReplicationSourceKind.Kafka => new KafkaDebeziumSource(_shard.Kafka, _shard.ReplicaConnectionString, _loggerFactory.CreateLogger<KafkaDebeziumSource>()),
+        _ => throw new ReplicationException($"unknown source kind {_shard.Source}"),
+    };
+
+    private void SetState(ShardState state, string? error)
+    {
+        lock (_gate)
+        {
+            _state = state;
+            if (error is not null || state == ShardState.Streaming)
+            {
+                _lastError = error ?? _lastError;
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 4301, Level = LogLevel.Information, Message = "Shard {Shard}: streaming {Source} from {Position}")]
+    private static partial void LogStreaming(ILogger logger, string shard, string source, string position);
+
+    [LoggerMessage(EventId = 4302, Level = LogLevel.Error, Message = "Shard {Shard}: the stream broke; retrying in {BackoffMs} ms")]
+    private static partial void LogStreamBroke(ILogger logger, string shard, double backoffMs, Exception exception);
+
+    [LoggerMessage(EventId = 4303, Level = LogLevel.Warning, Message = "Shard {Shard}: {LagSeconds:F1} s behind (warning threshold {Threshold} s)")]
+    private static partial void LogLagWarning(ILogger logger, string shard, double lagSeconds, double threshold);
+}

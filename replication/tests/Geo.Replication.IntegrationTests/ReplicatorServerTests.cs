@@ -1,0 +1,84 @@
+using System.Net;
+using Geo.Replication.Hosting;
+using Geo.Replication.PgOutput;
+using Geo.Replication.Verification;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace Geo.Replication.IntegrationTests;
+
+[Collection(TwoClustersGroup.Name)]
+public sealed class ReplicatorServerTests(TwoClusters clusters)
+{
+    [Fact]
+    public async Task Server_StreamingShard_ServesMetricsAndReadiness()
+    {
+        var shard = await clusters.CreateShardAsync(createReplica: true);
+        await using var server = ReplicatorServer.Create([], configuration => configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Replication:Region"] = "b",
+            ["Replication:MetricsUrl"] = "http://127.0.0.1:0",
+            ["Replication:LagWarningSeconds"] = "3",
+            ["Replication:Shards:0:Name"] = "acme@a",
+            ["Replication:Shards:0:SourceConnectionString"] = shard.Source,
+            ["Replication:Shards:0:ReplicaConnectionString"] = shard.Replica,
+        }));
+        await server.StartAsync();
+        try
+        {
+            // Streaming first: a change made before the slot exists arrives through the initial copy, not as a transaction.
+            await Task.WhenAll(server.Runtime.Shards.Select(s => WaitStreamingAsync(s)));
+            await TwoClusters.ExecuteAsync(shard.Source, "INSERT INTO plans (id, display_name) VALUES ('basic', 'Basic')");
+            Assert.True(await ReplicationBarrier.WaitForReplicaAsync(shard.Source, shard.Replica, TimeSpan.FromSeconds(60)));
+            using var http = new HttpClient { BaseAddress = server.HttpAddress };
+
+            var ready = await http.GetAsync(new Uri("/health/ready", UriKind.Relative));
+            var live = await http.GetAsync(new Uri("/health/live", UriKind.Relative));
+            var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (metrics.Contains("geo_replication_applied_transactions_total{shard=\"acme@a\"} 0\n", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            {
+                // The counters move right after the replica commit the barrier saw.
+                await Task.Delay(20);
+                metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+            }
+
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+            Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+            Assert.Contains("geo_replication_lag_seconds{shard=\"acme@a\"} 0\n", metrics, StringComparison.Ordinal);
+            Assert.Contains("geo_replication_streaming{shard=\"acme@a\"} 1\n", metrics, StringComparison.Ordinal);
+            Assert.Contains("geo_replication_lag_warning_threshold_seconds 3\n", metrics, StringComparison.Ordinal);
+            Assert.Matches("geo_replication_applied_transactions_total\\{shard=\"acme@a\"\\} [1-9]", metrics);
+        }
+        finally
+        {
+            await server.StopAsync();
+            await ReplicationSlots.DropAsync(shard.Source, ReplicationSlots.DefaultSlotName(shard.Database, "b"), ReplicationSlots.DefaultPublication);
+        }
+    }
+
+    private static async Task WaitStreamingAsync(ShardReplicator shard)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (shard.Status.State != ShardState.Streaming)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"not streaming: {shard.Status.LastError}");
+            await Task.Delay(20);
+        }
+    }
+
+    [Fact]
+    public async Task Server_ShardWithoutConnectionStrings_RefusesToStart()
+    {
+        await using var server = ReplicatorServer.Create([], configuration => configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Replication:Region"] = "b",
+            ["Replication:MetricsUrl"] = "http://127.0.0.1:0",
+            ["Replication:Shards:0:Name"] = "acme@a",
+        }));
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => server.StartAsync());
+
+        Assert.Contains("ReplicaConnectionString", error.Message, StringComparison.Ordinal);
+    }
+}

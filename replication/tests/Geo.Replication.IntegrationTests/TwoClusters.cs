@@ -1,0 +1,168 @@
+using Geo.Replication.Applying;
+using Geo.Replication.Hosting;
+using Geo.Replication.PgOutput;
+using Geo.Schema;
+using Geo.Schema.Migrations;
+using Geo.Testing;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Geo.Replication.IntegrationTests;
+
+/// <summary>Two PostgreSQL clusters, as the owner and the standby region, shared by the tests of a collection.</summary>
+public sealed class TwoClusters : IAsyncLifetime
+{
+    private int _shards;
+
+    public TestPostgres Source { get; private set; } = null!;
+
+    public TestPostgres Standby { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        var source = TestPostgres.StartAsync();
+        var standby = TestPostgres.StartAsync();
+        Source = await source;
+        Standby = await standby;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Source.DisposeAsync();
+        await Standby.DisposeAsync();
+    }
+
+    /// <summary>A tenant database on the source and, when asked, its (migrated, still writable) replica database of the same name on the standby.</summary>
+    public async Task<TestShard> CreateShardAsync(bool createReplica = true, string? extraSql = null, string? replicaExtraSql = null)
+    {
+        var name = ShardDatabase.Name($"t{Interlocked.Increment(ref _shards)}{Guid.NewGuid().ToString("N")[..6]}", "a");
+        await CreateDatabaseAsync(Source, name);
+        var source = Source.ConnectionString(name);
+        await new MigrationRunner().ApplyAsync(source, MigrationSet.Tenant);
+        if (extraSql is not null)
+        {
+            await ExecuteAsync(source, extraSql);
+        }
+
+        var replica = Standby.ConnectionString(name);
+        if (createReplica)
+        {
+            await CreateDatabaseAsync(Standby, name);
+            await new MigrationRunner().ApplyAsync(replica, MigrationSet.Tenant);
+            if (extraSql is not null)
+            {
+                await ExecuteAsync(replica, extraSql);
+            }
+
+            if (replicaExtraSql is not null)
+            {
+                await ExecuteAsync(replica, replicaExtraSql);
+            }
+        }
+
+        return new TestShard(name, source, replica);
+    }
+
+    public static async Task ExecuteAsync(string connectionString, string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var connection = new NpgsqlConnection(ReplicaGuard.WritableConnectionString(connectionString));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var (parameterName, value) in parameters)
+        {
+            command.Parameters.AddWithValue(parameterName, value);
+        }
+
+        await command.ExecuteNonQueryAsync();
+    }
+
+    public static async Task<T> ScalarAsync<T>(string connectionString, string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var (parameterName, value) in parameters)
+        {
+            command.Parameters.AddWithValue(parameterName, value);
+        }
+
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
+    private static async Task CreateDatabaseAsync(TestPostgres cluster, string name)
+    {
+        await using var connection = new NpgsqlConnection(cluster.ConnectionString());
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"CREATE DATABASE {ShardDatabase.Quote(name)}", connection);
+        await command.ExecuteNonQueryAsync();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class TwoClustersGroup : ICollectionFixture<TwoClusters>
+{
+    public const string Name = "two clusters";
+}
+
+/// <summary>A shard's source and replica connection strings.</summary>
+public sealed record TestShard(string Database, string Source, string Replica)
+{
+    public ShardReplicationOptions Options(bool applyTenantMigrations = false) => new()
+    {
+        Name = Database + "@a",
+        SourceConnectionString = Source,
+        ReplicaConnectionString = Replica,
+        ApplyTenantMigrations = applyTenantMigrations,
+    };
+}
+
+/// <summary>A <see cref="ShardReplicator"/> running in the test process until disposed.</summary>
+public sealed class RunningReplicator : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _run;
+
+    private RunningReplicator(ShardReplicator replicator)
+    {
+        Replicator = replicator;
+        _run = Task.Run(() => replicator.RunAsync(_stop.Token));
+    }
+
+    public ShardReplicator Replicator { get; }
+
+    public static RunningReplicator Start(ShardReplicationOptions shard, ReplicatorOptions? settings = null, ILoggerFactory? loggerFactory = null) =>
+        new(new ShardReplicator(shard, settings ?? new ReplicatorOptions { Region = "b" }, loggerFactory ?? TestLogging.Factory, TimeProvider.System));
+
+    /// <summary>Waits until the stream applies changes (initial sync done).</summary>
+    public async Task WaitStreamingAsync()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (Replicator.Status.State != ShardState.Streaming)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"not streaming: {Replicator.Status.State} {Replicator.Status.LastError}");
+            await Task.Delay(20);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _run;
+        _stop.Dispose();
+    }
+
+    /// <summary>Drops the stream's slot and publication (a slot left behind keeps WAL).</summary>
+    public async Task RetireAsync(string sourceConnectionString)
+    {
+        await DisposeAsync();
+        await ReplicationSlots.DropAsync(sourceConnectionString, Replicator.SlotName, ReplicationSlots.DefaultPublication);
+    }
+}
+
+internal static class TestLogging
+{
+    // GEO_TEST_LOG=Debug (or Information) shows the replicator's logs on the console when a test needs explaining.
+    public static ILoggerFactory Factory { get; } = LoggerFactory.Create(builder => builder
+        .SetMinimumLevel(Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("GEO_TEST_LOG"), out var level) ? level : LogLevel.Warning)
+        .AddSimpleConsole(options => options.SingleLine = true));
+}
