@@ -186,9 +186,11 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
 
         await transaction.CommitAsync();
 
+        // Cache invalidations run beside the next group commit: waiting for each Redis round trip here would hold up
+        // every request of the batch. A lost one is bounded by the profile cache lifetimes.
         foreach (var username in charged.ChangedProfiles)
         {
-            await _cache.InvalidateProfileAsync(_shard.DatabaseName, username);
+            _ = _cache.InvalidateProfileAsync(_shard.DatabaseName, username);
         }
 
         foreach (var request in charged.Exhausted)
