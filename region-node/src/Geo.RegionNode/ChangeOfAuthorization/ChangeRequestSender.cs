@@ -1,6 +1,6 @@
-using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using Geo.RegionNode.Radius;
 using System.Threading.Channels;
 using Geo.Radius;
 using Geo.Radius.Dictionary;
@@ -35,20 +35,15 @@ internal sealed partial class ChangeRequestSender : BackgroundService
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(1);
     private const int Attempts = 3;
     private readonly Channel<ChangeRequest> _queue = Channel.CreateBounded<ChangeRequest>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropWrite });
-    private readonly Socket _socket;
-    private readonly TaskCompletionSource<byte[]>?[] _pending = new TaskCompletionSource<byte[]>?[256];
-    private readonly SemaphoreSlim _identifiers = new(256, 256);
+    private readonly RadiusClient _client;
     private readonly Metrics _metrics;
     private readonly ILogger<ChangeRequestSender> _logger;
-    private int _nextIdentifier;
 
     public ChangeRequestSender(IOptions<RegionNodeOptions> options, Metrics metrics, ILogger<ChangeRequestSender> logger)
     {
         _metrics = metrics;
         _logger = logger;
-        var bind = IPAddress.Parse(options.Value.RadiusBindAddress);
-        _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        _socket.Bind(new IPEndPoint(bind, 0));
+        _client = new RadiusClient(IPAddress.Parse(options.Value.RadiusBindAddress));
     }
 
     /// <summary>Queues a request; false when the queue is full (counted; the row stays pending).</summary>
@@ -65,17 +60,7 @@ internal sealed partial class ChangeRequestSender : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var receiver = ReceiveAsync(stoppingToken);
-        var workers = Enumerable.Range(0, 16).Select(_ => WorkAsync(stoppingToken)).ToArray();
-        await Task.WhenAll(workers);
-        _socket.Dispose();
-        try
-        {
-            await receiver;
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
-        {
-        }
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => WorkAsync(stoppingToken)));
     }
 
     private async Task WorkAsync(CancellationToken stoppingToken)
@@ -97,62 +82,27 @@ internal sealed partial class ChangeRequestSender : BackgroundService
 
     private async Task<(string Outcome, int? ErrorCause, int Attempts)> SendAsync(ChangeRequest request, CancellationToken cancellationToken)
     {
-        await _identifiers.WaitAsync(cancellationToken);
-        var identifier = TakeIdentifier();
-        try
-        {
-            var packet = Build(request, identifier);
-            var destination = new IPEndPoint(request.Nas.Address, request.Nas.CoaPort);
-            for (var attempt = 1; attempt <= Attempts; attempt++)
+        var secret = request.Nas.SecretBytes(0);
+        var exchanged = await _client.ExchangeAsync(identifier => Build(request, identifier), new IPEndPoint(request.Nas.Address, request.Nas.CoaPort), Timeout, Attempts,
+            (sent, reply) =>
             {
-                var answer = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
-                _pending[identifier] = answer;
-                await _socket.SendToAsync(packet, SocketFlags.None, destination, cancellationToken);
-                byte[] response;
-                try
-                {
-                    response = await answer.Task.WaitAsync(Timeout, cancellationToken);
-                }
-                catch (TimeoutException)
-                {
-                    continue;
-                }
-
-                if (!RadiusAuthenticator.VerifyResponseAuthenticator(response, packet.AsSpan(4, 16), request.Nas.Secret(0)) ||
-                    RadiusPacket.TryRead(response, out var reply) != RadiusReadStatus.Ok)
+                var valid = RadiusAuthenticator.VerifyResponseAuthenticator(reply, sent.AsSpan(4, 16), secret) && RadiusPacket.TryRead(reply, out _) == RadiusReadStatus.Ok;
+                if (!valid)
                 {
                     Count("bad_response");
-                    continue;
                 }
 
-                switch (reply.Code)
-                {
-                    case RadiusCode.DisconnectAck or RadiusCode.CoAAck:
-                        return ("ack", null, attempt);
-                    case RadiusCode.DisconnectNak or RadiusCode.CoANak:
-                        return ("nak", reply.TryGetUInt32(RadiusAttributeType.ErrorCause, out var cause) ? (int)cause : null, attempt);
-                }
-            }
-
+                return valid;
+            }, cancellationToken);
+        if (exchanged is not { } answer)
+        {
             return ("timeout", null, Attempts);
         }
-        finally
-        {
-            _pending[identifier] = null;
-            _identifiers.Release();
-        }
-    }
 
-    private byte TakeIdentifier()
-    {
-        while (true)
-        {
-            var identifier = (byte)(Interlocked.Increment(ref _nextIdentifier) & 0xFF);
-            if (_pending[identifier] is null)
-            {
-                return identifier;
-            }
-        }
+        RadiusPacket.TryRead(answer.Answer, out var reply);
+        return reply.Code is RadiusCode.DisconnectAck or RadiusCode.CoAAck
+            ? ("ack", null, answer.Attempt)
+            : ("nak", reply.TryGetUInt32(RadiusAttributeType.ErrorCause, out var cause) ? (int)cause : null, answer.Attempt);
     }
 
     private static byte[] Build(ChangeRequest request, byte identifier)
@@ -176,22 +126,6 @@ internal sealed partial class ChangeRequestSender : BackgroundService
         return buffer[..length];
     }
 
-    private async Task ReceiveAsync(CancellationToken cancellationToken)
-    {
-        var buffer = new byte[4096];
-        var any = new IPEndPoint(IPAddress.Any, 0);
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            var received = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, any, cancellationToken);
-            if (received.ReceivedBytes >= RadiusPacket.HeaderLength &&
-                BinaryPrimitives.ReadUInt16BigEndian(buffer.AsSpan(2, 2)) <= received.ReceivedBytes &&
-                _pending[buffer[1]] is { } pending)
-            {
-                pending.TrySetResult(buffer[..received.ReceivedBytes]);
-            }
-        }
-    }
-
     private static async Task RecordAsync(ChangeRequest request, string outcome, int? errorCause, int attempts, CancellationToken cancellationToken)
     {
         await using var connection = await request.Shard.DataSource.OpenConnectionAsync(cancellationToken);
@@ -209,8 +143,7 @@ internal sealed partial class ChangeRequestSender : BackgroundService
 
     public override void Dispose()
     {
-        _socket.Dispose();
-        _identifiers.Dispose();
+        _client.Dispose();
         base.Dispose();
     }
 

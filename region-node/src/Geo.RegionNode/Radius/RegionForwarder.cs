@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using Geo.Radius;
 using Geo.Radius.Dictionary;
@@ -23,15 +22,10 @@ internal sealed partial class RegionForwarder : IDisposable
     private readonly string _region;
     private readonly byte[]? _secret;
     private readonly TimeSpan _timeout;
-    private readonly Socket _socket;
-    private readonly TaskCompletionSource<byte[]>?[] _pending = new TaskCompletionSource<byte[]>?[256];
-    private readonly SemaphoreSlim _identifiers = new(256, 256);
+    private readonly RadiusClient _client;
     private readonly Counter _forwarded;
     private readonly Counter _timeouts;
     private readonly ILogger<RegionForwarder> _logger;
-    private readonly Task _receiver;
-    private readonly CancellationTokenSource _stop = new();
-    private int _next;
 
     public RegionForwarder(IOptions<RegionNodeOptions> options, ShardCatalog catalog, Metrics metrics, ILogger<RegionForwarder> logger)
     {
@@ -42,10 +36,7 @@ internal sealed partial class RegionForwarder : IDisposable
         _secret = options.Value.InterRegionSecretFile.Length == 0 ? null : File.ReadAllBytes(options.Value.InterRegionSecretFile).AsSpan().Trim((byte)'\n').ToArray();
         _forwarded = metrics.Counter("geo_radius_forwarded_total", "Requests forwarded to the owner region of their shard, by outcome", "outcome=\"answered\"");
         _timeouts = metrics.Counter("geo_radius_forwarded_total", "Requests forwarded to the owner region of their shard, by outcome", "outcome=\"timeout\"");
-        var bind = IPAddress.Parse(options.Value.RadiusBindAddress);
-        _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        _socket.Bind(new IPEndPoint(bind, 0));
-        _receiver = Task.Run(ReceiveAsync);
+        _client = new RadiusClient(IPAddress.Parse(options.Value.RadiusBindAddress));
     }
 
     /// <summary>The inter-region secret; null when forwarding is off.</summary>
@@ -60,46 +51,21 @@ internal sealed partial class RegionForwarder : IDisposable
         }
 
         var destination = new IPEndPoint(owner.Address, request.Packet.Code == RadiusCode.AccountingRequest ? owner.AcctPort : owner.AuthPort);
-        await _identifiers.WaitAsync(cancellationToken);
-        var identifier = Take();
-        try
+        var token = RandomNumberGenerator.GetBytes(8);
+        var secret = _secret;
+        var exchanged = await _client.ExchangeAsync(identifier => BuildForward(request, identifier, token, secret), destination, _timeout, attempts: 2,
+            (sent, reply) => RadiusAuthenticator.VerifyResponseAuthenticator(reply, sent.AsSpan(4, 16), secret) && RadiusPacket.TryRead(reply, out _) == RadiusReadStatus.Ok,
+            cancellationToken);
+        if (exchanged is not { } answer)
         {
-            var token = RandomNumberGenerator.GetBytes(8);
-            var forwarded = BuildForward(request, identifier, token, _secret);
-            for (var attempt = 0; attempt < 2; attempt++)
-            {
-                var answer = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
-                _pending[identifier] = answer;
-                await _socket.SendToAsync(forwarded, SocketFlags.None, destination, cancellationToken);
-                byte[] reply;
-                try
-                {
-                    reply = await answer.Task.WaitAsync(_timeout, cancellationToken);
-                }
-                catch (TimeoutException)
-                {
-                    continue;
-                }
-
-                if (!RadiusAuthenticator.VerifyResponseAuthenticator(reply, forwarded.AsSpan(4, 16), _secret) ||
-                    RadiusPacket.TryRead(reply, out var packet) != RadiusReadStatus.Ok)
-                {
-                    continue;
-                }
-
-                _forwarded.Increment();
-                return Relay(request, packet, token, response);
-            }
-
             _timeouts.Increment();
             LogTimeout(_logger, ownerRegion);
             return 0;
         }
-        finally
-        {
-            _pending[identifier] = null;
-            _identifiers.Release();
-        }
+
+        _forwarded.Increment();
+        RadiusPacket.TryRead(answer.Answer, out var packet);
+        return Relay(request, packet, token, response);
     }
 
     private static byte[] BuildForward(RadiusRequest request, byte identifier, byte[] token, byte[] secret)
@@ -167,52 +133,7 @@ internal sealed partial class RegionForwarder : IDisposable
         return writer.FinishResponse(request.Packet, request.Secret);
     }
 
-    private byte Take()
-    {
-        while (true)
-        {
-            var identifier = (byte)(Interlocked.Increment(ref _next) & 0xFF);
-            if (_pending[identifier] is null)
-            {
-                return identifier;
-            }
-        }
-    }
-
-    private async Task ReceiveAsync()
-    {
-        var buffer = new byte[RadiusPacket.MaxLength];
-        while (!_stop.IsCancellationRequested)
-        {
-            int received;
-            try
-            {
-                received = await _socket.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException)
-            {
-                continue;
-            }
-
-            if (received >= RadiusPacket.HeaderLength && _pending[buffer[1]] is { } pending)
-            {
-                pending.TrySetResult(buffer[..received]);
-            }
-        }
-    }
-
-    public void Dispose()
-    {
-        _stop.Cancel();
-        _socket.Dispose();
-        _receiver.Wait(TimeSpan.FromSeconds(5));
-        _stop.Dispose();
-        _identifiers.Dispose();
-    }
+    public void Dispose() => _client.Dispose();
 
     [LoggerMessage(EventId = 1010, Level = LogLevel.Warning, Message = "Forwarded request got no answer from region {Region}; left unanswered so the NAS retries")]
     private static partial void LogTimeout(ILogger logger, string region);
