@@ -165,6 +165,8 @@ public sealed partial class ShardReplicator
         await StreamAsync(source, applier, cancellationToken);
     }
 
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(15);
+
     private async Task StreamAsync(IChangeSource source, ReplicaApplier applier, CancellationToken cancellationToken)
     {
         var queue = Channel.CreateBounded<ChangeTransaction>(new BoundedChannelOptions(_settings.QueueTransactions)
@@ -181,10 +183,16 @@ public sealed partial class ShardReplicator
         await stop.CancelAsync();
         try
         {
-            await Task.WhenAll(reading, applying, polling);
+            // Bounded: a replication read that does not observe the cancellation must not hold the shutdown; disposing
+            // the source below closes its connection under it.
+            await Task.WhenAll(reading, applying, polling).WaitAsync(StopGrace, CancellationToken.None);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested || first.IsCompletedSuccessfully)
         {
+        }
+        catch (TimeoutException)
+        {
+            LogStopSlow(_logger, _shard.Name, StopGrace.TotalSeconds);
         }
 
         // Surfaces the failure that ended the stream (or says the source closed it).
@@ -332,6 +340,9 @@ public sealed partial class ShardReplicator
 
     [LoggerMessage(EventId = 4302, Level = LogLevel.Error, Message = "Shard {Shard}: the stream broke; retrying in {BackoffMs} ms")]
     private static partial void LogStreamBroke(ILogger logger, string shard, double backoffMs, Exception exception);
+
+    [LoggerMessage(EventId = 4090, Level = LogLevel.Warning, Message = "Shard {Shard}: the stream did not stop within {Seconds} s of being cancelled; closing its connection")]
+    private static partial void LogStopSlow(ILogger logger, string shard, double seconds);
 
     [LoggerMessage(EventId = 4303, Level = LogLevel.Warning, Message = "Shard {Shard}: {LagSeconds:F1} s behind (warning threshold {Threshold} s)")]
     private static partial void LogLagWarning(ILogger logger, string shard, double lagSeconds, double threshold);
