@@ -34,9 +34,6 @@ internal sealed class Metrics
         _gauges[Key(name, labels)] = read;
     }
 
-    /// <summary>The value of a counter (tests and status output).</summary>
-    public long Read(string name, string labels = "") => _counters.TryGetValue(Key(name, labels), out var counter) ? counter.Value : 0;
-
     public string Render()
     {
         var text = new StringBuilder();
