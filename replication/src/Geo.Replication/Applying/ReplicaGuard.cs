@@ -56,12 +56,7 @@ public static partial class ReplicaGuard
     }
 
     /// <summary>A connection string whose sessions may write to the guarded replica (migrations, the guard itself).</summary>
-    public static string WritableConnectionString(string replicaConnectionString)
-    {
-        var builder = new NpgsqlConnectionStringBuilder(replicaConnectionString);
-        builder.Options = $"{builder.Options} -c default_transaction_read_only=off".Trim();
-        return builder.ConnectionString;
-    }
+    public static string WritableConnectionString(string replicaConnectionString) => PlatformDatabases.WritableReplica(replicaConnectionString);
 
     [LoggerMessage(EventId = 4110, Level = LogLevel.Information, Message = "Created replica database {Database}")]
     private static partial void LogCreated(ILogger logger, string database);
