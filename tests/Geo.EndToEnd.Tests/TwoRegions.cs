@@ -50,6 +50,14 @@ public sealed class TwoRegions : IAsyncLifetime
         return client;
     }
 
+    /// <summary>A client of one region node's own API (plans are managed there; the router serves subscribers).</summary>
+    public HttpClient RegionApi(string tenant, string region)
+    {
+        var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{State.Regions.Single(r => r.Id == region).ApiPort}"), Timeout = TimeSpan.FromSeconds(10) };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", File.ReadAllText(Layout.ApiKeyFile(tenant)).Trim());
+        return client;
+    }
+
     internal ServiceProcess RegionNode(string region) => ServiceProcess.Open(Layout.RegionNode(region));
 
     /// <summary>Runs <c>geoctl up</c> again: starts whatever is stopped, touches nothing that runs.</summary>

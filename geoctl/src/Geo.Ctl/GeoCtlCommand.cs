@@ -43,6 +43,8 @@ internal static class GeoCtlCommand
             status,
             checkLedger,
             NasConfig.NasConfigCommand.Create(stateDir, output, error),
+            Tenants.TenantCommand.Create(stateDir, output, error),
+            Tenants.NasCommand.Create(stateDir, output, error),
             Replication.VerifyCommand.Create(stateDir, output, error),
             Replication.DebeziumConfigCommand.Create(stateDir, output, error),
         };

@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace Geo.Ctl;
 
 /// <summary>Progress lines for long operator commands: each step says what it does and how long it took.</summary>
-internal sealed class Reporter(TextWriter output)
+internal sealed class Reporter(TextWriter output) : Provisioning.IProvisioningProgress
 {
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly Lock _gate = new();
@@ -11,11 +11,11 @@ internal sealed class Reporter(TextWriter output)
     public TextWriter Output => output;
 
     /// <summary>Runs a step, printing its name before and its outcome (with timing) after.</summary>
-    public async Task<T> StepAsync<T>(string name, Func<Task<T>> step, Func<T, string>? describe = null)
+    public async Task<T> StepAsync<T>(string name, Func<Task<T>> action, Func<T, string>? describe = null)
     {
         var started = _clock.Elapsed;
         Line($"  ... {name}");
-        var result = await step();
+        var result = await action();
         var detail = describe?.Invoke(result);
         Line($"  ok  {name}{(string.IsNullOrEmpty(detail) ? "" : $": {detail}")} ({(_clock.Elapsed - started).TotalSeconds:F1} s)");
         return result;

@@ -47,6 +47,24 @@ public interface IDirectoryStore : IAsyncDisposable
     /// <summary>Creates a shard unless it exists (an existing one keeps its owner and epoch); returns the stored shard.</summary>
     Task<Shard> CreateShardAsync(Shard shard, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// A lifecycle step (provisioning to active, active to retiring): changes the state only if it is still
+    /// <paramref name="expected"/>. Owner and epoch stay as they are: the shard's writers are not fenced by it.
+    /// </summary>
+    Task<ShardUpdateResult> TrySetShardStateAsync(ShardKey key, ShardState expected, ShardState state, CancellationToken cancellationToken);
+
+    /// <summary>Removes a shard in state provisioning or retiring, with any placement left on it; false when there was none.</summary>
+    Task<bool> DeleteShardAsync(ShardKey key, CancellationToken cancellationToken);
+
+    /// <summary>Removes a tenant that has no shard left, with its NAS devices; false when there was none.</summary>
+    Task<bool> DeleteTenantAsync(string tenantId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stores the SHA-256 of a tenant's API key (the key itself is never stored). With <paramref name="onlyIfUnset"/>
+    /// an existing key is kept and false returned.
+    /// </summary>
+    Task<bool> SetTenantApiKeyHashAsync(string tenantId, byte[] sha256, bool onlyIfUnset, CancellationToken cancellationToken);
+
     /// <summary>Creates or updates a NAS device.</summary>
     Task UpsertNasAsync(NasDevice nas, CancellationToken cancellationToken);
 

@@ -47,6 +47,9 @@ public sealed class RouterOptions
     /// <summary>Largest page size a client may ask for.</summary>
     public int MaxPageSize { get; set; } = 1000;
 
+    /// <summary>The operators' admin API (<c>/admin/...</c>): off unless an operator key is configured.</summary>
+    public AdminOptions Admin { get; set; } = new();
+
     internal IEnumerable<string> Validate()
     {
         if (DirectoryStore is not ("postgres" or "consul"))
@@ -76,9 +79,47 @@ public sealed class RouterOptions
             }
         }
 
+        if (Admin.Enabled)
+        {
+            if (Admin.OperatorKeySha256.Length != 64 || !Admin.OperatorKeySha256.All(char.IsAsciiHexDigit))
+            {
+                yield return "Router:Admin:OperatorKeySha256 must be the hex SHA-256 of the operator key (64 hex digits)";
+            }
+
+            if (string.IsNullOrWhiteSpace(DirectoryConnectionString) && DirectoryStore == "postgres")
+            {
+                yield return "Router:Admin needs Router:DirectoryConnectionString";
+            }
+
+            if (Admin.Servers.Count == 0)
+            {
+                yield return "Router:Admin:Servers:<region> must name each region's PostgreSQL server (a connection string without a database)";
+            }
+        }
+
         if (RetryAfterSeconds < 1 || HealthCheckFailureThreshold < 1 || MaxRequestBodyBytes < 1 || DefaultPageSize < 1 || MaxPageSize < DefaultPageSize)
         {
             yield return "Router:RetryAfterSeconds, HealthCheckFailureThreshold, MaxRequestBodyBytes and DefaultPageSize must be positive and MaxPageSize at least DefaultPageSize";
         }
     }
+}
+
+/// <summary>
+/// The admin API of geo-router (section <c>Router:Admin</c>): tenant onboarding for an operator's tooling. Guarded by
+/// an operator key, of which only the SHA-256 is configured; it needs each region's PostgreSQL server to create
+/// and drop shard databases.
+/// </summary>
+public sealed class AdminOptions
+{
+    /// <summary>Hex SHA-256 of the operator key (<c>printf %s "$KEY" | sha256sum</c>); empty turns the admin API off.</summary>
+    public string OperatorKeySha256 { get; set; } = "";
+
+    /// <summary>Per region, its PostgreSQL server: a connection string without a database, allowed to create databases; never logged.</summary>
+    public Dictionary<string, string> Servers { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>How long a creation waits for each standby's replicator to start streaming.</summary>
+    public TimeSpan ReplicationTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Whether the admin API is on.</summary>
+    public bool Enabled => OperatorKeySha256.Length > 0;
 }

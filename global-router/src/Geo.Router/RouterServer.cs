@@ -77,11 +77,13 @@ public sealed class RouterServer : IAsyncDisposable
         services.AddSingleton<RegionInvoker>();
         services.AddSingleton<SubscriberProxy>();
         services.AddSingleton<SubscriberListing>();
+        services.AddSingleton(sp => new TenantAdmin(store ?? sp.GetRequiredService<IDirectoryStore>(), sp.GetRequiredService<IOptions<RouterOptions>>()));
         services.AddHttpForwarder();
         services.AddHostedService<DirectoryHostedService>();
 
         var app = builder.Build();
         RouterEndpoints.Map(app);
+        AdminEndpoints.Map(app);
         return new RouterServer(app);
     }
 

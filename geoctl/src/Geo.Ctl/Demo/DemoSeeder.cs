@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Geo.Ctl.LocalStack;
+using Geo.Provisioning;
 using Geo.Schema;
 using Geo.Schema.Secrets;
 using Npgsql;
@@ -72,12 +73,11 @@ internal sealed class DemoSeeder(StackLayout layout, SecretBox secrets)
                 continue;
             }
 
-            var key = $"geo_{tenant.Id}_{RandomNumberGenerator.GetString(PasswordAlphabet, 32)}";
-            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-            await WritePrivateFileAsync(file, key, cancellationToken);
+            var key = TenantApiKeys.New(tenant.Id);
+            await PrivateFile.WriteAsync(file, key, cancellationToken);
             await using var update = new NpgsqlCommand("UPDATE tenants SET api_key_hash = $2 WHERE id = $1", connection);
             update.Parameters.Add(new() { Value = tenant.Id });
-            update.Parameters.Add(new() { Value = SHA256.HashData(Encoding.UTF8.GetBytes(key)) });
+            update.Parameters.Add(new() { Value = TenantApiKeys.Hash(key) });
             await update.ExecuteNonQueryAsync(cancellationToken);
         }
     }
@@ -139,18 +139,9 @@ internal sealed class DemoSeeder(StackLayout layout, SecretBox secrets)
             text.Append(row.Username).Append(',').Append(row.Password).Append('\n');
         }
 
-        await WritePrivateFileAsync(credentials, text.ToString(), cancellationToken);
+        await PrivateFile.WriteAsync(credentials, text.ToString(), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return (count, true);
-    }
-
-    /// <summary>Writes a file readable by its owner only (demo secrets and credentials).</summary>
-    public static async Task WritePrivateFileAsync(string path, string content, CancellationToken cancellationToken)
-    {
-        var temp = path + ".tmp";
-        await File.WriteAllTextAsync(temp, content, cancellationToken);
-        File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        File.Move(temp, path, overwrite: true);
     }
 
     private async Task WriteNasInventoryAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, DemoTenant tenant, IReadOnlyList<string> regionIds, CancellationToken cancellationToken)
@@ -163,7 +154,7 @@ internal sealed class DemoSeeder(StackLayout layout, SecretBox secrets)
             if (!File.Exists(secretFile))
             {
                 System.IO.Directory.CreateDirectory(Path.GetDirectoryName(secretFile)!);
-                await WritePrivateFileAsync(secretFile, RandomNumberGenerator.GetString(PasswordAlphabet, 24), cancellationToken);
+                await PrivateFile.WriteAsync(secretFile, RandomNumberGenerator.GetString(PasswordAlphabet, 24), cancellationToken);
             }
 
             var secret = (await File.ReadAllTextAsync(secretFile, cancellationToken)).Trim();

@@ -64,7 +64,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         var secrets = new SecretBox(await LoadOrCreateKeyringAsync(cancellationToken));
         if (!File.Exists(layout.InterRegionSecretFile))
         {
-            await DemoSeeder.WritePrivateFileAsync(layout.InterRegionSecretFile, Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)), cancellationToken);
+            await PrivateFile.WriteAsync(layout.InterRegionSecretFile, Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)), cancellationToken);
         }
 
         // Engines start in parallel: each one is a separate process and they do not depend on each other.
@@ -134,11 +134,11 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         if (state.Regions.Count > 1)
         {
             await Task.WhenAll(state.Regions.Select(region => reporter.StepAsync($"region {region.Id} replicator (geo-replicator)",
-                () => StartReplicatorAsync(region, regionIds, clusters, cancellationToken),
-                replicator => $"replicas of {string.Join(", ", StandbyShards(region.Id, regionIds).Select(s => $"{s.Tenant}@{s.Home}"))}, metrics 127.0.0.1:{region.ReplicatorPort}, pid {replicator}")));
+                () => StartReplicatorAsync(region, directory, clusters, cancellationToken),
+                replicator => $"replicas of the shards it stands by for (from the directory), metrics 127.0.0.1:{region.ReplicatorPort}, pid {replicator}")));
         }
 
-        await reporter.StepAsync("router (geo-router)", () => StartRouterAsync(state, directory, cancellationToken),
+        await reporter.StepAsync("router (geo-router)", () => StartRouterAsync(state, directory, clusters, cancellationToken),
             router => $"HTTP 127.0.0.1:{state.RouterPort}, pid {router}");
 
         reporter.Line("");
@@ -146,41 +146,42 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         return 0;
     }
 
-    /// <summary>The shards a region stands by for: every tenant's shard homed in the region before it in the list.</summary>
-    private static IEnumerable<(string Tenant, string Home)> StandbyShards(string region, IReadOnlyList<string> regionIds) =>
-        DemoData.Tenants.SelectMany(t => regionIds.Where(home => DemoData.StandbyOf(home, regionIds) == region).Select(home => (t.Id, home)));
-
-    /// <summary>One geo-replicator per region keeps the region's replicas of the other region's shards current (pgoutput).</summary>
-    private async Task<ServiceProcess> StartReplicatorAsync(RegionState region, IReadOnlyList<string> regionIds, Dictionary<string, PostgresCluster> clusters, CancellationToken cancellationToken)
+    /// <summary>
+    /// One geo-replicator per region keeps the region's replicas current (pgoutput). It follows the directory: every
+    /// shard whose standby is this region is streamed, including tenants created later with 'geoctl tenant create'.
+    /// </summary>
+    private async Task<ServiceProcess> StartReplicatorAsync(RegionState region, string directory, Dictionary<string, PostgresCluster> clusters, CancellationToken cancellationToken)
     {
-        var inv = CultureInfo.InvariantCulture;
-        var url = $"http://127.0.0.1:{region.ReplicatorPort.ToString(inv)}";
-        var arguments = new List<string> { $"--Replication:Region={region.Id}", $"--Replication:MetricsUrl={url}" };
-        var index = 0;
-        foreach (var (tenant, home) in StandbyShards(region.Id, regionIds))
+        var url = $"http://127.0.0.1:{region.ReplicatorPort.ToString(CultureInfo.InvariantCulture)}";
+        var arguments = new List<string>
         {
-            var database = ShardDatabase.Name(tenant, home);
-            var prefix = $"--Replication:Shards:{index.ToString(inv)}:";
-            arguments.Add($"{prefix}Name={tenant}@{home}");
-            arguments.Add($"{prefix}SourceConnectionString={clusters[home].ConnectionString(database)}");
-            arguments.Add($"{prefix}ReplicaConnectionString={clusters[region.Id].ConnectionString(database)}");
-            arguments.Add($"{prefix}ApplyTenantMigrations=true");
-            index++;
-        }
-
+            $"--Replication:Region={region.Id}",
+            $"--Replication:MetricsUrl={url}",
+            $"--Replication:Directory:ConnectionString={directory}",
+        };
+        arguments.AddRange(clusters.Select(c => $"--Replication:Directory:Servers:{c.Key}={c.Value.ConnectionString()}"));
         var replicator = await ServiceProcess.StartAsync(layout.Replicator(region.Id), Path.Combine(AppContext.BaseDirectory, "geo-replicator.dll"), arguments, cancellationToken);
         await replicator.WaitUntilReadyAsync(ct => IsReadyAsync(new Uri($"{url}/health/ready"), ct), TimeSpan.FromSeconds(120), cancellationToken);
         return replicator;
     }
 
-    private async Task<ServiceProcess> StartRouterAsync(StackState state, string directory, CancellationToken cancellationToken)
+    private async Task<ServiceProcess> StartRouterAsync(StackState state, string directory, Dictionary<string, PostgresCluster> clusters, CancellationToken cancellationToken)
     {
         var url = $"http://127.0.0.1:{state.RouterPort.ToString(CultureInfo.InvariantCulture)}";
-        var router = await ServiceProcess.StartAsync(layout.Router, Path.Combine(AppContext.BaseDirectory, "geo-router.dll"),
-        [
+        if (!File.Exists(layout.OperatorKeyFile))
+        {
+            await PrivateFile.WriteAsync(layout.OperatorKeyFile, $"geo_operator_{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24))}", cancellationToken);
+        }
+
+        var operatorKey = (await File.ReadAllTextAsync(layout.OperatorKeyFile, cancellationToken)).Trim();
+        var arguments = new List<string>
+        {
             $"--Router:DirectoryConnectionString={directory}",
             $"--Router:ListenUrl={url}",
-        ], cancellationToken);
+            $"--Router:Admin:OperatorKeySha256={Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(operatorKey)))}",
+        };
+        arguments.AddRange(clusters.Select(c => $"--Router:Admin:Servers:{c.Key}={c.Value.ConnectionString()}"));
+        var router = await ServiceProcess.StartAsync(layout.Router, Path.Combine(AppContext.BaseDirectory, "geo-router.dll"), arguments, cancellationToken);
         await router.WaitUntilReadyAsync(ct => IsReadyAsync(new Uri($"{url}/health/ready"), ct), TimeSpan.FromSeconds(60), cancellationToken);
         return router;
     }
@@ -286,9 +287,10 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         reporter.Line($"Local stack in {StackLayout.Show(layout.Root)} (created {state.CreatedAt:u})");
         reporter.Line($"{"component",-26} {"state",-10} {"endpoint",-18} detail");
         healthy &= await ReportPostgresAsync("directory PostgreSQL", PostgresCluster.Open(layout.DirectoryPostgres), [DirectoryDatabase], cancellationToken);
+        var owned = await OwnedDatabasesAsync(cancellationToken);
         foreach (var region in state.Regions)
         {
-            var shards = DemoData.Tenants.Select(t => ShardDatabase.Name(t.Id, region.Id)).ToArray();
+            var shards = owned.TryGetValue(region.Id, out var databases) ? databases : [];
             healthy &= await ReportPostgresAsync($"region {region.Id} PostgreSQL", PostgresCluster.Open(layout.RegionPostgres(region.Id)), shards, cancellationToken);
             var redis = RedisServer.Open(layout.RegionRedis(region.Id));
             var answers = redis is not null && await redis.PingAsync(cancellationToken);
@@ -311,6 +313,34 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         reporter.Line($"{"router",-26} {(routerUp ? "up" : router.IsRunning ? "not ready" : "down"),-10} {$"127.0.0.1:{state.RouterPort}",-18} " +
             (router.IsRunning ? $"pid {router}; log {StackLayout.Show(router.LogFile)}" : ""));
         return healthy ? 0 : 1;
+    }
+
+    /// <summary>The shard databases each region owns, from the directory (empty when it cannot be read).</summary>
+    private async Task<Dictionary<string, List<string>>> OwnedDatabasesAsync(CancellationToken cancellationToken)
+    {
+        var owned = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        if (PostgresCluster.Open(layout.DirectoryPostgres) is not { IsRunning: true } directory)
+        {
+            return owned;
+        }
+
+        try
+        {
+            await using var connection = new NpgsqlConnection(directory.ConnectionString(DirectoryDatabase));
+            await connection.OpenAsync(cancellationToken);
+            await using var command = new NpgsqlCommand("SELECT owner_region, database_name FROM shards WHERE state = 'active' ORDER BY 1, 2", connection);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                (owned.TryGetValue(reader.GetString(0), out var list) ? list : owned[reader.GetString(0)] = []).Add(reader.GetString(1));
+            }
+        }
+        catch (NpgsqlException)
+        {
+            // The directory's own line says it is failing.
+        }
+
+        return owned;
     }
 
     /// <summary>The replicator's state and, per shard, seconds and bytes behind its source (from its /metrics).</summary>
@@ -437,7 +467,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         }
 
         var keyring = SecretKeyring.Generate();
-        await DemoSeeder.WritePrivateFileAsync(layout.KeyringFile, keyring.Serialize(), cancellationToken);
+        await PrivateFile.WriteAsync(layout.KeyringFile, keyring.Serialize(), cancellationToken);
         return keyring;
     }
 

@@ -15,6 +15,9 @@ internal sealed class StackLayout(string root)
     /// <summary>The secret the regions' nodes share for forwarding RADIUS to a shard's owner region.</summary>
     public string InterRegionSecretFile => Path.Combine(Root, "inter-region.secret");
 
+    /// <summary>The operator key of geo-router's admin API (only its SHA-256 is given to the router).</summary>
+    public string OperatorKeyFile => Path.Combine(Root, "operator.key");
+
     public string DirectoryPostgres => Path.Combine(Root, "directory", "postgres");
 
     public string LogsDirectory => Path.Combine(Root, "logs");

@@ -86,7 +86,7 @@ internal static class NasConfigCommand
                 }
                 else
                 {
-                    await WritePrivateFileAsync(target, text, cancellationToken);
+                    await PrivateFile.WriteAsync(target, text, cancellationToken);
                     await output.WriteLineAsync($"wrote {target} ({dialect.ToString().ToLowerInvariant()}, NAS {nas.NasId}: primary {nas.Primary.RegionId}, backup {nas.Backup?.RegionId ?? "none"})");
                 }
 
@@ -103,23 +103,4 @@ internal static class NasConfigCommand
 
     private static string? LocalDirectory(StackLayout layout) =>
         PostgresCluster.Open(layout.DirectoryPostgres)?.ConnectionString("geo_directory");
-
-    private static async Task WritePrivateFileAsync(string path, string content, CancellationToken cancellationToken)
-    {
-        // Created private before the secret goes in: no moment where another user could read it.
-        var temp = path + ".tmp";
-        File.Delete(temp);
-        await using (var stream = new FileStream(temp, new FileStreamOptions
-        {
-            Mode = FileMode.Create,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        }))
-        await using (var writer = new StreamWriter(stream))
-        {
-            await writer.WriteAsync(content.AsMemory(), cancellationToken);
-        }
-
-        File.Move(temp, path, overwrite: true);
-    }
 }

@@ -40,6 +40,11 @@ public sealed class PostgresCluster
     public string ConnectionString(string database = "postgres") =>
         $"Host=127.0.0.1;Port={Port.ToString(CultureInfo.InvariantCulture)};Username=postgres;Database={database};Pooling=true;Include Error Detail=true";
 
+    /// <summary>Writes a database to <paramref name="file"/> with pg_dump (custom format: restore with pg_restore).</summary>
+    public Task<string> DumpAsync(string database, string file, CancellationToken cancellationToken = default) =>
+        ProcessRunner.RunCheckedAsync(PostgresTools.ClientTool("pg_dump"),
+            ["-h", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-U", "postgres", "-Fc", "-f", file, database], cancellationToken);
+
     /// <summary>
     /// Creates the cluster when its folder holds none, then starts it (a running cluster is left as it is).
     /// With <see cref="PostgresClusterOptions.Port"/> 0 a free port is chosen, and another one when that

@@ -22,6 +22,9 @@ internal static class PostgresTools
         return ProcessRunner.RunCheckedAsync(file, args, cancellationToken);
     }
 
+    /// <summary>The path of a client tool (pg_dump, psql): these run as the calling user, over TCP.</summary>
+    public static string ClientTool(string tool) => Path.Combine(BinDirectory.Value, tool);
+
     public static string ShellCommand(string tool, IEnumerable<string> arguments)
     {
         var (file, args) = Command(tool, arguments);

@@ -125,6 +125,9 @@ public enum ShardUpdateOutcome
 
     /// <summary>Refused: another holder's lease is still running.</summary>
     LeaseHeld,
+
+    /// <summary>Refused: the shard was not in the expected lifecycle state.</summary>
+    StateMismatch,
 }
 
 /// <summary>The outcome of a compare-and-set and the shard as it is now (null when it does not exist).</summary>

@@ -161,7 +161,84 @@ public sealed class ConsulDirectoryStore : IDirectoryStore
     public async Task UpsertTenantAsync(Tenant tenant, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tenant);
-        await PutAsync(DirectoryPrefix + "tenants/" + tenant.Id, Serialize(new TenantDocument(tenant.DisplayName), GeoConsulJson.Default.TenantDocument), null, cancellationToken);
+        var key = DirectoryPrefix + "tenants/" + tenant.Id;
+        for (var attempt = 0; attempt < CasAttempts; attempt++)
+        {
+            // Read-modify-write: the display name changes, an issued API key stays.
+            var entry = await GetAsync(key, cancellationToken);
+            var document = entry is null ? new TenantDocument(tenant.DisplayName) : Deserialize(entry, GeoConsulJson.Default.TenantDocument) with { DisplayName = tenant.DisplayName };
+            if (await PutAsync(key, Serialize(document, GeoConsulJson.Default.TenantDocument), entry?.ModifyIndex ?? 0, cancellationToken))
+            {
+                return;
+            }
+        }
+
+        throw new DirectoryStoreException($"tenant {tenant.Id} stayed contended for {CasAttempts} attempts");
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> SetTenantApiKeyHashAsync(string tenantId, byte[] sha256, bool onlyIfUnset, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(sha256);
+        var key = DirectoryPrefix + "tenants/" + tenantId;
+        for (var attempt = 0; attempt < CasAttempts; attempt++)
+        {
+            var entry = await GetAsync(key, cancellationToken);
+            if (entry is null)
+            {
+                return false;
+            }
+
+            var document = Deserialize(entry, GeoConsulJson.Default.TenantDocument);
+            if (onlyIfUnset && document.ApiKeyHash is not null)
+            {
+                return false;
+            }
+
+            if (await PutAsync(key, Serialize(document with { ApiKeyHash = Convert.ToBase64String(sha256) }, GeoConsulJson.Default.TenantDocument), entry.ModifyIndex, cancellationToken))
+            {
+                return true;
+            }
+        }
+
+        throw new DirectoryStoreException($"tenant {tenantId} stayed contended for {CasAttempts} attempts");
+    }
+
+    /// <inheritdoc />
+    public Task<ShardUpdateResult> TrySetShardStateAsync(ShardKey key, ShardState expected, ShardState state, CancellationToken cancellationToken) =>
+        CompareAndSetShardAsync(key, document => document.State == ShardStates.ToText(expected)
+            ? (ShardUpdateOutcome.Updated, document with { State = ShardStates.ToText(state) })
+            : (ShardUpdateOutcome.StateMismatch, null), cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<bool> DeleteShardAsync(ShardKey key, CancellationToken cancellationToken)
+    {
+        // Placements live in buckets per tenant: the caller removes the shard's subscribers' placements first
+        // (retire-shard does, from the shard database); any left over are orphans the sweeper removes.
+        var path = ShardKeyPath(key);
+        var entry = await GetAsync(path, cancellationToken);
+        return entry is not null && Deserialize(entry, GeoConsulJson.Default.ShardDocument).State is "provisioning" or "retiring"
+            && await DeleteAsync(path, entry.ModifyIndex, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> DeleteTenantAsync(string tenantId, CancellationToken cancellationToken)
+    {
+        var (shards, _) = await ListAsync(DirectoryPrefix + "shards/" + tenantId + "/", null, cancellationToken);
+        if (shards.Count > 0)
+        {
+            return false;
+        }
+
+        var (devices, _) = await ListAsync(DirectoryPrefix + "nas/" + tenantId + "/", null, cancellationToken);
+        foreach (var device in devices)
+        {
+            await DeleteAsync(device.Key, device.ModifyIndex, cancellationToken);
+        }
+
+        var key = DirectoryPrefix + "tenants/" + tenantId;
+        var entry = await GetAsync(key, cancellationToken);
+        return entry is not null && await DeleteAsync(key, entry.ModifyIndex, cancellationToken);
     }
 
     /// <inheritdoc />

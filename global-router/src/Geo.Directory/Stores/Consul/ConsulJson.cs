@@ -22,7 +22,9 @@ internal sealed partial class ConsulApiJson : JsonSerializerContext;
 internal sealed record RegionDocument(string DisplayName, string ApiUrl, string RadiusHost, int RadiusAuthPort, int RadiusAcctPort);
 
 /// <summary>The value of <c>directory/tenants/&lt;id&gt;</c>.</summary>
-internal sealed record TenantDocument(string DisplayName);
+/// <param name="DisplayName">Name for people.</param>
+/// <param name="ApiKeyHash">Base64 of the SHA-256 of the tenant's API key, once issued.</param>
+internal sealed record TenantDocument(string DisplayName, string? ApiKeyHash = null);
 
 /// <summary>The value of <c>directory/shards/&lt;tenant&gt;/&lt;home&gt;</c>.</summary>
 internal sealed record ShardDocument(

@@ -18,6 +18,7 @@ public sealed class InMemoryDirectoryStore : IDirectoryStore
     private readonly TimeProvider _time;
     private readonly Dictionary<string, Region> _regions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Tenant> _tenants = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, byte[]> _apiKeyHashes = new(StringComparer.Ordinal);
     private readonly Dictionary<ShardKey, Shard> _shards = [];
     private readonly Dictionary<(string, string), NasDevice> _nas = [];
     private readonly Dictionary<(string, string), SubscriberPlacement> _placements = [];
@@ -174,6 +175,89 @@ public sealed class InMemoryDirectoryStore : IDirectoryStore
             }
 
             return Task.FromResult(_shards[shard.Key]);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<ShardUpdateResult> TrySetShardStateAsync(ShardKey key, ShardState expected, ShardState state, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (!_shards.TryGetValue(key, out var shard))
+            {
+                return Task.FromResult(new ShardUpdateResult(ShardUpdateOutcome.NotFound, null));
+            }
+
+            if (shard.State != expected)
+            {
+                return Task.FromResult(new ShardUpdateResult(ShardUpdateOutcome.StateMismatch, shard));
+            }
+
+            var next = shard with { State = state };
+            _shards[key] = next;
+            NotifyLocked(new DirectoryChange(true, false, []));
+            return Task.FromResult(new ShardUpdateResult(ShardUpdateOutcome.Updated, next));
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<bool> DeleteShardAsync(ShardKey key, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (!_shards.TryGetValue(key, out var shard) || shard.State is not (ShardState.Provisioning or ShardState.Retiring))
+            {
+                return Task.FromResult(false);
+            }
+
+            _shards.Remove(key);
+            var changes = new List<PlacementChange>();
+            foreach (var placement in _placements.Values.Where(p => p.TenantId == key.TenantId && p.HomeRegion == key.HomeRegion).ToList())
+            {
+                _placements.Remove((placement.TenantId, placement.Username));
+                changes.Add(new PlacementChange(placement.TenantId, placement.Username, null));
+            }
+
+            NotifyLocked(new DirectoryChange(true, false, changes));
+            return Task.FromResult(true);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<bool> DeleteTenantAsync(string tenantId, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (_shards.Keys.Any(k => k.TenantId == tenantId) || !_tenants.Remove(tenantId))
+            {
+                return Task.FromResult(false);
+            }
+
+            _apiKeyHashes.Remove(tenantId);
+            foreach (var nas in _nas.Keys.Where(k => k.Item1 == tenantId).ToList())
+            {
+                _nas.Remove(nas);
+            }
+
+            NotifyLocked(new DirectoryChange(true, false, []));
+            return Task.FromResult(true);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<bool> SetTenantApiKeyHashAsync(string tenantId, byte[] sha256, bool onlyIfUnset, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(sha256);
+        lock (_gate)
+        {
+            if (!_tenants.ContainsKey(tenantId) || (onlyIfUnset && _apiKeyHashes.ContainsKey(tenantId)))
+            {
+                return Task.FromResult(false);
+            }
+
+            _apiKeyHashes[tenantId] = sha256.ToArray();
+            NotifyLocked(new DirectoryChange(true, false, []));
+            return Task.FromResult(true);
         }
     }
 

@@ -249,6 +249,77 @@ public sealed class PostgresDirectoryStore : IDirectoryStore
     }
 
     /// <inheritdoc />
+    public async Task<ShardUpdateResult> TrySetShardStateAsync(ShardKey key, ShardState expected, ShardState state, CancellationToken cancellationToken)
+    {
+        await using var command = _dataSource.CreateCommand($"""
+            UPDATE shards SET state = $4, updated_at = now() WHERE tenant_id = $1 AND home_region = $2 AND state = $3
+            RETURNING {ShardColumns}
+            """);
+        command.Parameters.Add(Text(key.TenantId));
+        command.Parameters.Add(Text(key.HomeRegion));
+        command.Parameters.Add(Text(ShardStates.ToText(expected)));
+        command.Parameters.Add(Text(ShardStates.ToText(state)));
+        return await SingleShardOrCurrentAsync(command, key, ShardUpdateOutcome.StateMismatch, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> DeleteShardAsync(ShardKey key, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection, transaction)
+        {
+            BatchCommands =
+            {
+                new NpgsqlBatchCommand("""
+                    DELETE FROM subscriber_placements p USING shards s
+                    WHERE p.tenant_id = $1 AND p.home_region = $2 AND s.tenant_id = p.tenant_id AND s.home_region = p.home_region
+                      AND s.state IN ('provisioning', 'retiring')
+                    """) { Parameters = { Text(key.TenantId), Text(key.HomeRegion) } },
+                new NpgsqlBatchCommand("DELETE FROM shards WHERE tenant_id = $1 AND home_region = $2 AND state IN ('provisioning', 'retiring')")
+                    { Parameters = { Text(key.TenantId), Text(key.HomeRegion) } },
+            },
+        };
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+        var deleted = batch.BatchCommands[1].RecordsAffected == 1;
+        await transaction.CommitAsync(cancellationToken);
+        return deleted;
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> DeleteTenantAsync(string tenantId, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection, transaction)
+        {
+            BatchCommands =
+            {
+                new NpgsqlBatchCommand("DELETE FROM nas_devices WHERE tenant_id = $1 AND NOT EXISTS (SELECT 1 FROM shards WHERE tenant_id = $1)")
+                    { Parameters = { Text(tenantId) } },
+                new NpgsqlBatchCommand("DELETE FROM tenants WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM shards WHERE tenant_id = $1)")
+                    { Parameters = { Text(tenantId) } },
+            },
+        };
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+        var deleted = batch.BatchCommands[1].RecordsAffected == 1;
+        await transaction.CommitAsync(cancellationToken);
+        return deleted;
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> SetTenantApiKeyHashAsync(string tenantId, byte[] sha256, bool onlyIfUnset, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(sha256);
+        await using var command = _dataSource.CreateCommand(
+            "UPDATE tenants SET api_key_hash = $2 WHERE id = $1 AND (NOT $3 OR api_key_hash IS NULL)");
+        command.Parameters.Add(Text(tenantId));
+        command.Parameters.Add(new NpgsqlParameter<byte[]> { TypedValue = sha256 });
+        command.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = onlyIfUnset });
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    /// <inheritdoc />
     public async Task UpsertNasAsync(NasDevice nas, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(nas);

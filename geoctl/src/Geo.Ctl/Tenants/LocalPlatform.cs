@@ -1,0 +1,79 @@
+using Geo.Ctl.LocalStack;
+using Geo.Directory.Stores.Postgres;
+using Geo.Engines.Postgres;
+using Geo.Provisioning;
+using Geo.Schema;
+using Geo.Schema.Secrets;
+
+namespace Geo.Ctl.Tenants;
+
+/// <summary>
+/// The local stack as the lifecycle commands see it: its directory, each region's PostgreSQL server, its key
+/// ring (NAS secrets are sealed with it) and its folder of tenant API keys.
+/// </summary>
+internal sealed class LocalPlatform : IAsyncDisposable
+{
+    private LocalPlatform(StackLayout layout, PlatformDatabases databases, PostgresDirectoryStore directory, StackState state)
+    {
+        Layout = layout;
+        Databases = databases;
+        Directory = directory;
+        State = state;
+    }
+
+    public StackLayout Layout { get; }
+
+    public PlatformDatabases Databases { get; }
+
+    public PostgresDirectoryStore Directory { get; }
+
+    public StackState State { get; }
+
+    /// <summary>Opens the local stack's platform; it must be running (<c>geoctl up</c>).</summary>
+    public static async Task<LocalPlatform> OpenAsync(StackLayout layout, CancellationToken cancellationToken)
+    {
+        var state = await StackState.LoadAsync(layout, cancellationToken)
+            ?? throw new StackException($"no local stack in {StackLayout.Show(layout.Root)}: start one with 'geoctl up'");
+        var directory = Running(PostgresCluster.Open(layout.DirectoryPostgres), "directory PostgreSQL");
+        var servers = state.Regions.ToDictionary(r => r.Id, r => Running(PostgresCluster.Open(layout.RegionPostgres(r.Id)), $"region {r.Id} PostgreSQL").ConnectionString(), StringComparer.Ordinal);
+        var connection = directory.ConnectionString("geo_directory");
+        return new LocalPlatform(layout, new PlatformDatabases(connection, servers), new PostgresDirectoryStore(connection), state);
+    }
+
+    public SecretBox OpenSecrets() => File.Exists(Layout.KeyringFile)
+        ? new SecretBox(SecretKeyring.Load(Layout.KeyringFile))
+        : throw new StackException($"no key ring in {StackLayout.Show(Layout.KeyringFile)}: start the stack with 'geoctl up'");
+
+    public ITenantKeyStore Keys => new FileKeyStore(Layout);
+
+    /// <summary>Archives a database with pg_dump into <paramref name="folder"/>; returns the file.</summary>
+    public async Task<string> ArchiveAsync(string folder, string region, string database, CancellationToken cancellationToken)
+    {
+        System.IO.Directory.CreateDirectory(folder);
+        var file = Path.GetFullPath(Path.Combine(folder, $"{database}-{region}-{DateTime.UtcNow:yyyyMMddTHHmmssZ}.dump"));
+        await Running(PostgresCluster.Open(Layout.RegionPostgres(region)), $"region {region} PostgreSQL").DumpAsync(database, file, cancellationToken);
+        return file;
+    }
+
+    public ValueTask DisposeAsync() => Directory.DisposeAsync();
+
+    private static PostgresCluster Running(PostgresCluster? cluster, string what) =>
+        cluster is { IsRunning: true } ? cluster : throw new StackException($"{what} is not running: start the stack with 'geoctl up'");
+
+    /// <summary>Tenant API keys in the local stack's folder, one private file per tenant.</summary>
+    private sealed class FileKeyStore(StackLayout layout) : ITenantKeyStore
+    {
+        public async Task<string?> FindAsync(string tenantId, CancellationToken cancellationToken) =>
+            File.Exists(layout.ApiKeyFile(tenantId)) ? (await File.ReadAllTextAsync(layout.ApiKeyFile(tenantId), cancellationToken)).Trim() : null;
+
+        public Task SaveAsync(string tenantId, string key, CancellationToken cancellationToken) => PrivateFile.WriteAsync(layout.ApiKeyFile(tenantId), key, cancellationToken);
+
+        public Task DeleteAsync(string tenantId, CancellationToken cancellationToken)
+        {
+            File.Delete(layout.ApiKeyFile(tenantId));
+            return Task.CompletedTask;
+        }
+
+        public string Describe(string tenantId) => StackLayout.Show(layout.ApiKeyFile(tenantId));
+    }
+}
