@@ -1,0 +1,96 @@
+using Geo.Migrate;
+using Geo.Schema.Migrations;
+using Geo.Testing;
+
+namespace Geo.Schema.IntegrationTests;
+
+/// <summary>geo-migrate --all-shards run in-process against the two test regions.</summary>
+[Collection(TwoRegionsGroup.Name)]
+public sealed class MigrateCommandTests(TwoRegionServers servers)
+{
+    private static readonly string AllTenantFiles = string.Join(", ", MigrationSet.Tenant.Migrations.Select(m => m.FileName));
+
+    [Fact]
+    public async Task AllShards_ServersAsOptions_LinePerDatabaseThenSummary_Exit0()
+    {
+        var platform = await servers.NewPlatformAsync();
+        var shard = await platform.AddShardAsync("s", owner: "a", standby: "b");
+        string[] args = ["--all-shards", "--directory", platform.Directory, "--server", $"a={servers.A.ConnectionString()}", "--server", $"b={servers.B.ConnectionString()}"];
+
+        var first = await RunAsync(args);
+        var second = await RunAsync(args);
+
+        Assert.Equal((0, ""), (first.ExitCode, first.Error));
+        Assert.Equal(
+        [
+            $"directory {Database(platform.Directory)}: schema version {MigrationSet.Directory.LatestVersion} (this build: {MigrationSet.Directory.LatestVersion}); " +
+                $"1 shards, tenant schema of this build at version {MigrationSet.Tenant.LatestVersion}",
+            $"{shard.DatabaseName}  replica in b  applied {AllTenantFiles}",
+            $"{shard.DatabaseName}  source in a   applied {AllTenantFiles}",
+            "summary: 2 databases: 2 ok, 0 failed, 0 skipped",
+        ], first.Lines);
+        Assert.Equal(0, second.ExitCode);
+        Assert.Equal([$"{shard.DatabaseName}  replica in b  up to date", $"{shard.DatabaseName}  source in a   up to date"], second.Lines[1..3]);
+    }
+
+    [Fact]
+    public async Task AllShards_FailingReplica_FailedAndSkippedLines_Exit1()
+    {
+        var platform = await servers.NewPlatformAsync();
+        var broken = await platform.AddShardAsync("s1", owner: "a", standby: "b");
+        var healthy = await platform.AddShardAsync("s2", owner: "a", standby: null);
+        await Sql.ScalarAsync<object>(platform.Database("b", broken.DatabaseName), "CREATE TABLE plans (id int PRIMARY KEY)");
+
+        var run = await RunAsync(["--all-shards", "--directory", platform.Directory, "--server", $"a={servers.A.ConnectionString()}", "--server", $"b={servers.B.ConnectionString()}"]);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.StartsWith($"{broken.DatabaseName}  replica in b  FAILED: tenant migration 0001_tenant.sql failed", run.Lines[1], StringComparison.Ordinal);
+        Assert.StartsWith($"{broken.DatabaseName}  source in a   skipped: not migrated because its replica in b failed", run.Lines[2], StringComparison.Ordinal);
+        Assert.Equal($"{healthy.DatabaseName}  replica       skipped: the shard has no standby region", run.Lines[3]);
+        Assert.Equal($"{healthy.DatabaseName}  source in a   applied {AllTenantFiles}", run.Lines[4]);
+        Assert.Equal("summary: 4 databases: 1 ok, 1 failed, 2 skipped", run.Lines[^1]);
+    }
+
+    [Fact]
+    public async Task AllShards_DirectoryAndServersFileFromEnvironment_Exit0()
+    {
+        var platform = await servers.NewPlatformAsync();
+        var shard = await platform.AddShardAsync("s", owner: "b", standby: "a");
+        var serversFile = Path.GetTempFileName();
+        await File.WriteAllLinesAsync(serversFile, ["# region=server", $"a={servers.A.ConnectionString()}", "", $"  b = {servers.B.ConnectionString()}"]);
+        var environment = new Dictionary<string, string>
+        {
+            [MigrateCommand.DirectoryVariable] = platform.Directory,
+            [MigrateCommand.ServersFileVariable] = serversFile,
+        };
+
+        var run = await RunAsync(["--all-shards"], environment);
+        File.Delete(serversFile);
+
+        Assert.Equal((0, ""), (run.ExitCode, run.Error));
+        Assert.Equal("summary: 2 databases: 2 ok, 0 failed, 0 skipped", run.Lines[^1]);
+        Assert.Equal(MigrationSet.Tenant.Migrations.Select(m => m.Version), await platform.AppliedVersionsAsync("a", shard.DatabaseName));
+    }
+
+    [Fact]
+    public async Task AllShards_DirectoryWithoutShardsTable_RefusedWithExit2()
+    {
+        var notDirectory = await servers.A.CreateDatabaseAsync("empty");
+
+        var run = await RunAsync(["--all-shards", "--directory", notDirectory, "--server", $"a={servers.A.ConnectionString()}"]);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("has no shards table", run.Error, StringComparison.Ordinal);
+        Assert.Empty(run.Lines);
+    }
+
+    private static string Database(string connectionString) => new Npgsql.NpgsqlConnectionStringBuilder(connectionString).Database!;
+
+    private static async Task<(int ExitCode, string[] Lines, string Error)> RunAsync(string[] args, Dictionary<string, string>? environment = null)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var exitCode = await MigrateCommand.RunAsync(args, output, error, name => environment?.GetValueOrDefault(name));
+        return (exitCode, output.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries), error.ToString());
+    }
+}
