@@ -90,20 +90,30 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
 
         var seeder = new DemoSeeder(layout, secrets);
         await reporter.StepAsync("directory: tenant API keys", () => seeder.EnsureApiKeysAsync(directory, cancellationToken));
+        var servers = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (regionId, postgresTask, _) in regionTasks)
+        {
+            var cluster = await postgresTask;
+            servers[regionId] = cluster.ConnectionString();
+            foreach (var tenant in DemoData.Tenants)
+            {
+                var name = ShardDatabase.Name(tenant.Id, regionId);
+                await reporter.StepAsync($"shard {tenant.Id}@{regionId}: database {name}", () => EnsureDatabaseAsync(cluster, name, cancellationToken));
+            }
+        }
+
+        // Every shard of the directory (the demo tenants' and those created with 'geoctl tenant create'), each replica before its source.
+        await reporter.StepAsync("schema of every shard and replica", () => MigrateShardsAsync(new PlatformDatabases(directory, servers), cancellationToken), summary =>
+            $"{summary.Succeeded} databases ok, {summary.Skipped} skipped" +
+            (summary.Results.Any(r => r.Outcome == ShardMigrationOutcome.Migrated) ? $"; migrated {string.Join(", ", summary.Results.Where(r => r.Outcome == ShardMigrationOutcome.Migrated).Select(r => $"{r.Database} in {r.Region}").Distinct())}" : ""));
+
         foreach (var (regionId, postgresTask, _) in regionTasks)
         {
             var cluster = await postgresTask;
             foreach (var tenant in DemoData.Tenants)
             {
-                var name = ShardDatabase.Name(tenant.Id, regionId);
-                var shard = cluster.ConnectionString(name);
-                await reporter.StepAsync($"shard {tenant.Id}@{regionId}: database {name}", async () =>
-                {
-                    await EnsureDatabaseAsync(cluster, name, cancellationToken);
-                    var report = await migrations.ApplyAsync(shard, MigrationSet.Tenant, cancellationToken);
-                    await DemoSeeder.EnsureFenceAsync(shard, tenant.Id, regionId, cancellationToken);
-                    return report;
-                }, Describe);
+                var shard = cluster.ConnectionString(ShardDatabase.Name(tenant.Id, regionId));
+                await DemoSeeder.EnsureFenceAsync(shard, tenant.Id, regionId, cancellationToken);
                 await reporter.StepAsync($"shard {tenant.Id}@{regionId}: demo data",
                     () => seeder.SeedShardAsync(shard, directory, tenant, regionId, regionIds, state.SubscribersPerShard, cancellationToken),
                     r => r.Seeded ? $"{r.Subscribers} subscribers written" : $"{r.Subscribers} subscribers already there");
@@ -482,6 +492,20 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             await using var create = new NpgsqlCommand($"CREATE DATABASE {ShardDatabase.Quote(name)}", connection);
             await create.ExecuteNonQueryAsync(cancellationToken);
         }
+    }
+
+    private static async Task<ShardMigrationSummary> MigrateShardsAsync(PlatformDatabases databases, CancellationToken cancellationToken)
+    {
+        var migrator = new ShardMigrator(databases);
+        var directory = await migrator.ReadDirectoryAsync(cancellationToken);
+        // A shard being created or retired is its lifecycle command's business, not up's.
+        var summary = await migrator.MigrateAsync(directory.Shards.Where(s => s.State == "active").ToList(), null, cancellationToken);
+        if (summary.Failed > 0)
+        {
+            throw new StackException("migrating the shards failed: " + string.Join("; ", summary.Results.Where(r => r.Outcome == ShardMigrationOutcome.Failed).Select(r => $"{r.Database} in {r.Region}: {r.Reason}")));
+        }
+
+        return summary;
     }
 
     private static string Describe(MigrationReport report) =>
