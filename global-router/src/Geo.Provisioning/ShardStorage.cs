@@ -46,13 +46,7 @@ internal sealed class ShardStorage(PlatformDatabases databases, TimeProvider tim
     {
         var connectionString = databases.Database(region, database);
         var report = await new MigrationRunner().ApplyAsync(connectionString, MigrationSet.Tenant, cancellationToken);
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync(cancellationToken);
-        await using var insert = new NpgsqlCommand(
-            "INSERT INTO shard_fence (tenant_id, home_region, owner_region, epoch) VALUES ($1, $2, $2, 1) ON CONFLICT (singleton) DO NOTHING", connection);
-        insert.Parameters.Add(new() { Value = tenantId });
-        insert.Parameters.Add(new() { Value = home });
-        await insert.ExecuteNonQueryAsync(cancellationToken);
+        await ShardFence.EnsureAsync(connectionString, tenantId, home, cancellationToken);
         return report;
     }
 

@@ -82,18 +82,6 @@ internal sealed class DemoSeeder(StackLayout layout, SecretBox secrets)
         }
     }
 
-    /// <summary>Writes the shard's fence at epoch 1 (owner = home) when the database has none yet.</summary>
-    public static async Task EnsureFenceAsync(string shard, string tenantId, string home, CancellationToken cancellationToken)
-    {
-        await using var connection = new NpgsqlConnection(shard);
-        await connection.OpenAsync(cancellationToken);
-        await using var insert = new NpgsqlCommand(
-            "INSERT INTO shard_fence (tenant_id, home_region, owner_region, epoch) VALUES ($1, $2, $2, 1) ON CONFLICT (singleton) DO NOTHING", connection);
-        insert.Parameters.Add(new() { Value = tenantId });
-        insert.Parameters.Add(new() { Value = home });
-        await insert.ExecuteNonQueryAsync(cancellationToken);
-    }
-
     /// <summary>Seeds one shard database; returns how many subscribers it holds and whether this call wrote them.</summary>
     public async Task<(long Subscribers, bool Seeded)> SeedShardAsync(
         string shard, string directory, DemoTenant tenant, string home, IReadOnlyList<string> regionIds, int count, CancellationToken cancellationToken)

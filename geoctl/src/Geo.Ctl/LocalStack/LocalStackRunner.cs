@@ -113,7 +113,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             foreach (var tenant in DemoData.Tenants)
             {
                 var shard = cluster.ConnectionString(ShardDatabase.Name(tenant.Id, regionId));
-                await DemoSeeder.EnsureFenceAsync(shard, tenant.Id, regionId, cancellationToken);
+                await ShardFence.EnsureAsync(shard, tenant.Id, regionId, cancellationToken);
                 await reporter.StepAsync($"shard {tenant.Id}@{regionId}: demo data",
                     () => seeder.SeedShardAsync(shard, directory, tenant, regionId, regionIds, state.SubscribersPerShard, cancellationToken),
                     r => r.Seeded ? $"{r.Subscribers} subscribers written" : $"{r.Subscribers} subscribers already there");
