@@ -32,10 +32,13 @@ public sealed class TwoClusters : IAsyncLifetime
         await Standby.DisposeAsync();
     }
 
+    /// <summary>A new tenant id, unique among the tests of this run.</summary>
+    public string NewTenantId() => $"t{Interlocked.Increment(ref _shards)}{Guid.NewGuid().ToString("N")[..6]}";
+
     /// <summary>A tenant database on the source and, when asked, its (migrated, still writable) replica database of the same name on the standby.</summary>
-    public async Task<TestShard> CreateShardAsync(bool createReplica = true, string? extraSql = null, string? replicaExtraSql = null)
+    public async Task<TestShard> CreateShardAsync(bool createReplica = true, string? extraSql = null, string? replicaExtraSql = null, string? tenantId = null)
     {
-        var name = ShardDatabase.Name($"t{Interlocked.Increment(ref _shards)}{Guid.NewGuid().ToString("N")[..6]}", "a");
+        var name = ShardDatabase.Name(tenantId ?? NewTenantId(), "a");
         await CreateDatabaseAsync(Source, name);
         var source = Source.ConnectionString(name);
         await new MigrationRunner().ApplyAsync(source, MigrationSet.Tenant);

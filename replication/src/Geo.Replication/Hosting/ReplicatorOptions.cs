@@ -1,5 +1,7 @@
 using Geo.Replication.Kafka;
+using Geo.Schema;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace Geo.Replication.Hosting;
 
@@ -19,8 +21,11 @@ public sealed class ReplicatorOptions
     /// <summary>The region this replicator runs in (the standby of its shards); names the slots it creates.</summary>
     public string Region { get; set; } = "";
 
-    /// <summary>The shards this region stands by for.</summary>
+    /// <summary>The shards this region stands by for, listed statically (they keep running whatever the directory says).</summary>
     public IList<ShardReplicationOptions> Shards { get; } = [];
+
+    /// <summary>Discovery of the shards this region stands by for from the directory; off while its connection string is empty.</summary>
+    public ReplicatorDirectoryOptions Directory { get; } = new();
 
     /// <summary>Seconds behind at which a shard's lag is reported as a warning (metrics, log, status).</summary>
     public double LagWarningSeconds { get; set; } = 5;
@@ -33,6 +38,29 @@ public sealed class ReplicatorOptions
 
     /// <summary>Source transactions read ahead of the applier, per shard.</summary>
     public int QueueTransactions { get; set; } = 10_000;
+}
+
+/// <summary>
+/// Directory-driven discovery (section <c>Replication:Directory</c>): every shard whose standby is this region and whose
+/// state is <c>provisioning</c> or <c>active</c> gets a pgoutput stream from its owner region's server to this region's
+/// server, started and stopped as the directory changes.
+/// </summary>
+public sealed class ReplicatorDirectoryOptions
+{
+    /// <summary>The directory database (schema <c>migrations/directory</c>); empty turns discovery off.</summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>
+    /// Each region's PostgreSQL server by region id: an Npgsql connection string without a database (see
+    /// <see cref="PlatformDatabases"/>). This replicator's own region is required (its replicas live there).
+    /// </summary>
+    public IDictionary<string, string> Servers { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>How often the directory is read even without a notification (the safety net under LISTEN).</summary>
+    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>True when a directory is configured.</summary>
+    public bool Enabled => !string.IsNullOrWhiteSpace(ConnectionString);
 }
 
 /// <summary>One shard's stream: where it comes from and which replica database it keeps current.</summary>
@@ -87,6 +115,7 @@ internal sealed class ReplicatorOptionsValidator : IValidateOptions<ReplicatorOp
             errors.Add("Replication:MaxBatchChanges and Replication:QueueTransactions must be at least 1");
         }
 
+        ValidateDirectory(options, errors);
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < options.Shards.Count; i++)
         {
@@ -125,5 +154,74 @@ internal sealed class ReplicatorOptionsValidator : IValidateOptions<ReplicatorOp
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    // Messages name the offending keys, never their values: connection strings may hold passwords.
+    private static void ValidateDirectory(ReplicatorOptions options, List<string> errors)
+    {
+        var directory = options.Directory;
+        if (!directory.Enabled)
+        {
+            if (directory.Servers.Count > 0)
+            {
+                errors.Add("Replication:Directory:Servers is set but Replication:Directory:ConnectionString is not");
+            }
+
+            return;
+        }
+
+        if (!IsConnectionString(directory.ConnectionString!))
+        {
+            errors.Add("Replication:Directory:ConnectionString is not a valid Npgsql connection string");
+        }
+
+        if (directory.RefreshInterval <= TimeSpan.Zero)
+        {
+            errors.Add("Replication:Directory:RefreshInterval must be positive");
+        }
+
+        if (!string.IsNullOrWhiteSpace(options.Region) && !directory.Servers.ContainsKey(options.Region))
+        {
+            errors.Add($"Replication:Directory:Servers:{options.Region} is required: this region's PostgreSQL server, where the replicas live");
+        }
+
+        foreach (var (region, server) in directory.Servers)
+        {
+            if (!IsRegionId(region))
+            {
+                errors.Add($"Replication:Directory:Servers:{region}: '{region}' is not a region id (lower-case letters, digits and '-')");
+            }
+
+            if (string.IsNullOrWhiteSpace(server) || !IsConnectionString(server))
+            {
+                errors.Add($"Replication:Directory:Servers:{region} is not a valid Npgsql connection string");
+            }
+        }
+    }
+
+    private static bool IsConnectionString(string value)
+    {
+        try
+        {
+            _ = new NpgsqlConnectionStringBuilder(value);
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private static bool IsRegionId(string region)
+    {
+        try
+        {
+            _ = ShardDatabase.Name("probe", region);
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 }

@@ -6,16 +6,16 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Geo.Replication.Hosting;
 
 /// <summary>
-/// The geo-replicator process: one <see cref="ShardReplicator"/> per configured shard, plus a small HTTP
-/// endpoint with <c>/metrics</c> (Prometheus text), <c>/health/live</c> and <c>/health/ready</c> (every shard
-/// streaming). Configuration section <c>Replication</c> (<see cref="ReplicatorOptions"/>) from appsettings,
-/// environment (<c>Replication__Shards__0__Name</c>) or command line (<c>--Replication:Shards:0:Name=...</c>).
+/// The geo-replicator process: one <see cref="ShardReplicator"/> per configured or discovered shard (see
+/// <see cref="ReplicatorRuntime"/>), plus a small HTTP endpoint with <c>/metrics</c> (Prometheus text),
+/// <c>/health/live</c> and <c>/health/ready</c> (every shard streaming). Configuration section <c>Replication</c>
+/// (<see cref="ReplicatorOptions"/>) from appsettings, environment (<c>Replication__Shards__0__Name</c>) or command
+/// line (<c>--Replication:Shards:0:Name=...</c>).
 /// SIGTERM stops it gracefully: each shard finishes and acknowledges the batch it is applying.
 /// </summary>
 public sealed class ReplicatorServer : IAsyncDisposable
@@ -67,29 +67,4 @@ public sealed class ReplicatorServer : IAsyncDisposable
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _app.DisposeAsync();
-}
-
-/// <summary>Runs every configured shard's <see cref="ShardReplicator"/> for the life of the host.</summary>
-public sealed class ReplicatorRuntime : BackgroundService
-{
-    private readonly ReplicatorOptions _options;
-    private readonly List<ShardReplicator> _shards;
-
-    /// <summary>Creates the runtime (through dependency injection).</summary>
-    public ReplicatorRuntime(IOptions<ReplicatorOptions> options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        _options = options.Value;
-        _shards = _options.Shards.Select(shard => new ShardReplicator(shard, _options, loggerFactory, timeProvider)).ToList();
-    }
-
-    /// <summary>The shards' replicators.</summary>
-    public IReadOnlyList<ShardReplicator> Shards => _shards;
-
-    /// <summary>Every shard's status.</summary>
-    public IReadOnlyList<ShardStatus> Status => _shards.Select(s => s.Status).ToList();
-
-    /// <inheritdoc />
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(_shards.Select(shard => Task.Run(() => shard.RunAsync(stoppingToken), CancellationToken.None)));
 }

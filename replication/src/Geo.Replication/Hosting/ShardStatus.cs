@@ -17,6 +17,12 @@ public enum ShardState
 
     /// <summary>Stopped.</summary>
     Stopped,
+
+    /// <summary>
+    /// Cannot run as the directory describes it (for example no server is configured for the owner region; see
+    /// <see cref="ShardStatus.LastError"/>); looked at again on the next directory change.
+    /// </summary>
+    Failed,
 }
 
 /// <summary>A point-in-time view of one shard's stream, for metrics, health and status.</summary>
