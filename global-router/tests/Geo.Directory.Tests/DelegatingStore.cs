@@ -34,6 +34,16 @@ internal class DelegatingStore(IDirectoryStore inner) : IDirectoryStore
 
     public Task<Shard> CreateShardAsync(Shard shard, CancellationToken cancellationToken) => inner.CreateShardAsync(shard, cancellationToken);
 
+    public Task<ShardUpdateResult> TrySetShardStateAsync(ShardKey key, ShardState expected, ShardState state, CancellationToken cancellationToken) =>
+        inner.TrySetShardStateAsync(key, expected, state, cancellationToken);
+
+    public Task<bool> DeleteShardAsync(ShardKey key, CancellationToken cancellationToken) => inner.DeleteShardAsync(key, cancellationToken);
+
+    public Task<bool> DeleteTenantAsync(string tenantId, CancellationToken cancellationToken) => inner.DeleteTenantAsync(tenantId, cancellationToken);
+
+    public Task<bool> SetTenantApiKeyHashAsync(string tenantId, byte[] sha256, bool onlyIfUnset, CancellationToken cancellationToken) =>
+        inner.SetTenantApiKeyHashAsync(tenantId, sha256, onlyIfUnset, cancellationToken);
+
     public Task UpsertNasAsync(NasDevice nas, CancellationToken cancellationToken) => inner.UpsertNasAsync(nas, cancellationToken);
 
     public Task<bool> DeleteNasAsync(string tenantId, string nasId, CancellationToken cancellationToken) => inner.DeleteNasAsync(tenantId, nasId, cancellationToken);
