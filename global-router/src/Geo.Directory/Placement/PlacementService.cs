@@ -45,8 +45,9 @@ public sealed class PlacementService
 
             home = nas.PrimaryRegion;
         }
-        else if (snapshot.ShardsOf(tenantId) is [var only])
+        else if (snapshot.ShardsOf(tenantId).Where(s => TakesNewSubscribers(s.State)).ToList() is [var only])
         {
+            // New subscribers go to shards in service only: not to one being created or retired.
             home = only.Key.HomeRegion;
         }
         else
@@ -54,10 +55,18 @@ public sealed class PlacementService
             return PlacementChoice.Fail(PlacementStatus.RegionRequired, "name a 'region' or a 'nasId': the tenant is homed in several regions");
         }
 
-        return snapshot.TryGetShard(new ShardKey(tenantId, home), out _)
+        if (!snapshot.TryGetShard(new ShardKey(tenantId, home), out var shard))
+        {
+            return PlacementChoice.Fail(PlacementStatus.UnknownRegion, $"tenant '{tenantId}' has no shard in region '{home}'");
+        }
+
+        return TakesNewSubscribers(shard.State)
             ? new PlacementChoice(PlacementStatus.Chosen, home, null)
-            : PlacementChoice.Fail(PlacementStatus.UnknownRegion, $"tenant '{tenantId}' has no shard in region '{home}'");
+            : PlacementChoice.Fail(PlacementStatus.UnknownRegion, $"tenant '{tenantId}''s shard in region '{home}' is {ShardStates.ToText(shard.State)}, not taking new subscribers");
     }
+
+    /// <summary>A shard being created or retired takes no new subscribers; one in a DR transition does once it is over (routing answers 503 meanwhile).</summary>
+    private static bool TakesNewSubscribers(ShardState state) => state is not (ShardState.Provisioning or ShardState.Retiring);
 
     /// <summary>
     /// Writes the placement (an existing placement of the username wins) and remembers it in this process at

@@ -74,6 +74,13 @@ internal sealed partial class SubscriberProxy(
             var choice = placement.Choose(tenantId, region, nasId);
             if (choice.HomeRegion is null)
             {
+                // A tenant, shard or NAS created a moment ago may not have reached this router's snapshot yet: look once more.
+                await directory.RefreshAsync(context.RequestAborted);
+                choice = placement.Choose(tenantId, region, nasId);
+            }
+
+            if (choice.HomeRegion is null)
+            {
                 var status = choice.Status == PlacementStatus.UnknownTenant ? StatusCodes.Status404NotFound : StatusCodes.Status400BadRequest;
                 await Problems.WriteAsync(context, status, choice.Error!);
                 return;
