@@ -29,11 +29,6 @@ public sealed class TenantLifecycleTests(TwoRegions stack) : IClassFixture<TwoRe
 
         using var api = stack.Api(tenant);
         using var region = await ServedAsync(tenant, "a");
-        using (var plan = await region.PutAsJsonAsync($"/tenants/{tenant}/plans/basic", new { displayName = "Basic", downloadKbps = 10_000, uploadKbps = 2_000 }))
-        {
-            Assert.True(plan.IsSuccessStatusCode, await plan.Content.ReadAsStringAsync());
-        }
-
         using (var created = await api.PostAsJsonAsync($"/tenants/{tenant}/subscribers", new { username = "nova-user-1", password = "pw-nova-123", planId = "basic" }))
         {
             Assert.Equal(HttpStatusCode.Created, created.StatusCode);
@@ -59,8 +54,7 @@ public sealed class TenantLifecycleTests(TwoRegions stack) : IClassFixture<TwoRe
             "--secret-file", await SecretFileAsync("rota-old-secret"), "--primary", "a")).Code);
         using var api = stack.Api(tenant);
         using var region = await ServedAsync(tenant, "a");
-        (await region.PutAsJsonAsync($"/tenants/{tenant}/plans/basic", new { displayName = "Basic" })).EnsureSuccessStatusCode();
-        (await api.PostAsJsonAsync($"/tenants/{tenant}/subscribers", new { username = "rota-user", password = "pw-rota-123", planId = "basic" })).EnsureSuccessStatusCode();
+        await CreatedAsync(await api.PostAsJsonAsync($"/tenants/{tenant}/subscribers", new { username = "rota-user", password = "pw-rota-123", planId = "basic" }));
         await AuthUntilAsync(stack.RadiusAuth("a"), "rota-user", "pw-rota-123", "127.0.31.2", "rota-old-secret", accepted: true);
 
         var (code, log) = await GeoctlAsync("nas", "rotate-secret", "--tenant", tenant, "--id", "rota-bng", "--secret-file", await SecretFileAsync("rota-new-secret"), "--overlap", "1h");
@@ -126,8 +120,7 @@ public sealed class TenantLifecycleTests(TwoRegions stack) : IClassFixture<TwoRe
         Assert.Equal(0, (await GeoctlAsync("tenant", "create", tenant, "--home", "a", "--standby-of", "a=b")).Code);
         using var api = stack.Api(tenant);
         using var region = await ServedAsync(tenant, "a");
-        (await region.PutAsJsonAsync($"/tenants/{tenant}/plans/basic", new { displayName = "Basic" })).EnsureSuccessStatusCode();
-        (await api.PostAsJsonAsync($"/tenants/{tenant}/subscribers", new { username = "tera-user", password = "pw-tera-123", planId = "basic" })).EnsureSuccessStatusCode();
+        await CreatedAsync(await api.PostAsJsonAsync($"/tenants/{tenant}/subscribers", new { username = "tera-user", password = "pw-tera-123", planId = "basic" }));
 
         var (refused, why) = await GeoctlAsync("tenant", "retire-shard", tenant, "a");
         Assert.Equal(1, refused);
@@ -185,16 +178,27 @@ public sealed class TenantLifecycleTests(TwoRegions stack) : IClassFixture<TwoRe
         }
     }
 
-    /// <summary>Waits until the region node serves the tenant (it reloads when the directory notifies it) and returns a client of it.</summary>
+    /// <summary>
+    /// Waits until the region node serves the tenant (it loads a new shard when the directory notifies it) by writing
+    /// the tenant's plan there until the node accepts it; returns a client of the node.
+    /// </summary>
     private async Task<HttpClient> ServedAsync(string tenant, string region)
     {
         var client = stack.RegionApi(tenant, region);
         await WaitForAsync(async () =>
         {
-            using var plans = await client.GetAsync($"/tenants/{tenant}/plans");
-            return plans.StatusCode == HttpStatusCode.OK;
+            using var plan = await client.PutAsJsonAsync($"/tenants/{tenant}/plans/basic", new { displayName = "Basic", downloadKbps = 10_000, uploadKbps = 2_000 });
+            return plan.StatusCode == HttpStatusCode.OK;
         }, $"region {region} to serve tenant {tenant}");
         return client;
+    }
+
+    private static async Task CreatedAsync(HttpResponseMessage response)
+    {
+        using (response)
+        {
+            Assert.True(response.StatusCode == HttpStatusCode.Created, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        }
     }
 
     private string Server(string region) => PostgresCluster.Open(stack.Layout.RegionPostgres(region))!.ConnectionString();

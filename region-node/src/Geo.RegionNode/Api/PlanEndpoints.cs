@@ -63,6 +63,13 @@ internal static class PlanEndpoints
         }
 
         var shards = catalog.ShardsOf(tenant).ToList();
+        if (shards.Count == 0)
+        {
+            // Nothing would be written: say so rather than answer 200 (a tenant created a moment ago is served within a second).
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound,
+                detail: $"this region serves no shard of tenant '{tenant}': write the plan in a region that owns one of its shards");
+        }
+
         foreach (var shard in shards)
         {
             await ShardAccess.WriteAsync(shard, async (connection, transaction) =>
