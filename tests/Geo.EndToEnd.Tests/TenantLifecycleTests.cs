@@ -75,14 +75,17 @@ public sealed class TenantLifecycleTests(TwoRegions stack) : IClassFixture<TwoRe
     {
         var tenant = "kilo";
         var arguments = new[] { "tenant", "create", tenant, "--home", "a", "--standby-of", "a=b" };
-        // Each run is killed when it announces its k-th step: the shard row, the database, the migrations, the wait for replication
-        // (the later steps take milliseconds: a kill announced there lands after them).
+        // With b's replicator stopped the command cannot get past the wait for replication (step 5): each run is
+        // killed when it announces its k-th step — the shard row, the database, the migrations, that wait — and is
+        // still running then, whatever the machine's load.
+        await stack.StopReplicatorAsync("b");
         foreach (var step in new[] { 2, 3, 4, 5 })
         {
             var (killed, output) = await GeoctlKilledAtStepAsync(step, arguments);
             Assert.True(killed, $"geoctl finished before step {step} was announced:\n{output}");
         }
 
+        await stack.UpAsync();
         var (code, log) = await GeoctlAsync(arguments);
         Assert.True(code == 0, log);
 
@@ -99,11 +102,18 @@ public sealed class TenantLifecycleTests(TwoRegions stack) : IClassFixture<TwoRe
     }
 
     [Fact]
-    public async Task TenantCreate_KilledDuringReplicationThenAborted_LeavesNothingBehind()
+    public async Task TenantCreate_KilledWhileWaitingForReplicationThenAborted_LeavesNoSlotDatabaseOrEntry()
     {
         var tenant = "abby";
+        await stack.StopReplicatorAsync("b");
         var (killed, output) = await GeoctlKilledAtStepAsync(5, "tenant", "create", tenant, "--home", "a", "--standby-of", "a=b");
         Assert.True(killed, output);
+
+        // b's replicator comes back and, following the directory, starts streaming the half-created shard: the abort
+        // must take the slot and the replica away too.
+        await stack.UpAsync();
+        await WaitForAsync(async () => await CountAsync(Server("a"), "SELECT count(*) FROM pg_replication_slots WHERE database = 'geo_abby_a' AND active") == 1,
+            "b's replicator to stream the unfinished shard");
 
         var (code, log) = await GeoctlAsync("tenant", "create", tenant, "--abort");
         Assert.True(code == 0, log);

@@ -60,6 +60,9 @@ public sealed class TwoRegions : IAsyncLifetime
 
     internal ServiceProcess RegionNode(string region) => ServiceProcess.Open(Layout.RegionNode(region));
 
+    /// <summary>Stops a region's geo-replicator (<see cref="UpAsync"/> starts it again).</summary>
+    public Task StopReplicatorAsync(string region) => ServiceProcess.Open(Layout.Replicator(region)).StopAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
+
     /// <summary>Runs <c>geoctl up</c> again: starts whatever is stopped, touches nothing that runs.</summary>
     public async Task UpAsync()
     {
