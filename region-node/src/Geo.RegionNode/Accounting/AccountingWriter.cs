@@ -118,7 +118,8 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
     {
         await using var connection = await _shard.DataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
-        var sessions = await LoadAsync(connection, transaction, batch);
+        var now = _time.GetUtcNow();
+        var (sessions, prefetched) = await LoadAsync(connection, transaction, batch, now);
         var cdrs = new List<CdrRow>(batch.Count);
         var closed = new HashSet<SessionState>();
         foreach (var pending in batch)
@@ -160,7 +161,7 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         }
 
         // Charging joins the transaction: CDR, bucket and balance changes, ledger and billed totals commit together.
-        var charged = await Charger.ChargeAsync(connection, transaction, _shard, cdrs, sessions.Values.ToDictionary(s => s.Id), _time.GetUtcNow());
+        var charged = await Charger.ChargeAsync(connection, transaction, _shard, cdrs, sessions.Values.ToDictionary(s => s.Id), now, prefetched);
         cdrs = charged.Cdrs;
         var dirty = sessions.Values.Where(s => s.Dirty).ToList();
         if (dirty.Count > 0 || cdrs.Count > 0)
@@ -215,7 +216,12 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         }
     }
 
-    private async Task<Dictionary<(string, string), SessionState>> LoadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<Pending> batch)
+    /// <summary>
+    /// The first round trip of a group commit: the fence, the batch's sessions (FOR UPDATE) and, for rated plans, the
+    /// accounts charging will change (FOR UPDATE, same lock order as before: sessions first).
+    /// </summary>
+    private async Task<(Dictionary<(string, string), SessionState> Sessions, Charger.Prefetched? Accounts)> LoadAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, List<Pending> batch, DateTimeOffset now)
     {
         var nasIds = new List<string>();
         var sessionIds = new List<string>();
@@ -242,6 +248,8 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         sessionsByKey.Parameters.Add(new() { Value = sessionIds.ToArray() });
         sessionsByKey.Parameters.Add(new() { Value = restartedNas.ToArray() });
         read.BatchCommands.Add(sessionsByKey);
+        var subscribers = batch.Where(p => p.Event?.SubscriberId is not null).Select(p => p.Event!.SubscriberId!.Value).Distinct().ToArray();
+        var prefetch = Charger.AddPrefetch(read, _shard, subscribers, now);
 
         await using var reader = await read.ExecuteReaderAsync();
         long? fence = await reader.ReadAsync() ? reader.GetInt64(0) : null;
@@ -277,7 +285,13 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
             sessions[(session.NasId, session.AcctSessionId)] = session;
         }
 
-        return sessions;
+        if (!prefetch)
+        {
+            return (sessions, null);
+        }
+
+        await reader.NextResultAsync();
+        return (sessions, await Charger.ReadPrefetchAsync(reader, _shard, subscribers, now));
     }
 
     private static NpgsqlBatchCommand UpsertSessions(List<SessionState> sessions)

@@ -19,12 +19,47 @@ internal sealed record ChargeResult(List<CdrRow> Cdrs, List<NpgsqlBatchCommand> 
 /// </summary>
 internal static class Charger
 {
+    /// <summary>
+    /// Adds the reads charging needs for <paramref name="subscriberIds"/> (their rated plans, and their quota buckets
+    /// and balances FOR UPDATE) to the group commit's first round trip; <see cref="ReadPrefetchAsync"/> reads them
+    /// back. False when the shard has no rated plan (nothing added).
+    /// </summary>
+    public static bool AddPrefetch(NpgsqlBatch batch, ShardHandle shard, Guid[] subscriberIds, DateTimeOffset now)
+    {
+        var ratedPlans = shard.Plans.Values.Where(p => p.IsRated).Select(p => p.Id).ToArray();
+        if (ratedPlans.Length == 0 || subscriberIds.Length == 0)
+        {
+            return false;
+        }
+
+        foreach (var command in AccountReads(subscriberIds, ratedPlans, now))
+        {
+            batch.BatchCommands.Add(command);
+        }
+
+        return true;
+    }
+
+    /// <summary>Reads what <see cref="AddPrefetch"/> asked for; the reader stands before its first result.</summary>
+    public static async Task<Prefetched> ReadPrefetchAsync(NpgsqlDataReader reader, ShardHandle shard, Guid[] subscriberIds, DateTimeOffset now) =>
+        new(await ReadAccountsAsync(reader, shard, now), [.. subscriberIds]);
+
     public static async Task<ChargeResult> ChargeAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ShardHandle shard,
-        List<CdrRow> cdrs, IReadOnlyDictionary<Guid, SessionState> sessions, DateTimeOffset now)
+        List<CdrRow> cdrs, IReadOnlyDictionary<Guid, SessionState> sessions, DateTimeOffset now, Prefetched? prefetched = null)
     {
         var result = new ChargeResult(new List<CdrRow>(cdrs.Count), [], [], []);
         var subscriberIds = cdrs.Where(c => c.SubscriberId is not null).Select(c => c.SubscriberId!.Value).Distinct().ToArray();
-        var accounts = subscriberIds.Length == 0 ? [] : await LoadAsync(connection, transaction, shard, subscriberIds, now);
+        // Only the subscribers with new usage are charged (a duplicate's subscriber was read, and is left as it is).
+        var accounts = prefetched?.Accounts.Where(a => subscriberIds.Contains(a.Key)).ToDictionary() ?? [];
+        // Usually every subscriber was read with the sessions; one whose event did not name it (no Class) is read now.
+        var missing = subscriberIds.Where(id => prefetched?.Requested.Contains(id) != true).ToArray();
+        if (missing.Length > 0)
+        {
+            foreach (var (id, account) in await LoadAsync(connection, transaction, shard, missing, now))
+            {
+                accounts[id] = account;
+            }
+        }
 
         var ledger = new List<(Guid Id, Guid Subscriber, long Amount, long BalanceAfter, Guid Cdr)>();
         foreach (var cdr in cdrs)
@@ -77,43 +112,62 @@ internal static class Charger
 
     private static async Task<Dictionary<Guid, Account>> LoadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ShardHandle shard, Guid[] subscriberIds, DateTimeOffset now)
     {
-        var accounts = new Dictionary<Guid, Account>();
-        await using (var plans = new NpgsqlCommand("SELECT id, plan_id, created_at FROM subscribers WHERE id = ANY($1)", connection, transaction))
+        var ratedPlans = shard.Plans.Values.Where(p => p.IsRated).Select(p => p.Id).ToArray();
+        if (ratedPlans.Length == 0)
         {
-            plans.Parameters.Add(new() { Value = subscriberIds });
-            await using var reader = await plans.ExecuteReaderAsync();
-            while (await reader.ReadAsync())
+            return [];
+        }
+
+        await using var read = new NpgsqlBatch(connection, transaction);
+        foreach (var command in AccountReads(subscriberIds, ratedPlans, now))
+        {
+            read.BatchCommands.Add(command);
+        }
+
+        await using var reader = await read.ExecuteReaderAsync();
+        return await ReadAccountsAsync(reader, shard, now);
+    }
+
+    /// <summary>The subscribers on a rated plan among <paramref name="subscriberIds"/>, their current buckets and balances (locked).</summary>
+    private static IEnumerable<NpgsqlBatchCommand> AccountReads(Guid[] subscriberIds, string[] ratedPlans, DateTimeOffset now)
+    {
+        const string Rated = "SELECT id FROM subscribers WHERE id = ANY($1) AND plan_id = ANY($2)";
+        var plans = new NpgsqlBatchCommand("SELECT id, plan_id, created_at FROM subscribers WHERE id = ANY($1) AND plan_id = ANY($2)");
+        var buckets = new NpgsqlBatchCommand($"""
+            SELECT id, subscriber_id, kind, granted, used, exhausted_at FROM quota_buckets
+            WHERE subscriber_id IN ({Rated}) AND period_start <= $3 AND (period_end IS NULL OR period_end > $3)
+            ORDER BY period_start FOR UPDATE
+            """);
+        var balances = new NpgsqlBatchCommand($"SELECT subscriber_id, amount_micros FROM balances WHERE subscriber_id IN ({Rated}) FOR UPDATE");
+        foreach (var command in new[] { plans, buckets, balances })
+        {
+            command.Parameters.Add(new() { Value = subscriberIds });
+            command.Parameters.Add(new() { Value = ratedPlans });
+            if (command != plans)
             {
-                if (shard.Plans.TryGetValue(reader.GetString(1), out var plan) && plan.IsRated)
-                {
-                    accounts[reader.GetGuid(0)] = new Account(plan, reader.GetFieldValue<DateTimeOffset>(2)) { SubscriberId = reader.GetGuid(0) };
-                }
+                command.Parameters.Add(new() { Value = now });
+            }
+
+            yield return command;
+        }
+    }
+
+    private static async Task<Dictionary<Guid, Account>> ReadAccountsAsync(NpgsqlDataReader reader, ShardHandle shard, DateTimeOffset now)
+    {
+        var accounts = new Dictionary<Guid, Account>();
+        while (await reader.ReadAsync())
+        {
+            if (shard.Plans.TryGetValue(reader.GetString(1), out var plan) && plan.IsRated)
+            {
+                accounts[reader.GetGuid(0)] = new Account(plan, reader.GetFieldValue<DateTimeOffset>(2)) { SubscriberId = reader.GetGuid(0) };
             }
         }
 
-        if (accounts.Count == 0)
+        await reader.NextResultAsync();
+        while (await reader.ReadAsync())
         {
-            return accounts;
-        }
-
-        var rated = accounts.Keys.ToArray();
-        await using var read = new NpgsqlBatch(connection, transaction);
-        var buckets = new NpgsqlBatchCommand("""
-            SELECT id, subscriber_id, kind, granted, used, exhausted_at FROM quota_buckets
-            WHERE subscriber_id = ANY($1) AND period_start <= $2 AND (period_end IS NULL OR period_end > $2)
-            ORDER BY period_start FOR UPDATE
-            """);
-        buckets.Parameters.Add(new() { Value = rated });
-        buckets.Parameters.Add(new() { Value = now });
-        read.BatchCommands.Add(buckets);
-        var balances = new NpgsqlBatchCommand("SELECT subscriber_id, amount_micros FROM balances WHERE subscriber_id = ANY($1) FOR UPDATE");
-        balances.Parameters.Add(new() { Value = rated });
-        read.BatchCommands.Add(balances);
-        await using (var reader = await read.ExecuteReaderAsync())
-        {
-            while (await reader.ReadAsync())
+            if (accounts.TryGetValue(reader.GetGuid(1), out var account))
             {
-                var account = accounts[reader.GetGuid(1)];
                 var state = new BucketState(reader.GetGuid(0), reader.GetInt64(3), reader.GetInt64(4), reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5), null, null);
                 if (reader.GetString(2) == "data")
                 {
@@ -124,11 +178,14 @@ internal static class Charger
                     account.Time = state;
                 }
             }
+        }
 
-            await reader.NextResultAsync();
-            while (await reader.ReadAsync())
+        await reader.NextResultAsync();
+        while (await reader.ReadAsync())
+        {
+            if (accounts.TryGetValue(reader.GetGuid(0), out var account))
             {
-                accounts[reader.GetGuid(0)].Balance = reader.GetInt64(1);
+                account.Balance = reader.GetInt64(1);
             }
         }
 
@@ -239,7 +296,15 @@ internal static class Charger
     private static NpgsqlParameter Array<T>(IEnumerable<T> values, NpgsqlDbType type) =>
         new() { Value = values.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | type };
 
-    private sealed class Account(Plan plan, DateTimeOffset createdAt)
+    /// <summary>Accounts read in the group commit's first round trip, and which subscribers were asked for.</summary>
+    internal sealed class Prefetched(Dictionary<Guid, Account> accounts, HashSet<Guid> requested)
+    {
+        public Dictionary<Guid, Account> Accounts { get; } = accounts;
+
+        public HashSet<Guid> Requested { get; } = requested;
+    }
+
+    internal sealed class Account(Plan plan, DateTimeOffset createdAt)
     {
         public Plan Plan { get; } = plan;
 
@@ -257,7 +322,7 @@ internal static class Charger
     }
 
     /// <summary>A bucket being charged; <see cref="PeriodStart"/> is set only for one this transaction creates.</summary>
-    private sealed class BucketState(Guid id, long granted, long used, DateTimeOffset? exhaustedAt, DateTimeOffset? periodStart, DateTimeOffset? periodEnd)
+    internal sealed class BucketState(Guid id, long granted, long used, DateTimeOffset? exhaustedAt, DateTimeOffset? periodStart, DateTimeOffset? periodEnd)
     {
         public Guid Id { get; } = id;
 
