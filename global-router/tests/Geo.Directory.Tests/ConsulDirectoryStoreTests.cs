@@ -1,9 +1,12 @@
+using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Geo.Directory.Placement;
 using Geo.Directory.Regions;
 using Geo.Directory.Shards;
 using Geo.Directory.Stores.Consul;
+using Geo.Directory.Tenants;
 
 namespace Geo.Directory.Tests;
 
@@ -12,6 +15,14 @@ public sealed class ConsulDirectoryStoreTests
 {
     private const string ShardA = "/v1/kv/geo/directory/shards/acme/a";
     private const string ShardADocument = """{"owner":"a","standby":"b","epoch":1,"state":"active","databaseName":"geo_acme_a"}""";
+    private const string LeasedShardDocument =
+        """{"owner":"b","standby":"a","epoch":4,"state":"provisioning","leaseHolder":"dr-1","leaseExpiresAt":"2030-01-01T00:00:00+00:00","databaseName":"geo_acme_a"}""";
+    private const string AcmeShards = "/v1/kv/geo/directory/shards/acme/";
+    private const string AcmeNas = "/v1/kv/geo/directory/nas/acme/";
+    private const string TenantAcme = "/v1/kv/geo/directory/tenants/acme";
+    private static readonly ShardKey AcmeA = new("acme", "a");
+    private static readonly byte[] FirstHash = [.. Enumerable.Repeat((byte)0x11, 32)];
+    private static readonly byte[] SecondHash = [.. Enumerable.Repeat((byte)0x22, 32)];
 
     [Fact]
     public async Task LoadAsync_ReplayedConsulResponses_BuildsDirectoryWithCatalogEndpointsAndHealth()
@@ -281,6 +292,337 @@ public sealed class ConsulDirectoryStoreTests
     }
 
     [Fact]
+    public async Task TrySetShardStateAsync_ReplayedConsulResponses_WritesOnlyTheStateWithCasOfModifyIndex()
+    {
+        // Epoch 4 and a lease: the write must carry both unchanged (a state change does not fence the shard's writers).
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, ShardA, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", LeasedShardDocument, 9, 200)}]", 200))
+            .On(HttpMethod.Put, ShardA, ReplayedConsul.Bool(true), "cas=200");
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var result = await store.TrySetShardStateAsync(AcmeA, ShardState.Provisioning, ShardState.Active, default);
+
+        Assert.Equal(ShardUpdateOutcome.Updated, result.Outcome);
+        Assert.Equal(
+            new Shard(AcmeA, "b", "a", 4, ShardState.Active, new ShardLease("dr-1", new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero)), "geo_acme_a"),
+            result.Current);
+        var expected = JsonNode.Parse(LeasedShardDocument)!;
+        expected["state"] = "active";
+        var put = consul.Requests.Single(r => r.Method == HttpMethod.Put);
+        Assert.True(JsonNode.DeepEquals(expected, JsonNode.Parse(put.Body)), put.Body);
+    }
+
+    [Fact]
+    public async Task TrySetShardStateAsync_ReplayedConsulResponsesOtherState_StateMismatchWithCurrentAndNoWrite()
+    {
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, ShardA, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", ShardADocument, 9, 200)}]", 200));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var result = await store.TrySetShardStateAsync(AcmeA, ShardState.Provisioning, ShardState.Active, default);
+
+        Assert.Equal(ShardUpdateOutcome.StateMismatch, result.Outcome);
+        Assert.Equal((ShardState.Active, 1L, "a"), (result.Current!.State, result.Current.Epoch, result.Current.OwnerRegion));
+        Assert.DoesNotContain(consul.Requests, r => r.Method == HttpMethod.Put);
+    }
+
+    [Fact]
+    public async Task TrySetShardStateAsync_ReplayedConsulResponsesCasLostToStateChange_RereadsAndReportsStateMismatch()
+    {
+        // Our PUT ?cas=200 answers false: another process activated the shard between our read and write.
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, ShardA, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", LeasedShardDocument, 9, 200)}]", 200))
+            .On(HttpMethod.Put, ShardA, ReplayedConsul.Bool(false), "cas=200")
+            .On(HttpMethod.Get, ShardA, ReplayedConsul.Json(
+                $"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", LeasedShardDocument.Replace("provisioning", "active", StringComparison.Ordinal), 9, 201)}]", 201));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var result = await store.TrySetShardStateAsync(AcmeA, ShardState.Provisioning, ShardState.Active, default);
+
+        Assert.Equal(ShardUpdateOutcome.StateMismatch, result.Outcome);
+        Assert.Equal(ShardState.Active, result.Current!.State);
+        Assert.Single(consul.Requests, r => r.Method == HttpMethod.Put);
+    }
+
+    [Fact]
+    public async Task TrySetShardStateAsync_ReplayedConsulResponsesMissingKey_NotFound()
+    {
+        var consul = new ReplayedConsul().On(HttpMethod.Get, ShardA, ReplayedConsul.NotFound(200));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var result = await store.TrySetShardStateAsync(AcmeA, ShardState.Active, ShardState.Retiring, default);
+
+        Assert.Equal(ShardUpdateOutcome.NotFound, result.Outcome);
+        Assert.Null(result.Current);
+        Assert.DoesNotContain(consul.Requests, r => r.Method == HttpMethod.Put);
+    }
+
+    [Theory]
+    [InlineData("provisioning")]
+    [InlineData("retiring")]
+    public async Task DeleteShardAsync_ReplayedConsulResponsesOutOfService_DeletesOnlyTheShardKeyWithCas(string state)
+    {
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, ShardA, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", WithState(ShardADocument, state), 9, 300)}]", 300))
+            .On(HttpMethod.Delete, ShardA, ReplayedConsul.Bool(true), "cas=300");
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var deleted = await store.DeleteShardAsync(AcmeA, default);
+
+        Assert.True(deleted);
+        var delete = Assert.Single(consul.Requests, r => r.Method == HttpMethod.Delete);
+        Assert.Equal((ShardA, "cas=300"), (delete.Path, delete.Query));
+        // Placements stay for the caller and the orphan sweeper (see DeleteShardAsync): no placement bucket is touched.
+        Assert.All(consul.Requests, r => Assert.Equal(ShardA, r.Path));
+    }
+
+    [Theory]
+    [InlineData("active")]
+    [InlineData("promoting")]
+    [InlineData("switching")]
+    [InlineData("fenced")]
+    public async Task DeleteShardAsync_ReplayedConsulResponsesInService_RefusedWithoutDelete(string state)
+    {
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, ShardA, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", WithState(ShardADocument, state), 9, 300)}]", 300));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var deleted = await store.DeleteShardAsync(AcmeA, default);
+
+        Assert.False(deleted);
+        Assert.DoesNotContain(consul.Requests, r => r.Method == HttpMethod.Delete);
+    }
+
+    [Fact]
+    public async Task DeleteShardAsync_ReplayedConsulResponsesMissingKey_False()
+    {
+        var consul = new ReplayedConsul().On(HttpMethod.Get, ShardA, ReplayedConsul.NotFound(300));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        Assert.False(await store.DeleteShardAsync(AcmeA, default));
+        Assert.DoesNotContain(consul.Requests, r => r.Method == HttpMethod.Delete);
+    }
+
+    [Fact]
+    public async Task DeleteShardAsync_ReplayedConsulResponsesCasLostToLeaseRenewal_RetriesAndDeletes()
+    {
+        // The competing write only renewed a lease: the shard is still retiring and is removed on the second try.
+        var retiring = WithState(ShardADocument, "retiring");
+        var renewed = retiring.Replace("}", ""","leaseHolder":"dr-1","leaseExpiresAt":"2030-01-01T00:00:00+00:00"}""", StringComparison.Ordinal);
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, ShardA, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", retiring, 9, 300)}]", 300))
+            .On(HttpMethod.Delete, ShardA, ReplayedConsul.Bool(false), "cas=300")
+            .On(HttpMethod.Get, ShardA, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", renewed, 9, 305)}]", 305))
+            .On(HttpMethod.Delete, ShardA, ReplayedConsul.Bool(true), "cas=305");
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var deleted = await store.DeleteShardAsync(AcmeA, default);
+
+        Assert.True(deleted);
+        Assert.Equal(2, consul.Requests.Count(r => r.Method == HttpMethod.Delete));
+    }
+
+    [Fact]
+    public async Task DeleteShardAsync_ReplayedConsulResponsesCasLostToActivation_False()
+    {
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, ShardA, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", WithState(ShardADocument, "provisioning"), 9, 300)}]", 300))
+            .On(HttpMethod.Delete, ShardA, ReplayedConsul.Bool(false), "cas=300")
+            .On(HttpMethod.Get, ShardA, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", ShardADocument, 9, 301)}]", 301));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        Assert.False(await store.DeleteShardAsync(AcmeA, default));
+        Assert.Single(consul.Requests, r => r.Method == HttpMethod.Delete);
+    }
+
+    [Fact]
+    public async Task DeleteTenantAsync_ReplayedConsulResponsesShardLeft_RefusedWithoutDelete()
+    {
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, AcmeShards, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", WithState(ShardADocument, "retiring"), 9, 300)}]", 300), "recurse=true");
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var deleted = await store.DeleteTenantAsync("acme", default);
+
+        Assert.False(deleted);
+        Assert.DoesNotContain(consul.Requests, r => r.Method == HttpMethod.Delete);
+    }
+
+    [Fact]
+    public async Task DeleteTenantAsync_ReplayedConsulResponsesNoShard_DeletesNasDevicesAndTenantWithCas()
+    {
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, AcmeShards, ReplayedConsul.NotFound(300), "recurse=true")
+            .On(HttpMethod.Get, AcmeNas, ReplayedConsul.Json($$"""
+                [
+                  {{ReplayedConsul.Entry("geo/directory/nas/acme/bng-a", """{"address":"10.0.0.1","primaryRegion":"a"}""", 10, 11)}},
+                  {{ReplayedConsul.Entry("geo/directory/nas/acme/bng-b", """{"address":"10.0.0.2","primaryRegion":"b"}""", 12, 13)}}
+                ]
+                """, 13), "recurse=true")
+            .On(HttpMethod.Delete, AcmeNas + "bng-a", ReplayedConsul.Bool(true), "cas=11")
+            .On(HttpMethod.Delete, AcmeNas + "bng-b", ReplayedConsul.Bool(true), "cas=13")
+            .On(HttpMethod.Get, TenantAcme, ReplayedConsul.Json($$"""[{{ReplayedConsul.Entry("geo/directory/tenants/acme", """{"displayName":"Acme"}""", 8, 8)}}]""", 8))
+            .On(HttpMethod.Delete, TenantAcme, ReplayedConsul.Bool(true), "cas=8");
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var deleted = await store.DeleteTenantAsync("acme", default);
+
+        Assert.True(deleted);
+        Assert.Equal(
+            [(AcmeNas + "bng-a", "cas=11"), (AcmeNas + "bng-b", "cas=13"), (TenantAcme, "cas=8")],
+            consul.Requests.Where(r => r.Method == HttpMethod.Delete).Select(r => (r.Path, r.Query)));
+    }
+
+    [Fact]
+    public async Task DeleteTenantAsync_ReplayedConsulResponsesCasLostToApiKey_RetriesAndDeletes()
+    {
+        // The tenant document changed between our read and our delete (an API key was issued): decided again.
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, AcmeShards, (_, _) => Task.FromResult(ReplayedConsul.NotFound(300)), "recurse=true")
+            .On(HttpMethod.Get, AcmeNas, (_, _) => Task.FromResult(ReplayedConsul.NotFound(300)), "recurse=true")
+            .On(HttpMethod.Get, TenantAcme, ReplayedConsul.Json($$"""[{{ReplayedConsul.Entry("geo/directory/tenants/acme", """{"displayName":"Acme"}""", 8, 8)}}]""", 8))
+            .On(HttpMethod.Delete, TenantAcme, ReplayedConsul.Bool(false), "cas=8")
+            .On(HttpMethod.Get, TenantAcme, ReplayedConsul.Json($$"""[{{ReplayedConsul.Entry("geo/directory/tenants/acme", $$"""{"displayName":"Acme","apiKeyHash":"{{Convert.ToBase64String(FirstHash)}}"}""", 8, 9)}}]""", 9))
+            .On(HttpMethod.Delete, TenantAcme, ReplayedConsul.Bool(true), "cas=9");
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        Assert.True(await store.DeleteTenantAsync("acme", default));
+        Assert.Equal(2, consul.Requests.Count(r => r.Method == HttpMethod.Delete));
+    }
+
+    [Fact]
+    public async Task DeleteTenantAsync_ReplayedConsulResponsesUnknownTenant_False()
+    {
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, AcmeShards, ReplayedConsul.NotFound(300), "recurse=true")
+            .On(HttpMethod.Get, AcmeNas, ReplayedConsul.NotFound(300), "recurse=true")
+            .On(HttpMethod.Get, TenantAcme, ReplayedConsul.NotFound(300));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        Assert.False(await store.DeleteTenantAsync("acme", default));
+        Assert.DoesNotContain(consul.Requests, r => r.Method == HttpMethod.Delete);
+    }
+
+    [Fact]
+    public async Task SetTenantApiKeyHashAsync_ReplayedConsulResponsesUnset_WritesBase64HashWithCasAndKeepsDisplayName()
+    {
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, TenantAcme, ReplayedConsul.Json($$"""[{{ReplayedConsul.Entry("geo/directory/tenants/acme", """{"displayName":"Acme"}""", 8, 8)}}]""", 8))
+            .On(HttpMethod.Put, TenantAcme, ReplayedConsul.Bool(true), "cas=8");
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var set = await store.SetTenantApiKeyHashAsync("acme", FirstHash, onlyIfUnset: true, default);
+
+        Assert.True(set);
+        using var written = JsonDocument.Parse(consul.Requests.Single(r => r.Method == HttpMethod.Put).Body);
+        Assert.Equal("Acme", written.RootElement.GetProperty("displayName").GetString());
+        Assert.Equal(FirstHash, written.RootElement.GetProperty("apiKeyHash").GetBytesFromBase64());
+    }
+
+    [Fact]
+    public async Task SetTenantApiKeyHashAsync_ReplayedConsulResponsesOnlyIfUnsetAndSet_KeptWithoutWrite()
+    {
+        var consul = new ReplayedConsul().On(HttpMethod.Get, TenantAcme, TenantWithFirstHash(8));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var set = await store.SetTenantApiKeyHashAsync("acme", SecondHash, onlyIfUnset: true, default);
+
+        Assert.False(set);
+        Assert.DoesNotContain(consul.Requests, r => r.Method == HttpMethod.Put);
+    }
+
+    [Fact]
+    public async Task SetTenantApiKeyHashAsync_ReplayedConsulResponsesReplacing_OverwritesTheHash()
+    {
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, TenantAcme, TenantWithFirstHash(8))
+            .On(HttpMethod.Put, TenantAcme, ReplayedConsul.Bool(true), "cas=8");
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var set = await store.SetTenantApiKeyHashAsync("acme", SecondHash, onlyIfUnset: false, default);
+
+        Assert.True(set);
+        using var written = JsonDocument.Parse(consul.Requests.Single(r => r.Method == HttpMethod.Put).Body);
+        Assert.Equal(SecondHash, written.RootElement.GetProperty("apiKeyHash").GetBytesFromBase64());
+    }
+
+    [Fact]
+    public async Task SetTenantApiKeyHashAsync_ReplayedConsulResponsesCasLostToAnotherIssue_OnlyIfUnsetKeepsTheWinner()
+    {
+        // Two issuers raced: ours read no key, but the other one's write landed first (cas=8 answers false).
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, TenantAcme, ReplayedConsul.Json($$"""[{{ReplayedConsul.Entry("geo/directory/tenants/acme", """{"displayName":"Acme"}""", 8, 8)}}]""", 8))
+            .On(HttpMethod.Put, TenantAcme, ReplayedConsul.Bool(false), "cas=8")
+            .On(HttpMethod.Get, TenantAcme, TenantWithFirstHash(9));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var set = await store.SetTenantApiKeyHashAsync("acme", SecondHash, onlyIfUnset: true, default);
+
+        Assert.False(set);
+        Assert.Single(consul.Requests, r => r.Method == HttpMethod.Put);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task SetTenantApiKeyHashAsync_ReplayedConsulResponsesUnknownTenant_FalseWithoutWrite(bool onlyIfUnset)
+    {
+        var consul = new ReplayedConsul().On(HttpMethod.Get, TenantAcme, ReplayedConsul.NotFound(8));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        Assert.False(await store.SetTenantApiKeyHashAsync("acme", FirstHash, onlyIfUnset, default));
+        Assert.DoesNotContain(consul.Requests, r => r.Method == HttpMethod.Put);
+    }
+
+    [Fact]
+    public async Task UpsertTenantAsync_ReplayedConsulResponsesAfterSetTenantApiKeyHash_KeepsTheHash()
+    {
+        // The tenant key as Consul holds it: each GET answers the value of the last accepted PUT.
+        var consul = new ReplayedConsul();
+        var value = """{"displayName":"Acme"}""";
+        ulong modifyIndex = 8;
+        consul
+            .On(HttpMethod.Get, TenantAcme, (_, _) =>
+                Task.FromResult(ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/tenants/acme", value, 8, modifyIndex)}]", modifyIndex)))
+            .On(HttpMethod.Put, TenantAcme, (request, _) =>
+            {
+                var accepted = request.Query == "cas=" + modifyIndex.ToString(CultureInfo.InvariantCulture);
+                if (accepted)
+                {
+                    value = request.Body;
+                    modifyIndex++;
+                }
+
+                return Task.FromResult(ReplayedConsul.Bool(accepted));
+            });
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        Assert.True(await store.SetTenantApiKeyHashAsync("acme", FirstHash, onlyIfUnset: true, default));
+        await store.UpsertTenantAsync(new Tenant("acme", "Acme Broadband"), default);
+
+        using var stored = JsonDocument.Parse(value);
+        Assert.Equal("Acme Broadband", stored.RootElement.GetProperty("displayName").GetString());
+        Assert.Equal(FirstHash, stored.RootElement.GetProperty("apiKeyHash").GetBytesFromBase64());
+        Assert.Equal(10UL, modifyIndex);
+        Assert.False(await store.SetTenantApiKeyHashAsync("acme", SecondHash, onlyIfUnset: true, default));
+    }
+
+    [Fact]
+    public async Task UpsertTenantAsync_ReplayedConsulResponsesNewTenant_CreatesWithCasZeroAndNoHash()
+    {
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, TenantAcme, ReplayedConsul.NotFound(8))
+            .On(HttpMethod.Put, TenantAcme, ReplayedConsul.Bool(true), "cas=0");
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        await store.UpsertTenantAsync(new Tenant("acme", "Acme"), default);
+
+        using var written = JsonDocument.Parse(consul.Requests.Single(r => r.Method == HttpMethod.Put).Body);
+        Assert.Equal("Acme", written.RootElement.GetProperty("displayName").GetString());
+        Assert.False(written.RootElement.TryGetProperty("apiKeyHash", out _));
+    }
+
+    [Fact]
     public void BucketOf_Username_StableFnv1aModulo4096()
     {
         // FNV-1a 32 of "a" is 0xE40C292C; 0xE40C292C mod 4096 = 0x92C.
@@ -288,6 +630,13 @@ public sealed class ConsulDirectoryStoreTests
         Assert.Equal(ConsulDirectoryStore.BucketOf("alice@acme"), ConsulDirectoryStore.BucketOf("alice@acme"));
         Assert.InRange(ConsulDirectoryStore.BucketOf("jürgen"), 0, 4095);
     }
+
+    private static string WithState(string shardDocument, string state) =>
+        shardDocument.Replace("\"state\":\"active\"", $"\"state\":\"{state}\"", StringComparison.Ordinal);
+
+    private static HttpResponseMessage TenantWithFirstHash(ulong modifyIndex) => ReplayedConsul.Json(
+        $$"""[{{ReplayedConsul.Entry("geo/directory/tenants/acme", $$"""{"displayName":"Acme","apiKeyHash":"{{Convert.ToBase64String(FirstHash)}}"}""", 8, modifyIndex)}}]""",
+        modifyIndex);
 
     private static string BucketPath(string tenant, string username) =>
         $"/v1/kv/geo/placements/{tenant}/{ConsulDirectoryStore.BucketOf(username):x3}";

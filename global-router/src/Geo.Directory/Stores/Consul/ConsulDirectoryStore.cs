@@ -16,7 +16,7 @@ namespace Geo.Directory.Stores.Consul;
 /// <para>KV layout, below <see cref="ConsulDirectoryOptions.KeyPrefix"/> (default <c>geo/</c>), values JSON:</para>
 /// <code>
 /// directory/regions/&lt;id&gt;             {"displayName","apiUrl","radiusHost","radiusAuthPort","radiusAcctPort"}
-/// directory/tenants/&lt;id&gt;             {"displayName"}
+/// directory/tenants/&lt;id&gt;             {"displayName","apiKeyHash"}
 /// directory/shards/&lt;tenant&gt;/&lt;home&gt;   {"owner","standby","epoch","state","leaseHolder","leaseExpiresAt","databaseName"}
 /// directory/nas/&lt;tenant&gt;/&lt;id&gt;         {"address","primaryRegion","backupRegion"}
 /// placements/&lt;tenant&gt;/&lt;bucket&gt;      {"&lt;username&gt;":{"h":"&lt;home&gt;","c":&lt;created ms&gt;} | {"d":&lt;removed ms&gt;}, ...}
@@ -216,9 +216,23 @@ public sealed class ConsulDirectoryStore : IDirectoryStore
         // Placements live in buckets per tenant: the caller removes the shard's subscribers' placements first
         // (retire-shard does, from the shard database); any left over are orphans the sweeper removes.
         var path = ShardKeyPath(key);
-        var entry = await GetAsync(path, cancellationToken);
-        return entry is not null && Deserialize(entry, GeoConsulJson.Default.ShardDocument).State is "provisioning" or "retiring"
-            && await DeleteAsync(path, entry.ModifyIndex, cancellationToken);
+        for (var attempt = 0; attempt < CasAttempts; attempt++)
+        {
+            var entry = await GetAsync(path, cancellationToken);
+            if (entry is null || Deserialize(entry, GeoConsulJson.Default.ShardDocument).State is not ("provisioning" or "retiring"))
+            {
+                return false;
+            }
+
+            if (await DeleteAsync(path, entry.ModifyIndex, cancellationToken))
+            {
+                return true;
+            }
+
+            // The key changed since we read it (a lease renewal, a state change): decide again on what is there now.
+        }
+
+        throw new DirectoryStoreException($"shard {key} stayed contended for {CasAttempts} attempts");
     }
 
     /// <inheritdoc />
@@ -237,8 +251,23 @@ public sealed class ConsulDirectoryStore : IDirectoryStore
         }
 
         var key = DirectoryPrefix + "tenants/" + tenantId;
-        var entry = await GetAsync(key, cancellationToken);
-        return entry is not null && await DeleteAsync(key, entry.ModifyIndex, cancellationToken);
+        for (var attempt = 0; attempt < CasAttempts; attempt++)
+        {
+            var entry = await GetAsync(key, cancellationToken);
+            if (entry is null)
+            {
+                return false;
+            }
+
+            if (await DeleteAsync(key, entry.ModifyIndex, cancellationToken))
+            {
+                return true;
+            }
+
+            // The tenant document changed since we read it (a new display name, an API key issued): read it again.
+        }
+
+        throw new DirectoryStoreException($"tenant {tenantId} stayed contended for {CasAttempts} attempts");
     }
 
     /// <inheritdoc />

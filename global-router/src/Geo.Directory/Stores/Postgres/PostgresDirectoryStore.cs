@@ -267,10 +267,14 @@ public sealed class PostgresDirectoryStore : IDirectoryStore
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // The row lock first: it waits for placement inserts in flight (their foreign key check holds a lock on
+        // the shard row) and keeps new ones and state changes out, so the deletes that follow see every placement.
         await using var batch = new NpgsqlBatch(connection, transaction)
         {
             BatchCommands =
             {
+                new NpgsqlBatchCommand("SELECT 1 FROM shards WHERE tenant_id = $1 AND home_region = $2 AND state IN ('provisioning', 'retiring') FOR UPDATE")
+                    { Parameters = { Text(key.TenantId), Text(key.HomeRegion) } },
                 new NpgsqlBatchCommand("""
                     DELETE FROM subscriber_placements p USING shards s
                     WHERE p.tenant_id = $1 AND p.home_region = $2 AND s.tenant_id = p.tenant_id AND s.home_region = p.home_region
@@ -281,7 +285,7 @@ public sealed class PostgresDirectoryStore : IDirectoryStore
             },
         };
         await batch.ExecuteNonQueryAsync(cancellationToken);
-        var deleted = batch.BatchCommands[1].RecordsAffected == 1;
+        var deleted = batch.BatchCommands[2].RecordsAffected == 1;
         await transaction.CommitAsync(cancellationToken);
         return deleted;
     }
@@ -291,10 +295,13 @@ public sealed class PostgresDirectoryStore : IDirectoryStore
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // The row lock first: it waits for shard inserts in flight (their foreign key check holds a lock on the
+        // tenant row) and keeps new ones out, so the checks that follow see every shard.
         await using var batch = new NpgsqlBatch(connection, transaction)
         {
             BatchCommands =
             {
+                new NpgsqlBatchCommand("SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE") { Parameters = { Text(tenantId) } },
                 new NpgsqlBatchCommand("DELETE FROM nas_devices WHERE tenant_id = $1 AND NOT EXISTS (SELECT 1 FROM shards WHERE tenant_id = $1)")
                     { Parameters = { Text(tenantId) } },
                 new NpgsqlBatchCommand("DELETE FROM tenants WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM shards WHERE tenant_id = $1)")
@@ -302,7 +309,7 @@ public sealed class PostgresDirectoryStore : IDirectoryStore
             },
         };
         await batch.ExecuteNonQueryAsync(cancellationToken);
-        var deleted = batch.BatchCommands[1].RecordsAffected == 1;
+        var deleted = batch.BatchCommands[2].RecordsAffected == 1;
         await transaction.CommitAsync(cancellationToken);
         return deleted;
     }
