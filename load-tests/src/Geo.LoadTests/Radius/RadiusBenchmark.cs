@@ -58,6 +58,13 @@ internal static class RadiusBenchmark
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"geo-load radius: {settings.Mode} against {server} as NAS {target.NasAddress}, {(settings.Rate > 0 ? $"open loop at {settings.Rate}/s" : $"closed loop, {settings.Concurrency} in flight")}, {target.Credentials.Count} subscribers"));
 
+        if (!isAuth)
+        {
+            // A NAS puts the Class of the session's Access-Accept into each of its Accounting-Requests: authenticate
+            // every subscriber once first, as a session would, and keep the Class (a subscriber rejected is left out).
+            target = await target.WithClassesAsync(new IPEndPoint(IPAddress.Loopback, target.AuthPort), output);
+        }
+
         var measuring = new Phase();
         var recorder = new LatencyRecorder();
         var counts = new Counts();
@@ -181,6 +188,11 @@ internal static class RadiusBenchmark
         var (user, _) = target.Credentials[(worker * 7919 + session) % target.Credentials.Count];
         var acct = new RadiusPacketWriter(buffer, RadiusCode.AccountingRequest, identifier);
         acct.AddString(RadiusAttributeType.UserName, user);
+        if (target.Classes?.GetValueOrDefault(user) is { } sessionClass)
+        {
+            acct.AddString(RadiusAttributeType.Class, sessionClass);
+        }
+
         acct.AddUInt32(RadiusAttributeType.AcctStatusType, (uint)(step == 0 ? AcctStatusType.Start : step == 4 ? AcctStatusType.Stop : AcctStatusType.InterimUpdate));
         acct.AddString(RadiusAttributeType.AcctSessionId, $"{runId}-{worker}-{session}");
         acct.AddUInt32(RadiusAttributeType.AcctInputOctets, (uint)(step * 1_000_000));
@@ -192,8 +204,37 @@ internal static class RadiusBenchmark
 
     private sealed record Settings(string Mode, int Concurrency, int Rate, TimeSpan Duration, TimeSpan Warmup);
 
-    private sealed record Target(int AuthPort, int AcctPort, IPAddress NasAddress, byte[] Secret, IReadOnlyList<(string Username, string Password)> Credentials)
+    private sealed record Target(int AuthPort, int AcctPort, IPAddress NasAddress, byte[] Secret, List<(string Username, string Password)> Credentials)
     {
+        /// <summary>The Class of each subscriber's Access-Accept (accounting mode).</summary>
+        public IReadOnlyDictionary<string, string>? Classes { get; init; }
+
+        /// <summary>Authenticates every subscriber once, 64 at a time, keeping the accepted ones with their Class.</summary>
+        public async Task<Target> WithClassesAsync(IPEndPoint authServer, TextWriter output)
+        {
+            await using var client = new RadiusLoadClient(NasAddress, authServer);
+            var classes = new System.Collections.Concurrent.ConcurrentDictionary<string, string>(StringComparer.Ordinal);
+            var next = -1;
+            await Task.WhenAll(Enumerable.Range(0, 64).Select(async _ =>
+            {
+                var buffer = new byte[4096];
+                int index;
+                while ((index = Interlocked.Increment(ref next)) < Credentials.Count)
+                {
+                    var id = await client.RentIdentifierAsync(CancellationToken.None);
+                    var length = Build(buffer, id, this with { Credentials = [Credentials[index]] }, isAuth: true, "", 0, 0);
+                    if (await client.ExchangeAsync(id, buffer.AsMemory(0, length), TimeSpan.FromSeconds(2)) is { } answer &&
+                        RadiusPacket.TryRead(answer, out var packet) == RadiusReadStatus.Ok && packet.Code == RadiusCode.AccessAccept &&
+                        packet.TryGetString(RadiusAttributeType.Class, out var value))
+                    {
+                        classes[Credentials[index].Username] = value;
+                    }
+                }
+            }));
+            output.WriteLine($"  authenticated {Credentials.Count} subscribers first: {classes.Count} accepted (their sessions carry the Class of the accept)");
+            return this with { Credentials = Credentials.Where(c => classes.ContainsKey(c.Username)).ToList(), Classes = classes };
+        }
+
         public static Target FromStack(string stackDirectory, string region, string tenant, string plans)
         {
             using var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(stackDirectory, "stack.json")));

@@ -56,6 +56,28 @@ internal sealed class RadiusLoadClient : IAsyncDisposable
         }
     }
 
+    /// <summary>Sends a finished request and returns the whole answer (null on timeout): for set-up steps, not for measuring.</summary>
+    public async Task<byte[]?> ExchangeAsync(byte identifier, ReadOnlyMemory<byte> request, TimeSpan timeout)
+    {
+        var pending = new Pending(Stopwatch.GetTimestamp()) { KeepAnswer = true };
+        _pending[identifier] = pending;
+        try
+        {
+            await _socket.SendToAsync(request, SocketFlags.None, _server);
+            await pending.Answer.Task.WaitAsync(timeout);
+            return pending.Bytes;
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+        finally
+        {
+            _pending[identifier] = null;
+            _freeIds.Writer.TryWrite(identifier);
+        }
+    }
+
     private async Task ReceiveAsync()
     {
         var buffer = new byte[4096];
@@ -77,6 +99,11 @@ internal sealed class RadiusLoadClient : IAsyncDisposable
 
             if (received >= 20 && _pending[buffer[1]] is { } pending)
             {
+                if (pending.KeepAnswer)
+                {
+                    pending.Bytes = buffer.AsSpan(0, received).ToArray();
+                }
+
                 pending.Answer.TrySetResult((RadiusCode)buffer[0]);
             }
         }
@@ -93,6 +120,10 @@ internal sealed class RadiusLoadClient : IAsyncDisposable
     private sealed class Pending(long sentAt)
     {
         public long SentAt { get; } = sentAt;
+
+        public bool KeepAnswer { get; init; }
+
+        public byte[]? Bytes { get; set; }
 
         public TaskCompletionSource<RadiusCode> Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

@@ -241,13 +241,21 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
 
         await using var read = new NpgsqlBatch(connection, transaction);
         read.BatchCommands.Add(new NpgsqlBatchCommand("SELECT epoch FROM shard_fence FOR SHARE"));
+        // By key through the (nas_id, acct_session_id) index, never a scan: the cost of a batch must not grow with
+        // the sessions table. A NAS restart's open sessions come from their own partial index, in a second statement.
         var sessionsByKey = new NpgsqlBatchCommand(
-            $"SELECT {LoadColumns} FROM sessions WHERE (nas_id, acct_session_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) " +
-            $"OR (state = 'open' AND nas_id = ANY($3::text[])) FOR UPDATE");
+            $"SELECT {Prefixed("s.", LoadColumns)} FROM unnest($1::text[], $2::text[]) AS k(nas_id, acct_session_id) " +
+            "JOIN sessions s ON s.nas_id = k.nas_id AND s.acct_session_id = k.acct_session_id FOR UPDATE OF s");
         sessionsByKey.Parameters.Add(new() { Value = nasIds.ToArray() });
         sessionsByKey.Parameters.Add(new() { Value = sessionIds.ToArray() });
-        sessionsByKey.Parameters.Add(new() { Value = restartedNas.ToArray() });
         read.BatchCommands.Add(sessionsByKey);
+        if (restartedNas.Count > 0)
+        {
+            var openOfNas = new NpgsqlBatchCommand($"SELECT {LoadColumns} FROM sessions WHERE state = 'open' AND nas_id = ANY($1::text[]) FOR UPDATE");
+            openOfNas.Parameters.Add(new() { Value = restartedNas.ToArray() });
+            read.BatchCommands.Add(openOfNas);
+        }
+
         var subscribers = batch.Where(p => p.Event?.SubscriberId is not null).Select(p => p.Event!.SubscriberId!.Value).Distinct().ToArray();
         var prefetch = Charger.AddPrefetch(read, _shard, subscribers, now);
 
@@ -258,31 +266,15 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
             throw new FencedException(_shard.Epoch, fence);
         }
 
-        await reader.NextResultAsync();
         var sessions = new Dictionary<(string, string), SessionState>();
-        while (await reader.ReadAsync())
+        for (var result = 0; result < (restartedNas.Count > 0 ? 2 : 1); result++)
         {
-            var session = new SessionState
+            await reader.NextResultAsync();
+            while (await reader.ReadAsync())
             {
-                Id = reader.GetGuid(0),
-                NasId = reader.GetString(1),
-                AcctSessionId = reader.GetString(2),
-                SubscriberId = reader.IsDBNull(3) ? null : reader.GetGuid(3),
-                Username = reader.GetString(4),
-                Open = reader.GetString(5) == "open",
-                StartedAt = reader.GetFieldValue<DateTimeOffset>(6),
-                LastUpdateAt = reader.GetFieldValue<DateTimeOffset>(7),
-                StoppedAt = reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
-                TerminateCause = reader.IsDBNull(9) ? null : reader.GetString(9),
-                Counters = new Counters(reader.GetInt64(10), reader.GetInt64(11), reader.GetInt64(12), reader.GetInt64(13), reader.GetInt64(14)),
-                NasPort = reader.IsDBNull(15) ? null : reader.GetString(15),
-                CallingStationId = reader.IsDBNull(16) ? null : reader.GetString(16),
-                FramedIp = reader.IsDBNull(17) ? null : reader.GetFieldValue<IPAddress>(17),
-                BilledBytes = reader.GetInt64(18),
-                BilledSeconds = reader.GetInt64(19),
-                ExhaustionApplied = reader.GetBoolean(20),
-            };
-            sessions[(session.NasId, session.AcctSessionId)] = session;
+                var session = ReadSession(reader);
+                sessions.TryAdd((session.NasId, session.AcctSessionId), session);
+            }
         }
 
         if (!prefetch)
@@ -293,6 +285,32 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         await reader.NextResultAsync();
         return (sessions, await Charger.ReadPrefetchAsync(reader, _shard, subscribers, now));
     }
+
+    private static SessionState ReadSession(NpgsqlDataReader reader)
+    {
+        return new SessionState
+        {
+            Id = reader.GetGuid(0),
+            NasId = reader.GetString(1),
+            AcctSessionId = reader.GetString(2),
+            SubscriberId = reader.IsDBNull(3) ? null : reader.GetGuid(3),
+            Username = reader.GetString(4),
+            Open = reader.GetString(5) == "open",
+            StartedAt = reader.GetFieldValue<DateTimeOffset>(6),
+            LastUpdateAt = reader.GetFieldValue<DateTimeOffset>(7),
+            StoppedAt = reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
+            TerminateCause = reader.IsDBNull(9) ? null : reader.GetString(9),
+            Counters = new Counters(reader.GetInt64(10), reader.GetInt64(11), reader.GetInt64(12), reader.GetInt64(13), reader.GetInt64(14)),
+            NasPort = reader.IsDBNull(15) ? null : reader.GetString(15),
+            CallingStationId = reader.IsDBNull(16) ? null : reader.GetString(16),
+            FramedIp = reader.IsDBNull(17) ? null : reader.GetFieldValue<IPAddress>(17),
+            BilledBytes = reader.GetInt64(18),
+            BilledSeconds = reader.GetInt64(19),
+            ExhaustionApplied = reader.GetBoolean(20),
+        };
+    }
+
+    private static string Prefixed(string prefix, string columns) => string.Join(", ", columns.Split(", ").Select(c => prefix + c));
 
     private static NpgsqlBatchCommand UpsertSessions(List<SessionState> sessions)
     {
