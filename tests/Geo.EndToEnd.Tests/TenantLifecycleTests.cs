@@ -147,6 +147,34 @@ public sealed class TenantLifecycleTests(TwoRegions stack) : IClassFixture<TwoRe
     }
 
     [Fact]
+    public async Task AddRegion_NewShardInB_ServesWithTheTenantsNas_AndRemovedNasIsNoLongerAnswered()
+    {
+        var tenant = "duo";
+        Assert.Equal(0, (await GeoctlAsync("tenant", "create", tenant, "--home", "a", "--standby-of", "a=b")).Code);
+        Assert.Equal(0, (await GeoctlAsync("nas", "add", "--tenant", tenant, "--id", "duo-bng", "--address", "127.0.31.3",
+            "--secret-file", await SecretFileAsync("duo-secret-01"), "--primary", "b", "--backup", "a")).Code);
+
+        var (code, log) = await GeoctlAsync("tenant", "add-region", tenant, "b", "--standby", "a");
+        Assert.True(code == 0, log);
+        Assert.Contains("1 NAS from duo@a", log, StringComparison.Ordinal);
+        using var region = await ServedAsync(tenant, "b");
+        using var api = stack.Api(tenant);
+        await CreatedAsync(await api.PostAsJsonAsync($"/tenants/{tenant}/subscribers", new { username = "duo-user", password = "pw-duo-1234", planId = "basic", region = "b" }));
+        await AuthUntilAsync(stack.RadiusAuth("b"), "duo-user", "pw-duo-1234", "127.0.31.3", "duo-secret-01", accepted: true);
+        await WaitForAsync(async () => await CountAsync(stack.ShardConnectionString(tenant, "b", cluster: "a"), "SELECT count(*) FROM subscribers WHERE username = 'duo-user'") == 1,
+            "the subscriber's row in a's replica of geo_duo_b");
+
+        (code, log) = await GeoctlAsync("nas", "list", "--tenant", tenant);
+        Assert.True(code == 0, log);
+        Assert.Matches(@"duo\s+duo-bng\s+127\.0\.31\.3\s+b\s+a\s+generic\s+3799", log);
+
+        (code, log) = await GeoctlAsync("nas", "remove", "--tenant", tenant, "--id", "duo-bng");
+        Assert.True(code == 0, log);
+        await AuthUntilAsync(stack.RadiusAuth("b"), "duo-user", "pw-duo-1234", "127.0.31.3", "duo-secret-01", accepted: false);
+        Assert.Equal(0, await CountAsync(stack.DirectoryConnectionString, "SELECT count(*) FROM nas_devices WHERE tenant_id = 'duo'"));
+    }
+
+    [Fact]
     public async Task AdminApi_CreateTenantWithOperatorKey_IssuesWorkingApiKey_RefusedWithoutKey()
     {
         using var anonymous = new HttpClient { BaseAddress = stack.Router, Timeout = TimeSpan.FromSeconds(150) };
