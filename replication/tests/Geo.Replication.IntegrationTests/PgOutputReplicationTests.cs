@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Geo.Replication.Hosting;
 using Geo.Replication.PgOutput;
 using Geo.Replication.Verification;
+using Geo.Schema;
 using Npgsql;
 
 namespace Geo.Replication.IntegrationTests;
@@ -70,6 +71,33 @@ public sealed class PgOutputReplicationTests(TwoClusters clusters)
         finally
         {
             await replicator.RetireAsync(shard.Source);
+        }
+    }
+
+    [Fact]
+    public async Task TenantShard_SourceNotFencedYet_WaitsThenStreamsEveryTable()
+    {
+        // A shard being provisioned: migrated, but its fence not written yet (the last step before it may stream).
+        var shard = await clusters.CreateShardAsync(createReplica: false, fence: false);
+        await using var replicator = RunningReplicator.Start(shard.Options(applyTenantMigrations: true));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (replicator.Replicator.Status.LastError?.Contains("not ready to stream", StringComparison.Ordinal) != true)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"no 'not ready' state: {replicator.Replicator.Status.State} {replicator.Replicator.Status.LastError}");
+            await Task.Delay(20);
+        }
+
+        Assert.False(await ReplicationSlots.SlotExistsAsync(shard.Source, replicator.Replicator.SlotName));
+
+        await ShardFence.EnsureAsync(shard.Source, shard.Database["geo_".Length..^"_a".Length], "a");
+        await replicator.WaitStreamingAsync();
+        // The fence table (migration 0002) is published although it was created before the replicator first looked.
+        await TwoClusters.ExecuteAsync(shard.Source, "UPDATE shard_fence SET epoch = 2");
+        deadline = DateTime.UtcNow + CatchUp;
+        while (await TwoClusters.ScalarAsync<long?>(shard.Replica, "SELECT max(epoch) FROM shard_fence") != 2)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the fence's change did not reach the replica");
+            await Task.Delay(20);
         }
     }
 

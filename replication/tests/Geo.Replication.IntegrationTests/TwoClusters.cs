@@ -36,12 +36,18 @@ public sealed class TwoClusters : IAsyncLifetime
     public string NewTenantId() => $"t{Interlocked.Increment(ref _shards)}{Guid.NewGuid().ToString("N")[..6]}";
 
     /// <summary>A tenant database on the source and, when asked, its (migrated, still writable) replica database of the same name on the standby.</summary>
-    public async Task<TestShard> CreateShardAsync(bool createReplica = true, string? extraSql = null, string? replicaExtraSql = null, string? tenantId = null)
+    public async Task<TestShard> CreateShardAsync(bool createReplica = true, string? extraSql = null, string? replicaExtraSql = null, string? tenantId = null, bool fence = true)
     {
-        var name = ShardDatabase.Name(tenantId ?? NewTenantId(), "a");
+        var tenant = tenantId ?? NewTenantId();
+        var name = ShardDatabase.Name(tenant, "a");
         await CreateDatabaseAsync(Source, name);
         var source = Source.ConnectionString(name);
         await new MigrationRunner().ApplyAsync(source, MigrationSet.Tenant);
+        if (fence)
+        {
+            // As provisioned: a tenant shard streams once it is migrated and fenced.
+            await ShardFence.EnsureAsync(source, tenant, "a");
+        }
         if (extraSql is not null)
         {
             await ExecuteAsync(source, extraSql);

@@ -134,6 +134,11 @@ public sealed partial class ShardReplicator
     private async Task RunOnceAsync(CancellationToken cancellationToken)
     {
         SetState(ShardState.Starting, null);
+        if (_shard.ApplyTenantMigrations && _shard.Source == ReplicationSourceKind.PgOutput)
+        {
+            await RequireMigratedSourceAsync(cancellationToken);
+        }
+
         if (_shard.PrepareReplica && !_replicaPrepared)
         {
             await ReplicaGuard.PrepareAsync(_shard.ReplicaConnectionString, _shard.ApplyTenantMigrations, _logger, cancellationToken);
@@ -163,6 +168,39 @@ public sealed partial class ShardReplicator
         SetState(ShardState.Streaming, null);
         LogStreaming(_logger, _shard.Name, source.Name, applier.Stored?.Token ?? "(start)");
         await StreamAsync(source, applier, cancellationToken);
+    }
+
+    /// <summary>
+    /// A tenant shard is streamed only once its source holds every tenant migration of this build and its fence: the
+    /// publication is created from the tables that exist, and a table that a later migration of the same run creates
+    /// would otherwise stay out of it (a shard being provisioned is announced before its database is migrated).
+    /// </summary>
+    private async Task RequireMigratedSourceAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(_shard.SourceConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            SELECT (SELECT max(version) FROM geo_schema_migrations), EXISTS (SELECT 1 FROM shard_fence)
+            """, connection);
+        int? version = null;
+        var fenced = false;
+        try
+        {
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            version = reader.IsDBNull(0) ? null : reader.GetInt32(0);
+            fenced = reader.GetBoolean(1);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedTable)
+        {
+        }
+
+        var latest = Schema.Migrations.MigrationSet.Tenant.LatestVersion;
+        if (version is null || version < latest || !fenced)
+        {
+            throw new ReplicationException(
+                $"the source is not ready to stream yet (tenant schema version {version?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"} of {latest}, fence {(fenced ? "written" : "not written")}): waiting for its provisioning");
+        }
     }
 
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(15);
