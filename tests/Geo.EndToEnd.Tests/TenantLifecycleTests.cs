@@ -63,6 +63,11 @@ public sealed class TenantLifecycleTests(TwoRegions stack) : IClassFixture<TwoRe
         var old = await AuthAsync(stack.RadiusAuth("a"), "rota-user", "pw-rota-123", "127.0.31.2", "rota-old-secret");
         Assert.Contains("Received Access-Accept", old, StringComparison.Ordinal);
 
+        // A second rotation inside the overlap would drop the secret a NAS not yet re-keyed still uses: refused.
+        (code, log) = await GeoctlAsync("nas", "rotate-secret", "--tenant", tenant, "--id", "rota-bng", "--secret-file", await SecretFileAsync("rota-third-secret"));
+        Assert.Equal(1, code);
+        Assert.Contains("inside the overlap", log, StringComparison.Ordinal);
+
         (code, log) = await GeoctlAsync("nas", "rotate-secret", "--tenant", tenant, "--id", "rota-bng", "--finish");
         Assert.True(code == 0, log);
         // A request signed with the old secret is dropped (no answer), as any request with a wrong secret.

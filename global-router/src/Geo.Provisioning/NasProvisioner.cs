@@ -169,7 +169,7 @@ public sealed partial class NasProvisioner
     /// passed, so the NAS can be re-keyed without an outage. Running it again with the same new secret changes
     /// nothing (the old secret is not lost).
     /// </summary>
-    public async Task<DateTimeOffset> RotateSecretAsync(string tenantId, string nasId, string newSecret, TimeSpan overlap, CancellationToken cancellationToken)
+    public async Task<DateTimeOffset> RotateSecretAsync(string tenantId, string nasId, string newSecret, TimeSpan overlap, bool force, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(newSecret);
         if (newSecret.Length < 8)
@@ -210,6 +210,14 @@ public sealed partial class NasProvisioner
                 if (_secrets.TryOpenString(current, SecretContext.NasSecret(nasId), out var currentSecret) && currentSecret == newSecret)
                 {
                     return expires ?? until;
+                }
+
+                // Two secrets at most: a second rotation inside the overlap would drop the oldest one, which a NAS not yet
+                // re-keyed still uses.
+                if (expires > DateTimeOffset.UtcNow && !force)
+                {
+                    throw new ProvisioningException(
+                        $"NAS {nasId} is inside the overlap of a rotation (old secret accepted until {expires:u}): end it with --finish once the NAS uses the current secret, or pass --force to drop the old secret now");
                 }
 
                 await using var rotate = new NpgsqlCommand("""
@@ -293,10 +301,11 @@ public sealed partial class NasProvisioner
             throw new ProvisioningException($"no tenant {tenantId}");
         }
 
-        var shards = data.Shards.Where(s => s.Key.TenantId == tenantId && s.State is not ShardState.Retiring).ToList();
+        // A shard being created gets the inventory copied when its creation reaches that step; one being retired is going.
+        var shards = data.Shards.Where(s => s.Key.TenantId == tenantId && s.State is not (ShardState.Retiring or ShardState.Provisioning)).ToList();
         if (shards.Count == 0 && requireAny)
         {
-            throw new ProvisioningException($"tenant {tenantId} has no shard to hold its NAS inventory: finish 'tenant create' first");
+            throw new ProvisioningException($"tenant {tenantId} has no shard in service to hold its NAS inventory: finish 'tenant create' (or 'tenant add-region') first");
         }
 
         return shards;

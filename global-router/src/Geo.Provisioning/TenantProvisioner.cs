@@ -68,14 +68,16 @@ public sealed class TenantProvisioner
         var data = await _directory.LoadAsync(cancellationToken);
         ValidatePlan(data, tenantId, shards);
         var existing = data.Shards.Where(s => s.Key.TenantId == tenantId).ToList();
+        RefuseWhileRetiring(existing);
         var homes = shards.Select(s => s.Home).ToHashSet(StringComparer.Ordinal);
         var unfinished = existing.Where(s => s.State is ShardState.Provisioning).ToList();
         if (existing.Count > 0 && unfinished.Count == 0)
         {
             if (homes.SetEquals(existing.Select(s => s.Key.HomeRegion)))
             {
-                _progress.Line($"Tenant {tenantId} exists with shards {Describe(existing)}: nothing to do.");
-                return new TenantCreated(tenantId, null, await KeyNoteAsync(tenantId, cancellationToken), existing);
+                _progress.Line($"Tenant {tenantId} exists with shards {Describe(existing)}.");
+                var (key, note) = await _progress.StepAsync($"directory: API key of {tenantId}", () => EnsureApiKeyAsync(tenantId, cancellationToken), r => r.Note);
+                return new TenantCreated(tenantId, key, note, existing);
             }
 
             throw new ProvisioningException(
@@ -104,6 +106,7 @@ public sealed class TenantProvisioner
 
         ValidatePlan(data, tenantId, [shard]);
         var existing = data.Shards.Where(s => s.Key.TenantId == tenantId).ToList();
+        RefuseWhileRetiring(existing.Where(s => s.Key.HomeRegion == shard.Home).ToList());
         if (existing.FirstOrDefault(s => s.Key.HomeRegion == shard.Home) is { State: not ShardState.Provisioning } done)
         {
             _progress.Line($"Tenant {tenantId} has shard {done.Key} already ({ShardStates.ToText(done.State)}): nothing to do.");
@@ -114,18 +117,32 @@ public sealed class TenantProvisioner
     }
 
     /// <summary>
-    /// Undoes an unfinished creation: removes every shard of the tenant still provisioning (replication, slot,
-    /// databases, directory entries) and the tenant itself when no shard is left. Returns how many shards it removed.
+    /// Undoes an unfinished creation (<c>tenant create --abort</c>) or extension (<c>tenant add-region --abort</c>):
+    /// removes every shard of the tenant still provisioning (replication, slot, databases, directory entries), and,
+    /// for a creation, the tenant itself when no shard is left and it has no NAS. Returns how many shards it removed.
     /// </summary>
-    public async Task<int> AbortAsync(string tenantId, CancellationToken cancellationToken)
+    public async Task<int> AbortAsync(string tenantId, bool removeTenant, CancellationToken cancellationToken)
     {
         var data = await _directory.LoadAsync(cancellationToken);
         var shards = data.Shards.Where(s => s.Key.TenantId == tenantId).ToList();
-        var unfinished = shards.Where(s => s.State is ShardState.Provisioning || (s.State is ShardState.Retiring)).ToList();
-        if (shards.Count > 0 && unfinished.Count == 0)
+        var unfinished = new List<Shard>();
+        foreach (var shard in shards.Where(s => s.State is ShardState.Provisioning or ShardState.Retiring))
+        {
+            // An interrupted abort leaves its shards retiring; a retirement of a shard in service left them so too, and
+            // that one is finished by 'retire-shard' (with its --archive): a shard that holds subscribers is not an abort's.
+            if (shard.State is ShardState.Retiring && await _storage.CountSubscribersAsync(shard.OwnerRegion, shard.DatabaseName, cancellationToken) is > 0)
+            {
+                _progress.Line($"Shard {shard.Key} is being retired and holds subscribers: finish it with 'tenant retire-shard {tenantId} {shard.Key.HomeRegion}'.");
+                continue;
+            }
+
+            unfinished.Add(shard);
+        }
+
+        if (unfinished.Count == 0 && shards.Count > 0)
         {
             throw new ProvisioningException(
-                $"tenant {tenantId} has no unfinished creation: its shards {Describe(shards)} are in service; retire them with 'tenant retire-shard'");
+                $"tenant {tenantId} has no unfinished creation to undo (shards {Describe(shards)}); retire a shard with 'tenant retire-shard'");
         }
 
         foreach (var shard in unfinished)
@@ -133,18 +150,27 @@ public sealed class TenantProvisioner
             await RemoveShardAsync(shard, archive: null, cancellationToken);
         }
 
-        if (shards.Count == unfinished.Count && data.Tenants.Any(t => t.Id == tenantId))
+        var tenantExists = data.Tenants.Any(t => t.Id == tenantId);
+        if (removeTenant && tenantExists && shards.Count == unfinished.Count)
         {
-            await _progress.StepAsync($"directory: remove tenant {tenantId}", async () =>
+            // A tenant with NAS was in service before (its shards retired since): an abort never takes it away.
+            if (data.NasDevices.Any(n => n.TenantId == tenantId))
             {
-                await _directory.DeleteTenantAsync(tenantId, cancellationToken);
-                if (_keys is not null)
+                _progress.Line($"Tenant {tenantId} keeps its directory entry: it has NAS devices ('nas list --tenant {tenantId}').");
+            }
+            else
+            {
+                await _progress.StepAsync($"directory: remove tenant {tenantId}", async () =>
                 {
-                    await _keys.DeleteAsync(tenantId, cancellationToken);
-                }
-            });
+                    await _directory.DeleteTenantAsync(tenantId, cancellationToken);
+                    if (_keys is not null)
+                    {
+                        await _keys.DeleteAsync(tenantId, cancellationToken);
+                    }
+                });
+            }
         }
-        else if (shards.Count == 0 && !data.Tenants.Any(t => t.Id == tenantId))
+        else if (shards.Count == 0 && !tenantExists)
         {
             _progress.Line($"Nothing of tenant {tenantId} to remove.");
         }
@@ -182,6 +208,20 @@ public sealed class TenantProvisioner
             }
         }
 
+        if (shard.State is ShardState.Active)
+        {
+            // Out of service first, then counted again: a subscriber created between the count above and now is not
+            // dropped without --force. The refusal puts the shard back in service.
+            await _progress.StepAsync($"directory: shard {shard.Key} retiring", () => SetStateAsync(shard, ShardState.Active, ShardState.Retiring, cancellationToken));
+            shard = shard with { State = ShardState.Retiring };
+            var late = await _storage.CountSubscribersAsync(shard.OwnerRegion, shard.DatabaseName, cancellationToken) ?? 0;
+            if (late > 0 && !force)
+            {
+                await SetStateAsync(shard, ShardState.Retiring, ShardState.Active, cancellationToken);
+                throw new ProvisioningException($"shard {shard.Key} got {late} subscribers meanwhile; it stays in service (retire with --force to delete them with it)");
+            }
+        }
+
         await RemoveShardAsync(shard, archive, cancellationToken);
         if (!data.Shards.Any(s => s.Key.TenantId == tenantId && s.Key != shard.Key))
         {
@@ -213,7 +253,6 @@ public sealed class TenantProvisioner
             await ProvisionDatabasesAsync(shard, sources, cancellationToken);
         }
 
-        var (key, note) = await _progress.StepAsync($"directory: API key of {tenantId}", () => EnsureApiKeyAsync(tenantId, cancellationToken), r => r.Note);
         await _progress.StepAsync($"directory: shards of {tenantId} active", async () =>
         {
             foreach (var shard in created)
@@ -226,6 +265,9 @@ public sealed class TenantProvisioner
             }
         });
 
+
+        // The key last: a key handed out belongs to a tenant in service (a resumed creation issues it if it is missing).
+        var (key, note) = await _progress.StepAsync($"directory: API key of {tenantId}", () => EnsureApiKeyAsync(tenantId, cancellationToken), r => r.Note);
         var data = await _directory.LoadAsync(cancellationToken);
         return new TenantCreated(tenantId, key, note, data.Shards.Where(s => s.Key.TenantId == tenantId).ToList());
     }
@@ -340,14 +382,7 @@ public sealed class TenantProvisioner
         if (shard.State is not ShardState.Retiring)
         {
             // Out of service first: region nodes release it, the standby's replicator stops streaming it.
-            await _progress.StepAsync($"directory: {name} retiring", async () =>
-            {
-                var result = await _directory.TrySetShardStateAsync(shard.Key, shard.State, ShardState.Retiring, cancellationToken);
-                if (!result.Succeeded && result.Current?.State is not ShardState.Retiring and not null)
-                {
-                    throw new ProvisioningException($"{name} changed to {ShardStates.ToText(result.Current.State)} meanwhile; run the command again");
-                }
-            });
+            await _progress.StepAsync($"directory: {name} retiring", () => SetStateAsync(shard, shard.State, ShardState.Retiring, cancellationToken));
         }
 
         var owner = shard.OwnerRegion;
@@ -388,6 +423,25 @@ public sealed class TenantProvisioner
         if (left.Count > 0)
         {
             _progress.Line($"{name}: {database} had reappeared in {string.Join(", ", left)} (a replicator acting late); dropped again");
+        }
+    }
+
+    private async Task SetStateAsync(Shard shard, ShardState from, ShardState to, CancellationToken cancellationToken)
+    {
+        var result = await _directory.TrySetShardStateAsync(shard.Key, from, to, cancellationToken);
+        if (!result.Succeeded && result.Current?.State != to)
+        {
+            throw new ProvisioningException(
+                $"shard {shard.Key} is {(result.Current is { } current ? ShardStates.ToText(current.State) : "gone")}, not {ShardStates.ToText(from)}: it changed meanwhile; run the command again");
+        }
+    }
+
+    private static void RefuseWhileRetiring(List<Shard> shards)
+    {
+        if (shards.FirstOrDefault(s => s.State is ShardState.Retiring) is { } retiring)
+        {
+            throw new ProvisioningException(
+                $"shard {retiring.Key} is being retired: finish that first ('tenant retire-shard {retiring.Key.TenantId} {retiring.Key.HomeRegion}', or 'tenant create {retiring.Key.TenantId} --abort' if its creation was being undone)");
         }
     }
 

@@ -112,9 +112,10 @@ internal static class NasCommand
         var (secret, secretFile) = SecretOptions(required: false);
         var overlap = new Option<string>("--overlap") { Description = "How long the old secret stays valid: 90s, 30m, 24h, 7d", DefaultValueFactory = _ => "24h" };
         var finish = new Option<bool>("--finish") { Description = "End the overlap now: only the new secret is accepted from here on" };
+        var force = new Option<bool>("--force") { Description = "Rotate again inside a running overlap (the oldest secret stops working at once)" };
         var rotate = new Command("rotate-secret", "Give a NAS a new shared secret; the old one stays valid for the overlap, so the NAS is re-keyed without an outage")
         {
-            tenant, id, secret, secretFile, overlap, finish,
+            tenant, id, secret, secretFile, overlap, finish, force,
         };
         rotate.SetAction((result, ct) => TenantCommand.RunAsync(result, stateDir, output, error, async (platform, reporter) =>
         {
@@ -128,7 +129,7 @@ internal static class NasCommand
             }
 
             var shared = await ReadSecretAsync(result, secret, secretFile, ct);
-            var until = await provisioner.RotateSecretAsync(result.GetValue(tenant)!, nasId, shared, ParseDuration(result.GetValue(overlap)!), ct);
+            var until = await provisioner.RotateSecretAsync(result.GetValue(tenant)!, nasId, shared, ParseDuration(result.GetValue(overlap)!), result.GetValue(force), ct);
             await KeepSecretAsync(platform, nasId, shared, ct);
             reporter.Line($"NAS {nasId}: new secret active; the old one is accepted until {until:u}. Re-key the NAS, then 'nas rotate-secret --finish' (or let it expire).");
             return 0;

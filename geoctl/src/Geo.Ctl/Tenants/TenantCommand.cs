@@ -47,7 +47,7 @@ internal static class TenantCommand
             if (result.GetValue(abort))
             {
                 reporter.Line($"Aborting the creation of tenant {id}");
-                var removed = await provisioner.AbortAsync(id, ct);
+                var removed = await provisioner.AbortAsync(id, removeTenant: true, ct);
                 reporter.Line($"Removed {removed} unfinished shard(s) of {id}.");
                 return 0;
             }
@@ -69,11 +69,20 @@ internal static class TenantCommand
         var standby = new Option<string?>("--standby") { Description = "Its standby region (default with two regions: the other one)" };
         var noStandby = new Option<bool>("--no-standby") { Description = "No replica for this shard (not geo-redundant)" };
         var timeout = new Option<int>("--replication-timeout") { Description = "Seconds to wait for the standby's replicator to start streaming", DefaultValueFactory = _ => 120 };
-        var add = new Command("add-region", "Give an existing tenant a shard in another home region (same steps as create)") { tenant, region, standby, noStandby, timeout };
+        var abort = new Option<bool>("--abort") { Description = "Undo an unfinished add-region: remove the new shard's replication, slot, databases and directory entry" };
+        var add = new Command("add-region", "Give an existing tenant a shard in another home region (same steps as create)") { tenant, region, standby, noStandby, timeout, abort };
         add.SetAction((result, ct) => RunAsync(result, stateDir, output, error, async (platform, reporter) =>
         {
             var id = result.GetValue(tenant)!;
             var home = result.GetValue(region)!;
+            if (result.GetValue(abort))
+            {
+                reporter.Line($"Aborting the new shards of tenant {id}");
+                var removed = await Provisioner(platform, reporter, 120).AbortAsync(id, removeTenant: false, ct);
+                reporter.Line($"Removed {removed} unfinished shard(s) of {id}; the tenant and its other shards stay.");
+                return 0;
+            }
+
             var regions = await RegionsAsync(platform, ct);
             var standbyRegion = result.GetValue(noStandby) ? null : result.GetValue(standby) ?? DefaultStandby(home, regions);
             reporter.Line($"Adding shard {id}@{home}{(standbyRegion is { } s ? $" (standby {s})" : " (no standby)")}");

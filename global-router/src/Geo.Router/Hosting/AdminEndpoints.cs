@@ -73,6 +73,7 @@ internal static class AdminEndpoints
         });
         admin.MapPost("/tenants", CreateAsync);
         admin.MapDelete("/tenants/{tenant}/creation", AbortAsync);
+        admin.MapPost("/tenants/{tenant}/key", RotateKeyAsync);
         admin.MapGet("/tenants", (TenantAdmin tenants, CancellationToken ct) => ReportAsync(tenants, null, ct));
         admin.MapGet("/tenants/{tenant}", (string tenant, TenantAdmin tenants, CancellationToken ct) => ReportAsync(tenants, tenant, ct));
     }
@@ -97,9 +98,22 @@ internal static class AdminEndpoints
                 steps = progress.Lines,
             }, statusCode: created.ApiKey is null ? StatusCodes.Status200OK : StatusCodes.Status201Created);
         }
-        catch (ProvisioningException ex)
+        catch (Exception ex) when (Failure(ex) is { } status)
         {
-            return Problem(StatusCodes.Status409Conflict, ex.Message, progress.Lines);
+            return Problem(status, ex.Message, progress.Lines);
+        }
+    }
+
+    private static async Task<IResult> RotateKeyAsync(string tenant, TenantAdmin tenants, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var key = await tenants.Provisioner(new CollectedProgress()).RotateApiKeyAsync(tenant, cancellationToken);
+            return Results.Json(new { tenant, apiKey = key, apiKeyNote = "issued (shown once); the previous key no longer works" });
+        }
+        catch (Exception ex) when (Failure(ex) is { } status)
+        {
+            return Problem(status == StatusCodes.Status409Conflict ? StatusCodes.Status404NotFound : status, ex.Message);
         }
     }
 
@@ -108,12 +122,12 @@ internal static class AdminEndpoints
         var progress = new CollectedProgress();
         try
         {
-            var removed = await tenants.Provisioner(progress).AbortAsync(tenant, cancellationToken);
+            var removed = await tenants.Provisioner(progress).AbortAsync(tenant, removeTenant: true, cancellationToken);
             return Results.Json(new { tenant, removedShards = removed, steps = progress.Lines });
         }
-        catch (ProvisioningException ex)
+        catch (Exception ex) when (Failure(ex) is { } status)
         {
-            return Problem(StatusCodes.Status409Conflict, ex.Message, progress.Lines);
+            return Problem(status, ex.Message, progress.Lines);
         }
     }
 
@@ -140,11 +154,22 @@ internal static class AdminEndpoints
             }).ToList();
             return tenant is null ? Results.Json(shaped) : Results.Json(shaped[0]);
         }
-        catch (ProvisioningException ex)
+        catch (Exception ex) when (Failure(ex) is { } status)
         {
-            return Problem(StatusCodes.Status404NotFound, ex.Message);
+            return Problem(status == StatusCodes.Status409Conflict ? StatusCodes.Status404NotFound : status, ex.Message);
         }
     }
+
+    /// <summary>
+    /// The answer to a failed lifecycle step: 409 for the operator's error (with what to do), 502 when a database or
+    /// the directory could not be reached; anything else is a bug and stays a 500. The steps done so far go with it.
+    /// </summary>
+    private static int? Failure(Exception exception) => exception switch
+    {
+        ProvisioningException => StatusCodes.Status409Conflict,
+        Npgsql.NpgsqlException or Schema.Migrations.MigrationException or DirectoryStoreException or KeyNotFoundException or TimeoutException => StatusCodes.Status502BadGateway,
+        _ => null,
+    };
 
     private static object Describe(Shard shard) => new
     {

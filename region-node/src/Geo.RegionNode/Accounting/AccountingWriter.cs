@@ -242,16 +242,17 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         await using var read = new NpgsqlBatch(connection, transaction);
         read.BatchCommands.Add(new NpgsqlBatchCommand("SELECT epoch FROM shard_fence FOR SHARE"));
         // By key through the (nas_id, acct_session_id) index, never a scan: the cost of a batch must not grow with
-        // the sessions table. A NAS restart's open sessions come from their own partial index, in a second statement.
+        // the sessions table. Locked in key order, as the accounts below in subscriber order, so that two nodes
+        // committing for the same shard take their locks in the same order. A NAS restart's open sessions come from their own partial index, in a second statement.
         var sessionsByKey = new NpgsqlBatchCommand(
             $"SELECT {Prefixed("s.", LoadColumns)} FROM unnest($1::text[], $2::text[]) AS k(nas_id, acct_session_id) " +
-            "JOIN sessions s ON s.nas_id = k.nas_id AND s.acct_session_id = k.acct_session_id FOR UPDATE OF s");
+            "JOIN sessions s ON s.nas_id = k.nas_id AND s.acct_session_id = k.acct_session_id ORDER BY s.nas_id, s.acct_session_id FOR UPDATE OF s");
         sessionsByKey.Parameters.Add(new() { Value = nasIds.ToArray() });
         sessionsByKey.Parameters.Add(new() { Value = sessionIds.ToArray() });
         read.BatchCommands.Add(sessionsByKey);
         if (restartedNas.Count > 0)
         {
-            var openOfNas = new NpgsqlBatchCommand($"SELECT {LoadColumns} FROM sessions WHERE state = 'open' AND nas_id = ANY($1::text[]) FOR UPDATE");
+            var openOfNas = new NpgsqlBatchCommand($"SELECT {LoadColumns} FROM sessions WHERE state = 'open' AND nas_id = ANY($1::text[]) ORDER BY nas_id, acct_session_id FOR UPDATE");
             openOfNas.Parameters.Add(new() { Value = restartedNas.ToArray() });
             read.BatchCommands.Add(openOfNas);
         }

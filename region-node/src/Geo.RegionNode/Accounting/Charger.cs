@@ -136,9 +136,9 @@ internal static class Charger
         var buckets = new NpgsqlBatchCommand($"""
             SELECT id, subscriber_id, kind, granted, used, exhausted_at FROM quota_buckets
             WHERE subscriber_id IN ({Rated}) AND period_start <= $3 AND (period_end IS NULL OR period_end > $3)
-            ORDER BY period_start FOR UPDATE
+            ORDER BY subscriber_id, period_start FOR UPDATE
             """);
-        var balances = new NpgsqlBatchCommand($"SELECT subscriber_id, amount_micros FROM balances WHERE subscriber_id IN ({Rated}) FOR UPDATE");
+        var balances = new NpgsqlBatchCommand($"SELECT subscriber_id, amount_micros FROM balances WHERE subscriber_id IN ({Rated}) ORDER BY subscriber_id FOR UPDATE");
         foreach (var command in new[] { plans, buckets, balances })
         {
             command.Parameters.Add(new() { Value = subscriberIds });
