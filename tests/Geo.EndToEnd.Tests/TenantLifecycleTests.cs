@@ -111,7 +111,13 @@ public sealed class TenantLifecycleTests(TwoRegions stack) : IClassFixture<TwoRe
     {
         var tenant = "abby";
         await stack.StopReplicatorAsync("b");
-        var (killed, output) = await GeoctlKilledAtStepAsync(5, "tenant", "create", tenant, "--home", "a", "--standby-of", "a=b");
+        // While the creation runs, a second lifecycle command on the tenant is refused, not raced.
+        var (killed, output) = await GeoctlAtStepAsync(5, ["tenant", "create", tenant, "--home", "a", "--standby-of", "a=b"], async (_, _) =>
+        {
+            var (refused, why) = await GeoctlAsync("tenant", "create", tenant, "--abort");
+            Assert.Equal(1, refused);
+            Assert.Contains("another lifecycle command for tenant abby is running", why, StringComparison.Ordinal);
+        });
         Assert.True(killed, output);
 
         // b's replicator comes back and, following the directory, starts streaming the half-created shard: the abort
@@ -269,7 +275,14 @@ public sealed class TenantLifecycleTests(TwoRegions stack) : IClassFixture<TwoRe
     }
 
     /// <summary>Runs geoctl as its own process and SIGKILLs it the moment it announces step <paramref name="step"/>.</summary>
-    private async Task<(bool Killed, string Output)> GeoctlKilledAtStepAsync(int step, params string[] arguments)
+    private async Task<(bool Killed, string Output)> GeoctlKilledAtStepAsync(int step, params string[] arguments) =>
+        await GeoctlAtStepAsync(step, arguments, (_, _) => Task.CompletedTask);
+
+    /// <summary>
+    /// Runs geoctl as its own process; when it announces step <paramref name="step"/>, runs <paramref name="meanwhile"/>
+    /// while it is still running there, then SIGKILLs it. False when it finished before announcing that step.
+    /// </summary>
+    private async Task<(bool Killed, string Output)> GeoctlAtStepAsync(int step, string[] arguments, Func<Process, string, Task> meanwhile)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "geoctl.dll"), "--state-dir", stack.StateDir }.Concat(arguments))
@@ -281,19 +294,29 @@ public sealed class TenantLifecycleTests(TwoRegions stack) : IClassFixture<TwoRe
         var seen = new System.Text.StringBuilder();
         var steps = 0;
         using var timeout = new CancellationTokenSource(Deadline);
-        while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+        try
         {
-            seen.AppendLine(line);
-            if (line.StartsWith("  ... ", StringComparison.Ordinal) && ++steps == step)
+            while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            {
+                seen.AppendLine(line);
+                if (line.StartsWith("  ... ", StringComparison.Ordinal) && ++steps == step)
+                {
+                    await meanwhile(process, seen.ToString());
+                    return (true, seen.ToString());
+                }
+            }
+
+            await process.WaitForExitAsync(timeout.Token);
+            return (false, seen + await process.StandardError.ReadToEndAsync(timeout.Token));
+        }
+        finally
+        {
+            if (!process.HasExited)
             {
                 process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync(timeout.Token);
-                return (true, seen.ToString());
+                await process.WaitForExitAsync(CancellationToken.None);
             }
         }
-
-        await process.WaitForExitAsync(timeout.Token);
-        return (false, seen + await process.StandardError.ReadToEndAsync(timeout.Token));
     }
 
     private static async Task<string> AuthAsync(IPEndPoint server, string user, string password, string nas, string secret) =>

@@ -65,6 +65,7 @@ public sealed class TenantProvisioner
     public async Task<TenantCreated> CreateAsync(string tenantId, string displayName, IReadOnlyList<ShardPlan> shards, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(shards);
+        await using var exclusive = await TenantLock.AcquireAsync(_storage.Databases, tenantId, cancellationToken);
         var data = await _directory.LoadAsync(cancellationToken);
         ValidatePlan(data, tenantId, shards);
         var existing = data.Shards.Where(s => s.Key.TenantId == tenantId).ToList();
@@ -98,6 +99,7 @@ public sealed class TenantProvisioner
     public async Task<TenantCreated> AddRegionAsync(string tenantId, ShardPlan shard, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(shard);
+        await using var exclusive = await TenantLock.AcquireAsync(_storage.Databases, tenantId, cancellationToken);
         var data = await _directory.LoadAsync(cancellationToken);
         if (!data.Tenants.Any(t => t.Id == tenantId))
         {
@@ -123,6 +125,7 @@ public sealed class TenantProvisioner
     /// </summary>
     public async Task<int> AbortAsync(string tenantId, bool removeTenant, CancellationToken cancellationToken)
     {
+        await using var exclusive = await TenantLock.AcquireAsync(_storage.Databases, tenantId, cancellationToken);
         var data = await _directory.LoadAsync(cancellationToken);
         var shards = data.Shards.Where(s => s.Key.TenantId == tenantId).ToList();
         var unfinished = new List<Shard>();
@@ -185,6 +188,7 @@ public sealed class TenantProvisioner
     /// </summary>
     public async Task RetireShardAsync(string tenantId, string region, bool force, Func<string, string, CancellationToken, Task<string>>? archive, CancellationToken cancellationToken)
     {
+        await using var exclusive = await TenantLock.AcquireAsync(_storage.Databases, tenantId, cancellationToken);
         var data = await _directory.LoadAsync(cancellationToken);
         var shard = data.Shards.FirstOrDefault(s => s.Key == new ShardKey(tenantId, region))
             ?? throw new ProvisioningException($"tenant {tenantId} has no shard homed in {region} (shards: {Describe(data.Shards.Where(s => s.Key.TenantId == tenantId).ToList())})");
