@@ -55,6 +55,11 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
         };
         configuration.EndPoints.Add(_options.RedisEndpoint);
         _redis = ConnectionMultiplexer.Connect(configuration);
+        // Completions run on the thread pool as they arrive instead of through the multiplexer's single ordered queue:
+        // nothing here depends on completion order (invalidations are idempotent), and the queue serialises every auth.
+#pragma warning disable CS0618 // obsolete in later versions, where this is the only behaviour
+        _redis.PreserveAsyncOrder = false;
+#pragma warning restore CS0618
         _redis.ConnectionFailed += (_, _) => MarkSessionIndexInvalid();
         _redis.ConnectionRestored += (_, _) => _ = RebuildSessionIndexAsync();
         try
