@@ -21,7 +21,11 @@ internal static class RadiusBenchmark
     {
         var stack = new Option<string>("--stack") { Description = "State folder of a local stack (geoctl up); ports, NAS secret and credentials are read from it", DefaultValueFactory = _ => ".geo" };
         var region = new Option<string>("--region") { Description = "Region of the local stack to load", DefaultValueFactory = _ => "a" };
-        var tenant = new Option<string>("--tenant") { Description = "Demo tenant whose NAS and subscribers are used", DefaultValueFactory = _ => "acme" };
+        var tenant = new Option<string>("--tenant")
+        {
+            Description = "Demo tenant(s) whose NAS and subscribers are used; several (acme,zenith) load as many shards of the node at once",
+            DefaultValueFactory = _ => "acme",
+        };
         var mode = new Option<string>("--mode") { Description = "auth (PAP Access-Request) or acct (Start, 3 Interim-Updates, Stop)", DefaultValueFactory = _ => "auth" };
         mode.AcceptOnlyFromAmong("auth", "acct");
         var concurrency = new Option<int>("--concurrency") { Description = "Closed loop: requests in flight", DefaultValueFactory = _ => 64 };
@@ -40,30 +44,39 @@ internal static class RadiusBenchmark
         };
         command.SetAction(async (result, cancellationToken) =>
         {
-            var target = Target.FromStack(result.GetValue(stack)!, result.GetValue(region)!, result.GetValue(tenant)!, result.GetValue(plans)!);
+            var targets = result.GetValue(tenant)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(t => Target.FromStack(result.GetValue(stack)!, result.GetValue(region)!, t, result.GetValue(plans)!)).ToList();
             var settings = new Settings(result.GetValue(mode)!, result.GetValue(concurrency), result.GetValue(rate),
                 TimeSpan.FromSeconds(result.GetValue(duration)), TimeSpan.FromSeconds(result.GetValue(warmup)));
-            await RunAsync(target, settings, Console.Out, cancellationToken);
+            await RunAsync(targets, settings, Console.Out, cancellationToken);
             return 0;
         });
         return command;
     }
 
-    private static async Task RunAsync(Target target, Settings settings, TextWriter output, CancellationToken cancellationToken)
+    private static async Task RunAsync(List<Target> targets, Settings settings, TextWriter output, CancellationToken cancellationToken)
     {
         var isAuth = settings.Mode == "auth";
-        var server = new IPEndPoint(IPAddress.Loopback, isAuth ? target.AuthPort : target.AcctPort);
-        var inFlight = settings.Rate > 0 ? Math.Max(256, settings.Rate / 50) : settings.Concurrency;
-        var clients = Enumerable.Range(0, Math.Max(1, (inFlight + 199) / 200)).Select(_ => new RadiusLoadClient(target.NasAddress, server)).ToArray();
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"geo-load radius: {settings.Mode} against {server} as NAS {target.NasAddress}, {(settings.Rate > 0 ? $"open loop at {settings.Rate}/s" : $"closed loop, {settings.Concurrency} in flight")}, {target.Credentials.Count} subscribers"));
-
         if (!isAuth)
         {
             // A NAS puts the Class of the session's Access-Accept into each of its Accounting-Requests: authenticate
             // every subscriber once first, as a session would, and keep the Class (a subscriber rejected is left out).
-            target = await target.WithClassesAsync(new IPEndPoint(IPAddress.Loopback, target.AuthPort), output);
+            for (var i = 0; i < targets.Count; i++)
+            {
+                targets[i] = await targets[i].WithClassesAsync(new IPEndPoint(IPAddress.Loopback, targets[i].AuthPort), output);
+            }
         }
+
+        var inFlight = settings.Rate > 0 ? Math.Max(256, settings.Rate / 50) : settings.Concurrency;
+        var perTarget = Math.Max(1, (inFlight / targets.Count + 199) / 200);
+        // One lane per tenant: its NAS address (the node tells tenants apart by it) and its sockets.
+        var lanes = targets.Select(t =>
+        {
+            var server = new IPEndPoint(IPAddress.Loopback, isAuth ? t.AuthPort : t.AcctPort);
+            return new Lane(t, Enumerable.Range(0, perTarget).Select(_ => new RadiusLoadClient(t.NasAddress, server)).ToArray());
+        }).ToArray();
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"geo-load radius: {settings.Mode} against 127.0.0.1:{(isAuth ? targets[0].AuthPort : targets[0].AcctPort)} as NAS {string.Join(", ", targets.Select(t => t.NasAddress))}, {(settings.Rate > 0 ? $"open loop at {settings.Rate}/s" : $"closed loop, {settings.Concurrency} in flight")}, {targets.Sum(t => t.Credentials.Count)} subscribers"));
 
         var measuring = new Phase();
         var recorder = new LatencyRecorder();
@@ -71,8 +84,12 @@ internal static class RadiusBenchmark
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var runId = Guid.NewGuid().ToString("N")[..8];
         var workers = settings.Rate > 0
-            ? [OpenLoopAsync(clients, target, settings, isAuth, runId, measuring, recorder, counts, stop.Token)]
-            : Enumerable.Range(0, settings.Concurrency).Select(w => ClosedLoopAsync(clients[w % clients.Length], target, isAuth, runId, w, measuring, recorder, counts, stop.Token)).ToArray();
+            ? [OpenLoopAsync(lanes, settings, isAuth, runId, measuring, recorder, counts, stop.Token)]
+            : Enumerable.Range(0, settings.Concurrency).Select(w =>
+            {
+                var lane = lanes[w % lanes.Length];
+                return ClosedLoopAsync(lane.Clients[w / lanes.Length % lane.Clients.Length], lane.Target, isAuth, runId, w, measuring, recorder, counts, stop.Token);
+            }).ToArray();
 
         await Task.Delay(settings.Warmup, cancellationToken);
         output.WriteLine($"  warm-up done ({settings.Warmup.TotalSeconds:F0} s); measuring {settings.Duration.TotalSeconds:F0} s");
@@ -81,7 +98,7 @@ internal static class RadiusBenchmark
         var elapsed = measuring.End();
         await stop.CancelAsync();
         await Task.WhenAll(workers);
-        foreach (var client in clients)
+        foreach (var client in lanes.SelectMany(l => l.Clients))
         {
             await client.DisposeAsync();
         }
@@ -120,7 +137,7 @@ internal static class RadiusBenchmark
         local.Flush();
     }
 
-    private static async Task OpenLoopAsync(RadiusLoadClient[] clients, Target target, Settings settings, bool isAuth, string runId, Phase measuring,
+    private static async Task OpenLoopAsync(Lane[] lanes, Settings settings, bool isAuth, string runId, Phase measuring,
         LatencyRecorder recorder, Counts counts, CancellationToken cancellationToken)
     {
         var local = recorder.CreateLocal();
@@ -135,7 +152,9 @@ internal static class RadiusBenchmark
             for (; sent < due; sent++)
             {
                 var scheduled = start + (long)(sent * interval);
-                var client = clients[sent % clients.Length];
+                var lane = lanes[sent % lanes.Length];
+                var client = lane.Clients[sent / lanes.Length % lane.Clients.Length];
+                var target = lane.Target;
                 var sequence = sent;
                 running.Add(Task.Run(async () =>
                 {
@@ -201,6 +220,8 @@ internal static class RadiusBenchmark
         acct.AddIPv4Address(RadiusAttributeType.NasIpAddress, target.NasAddress);
         return acct.FinishRequest(target.Secret);
     }
+
+    private sealed record Lane(Target Target, RadiusLoadClient[] Clients);
 
     private sealed record Settings(string Mode, int Concurrency, int Rate, TimeSpan Duration, TimeSpan Warmup);
 
