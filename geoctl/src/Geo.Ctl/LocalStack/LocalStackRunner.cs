@@ -218,18 +218,47 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
 
     private static Uri ReadyUri(RegionState region) => new($"http://127.0.0.1:{region.ApiPort.ToString(CultureInfo.InvariantCulture)}/health/ready");
 
-    private static async Task<bool> IsReadyAsync(Uri ready, CancellationToken cancellationToken)
+    private static async Task<bool> IsReadyAsync(Uri ready, CancellationToken cancellationToken) =>
+        (await ProbeAsync(ready, cancellationToken)).Ready;
+
+    /// <summary>One GET of a readiness endpoint: ready or not, and the reason the service gives (its 503 body).</summary>
+    private static async Task<(bool Ready, string Reason)> ProbeAsync(Uri ready, CancellationToken cancellationToken)
     {
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(TimeSpan.FromSeconds(2));
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
             using var response = await Http.GetAsync(ready, timeout.Token);
-            return response.IsSuccessStatusCode;
+            if (response.IsSuccessStatusCode)
+            {
+                return (true, "");
+            }
+
+            var body = await response.Content.ReadAsStringAsync(timeout.Token);
+            return (false, string.Join("; ", body.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)));
         }
         catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            return false;
+            return (false, ex is OperationCanceledException ? "no answer within 5 s" : ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// Readiness as 'status' reports it: a service that is momentarily busy (a refresh, a reconnect, a loaded machine)
+    /// is asked again for a few seconds before it is called not ready, and the last reason it gave is kept.
+    /// </summary>
+    private static async Task<(bool Ready, string Reason)> SettledProbeAsync(Uri ready, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var probe = await ProbeAsync(ready, cancellationToken);
+            if (probe.Ready || DateTime.UtcNow >= deadline)
+            {
+                return probe;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
         }
     }
 
@@ -307,10 +336,10 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             healthy &= answers;
             reporter.Line($"{$"region {region.Id} Redis",-26} {(answers ? "up" : redis?.IsRunning == true ? "silent" : "down"),-10} {redis?.Endpoint ?? "-",-18} {(answers ? $"pid {redis!.Pid}" : "")}");
             var node = ServiceProcess.Open(layout.RegionNode(region.Id));
-            var ready = node.IsRunning && await IsReadyAsync(ReadyUri(region), cancellationToken);
+            var (ready, why) = node.IsRunning ? await SettledProbeAsync(ReadyUri(region), cancellationToken) : (false, "");
             healthy &= ready;
             reporter.Line($"{$"region {region.Id} node",-26} {(ready ? "up" : node.IsRunning ? "not ready" : "down"),-10} {$"127.0.0.1:{region.ApiPort}",-18} " +
-                (node.IsRunning ? $"pid {node}; RADIUS auth {region.RadiusAuthPort}, acct {region.RadiusAcctPort}; log {StackLayout.Show(node.LogFile)}" : ""));
+                (node.IsRunning ? $"pid {node}; RADIUS auth {region.RadiusAuthPort}, acct {region.RadiusAcctPort}; log {StackLayout.Show(node.LogFile)}{(ready ? "" : $"; {why}")}" : ""));
             if (state.Regions.Count > 1)
             {
                 healthy &= await ReportReplicatorAsync(region, cancellationToken);
@@ -318,10 +347,12 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         }
 
         var router = ServiceProcess.Open(layout.Router);
-        var routerUp = router.IsRunning && state.RouterPort != 0 && await IsReadyAsync(new Uri($"http://127.0.0.1:{state.RouterPort}/health/ready"), cancellationToken);
+        var (routerUp, routerWhy) = router.IsRunning && state.RouterPort != 0
+            ? await SettledProbeAsync(new Uri($"http://127.0.0.1:{state.RouterPort}/health/ready"), cancellationToken)
+            : (false, "");
         healthy &= routerUp;
         reporter.Line($"{"router",-26} {(routerUp ? "up" : router.IsRunning ? "not ready" : "down"),-10} {$"127.0.0.1:{state.RouterPort}",-18} " +
-            (router.IsRunning ? $"pid {router}; log {StackLayout.Show(router.LogFile)}" : ""));
+            (router.IsRunning ? $"pid {router}; log {StackLayout.Show(router.LogFile)}{(routerUp ? "" : $"; {routerWhy}")}" : ""));
         return healthy ? 0 : 1;
     }
 
@@ -358,7 +389,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
     {
         var replicator = ServiceProcess.Open(layout.Replicator(region.Id));
         var url = $"http://127.0.0.1:{region.ReplicatorPort}";
-        var ready = replicator.IsRunning && region.ReplicatorPort != 0 && await IsReadyAsync(new Uri($"{url}/health/ready"), cancellationToken);
+        var (ready, why) = replicator.IsRunning && region.ReplicatorPort != 0 ? await SettledProbeAsync(new Uri($"{url}/health/ready"), cancellationToken) : (false, "");
         var lag = "";
         if (replicator.IsRunning)
         {
@@ -370,7 +401,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
                 var seconds = ReadSeries(metrics, "geo_replication_lag_seconds");
                 var bytes = ReadSeries(metrics, "geo_replication_lag_bytes");
                 var warning = ReadSeries(metrics, "geo_replication_lag_warning");
-                lag = string.Join("; ", seconds.Select(s => $"{s.Key} lag {s.Value:F2} s, {bytes.GetValueOrDefault(s.Key):F0} bytes{(warning.GetValueOrDefault(s.Key) > 0 ? " WARNING" : "")}"));
+                lag = string.Join("; ", seconds.Select(s => $"{s.Key} lag {Known(s.Value, "F2")} s, {Known(bytes.GetValueOrDefault(s.Key, double.NaN), "F0")} bytes{(warning.GetValueOrDefault(s.Key) > 0 ? " WARNING" : "")}"));
             }
             catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
@@ -379,9 +410,13 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         }
 
         reporter.Line($"{$"region {region.Id} replicator",-26} {(ready ? "up" : replicator.IsRunning ? "not ready" : "down"),-10} {$"127.0.0.1:{region.ReplicatorPort}",-18} " +
-            (replicator.IsRunning ? $"pid {replicator}; {lag}" : ""));
+            (replicator.IsRunning ? $"pid {replicator}; {lag}{(ready ? "" : $"; {why}")}" : ""));
         return ready;
     }
+
+    /// <summary>A metric value for people: "not yet known" before the first measurement (NaN) instead of "NaN".</summary>
+    private static string Known(double value, string format) =>
+        double.IsNaN(value) ? "not yet known" : value.ToString(format, CultureInfo.InvariantCulture);
 
     /// <summary>The values of one Prometheus series by its shard label.</summary>
     private static Dictionary<string, double> ReadSeries(string metrics, string name)
@@ -466,6 +501,8 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         }
 
         reporter.Line($"  curl -si -H \"Authorization: Bearer $(cat {StackLayout.Show(layout.ApiKeyFile(tenant.Id))})\" http://127.0.0.1:{state.RouterPort}/tenants/{tenant.Id}/subscribers/{DemoData.Username(tenant.Id, state.Regions[^1].Id, 1)}");
+        reporter.Line("  geoctl tenant create nova --home a --standby-of a=b    geoctl tenant list    (docs/lifecycle.md)");
+        reporter.Line($"  admin API: curl -s -H \"Authorization: Bearer $(cat {StackLayout.Show(layout.OperatorKeyFile)})\" http://127.0.0.1:{state.RouterPort}/admin/tenants");
         reporter.Line("  geoctl status    geoctl down    geoctl down --purge");
     }
 
