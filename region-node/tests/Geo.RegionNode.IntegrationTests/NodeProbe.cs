@@ -24,6 +24,13 @@ internal static class NodeProbe
         return 0;
     }
 
+    /// <summary>The body of <c>/health/ready</c> (JSON), whatever its status code.</summary>
+    public static async Task<string> ReadyAsync(RegionNodeServer node)
+    {
+        using var response = await Http.GetAsync(new Uri(node.HttpAddress, "/health/ready"));
+        return await response.Content.ReadAsStringAsync();
+    }
+
     /// <summary>Drops a cached auth profile, as the subscriber API does after a change.</summary>
     public static Task InvalidateProfileAsync(RegionNodeServer node, string database, string username) =>
         ((Caching.IRegionCache)node.Services.GetService(typeof(Caching.IRegionCache))!).InvalidateProfileAsync(database, username);

@@ -12,12 +12,17 @@ namespace Geo.RegionNode.Caching;
 /// to the other nodes of the region, which evict their copies. Failures are counted and answered as cache
 /// misses. The session index carries a generation in its keys: after an outage the node rebuilds it from
 /// PostgreSQL under a new generation (old keys expire), and until then simultaneous-use counts come from
-/// PostgreSQL, so an outage never lets a subscriber over their limit.
+/// PostgreSQL, so an outage never lets a subscriber over their limit. Every session change is also published
+/// on the region's session channel; each node keeps the index in memory from those (<see cref="LocalSessionIndex"/>),
+/// so an authentication asks Redis nothing when the profile is hot.
 /// </summary>
 internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
 {
     private static readonly TimeSpan SessionKeyTtl = TimeSpan.FromDays(2);
     private const string InvalidationChannel = "geo:profile-invalidations";
+    private const string SessionChannel = "geo:session-changes";
+    private readonly Guid _nodeId = Guid.NewGuid();
+    private readonly LocalSessionIndex _sessions = new();
     private const int LocalProfileLimit = 1_000_000;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Database, string Username), (AuthProfile Profile, long Expires)> _local = new();
     private readonly TimeProvider _time;
@@ -30,6 +35,8 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
     private readonly SemaphoreSlim _rebuildGate = new(1, 1);
     private volatile bool _sessionIndexValid;
     private long _generation;
+    private long _connectionChanges;
+    private bool _rebuildAgain;
 
     public RedisRegionCache(IOptions<RegionNodeOptions> options, ShardCatalog catalog, Metrics metrics, TimeProvider time, ILogger<RedisRegionCache> logger)
     {
@@ -40,6 +47,7 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
         _errors = metrics.Counter("geo_redis_errors_total", "Redis calls that failed and were answered from PostgreSQL instead");
         _rebuilds = metrics.Counter("geo_redis_session_index_rebuilds_total", "Times the active-session index was rebuilt from PostgreSQL");
         metrics.Gauge("geo_redis_connected", "1 while Redis is connected", () => _redis?.IsConnected == true ? 1 : 0);
+        metrics.Gauge("geo_session_index_entries", "Open sessions in this node's in-memory copy of the region's session index", () => _sessions.Count);
         if (_options.RedisEndpoint.Length == 0)
         {
             return;
@@ -55,16 +63,29 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
         };
         configuration.EndPoints.Add(_options.RedisEndpoint);
         _redis = ConnectionMultiplexer.Connect(configuration);
-        // Completions run on the thread pool as they arrive instead of through the multiplexer's single ordered queue:
-        // nothing here depends on completion order (invalidations are idempotent), and the queue serialises every auth.
-#pragma warning disable CS0618 // obsolete in later versions, where this is the only behaviour
-        _redis.PreserveAsyncOrder = false;
-#pragma warning restore CS0618
-        _redis.ConnectionFailed += (_, _) => MarkSessionIndexInvalid();
-        _redis.ConnectionRestored += (_, _) => _ = RebuildSessionIndexAsync();
+        _redis.ConnectionFailed += (_, _) =>
+        {
+            Interlocked.Increment(ref _connectionChanges);
+            MarkSessionIndexInvalid();
+        };
+        _redis.ConnectionRestored += (_, _) =>
+        {
+            Interlocked.Increment(ref _connectionChanges);
+            Volatile.Write(ref _rebuildAgain, true);
+            _ = RebuildSessionIndexAsync();
+        };
         try
         {
-            _redis.GetSubscriber().Subscribe(InvalidationChannel, (_, message) => EvictLocal((string?)message));
+            var subscriber = _redis.GetSubscriber();
+            subscriber.Subscribe(RedisChannel.Literal(InvalidationChannel), (_, message) => EvictLocal((string?)message));
+            // A message queue, not a handler: handlers may run concurrently, and a session's open and close must apply in order.
+            subscriber.Subscribe(RedisChannel.Literal(SessionChannel)).OnMessage(message =>
+            {
+                if (SessionChange.TryParse(message.Message, out var origin, out var change) && origin != _nodeId)
+                {
+                    _sessions.Apply(change);
+                }
+            });
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException)
         {
@@ -72,7 +93,7 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
         }
     }
 
-    public bool SessionIndexValid => _sessionIndexValid && _redis?.IsConnected == true;
+    public bool SessionIndexValid => _sessionIndexValid && _sessions.Valid && _redis?.IsConnected == true;
 
     private IDatabase? Database => _redis is { IsConnected: true } redis ? redis.GetDatabase() : null;
 
@@ -123,7 +144,7 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
         try
         {
             await db.KeyDeleteAsync(ProfileKey(database, username));
-            await db.PublishAsync(InvalidationChannel, $"{database}\n{username}");
+            await db.PublishAsync(RedisChannel.Literal(InvalidationChannel), $"{database}\n{username}");
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
@@ -131,47 +152,51 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
         }
     }
 
-    public async ValueTask<long?> CountSessionsAsync(string database, Guid subscriberId)
-    {
-        if (!SessionIndexValid || Database is not { } db)
-        {
-            return null;
-        }
+    public ValueTask<long?> CountSessionsAsync(string database, Guid subscriberId) =>
+        ValueTask.FromResult(SessionIndexValid ? _sessions.CountSessions(database, subscriberId) : null);
 
-        try
-        {
-            return await db.SetLengthAsync(SessionKey(database, subscriberId));
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
-        {
-            Failed(ex);
-            return null;
-        }
-    }
-
-    public void AddSession(string database, Guid subscriberId, Guid sessionId) => Try(db =>
+    public void AddSession(string database, Guid subscriberId, Guid sessionId) => Changed(new SessionChange(true, database, subscriberId, sessionId), db =>
     {
         var key = SessionKey(database, subscriberId);
         db.SetAdd(key, sessionId.ToByteArray(), CommandFlags.FireAndForget);
         db.KeyExpire(key, SessionKeyTtl, CommandFlags.FireAndForget);
     });
 
-    public void RemoveSession(string database, Guid subscriberId, Guid sessionId) =>
-        Try(db => db.SetRemove(SessionKey(database, subscriberId), sessionId.ToByteArray(), CommandFlags.FireAndForget));
+    public void RemoveSession(string database, Guid subscriberId, Guid sessionId) => Changed(new SessionChange(false, database, subscriberId, sessionId),
+        db => db.SetRemove(SessionKey(database, subscriberId), sessionId.ToByteArray(), CommandFlags.FireAndForget));
+
+    /// <summary>A session change: into this node's index at once, into Redis's index, and to the region's other nodes.</summary>
+    private void Changed(SessionChange change, Action<IDatabase> index)
+    {
+        _sessions.Apply(change);
+        Try(db =>
+        {
+            index(db);
+            db.Publish(RedisChannel.Literal(SessionChannel), change.Format(_nodeId), CommandFlags.FireAndForget);
+        });
+    }
 
     /// <summary>Loads every open session of the owned shards into a new generation of the index.</summary>
     public async Task RebuildSessionIndexAsync()
     {
         if (_redis is null || !await _rebuildGate.WaitAsync(0))
         {
+            // One is running; it runs once more when done, so a connection restored meanwhile is not missed.
+            Volatile.Write(ref _rebuildAgain, true);
             return;
         }
 
+        Volatile.Write(ref _rebuildAgain, false);
+        var connectionChanges = Interlocked.Read(ref _connectionChanges);
+
+        var loading = false;
         try
         {
             await _catalog.FirstLoad;
             var generation = Interlocked.Increment(ref _generation);
             _sessionIndexValid = false;
+            _sessions.BeginLoad();
+            loading = true;
             var db = _redis.GetDatabase();
             foreach (var shard in _catalog.Shards)
             {
@@ -183,6 +208,7 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
                 while (await reader.ReadAsync())
                 {
                     var key = SessionKey(shard.DatabaseName, reader.GetGuid(0), generation);
+                    _sessions.Load(shard.DatabaseName, reader.GetGuid(0), reader.GetGuid(1));
                     pending.Add(batch.SetAddAsync(key, reader.GetGuid(1).ToByteArray()));
                     pending.Add(batch.KeyExpireAsync(key, SessionKeyTtl));
                 }
@@ -191,8 +217,13 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
                 await Task.WhenAll(pending);
             }
 
-            if (Interlocked.Read(ref _generation) == generation && _redis.IsConnected)
+            // Trusted only if both connections (commands and the change channel) stayed up for the whole load: a change
+            // published while the channel was down would be missing from the in-memory copy.
+            if (Interlocked.Read(ref _generation) == generation && _redis.IsConnected && Interlocked.Read(ref _connectionChanges) == connectionChanges &&
+                _redis.GetSubscriber().IsConnected(RedisChannel.Literal(SessionChannel)))
             {
+                _sessions.EndLoad(complete: true);
+                loading = false;
                 _sessionIndexValid = true;
                 _rebuilds.Increment();
                 LogRebuilt(_logger, generation);
@@ -204,7 +235,17 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
         }
         finally
         {
+            if (loading)
+            {
+                _sessions.EndLoad(complete: false);
+            }
+
             _rebuildGate.Release();
+        }
+
+        if (Volatile.Read(ref _rebuildAgain) && _redis.IsConnected)
+        {
+            _ = RebuildSessionIndexAsync();
         }
     }
 
@@ -264,6 +305,7 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
 
     private void MarkSessionIndexInvalid()
     {
+        _sessions.Invalidate();
         if (_sessionIndexValid)
         {
             _sessionIndexValid = false;

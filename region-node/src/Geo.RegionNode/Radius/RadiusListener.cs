@@ -10,9 +10,11 @@ namespace Geo.RegionNode.Radius;
 internal sealed record Datagram(byte[] Buffer, int Length, IPEndPoint Remote, long ReceivedAt);
 
 /// <summary>
-/// One UDP socket: one receive loop feeding a bounded queue, and a fixed number of workers draining it.
-/// When the queue is full the newest datagram is dropped and counted: the NAS retransmits, and the node
-/// never falls behind by more than the queue.
+/// One UDP socket, one receive loop, at most <c>workers</c> requests in flight and a bounded queue behind them.
+/// While a slot is free, the receive loop starts handling a datagram itself — verification and everything up to
+/// the handler's first wait run on the receiving thread, with no hand-off to another thread. When every slot is
+/// taken the datagram waits in the queue, which the finishing handlers drain; when the queue is full as well, the
+/// newest datagram is dropped and counted: the NAS retransmits, and the node never falls behind by more than the queue.
 /// </summary>
 internal sealed partial class RadiusListener : IAsyncDisposable
 {
@@ -20,10 +22,13 @@ internal sealed partial class RadiusListener : IAsyncDisposable
     private readonly Channel<Datagram> _queue;
     private readonly Func<Datagram, RadiusListener, CancellationToken, Task> _handler;
     private readonly CancellationTokenSource _receiving = new();
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Counter _queueFull;
     private readonly ILogger _logger;
     private Task _receiveLoop = Task.CompletedTask;
-    private Task[] _workers = [];
+    private int _slots;
+    private int _inFlight;
+    private volatile bool _stopped;
 
     public RadiusListener(string name, IPEndPoint bind, int capacity, Func<Datagram, RadiusListener, CancellationToken, Task> handler, Metrics metrics, ILogger logger)
     {
@@ -33,6 +38,7 @@ internal sealed partial class RadiusListener : IAsyncDisposable
         _queue = Channel.CreateBounded<Datagram>(new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = false, SingleWriter = true });
         _queueFull = metrics.Counter("geo_radius_dropped_total", "RADIUS datagrams dropped, by reason", $"port=\"{name}\",reason=\"queue_full\"");
         metrics.Gauge("geo_radius_queue_depth", "Datagrams waiting for a worker", () => _queue.Reader.Count, $"port=\"{name}\"");
+        metrics.Gauge("geo_radius_in_flight", "Requests being handled", () => Volatile.Read(ref _inFlight), $"port=\"{name}\"");
         _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         _socket.ReceiveBufferSize = 8 * 1024 * 1024;
         _socket.SendBufferSize = 8 * 1024 * 1024;
@@ -44,9 +50,11 @@ internal sealed partial class RadiusListener : IAsyncDisposable
 
     public IPEndPoint LocalEndPoint { get; }
 
+    /// <summary>Starts receiving with at most <paramref name="workers"/> requests handled at once.</summary>
     public void Start(int workers)
     {
-        _workers = Enumerable.Range(0, workers).Select(_ => Task.Run(WorkAsync)).ToArray();
+        ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
+        _slots = workers;
         _receiveLoop = Task.Run(ReceiveAsync);
     }
 
@@ -78,33 +86,86 @@ internal sealed partial class RadiusListener : IAsyncDisposable
             }
 
             var datagram = new Datagram(buffer, received.ReceivedBytes, (IPEndPoint)received.RemoteEndPoint, TimeProvider.System.GetTimestamp());
-            if (!_queue.Writer.TryWrite(datagram))
+            if (TryTakeSlot())
+            {
+                // Runs here until the handler first waits (a Redis answer, a group commit); the loop then receives on.
+                _ = RunAsync(datagram);
+            }
+            else if (!_queue.Writer.TryWrite(datagram))
             {
                 _queueFull.Increment();
                 ArrayPool<byte>.Shared.Return(buffer);
             }
+            else if (TryTakeSlot())
+            {
+                // Every slot was taken a moment ago; one came free before the datagram was queued, so drain from here.
+                _ = RunAsync(null);
+            }
         }
 
-        _queue.Writer.TryComplete();
+        _stopped = true;
+        if (TryTakeSlot())
+        {
+            // Whatever is still queued is handled before the listener reports itself drained.
+            await RunAsync(null);
+        }
     }
 
-    private async Task WorkAsync()
+    private bool TryTakeSlot()
     {
-        await foreach (var datagram in _queue.Reader.ReadAllAsync())
+        if (Interlocked.Increment(ref _inFlight) <= _slots)
         {
-            try
+            return true;
+        }
+
+        ReleaseSlot();
+        return false;
+    }
+
+    private void ReleaseSlot()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == 0 && _stopped && _queue.Reader.Count == 0)
+        {
+            _drained.TrySetResult();
+        }
+    }
+
+    /// <summary>Handles <paramref name="first"/> (if any), then queued datagrams until the queue is empty; holds one slot throughout.</summary>
+    private async Task RunAsync(Datagram? first)
+    {
+        var datagram = first;
+        while (true)
+        {
+            if (datagram is not null || _queue.Reader.TryRead(out datagram))
             {
-                await _handler(datagram, this, CancellationToken.None);
+                await HandleOneAsync(datagram);
+                datagram = null;
+                continue;
             }
-            catch (Exception ex)
+
+            ReleaseSlot();
+            // A datagram queued between the empty read and the release would wait for the next arrival: take it now.
+            if (_queue.Reader.Count == 0 || !TryTakeSlot())
             {
-                // A bug in handling one request must not take the listener down.
-                LogHandlerFailed(_logger, Name, ex);
+                return;
             }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(datagram.Buffer);
-            }
+        }
+    }
+
+    private async Task HandleOneAsync(Datagram datagram)
+    {
+        try
+        {
+            await _handler(datagram, this, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            // A bug in handling one request must not take the listener down.
+            LogHandlerFailed(_logger, Name, ex);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(datagram.Buffer);
         }
     }
 
@@ -113,7 +174,12 @@ internal sealed partial class RadiusListener : IAsyncDisposable
     {
         await _receiving.CancelAsync();
         await _receiveLoop;
-        await Task.WhenAll(_workers);
+        if (Volatile.Read(ref _inFlight) == 0)
+        {
+            _drained.TrySetResult();
+        }
+
+        await _drained.Task;
         _socket.Dispose();
         _receiving.Dispose();
     }

@@ -1,0 +1,111 @@
+using Geo.RegionNode.Caching;
+
+namespace Geo.RegionNode.Tests;
+
+public sealed class LocalSessionIndexTests
+{
+    private static readonly Guid Subscriber = Guid.NewGuid();
+
+    [Fact]
+    public void CountSessions_BeforeAnyLoad_NotTrusted()
+    {
+        var index = new LocalSessionIndex();
+        index.Apply(new SessionChange(true, "db", Subscriber, Guid.NewGuid()));
+
+        Assert.Null(index.CountSessions("db", Subscriber));
+    }
+
+    [Fact]
+    public void Apply_SameSessionTwice_CountedOnce()
+    {
+        var index = Loaded();
+        var session = Guid.NewGuid();
+
+        index.Apply(new SessionChange(true, "db", Subscriber, session));
+        index.Apply(new SessionChange(true, "db", Subscriber, session));
+        index.Apply(new SessionChange(true, "db", Subscriber, Guid.NewGuid()));
+
+        Assert.Equal(2, index.CountSessions("db", Subscriber));
+        Assert.Equal(0, index.CountSessions("other_db", Subscriber));
+    }
+
+    [Fact]
+    public void Apply_CloseOfAnUnknownSession_NeverBelowZero()
+    {
+        var index = Loaded();
+
+        index.Apply(new SessionChange(false, "db", Subscriber, Guid.NewGuid()));
+
+        Assert.Equal(0, index.CountSessions("db", Subscriber));
+    }
+
+    [Fact]
+    public void EndLoad_SessionClosedWhileLoading_StaysClosed()
+    {
+        // The load read the session as open before its Stop committed; the Stop's message arrived during the load.
+        var index = new LocalSessionIndex();
+        var session = Guid.NewGuid();
+        index.BeginLoad();
+        index.Apply(new SessionChange(false, "db", Subscriber, session));
+        index.Load("db", Subscriber, session);
+        Assert.Null(index.CountSessions("db", Subscriber));
+
+        index.EndLoad(complete: true);
+
+        Assert.Equal(0, index.CountSessions("db", Subscriber));
+    }
+
+    [Fact]
+    public void EndLoad_Incomplete_NotTrusted()
+    {
+        var index = new LocalSessionIndex();
+        index.BeginLoad();
+        index.Load("db", Subscriber, Guid.NewGuid());
+
+        index.EndLoad(complete: false);
+
+        Assert.Null(index.CountSessions("db", Subscriber));
+    }
+
+    [Fact]
+    public void Invalidate_AfterLoad_NotTrustedUntilNextLoad()
+    {
+        var index = Loaded();
+        index.Invalidate();
+        Assert.Null(index.CountSessions("db", Subscriber));
+
+        index.BeginLoad();
+        index.EndLoad(complete: true);
+
+        Assert.Equal(0, index.CountSessions("db", Subscriber));
+    }
+
+    [Fact]
+    public void SessionChange_FormatThenParse_RoundTrips()
+    {
+        var origin = Guid.NewGuid();
+        var change = new SessionChange(false, "geo_acme_a", Subscriber, Guid.NewGuid());
+
+        Assert.True(SessionChange.TryParse(change.Format(origin), out var parsedOrigin, out var parsed));
+
+        Assert.Equal(origin, parsedOrigin);
+        Assert.Equal(change, parsed);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("+db a b")]
+    [InlineData("0123456789abcdef0123456789abcdef *db 0123456789abcdef0123456789abcdef 0123456789abcdef0123456789abcdef")]
+    [InlineData("0123456789abcdef0123456789abcdef + 0123456789abcdef0123456789abcdef 0123456789abcdef0123456789abcdef")]
+    [InlineData("0123456789abcdef0123456789abcdef +db not-a-guid 0123456789abcdef0123456789abcdef")]
+    public void SessionChange_Garbage_Refused(string? text) => Assert.False(SessionChange.TryParse(text, out _, out _));
+
+    private static LocalSessionIndex Loaded()
+    {
+        var index = new LocalSessionIndex();
+        index.BeginLoad();
+        index.EndLoad(complete: true);
+        return index;
+    }
+}
