@@ -48,13 +48,12 @@ internal static class RadiusBenchmark
                 .Select(t => Target.FromStack(result.GetValue(stack)!, result.GetValue(region)!, t, result.GetValue(plans)!)).ToList();
             var settings = new Settings(result.GetValue(mode)!, result.GetValue(concurrency), result.GetValue(rate),
                 TimeSpan.FromSeconds(result.GetValue(duration)), TimeSpan.FromSeconds(result.GetValue(warmup)));
-            await RunAsync(targets, settings, Console.Out, cancellationToken);
-            return 0;
+            return await RunAsync(targets, settings, Console.Out, cancellationToken);
         });
         return command;
     }
 
-    private static async Task RunAsync(List<Target> targets, Settings settings, TextWriter output, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(List<Target> targets, Settings settings, TextWriter output, CancellationToken cancellationToken)
     {
         var isAuth = settings.Mode == "auth";
         if (!isAuth)
@@ -65,6 +64,15 @@ internal static class RadiusBenchmark
             {
                 targets[i] = await targets[i].WithClassesAsync(new IPEndPoint(IPAddress.Loopback, targets[i].AuthPort), output);
             }
+        }
+
+        if (targets.Any(t => t.Credentials.Count == 0))
+        {
+            // Rated demo subscribers use up their quota and balance run after run; nothing is left to measure with.
+            await Console.Error.WriteLineAsync("geo-load radius: no subscriber of the chosen plans was accepted, so there is nothing to load. " +
+                "Rated (prepaid) subscribers are rejected once their quota or balance is used up by earlier runs: top them up through the API, " +
+                "or start the demo data afresh (geoctl down --purge; geoctl up).");
+            return 2;
         }
 
         var inFlight = settings.Rate > 0 ? Math.Max(256, settings.Rate / 50) : settings.Concurrency;
@@ -107,6 +115,7 @@ internal static class RadiusBenchmark
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  {settings.Mode}: {total / elapsed.TotalSeconds:F0} requests/s answered over {elapsed.TotalSeconds:F1} s ({counts.Ok} ok, {counts.Rejected} rejected, {counts.Timeouts} timeouts)"));
         output.WriteLine($"  latency: {recorder.Summary()}");
+        return 0;
     }
 
     private static async Task ClosedLoopAsync(RadiusLoadClient client, Target target, bool isAuth, string runId, int worker, Phase measuring,
@@ -156,21 +165,9 @@ internal static class RadiusBenchmark
                 var client = lane.Clients[sent / lanes.Length % lane.Clients.Length];
                 var target = lane.Target;
                 var sequence = sent;
-                running.Add(Task.Run(async () =>
-                {
-                    var buffer = new byte[4096];
-                    var id = await client.RentIdentifierAsync(CancellationToken.None);
-                    var length = Build(buffer, id, target, isAuth, runId, (int)(sequence % 10_000), (int)(sequence / 10_000));
-                    var code = await client.SendAsync(id, buffer.AsMemory(0, length), TimeSpan.FromSeconds(2));
-                    if (measuring.Active)
-                    {
-                        counts.Record(code);
-                        lock (localGate)
-                        {
-                            local.Record((long)Stopwatch.GetElapsedTime(scheduled).TotalMicroseconds);
-                        }
-                    }
-                }, CancellationToken.None));
+                // Started here, not queued to the thread pool: it runs until it waits for its answer, so the request
+                // leaves at its scheduled time instead of whenever a pool thread picks it up.
+                running.Add(SendOneAsync(client, target, sequence, scheduled));
             }
 
             if (running.Count > 10_000)
@@ -183,6 +180,29 @@ internal static class RadiusBenchmark
 
         await Task.WhenAll(running);
         local.Flush();
+
+        async Task SendOneAsync(RadiusLoadClient client, Target target, long sequence, long scheduled)
+        {
+            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(4096);
+            try
+            {
+                var id = await client.RentIdentifierAsync(CancellationToken.None);
+                var length = Build(buffer, id, target, isAuth, runId, (int)(sequence % 10_000), (int)(sequence / 10_000));
+                var code = await client.SendAsync(id, buffer.AsMemory(0, length), TimeSpan.FromSeconds(2));
+                if (measuring.Active)
+                {
+                    counts.Record(code);
+                    lock (localGate)
+                    {
+                        local.Record((long)Stopwatch.GetElapsedTime(scheduled).TotalMicroseconds);
+                    }
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
     }
 
     /// <summary>Writes request number <paramref name="sequence"/> of a worker: an Access-Request, or one step of an accounting session.</summary>

@@ -15,6 +15,19 @@ internal sealed class Metrics
     private readonly ConcurrentDictionary<string, Func<double>> _gauges = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _help = new(StringComparer.Ordinal);
 
+    public Metrics()
+    {
+        // The runtime's own: garbage-collection pauses show up in the request latency tail.
+        for (var generation = 0; generation <= 2; generation++)
+        {
+            var g = generation;
+            Gauge("geo_dotnet_gc_collections", "Garbage collections since start, by generation", () => GC.CollectionCount(g), $"generation=\"{g}\"");
+        }
+
+        Gauge("geo_dotnet_gc_pause_seconds", "Time the process was paused for garbage collection since start", () => GC.GetTotalPauseDuration().TotalSeconds);
+        Gauge("geo_dotnet_heap_bytes", "Managed heap size", () => GC.GetGCMemoryInfo().HeapSizeBytes);
+    }
+
     /// <summary>A counter for a name and a label set such as <c>type="access",result="accept"</c>.</summary>
     public Counter Counter(string name, string help, string labels = "")
     {
