@@ -61,6 +61,10 @@ public sealed class RegionNodeOptions
     /// <summary>How long a response is kept to answer a retransmission without executing it again (RFC 5080).</summary>
     public TimeSpan DuplicateWindow { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Most requests remembered for duplicate detection: the window times the peak request rate (about 20 MiB of entries at the default).</summary>
+    [Range(16, 16_777_216)]
+    public int DuplicateCacheEntries { get; set; } = 262_144;
+
     /// <summary>Most accounting requests committed in one transaction (group commit).</summary>
     [Range(1, 10_000)]
     public int CommitMaxBatch { get; set; } = 500;

@@ -31,7 +31,7 @@ internal sealed partial class RadiusServer(
 {
     private readonly RegionNodeOptions _options = options.Value;
     private readonly ILogger _logger = loggers.CreateLogger<RadiusServer>();
-    private readonly DuplicateCache _duplicates = new(options.Value.DuplicateWindow, time);
+    private readonly DuplicateCache _duplicates = new(options.Value.DuplicateWindow, time, options.Value.DuplicateCacheEntries);
     private readonly ConcurrentDictionary<IPAddress, long> _unknownNasLogged = new();
     private readonly Counter _statusServer = metrics.Counter("geo_radius_requests_total", "RADIUS requests answered, by type and result", "type=\"status\",result=\"ok\"");
     private readonly Counter _duplicateAnswered = metrics.Counter("geo_radius_duplicates_total", "Retransmissions answered from the duplicate cache or dropped while in progress", "outcome=\"answered_from_cache\"");
@@ -52,6 +52,7 @@ internal sealed partial class RadiusServer(
         await catalog.RefreshAsync(cancellationToken);
         var address = IPAddress.Parse(_options.RadiusBindAddress);
         metrics.Gauge("geo_radius_duplicate_cache_entries", "Requests remembered for duplicate detection", () => _duplicates.Count);
+        metrics.Gauge("geo_radius_duplicate_cache_evicted_early", "Requests forgotten before the duplicate window passed because the cache was full (raise DuplicateCacheEntries)", () => _duplicates.EvictedEarly);
         _auth = new RadiusListener("auth", new IPEndPoint(address, _options.AuthPort), _options.QueueCapacity, HandleAsync, metrics, _logger);
         _acct = new RadiusListener("acct", new IPEndPoint(address, _options.AcctPort), _options.QueueCapacity, HandleAsync, metrics, _logger);
         _auth.Start(_options.AuthWorkers);
@@ -133,21 +134,23 @@ internal sealed partial class RadiusServer(
         }
 
         var key = RadiusRequestKey.Create(address, datagram.Remote.Port, packet);
-        switch (_duplicates.Begin(key, out var cached))
-        {
-            case DuplicateState.InProgress:
-                _duplicateInProgress.Increment();
-                return;
-            case DuplicateState.Answered:
-                _duplicateAnswered.Increment();
-                await listener.SendAsync(cached, datagram.Remote);
-                return;
-        }
-
         var response = ArrayPool<byte>.Shared.Rent(4096);
         var answered = false;
         try
         {
+            switch (_duplicates.Begin(key, response, out var cachedLength))
+            {
+                case DuplicateState.InProgress:
+                    _duplicateInProgress.Increment();
+                    answered = true;
+                    return;
+                case DuplicateState.Answered:
+                    _duplicateAnswered.Increment();
+                    answered = true;
+                    await listener.SendAsync(response.AsMemory(0, cachedLength), datagram.Remote);
+                    return;
+            }
+
             var (length, latency) = packet.Code switch
             {
                 RadiusCode.AccessRequest => (await authentication.HandleAsync(request, response, cancellationToken), authentication.Latency),
