@@ -101,9 +101,13 @@ internal static class RadiusBenchmark
 
         await Task.Delay(settings.Warmup, cancellationToken);
         output.WriteLine($"  warm-up done ({settings.Warmup.TotalSeconds:F0} s); measuring {settings.Duration.TotalSeconds:F0} s");
+        // One region node serves every target (they are tenants of the same region).
+        var node = new NodeLatency(new Uri($"http://127.0.0.1:{targets[0].ApiPort.ToString(CultureInfo.InvariantCulture)}/metrics"), isAuth ? "access" : "accounting");
+        await node.BeginAsync();
         measuring.Begin();
         await Task.Delay(settings.Duration, cancellationToken);
         var elapsed = measuring.End();
+        var nodeSide = await node.SummaryAsync();
         await stop.CancelAsync();
         await Task.WhenAll(workers);
         foreach (var client in lanes.SelectMany(l => l.Clients))
@@ -115,6 +119,7 @@ internal static class RadiusBenchmark
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  {settings.Mode}: {total / elapsed.TotalSeconds:F0} requests/s answered over {elapsed.TotalSeconds:F1} s ({counts.Ok} ok, {counts.Rejected} rejected, {counts.Timeouts} timeouts)"));
         output.WriteLine($"  latency: {recorder.Summary()}");
+        output.WriteLine($"  node-side latency: {nodeSide}");
         return 0;
     }
 
@@ -245,7 +250,7 @@ internal static class RadiusBenchmark
 
     private sealed record Settings(string Mode, int Concurrency, int Rate, TimeSpan Duration, TimeSpan Warmup);
 
-    private sealed record Target(int AuthPort, int AcctPort, IPAddress NasAddress, byte[] Secret, List<(string Username, string Password)> Credentials)
+    private sealed record Target(int AuthPort, int AcctPort, int ApiPort, IPAddress NasAddress, byte[] Secret, List<(string Username, string Password)> Credentials)
     {
         /// <summary>The Class of each subscriber's Access-Accept (accounting mode).</summary>
         public IReadOnlyDictionary<string, string>? Classes { get; init; }
@@ -296,7 +301,7 @@ internal static class RadiusBenchmark
                 .Where(c => Index(c.Item1) % 100 != 99)
                 .ToList();
             return new Target(regions[index].GetProperty("radiusAuthPort").GetInt32(), regions[index].GetProperty("radiusAcctPort").GetInt32(),
-                IPAddress.Parse($"127.0.{block}.{index + 1}"), System.Text.Encoding.UTF8.GetBytes(secret), credentials);
+                regions[index].GetProperty("apiPort").GetInt32(), IPAddress.Parse($"127.0.{block}.{index + 1}"), System.Text.Encoding.UTF8.GetBytes(secret), credentials);
         }
     }
 
