@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-
 namespace Geo.RegionNode.Caching;
 
 /// <summary>
@@ -10,78 +8,159 @@ namespace Geo.RegionNode.Caching;
 /// load runs are held and applied after it, in order, so a session stopped during the load is not left open.
 /// Adding and removing are idempotent (a session is a set member), so a change seen twice does no harm.
 /// </summary>
-internal sealed class LocalSessionIndex
+internal sealed class LocalSessionIndex(TimeProvider time)
 {
-    private readonly ConcurrentDictionary<(string Database, Guid Subscriber, Guid Session), byte> _sessions = new();
-    private readonly ConcurrentDictionary<(string Database, Guid Subscriber), int> _counts = new();
-    private readonly Lock _loading = new();
+    /// <summary>How long a closed session is remembered, so that its open arriving late (published by another node) is ignored.</summary>
+    private static readonly TimeSpan TombstoneLife = TimeSpan.FromSeconds(60);
+
+    private readonly Dictionary<(string Database, Guid Subscriber, Guid Session), byte> _sessions = [];
+    private readonly Dictionary<(string Database, Guid Subscriber), int> _counts = [];
+    private readonly HashSet<Guid> _closed = [];
+    private readonly Queue<(Guid Session, long Until)> _closedOrder = new();
+    private readonly Lock _gate = new();
+    private HashSet<string> _loaded = new(StringComparer.Ordinal);
     private List<SessionChange>? _held;
     private volatile bool _valid;
+
+    public LocalSessionIndex()
+        : this(TimeProvider.System)
+    {
+    }
 
     /// <summary>True while counts can be trusted: loaded, and no change missed since.</summary>
     public bool Valid => _valid;
 
     /// <summary>Open sessions indexed (for metrics).</summary>
-    public int Count => _sessions.Count;
+    public int Count
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _sessions.Count;
+            }
+        }
+    }
 
-    /// <summary>The subscriber's open sessions; null while the index cannot be trusted.</summary>
-    public long? CountSessions(string database, Guid subscriber) =>
-        _valid ? _counts.TryGetValue((database, subscriber), out var count) ? count : 0 : null;
+    /// <summary>The subscriber's open sessions; null while the index cannot be trusted or the shard was not part of the last load.</summary>
+    public long? CountSessions(string database, Guid subscriber)
+    {
+        lock (_gate)
+        {
+            return _valid && _loaded.Contains(database) ? _counts.GetValueOrDefault((database, subscriber)) : null;
+        }
+    }
 
     /// <summary>A change from this node or another one of the region; held while a load runs.</summary>
     public void Apply(SessionChange change)
     {
-        lock (_loading)
+        lock (_gate)
         {
             if (_held is not null)
             {
                 _held.Add(change);
                 return;
             }
-        }
 
-        ApplyNow(change);
+            ApplyLocked(change);
+        }
     }
 
     /// <summary>Changes may have been missed (Redis connection lost): counts come from PostgreSQL until the next load.</summary>
-    public void Invalidate() => _valid = false;
+    public void Invalidate()
+    {
+        lock (_gate)
+        {
+            _valid = false;
+        }
+    }
 
     /// <summary>Starts a load: forgets everything, holds incoming changes until <see cref="EndLoad"/>.</summary>
     public void BeginLoad()
     {
-        lock (_loading)
+        lock (_gate)
         {
             _valid = false;
             _held = [];
             _sessions.Clear();
             _counts.Clear();
+            _loaded = new HashSet<string>(StringComparer.Ordinal);
         }
     }
 
     /// <summary>One open session read from PostgreSQL during a load.</summary>
-    public void Load(string database, Guid subscriber, Guid session) => ApplyNow(new SessionChange(true, database, subscriber, session));
-
-    /// <summary>Applies the changes held during the load, then trusts the index if <paramref name="complete"/>.</summary>
-    public void EndLoad(bool complete)
+    public void Load(string database, Guid subscriber, Guid session)
     {
-        lock (_loading)
+        lock (_gate)
         {
-            foreach (var change in _held ?? [])
-            {
-                ApplyNow(change);
-            }
-
-            _held = null;
-            _valid = complete;
+            ApplyLocked(new SessionChange(true, database, subscriber, session));
         }
     }
 
-    private void ApplyNow(SessionChange change)
+    /// <summary>Every open session of <paramref name="database"/> has been loaded.</summary>
+    public void Loaded(string database)
     {
-        var member = (change.Database, change.Subscriber, change.Session);
-        if (change.Open ? _sessions.TryAdd(member, 0) : _sessions.TryRemove(member, out _))
+        lock (_gate)
         {
-            _counts.AddOrUpdate((change.Database, change.Subscriber), change.Open ? 1 : 0, (_, count) => Math.Max(0, count + (change.Open ? 1 : -1)));
+            _loaded.Add(database);
+        }
+    }
+
+    /// <summary>
+    /// Applies the changes held during the load, then trusts the index if <paramref name="complete"/> — and only if
+    /// nothing invalidated it meanwhile (<paramref name="stillConnected"/> is asked under the same lock as <see cref="Invalidate"/>).
+    /// </summary>
+    public void EndLoad(bool complete, Func<bool>? stillConnected = null)
+    {
+        lock (_gate)
+        {
+            foreach (var change in _held ?? [])
+            {
+                ApplyLocked(change);
+            }
+
+            _held = null;
+            _valid = complete && (stillConnected?.Invoke() ?? true);
+        }
+    }
+
+    private void ApplyLocked(SessionChange change)
+    {
+        var now = time.GetTimestamp();
+        while (_closedOrder.TryPeek(out var oldest) && oldest.Until <= now)
+        {
+            _closedOrder.Dequeue();
+            _closed.Remove(oldest.Session);
+        }
+
+        var member = (change.Database, change.Subscriber, change.Session);
+        if (change.Open)
+        {
+            // An open that arrives after its close (the two published by different nodes) must not reopen it.
+            if (!_closed.Contains(change.Session) && _sessions.TryAdd(member, 0))
+            {
+                _counts[(change.Database, change.Subscriber)] = _counts.GetValueOrDefault((change.Database, change.Subscriber)) + 1;
+            }
+
+            return;
+        }
+
+        if (_closed.Add(change.Session))
+        {
+            _closedOrder.Enqueue((change.Session, now + (long)(TombstoneLife.TotalSeconds * time.TimestampFrequency)));
+        }
+
+        if (_sessions.Remove(member))
+        {
+            var left = _counts.GetValueOrDefault((change.Database, change.Subscriber)) - 1;
+            if (left > 0)
+            {
+                _counts[(change.Database, change.Subscriber)] = left;
+            }
+            else
+            {
+                _counts.Remove((change.Database, change.Subscriber));
+            }
         }
     }
 }

@@ -22,7 +22,7 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
     private const string InvalidationChannel = "geo:profile-invalidations";
     private const string SessionChannel = "geo:session-changes";
     private readonly Guid _nodeId = Guid.NewGuid();
-    private readonly LocalSessionIndex _sessions = new();
+    private readonly LocalSessionIndex _sessions;
     private const int LocalProfileLimit = 1_000_000;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Database, string Username), (AuthProfile Profile, long Expires)> _local = new();
     private readonly TimeProvider _time;
@@ -36,12 +36,14 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
     private volatile bool _sessionIndexValid;
     private long _generation;
     private long _connectionChanges;
+    private long _lastScheduledRebuild;
     private bool _rebuildAgain;
 
     public RedisRegionCache(IOptions<RegionNodeOptions> options, ShardCatalog catalog, Metrics metrics, TimeProvider time, ILogger<RedisRegionCache> logger)
     {
         _options = options.Value;
         _time = time;
+        _sessions = new LocalSessionIndex(time);
         _catalog = catalog;
         _logger = logger;
         _errors = metrics.Counter("geo_redis_errors_total", "Redis calls that failed and were answered from PostgreSQL instead");
@@ -72,7 +74,8 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
         {
             Interlocked.Increment(ref _connectionChanges);
             Volatile.Write(ref _rebuildAgain, true);
-            _ = RebuildSessionIndexAsync();
+            // Changes this node made while disconnected were never published: the others reload too.
+            _ = RebuildSessionIndexAsync(announce: true);
         };
         try
         {
@@ -84,6 +87,10 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
                 if (SessionChange.TryParse(message.Message, out var origin, out var change) && origin != _nodeId)
                 {
                     _sessions.Apply(change);
+                }
+                else if (IsResync(message.Message, out var from) && from != _nodeId)
+                {
+                    _ = RebuildSessionIndexAsync();
                 }
             });
         }
@@ -152,8 +159,22 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
         }
     }
 
-    public ValueTask<long?> CountSessionsAsync(string database, Guid subscriberId) =>
-        ValueTask.FromResult(SessionIndexValid ? _sessions.CountSessions(database, subscriberId) : null);
+    public ValueTask<long?> CountSessionsAsync(string database, Guid subscriberId)
+    {
+        if (!SessionIndexValid)
+        {
+            return ValueTask.FromResult<long?>(null);
+        }
+
+        var count = _sessions.CountSessions(database, subscriberId);
+        if (count is null)
+        {
+            // A shard this node took on after the last load: PostgreSQL answers until a reload includes it.
+            ScheduleRebuild();
+        }
+
+        return ValueTask.FromResult(count);
+    }
 
     public void AddSession(string database, Guid subscriberId, Guid sessionId) => Changed(new SessionChange(true, database, subscriberId, sessionId), db =>
     {
@@ -176,8 +197,11 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
         });
     }
 
-    /// <summary>Loads every open session of the owned shards into a new generation of the index.</summary>
-    public async Task RebuildSessionIndexAsync()
+    /// <summary>
+    /// Loads every open session of the owned shards into a new generation of the index. With <paramref name="announce"/>
+    /// the other nodes of the region are told to reload as well (this node's changes may not have reached them).
+    /// </summary>
+    public async Task RebuildSessionIndexAsync(bool announce = false)
     {
         if (_redis is null || !await _rebuildGate.WaitAsync(0))
         {
@@ -215,22 +239,37 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
 
                 batch.Execute();
                 await Task.WhenAll(pending);
+                _sessions.Loaded(shard.DatabaseName);
             }
 
             // Trusted only if both connections (commands and the change channel) stayed up for the whole load: a change
             // published while the channel was down would be missing from the in-memory copy.
-            if (Interlocked.Read(ref _generation) == generation && _redis.IsConnected && Interlocked.Read(ref _connectionChanges) == connectionChanges &&
-                _redis.GetSubscriber().IsConnected(RedisChannel.Literal(SessionChannel)))
+            bool StillConnected() => Interlocked.Read(ref _generation) == generation && _redis.IsConnected &&
+                Interlocked.Read(ref _connectionChanges) == connectionChanges && _redis.GetSubscriber().IsConnected(RedisChannel.Literal(SessionChannel));
+            if (StillConnected())
             {
-                _sessions.EndLoad(complete: true);
+                _sessions.EndLoad(complete: true, StillConnected);
                 loading = false;
                 _sessionIndexValid = true;
-                _rebuilds.Increment();
-                LogRebuilt(_logger, generation);
+                // A connection lost between the check and now must not leave the index trusted.
+                if (!StillConnected())
+                {
+                    MarkSessionIndexInvalid();
+                }
+                else
+                {
+                    _rebuilds.Increment();
+                    LogRebuilt(_logger, generation);
+                    if (announce)
+                    {
+                        await db.PublishAsync(RedisChannel.Literal(SessionChannel), $"{_nodeId:N} R");
+                    }
+                }
             }
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException or NpgsqlException)
+        catch (Exception ex) when (ex is RedisException or TimeoutException or NpgsqlException or ObjectDisposedException or InvalidOperationException)
         {
+            // Counts come from PostgreSQL meanwhile; Failed schedules another attempt.
             Failed(ex);
         }
         finally
@@ -296,10 +335,35 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
         }
     }
 
+    /// <summary>A reload soon, at most one every few seconds, when the index went untrusted without a reconnect to trigger one.</summary>
+    private void ScheduleRebuild()
+    {
+        var now = _time.GetTimestamp();
+        var last = Interlocked.Read(ref _lastScheduledRebuild);
+        if (_redis?.IsConnected != true || (last != 0 && _time.GetElapsedTime(last, now) < TimeSpan.FromSeconds(5)) ||
+            Interlocked.CompareExchange(ref _lastScheduledRebuild, now, last) != last)
+        {
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), _time);
+            await RebuildSessionIndexAsync();
+        });
+    }
+
+    private static bool IsResync(string? message, out Guid origin)
+    {
+        origin = default;
+        return message is { Length: 34 } && message.EndsWith(" R", StringComparison.Ordinal) && Guid.TryParseExact(message.AsSpan(0, 32), "N", out origin);
+    }
+
     private void Failed(Exception exception)
     {
         _errors.Increment();
         MarkSessionIndexInvalid();
+        ScheduleRebuild();
         LogFailed(_logger, exception.GetType().Name);
     }
 

@@ -111,14 +111,18 @@ internal sealed partial class RadiusListener : IAsyncDisposable
         }
     }
 
+    /// <summary>Takes a slot if one is free; never counts past the limit, even for a moment (two contenders could both fail).</summary>
     private bool TryTakeSlot()
     {
-        if (Interlocked.Increment(ref _inFlight) <= _slots)
+        int current;
+        while ((current = Volatile.Read(ref _inFlight)) < _slots)
         {
-            return true;
+            if (Interlocked.CompareExchange(ref _inFlight, current + 1, current) == current)
+            {
+                return true;
+            }
         }
 
-        ReleaseSlot();
         return false;
     }
 
