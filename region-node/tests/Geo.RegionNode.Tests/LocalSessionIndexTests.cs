@@ -9,7 +9,7 @@ public sealed class LocalSessionIndexTests
     [Fact]
     public void CountSessions_BeforeAnyLoad_NotTrusted()
     {
-        var index = new LocalSessionIndex();
+        var index = new LocalSessionIndex(TimeProvider.System);
         index.Apply(new SessionChange(true, "db", Subscriber, Guid.NewGuid()));
 
         Assert.Null(index.CountSessions("db", Subscriber));
@@ -43,7 +43,7 @@ public sealed class LocalSessionIndexTests
     public void EndLoad_SessionClosedWhileLoading_StaysClosed()
     {
         // The load read the session as open before its Stop committed; the Stop's message arrived during the load.
-        var index = new LocalSessionIndex();
+        var index = new LocalSessionIndex(TimeProvider.System);
         var session = Guid.NewGuid();
         index.BeginLoad();
         index.Apply(new SessionChange(false, "db", Subscriber, session));
@@ -59,7 +59,7 @@ public sealed class LocalSessionIndexTests
     [Fact]
     public void EndLoad_Incomplete_NotTrusted()
     {
-        var index = new LocalSessionIndex();
+        var index = new LocalSessionIndex(TimeProvider.System);
         index.BeginLoad();
         index.Load("db", Subscriber, Guid.NewGuid());
 
@@ -98,7 +98,7 @@ public sealed class LocalSessionIndexTests
     [Fact]
     public void EndLoad_ConnectionLostDuringTheLoad_NotTrusted()
     {
-        var index = new LocalSessionIndex();
+        var index = new LocalSessionIndex(TimeProvider.System);
         index.BeginLoad();
         index.Loaded("db");
 
@@ -130,7 +130,7 @@ public sealed class LocalSessionIndexTests
 
     private static LocalSessionIndex Loaded()
     {
-        var index = new LocalSessionIndex();
+        var index = new LocalSessionIndex(TimeProvider.System);
         index.BeginLoad();
         index.Loaded("db");
         index.EndLoad(complete: true);

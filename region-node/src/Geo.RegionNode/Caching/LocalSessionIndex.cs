@@ -22,11 +22,6 @@ internal sealed class LocalSessionIndex(TimeProvider time)
     private List<SessionChange>? _held;
     private volatile bool _valid;
 
-    public LocalSessionIndex()
-        : this(TimeProvider.System)
-    {
-    }
-
     /// <summary>True while counts can be trusted: loaded, and no change missed since.</summary>
     public bool Valid => _valid;
 
@@ -66,12 +61,14 @@ internal sealed class LocalSessionIndex(TimeProvider time)
         }
     }
 
-    /// <summary>Changes may have been missed (Redis connection lost): counts come from PostgreSQL until the next load.</summary>
-    public void Invalidate()
+    /// <summary>Changes may have been missed (Redis connection lost): counts come from PostgreSQL until the next load. True if it was trusted until now.</summary>
+    public bool Invalidate()
     {
         lock (_gate)
         {
+            var was = _valid;
             _valid = false;
+            return was;
         }
     }
 

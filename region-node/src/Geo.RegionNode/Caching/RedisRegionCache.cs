@@ -33,7 +33,6 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
     private readonly Counter _errors;
     private readonly Counter _rebuilds;
     private readonly SemaphoreSlim _rebuildGate = new(1, 1);
-    private volatile bool _sessionIndexValid;
     private long _generation;
     private long _connectionChanges;
     private long _lastScheduledRebuild;
@@ -100,7 +99,7 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
         }
     }
 
-    public bool SessionIndexValid => _sessionIndexValid && _sessions.Valid && _redis?.IsConnected == true;
+    public bool SessionIndexValid => _sessions.Valid && _redis?.IsConnected == true;
 
     private IDatabase? Database => _redis is { IsConnected: true } redis ? redis.GetDatabase() : null;
 
@@ -218,7 +217,6 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
         {
             await _catalog.FirstLoad;
             var generation = Interlocked.Increment(ref _generation);
-            _sessionIndexValid = false;
             _sessions.BeginLoad();
             loading = true;
             var db = _redis.GetDatabase();
@@ -246,24 +244,16 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
             // published while the channel was down would be missing from the in-memory copy.
             bool StillConnected() => Interlocked.Read(ref _generation) == generation && _redis.IsConnected &&
                 Interlocked.Read(ref _connectionChanges) == connectionChanges && _redis.GetSubscriber().IsConnected(RedisChannel.Literal(SessionChannel));
-            if (StillConnected())
+            // A connection lost after this check invalidates the index under the same lock (MarkSessionIndexInvalid).
+            _sessions.EndLoad(complete: true, StillConnected);
+            loading = false;
+            if (_sessions.Valid)
             {
-                _sessions.EndLoad(complete: true, StillConnected);
-                loading = false;
-                _sessionIndexValid = true;
-                // A connection lost between the check and now must not leave the index trusted.
-                if (!StillConnected())
+                _rebuilds.Increment();
+                LogRebuilt(_logger, generation);
+                if (announce)
                 {
-                    MarkSessionIndexInvalid();
-                }
-                else
-                {
-                    _rebuilds.Increment();
-                    LogRebuilt(_logger, generation);
-                    if (announce)
-                    {
-                        await db.PublishAsync(RedisChannel.Literal(SessionChannel), $"{_nodeId:N} R");
-                    }
+                    await db.PublishAsync(RedisChannel.Literal(SessionChannel), $"{_nodeId:N} R");
                 }
             }
         }
@@ -369,10 +359,8 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
 
     private void MarkSessionIndexInvalid()
     {
-        _sessions.Invalidate();
-        if (_sessionIndexValid)
+        if (_sessions.Invalidate())
         {
-            _sessionIndexValid = false;
             LogSessionIndexInvalid(_logger);
         }
     }
