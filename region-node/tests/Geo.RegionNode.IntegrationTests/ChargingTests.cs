@@ -6,6 +6,7 @@ using Geo.Radius;
 using Geo.Radius.Dictionary;
 using Geo.RegionNode.Shards;
 using Geo.Testing;
+using Npgsql;
 
 namespace Geo.RegionNode.IntegrationTests;
 
@@ -141,6 +142,48 @@ public sealed class ChargingTests(RegionFixture stack)
         }
 
         Assert.Equal(0L, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, "SELECT count(*) FROM quota_buckets WHERE used > granted"));
+        await AssertLedgerInvariantAsync();
+    }
+
+    [Fact]
+    public async Task BucketChangedByAnotherTransactionWhileBeingCharged_ChargeStartsOverAndNothingIsLost()
+    {
+        // Charging reads buckets without a lock and writes them only where they still hold what it read. Here another
+        // transaction (as another node charging the same subscriber would) changes the bucket between the two.
+        var (user, _) = stack.Subscriber(109);
+        var session = $"race-{Guid.NewGuid():N}";
+        await Acct(user, session, "Start", 0, 0);
+        await Acct(user, session, "Interim-Update", 1_000_000, 60);
+        const string Bucket = "SELECT q.used FROM quota_buckets q JOIN subscribers s ON s.id = q.subscriber_id WHERE s.username = $1 AND q.kind = 'data' AND q.period_start <= now() AND (q.period_end IS NULL OR q.period_end > now())";
+        var before = await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, Bucket, user);
+        var retries = await NodeProbe.MetricAsync(stack.Node, "geo_accounting_commit_retries_total");
+
+        await using var other = new NpgsqlConnection(stack.ShardConnectionString);
+        await other.OpenAsync();
+        await using var transaction = await other.BeginTransactionAsync();
+        await using (var hold = new NpgsqlCommand(Bucket.Replace("SELECT q.used", "SELECT q.id", StringComparison.Ordinal) + " FOR UPDATE OF q", other, transaction))
+        {
+            hold.Parameters.Add(new() { Value = user });
+            await hold.ExecuteScalarAsync();
+        }
+
+        var interim = Acct(user, session, "Interim-Update", 3_000_000, 120);
+        await NodeProbe.WaitUntilAsync(async () => await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = 'geo_acme_a' AND wait_event_type = 'Lock' AND query LIKE '%UPDATE quota_buckets%'") > 0,
+            "the node's charge waits for the bucket");
+        await using (var change = new NpgsqlCommand("UPDATE quota_buckets SET used = used + 1 WHERE id = (" + Bucket.Replace("SELECT q.used", "SELECT q.id", StringComparison.Ordinal) + ")", other, transaction))
+        {
+            change.Parameters.Add(new() { Value = user });
+            Assert.Equal(1, await change.ExecuteNonQueryAsync());
+        }
+
+        await transaction.CommitAsync();
+        await interim;
+
+        Assert.Equal(before + 1 + 2_000_000, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, Bucket, user));
+        Assert.True(await NodeProbe.MetricAsync(stack.Node, "geo_accounting_commit_retries_total") > retries, "the group commit did not start over");
+        Assert.Equal(3_000_000L, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString,
+            "SELECT sum(c.delta_input_octets)::bigint FROM cdrs c JOIN sessions s ON s.id = c.session_id WHERE s.acct_session_id = $1", session));
         await AssertLedgerInvariantAsync();
     }
 

@@ -20,12 +20,12 @@ public sealed class SessionIndexTests(RegionFixture stack)
         var login = $"User-Name = \"{user}\"\nUser-Password = \"{password}\"";
         await using var second = stack.StartNode();
         await second.StartAsync();
-        await WaitUntilAsync(async () => (await NodeProbe.ReadyAsync(second)).Contains("\"redis\":\"ok\"", StringComparison.Ordinal), "the second node's session index is loaded");
+        await NodeProbe.WaitUntilAsync(async () => (await NodeProbe.ReadyAsync(second)).Contains("\"redis\":\"ok\"", StringComparison.Ordinal), "the second node's session index is loaded");
         Assert.Contains("Received Access-Accept", (await Auth(second.AuthEndpoint, login)).Output, StringComparison.Ordinal);
         var indexed = await NodeProbe.MetricAsync(second, SessionEntries);
 
         Assert.Contains("Received Accounting-Response", (await Acct(stack.Acct, $"User-Name = \"{user}\"\nAcct-Status-Type = Start\nAcct-Session-Id = \"two-nodes-1\"")).Output, StringComparison.Ordinal);
-        await WaitUntilAsync(async () => await NodeProbe.MetricAsync(second, SessionEntries) > indexed, "the second node hears of the session");
+        await NodeProbe.WaitUntilAsync(async () => await NodeProbe.MetricAsync(second, SessionEntries) > indexed, "the second node hears of the session");
 
         var rejected = await Auth(second.AuthEndpoint, login);
         Assert.Contains("Simultaneous-Use limit reached", rejected.Output, StringComparison.Ordinal);
@@ -33,20 +33,9 @@ public sealed class SessionIndexTests(RegionFixture stack)
         // Stopped through the second node: the first one hears of it and admits the subscriber again.
         var indexedFirst = await NodeProbe.MetricAsync(stack.Node, SessionEntries);
         Assert.Contains("Received Accounting-Response", (await Acct(second.AcctEndpoint, $"User-Name = \"{user}\"\nAcct-Status-Type = Stop\nAcct-Session-Id = \"two-nodes-1\"\nAcct-Session-Time = 5")).Output, StringComparison.Ordinal);
-        await WaitUntilAsync(async () => await NodeProbe.MetricAsync(stack.Node, SessionEntries) < indexedFirst, "the first node hears of the stop");
+        await NodeProbe.WaitUntilAsync(async () => await NodeProbe.MetricAsync(stack.Node, SessionEntries) < indexedFirst, "the first node hears of the stop");
         Assert.Contains("Received Access-Accept", (await Auth(stack.Auth, login)).Output, StringComparison.Ordinal);
         await second.StopAsync();
-    }
-
-    /// <summary>Polls a condition that another process makes true (a Redis message crossing between nodes).</summary>
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting until {what}");
-            await Task.Delay(50);
-        }
     }
 
     private Task<(int ExitCode, string Output)> Auth(IPEndPoint node, string attributes) =>

@@ -36,6 +36,35 @@ public sealed class StatementTests
     }
 
     [Fact]
+    public void SetStatement_Insert_UnnestsTextArraysAndCastsEachColumn()
+    {
+        var binding = new TableBinding(new ChangeTable("public", "plans", ["id", "display_name", "download_kbps"], [0]), Plans);
+
+        Assert.Equal("INSERT INTO \"public\".\"plans\" (\"id\", \"download_kbps\") SELECT geo_u.p1::text, geo_u.p2::integer " +
+            "FROM unnest($1::text[], $2::text[]) AS geo_u(p1, p2)", binding.SetStatement('c', 0b101, false));
+    }
+
+    [Fact]
+    public void SetStatement_Update_JoinsOnTheKeyArraysAfterTheValueArrays()
+    {
+        var binding = new TableBinding(new ChangeTable("public", "plans", ["id", "display_name", "download_kbps"], [0]), Plans);
+
+        Assert.Equal("UPDATE \"public\".\"plans\" AS geo_r SET \"display_name\" = geo_u.p1::text, \"download_kbps\" = geo_u.p2::integer " +
+            "FROM unnest($1::text[], $2::text[], $3::text[]) AS geo_u(p1, p2, k1) WHERE geo_r.\"id\" = geo_u.k1::text",
+            binding.SetStatement('u', 0b110, true));
+        Assert.NotEqual(binding.Statement('u', 0b110, true), binding.SetStatement('u', 0b110, true));
+    }
+
+    [Fact]
+    public void SetStatement_Delete_ByKeyArray()
+    {
+        var binding = new TableBinding(new ChangeTable("public", "plans", ["id", "display_name", "download_kbps"], [0]), Plans);
+
+        Assert.Equal("DELETE FROM \"public\".\"plans\" AS geo_r USING unnest($1::text[]) AS geo_u(k1) WHERE geo_r.\"id\" = geo_u.k1::text",
+            binding.SetStatement('d', 0, true));
+    }
+
+    [Fact]
     public void TableBinding_ColumnMissingOnReplica_Throws()
     {
         var error = Assert.Throws<ReplicationException>(() =>

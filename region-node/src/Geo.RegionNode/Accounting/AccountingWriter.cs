@@ -17,6 +17,8 @@ namespace Geo.RegionNode.Accounting;
 /// </summary>
 internal sealed partial class AccountingWriter : IAsyncDisposable
 {
+    private const int MaxAttempts = 4;
+
     private const string LoadColumns =
         "id, nas_id, acct_session_id, subscriber_id, username, state, started_at, last_update_at, stopped_at, terminate_cause, " +
         "input_octets, output_octets, input_packets, output_packets, session_time_s, nas_port, calling_station_id, framed_ip, " +
@@ -36,6 +38,7 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
     private readonly Counter _failedBatches;
     private readonly Counter _fenced;
     private readonly Counter _duplicates;
+    private readonly Counter _retries;
     private int _depth;
 
     public AccountingWriter(ShardHandle shard, IRegionCache cache, Action<ShardHandle, ExhaustionRequest> exhausted, Metrics metrics, TimeProvider time, int maxBatch, ILogger logger)
@@ -51,6 +54,7 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         _committed = metrics.Counter("geo_accounting_committed_total", "Accounting requests committed");
         _failedBatches = metrics.Counter("geo_accounting_commit_failures_total", "Group-commit transactions that failed (their requests get no answer; the NAS retransmits)");
         _fenced = metrics.Counter("geo_accounting_fenced_total", "Group commits refused because this node does not hold the shard's current epoch");
+        _retries = metrics.Counter("geo_accounting_commit_retries_total", "Group commits started over after a race another transaction won (a bucket or balance changed since it was read, a concurrent insert, a deadlock)");
         _duplicates = metrics.Counter("geo_accounting_duplicates_total", "Accounting events that reported nothing new (duplicates, stale or late)");
         metrics.Gauge("geo_accounting_queue_depth", "Accounting requests waiting for a commit", () => Volatile.Read(ref _depth), $"shard=\"{shard}\"");
         _loop = Task.Run(RunAsync);
@@ -90,7 +94,7 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
             var started = Stopwatch.GetTimestamp();
             try
             {
-                await CommitAsync(batch);
+                await CommitWithRetriesAsync(batch);
                 outcome = true;
                 _committed.Add(batch.Count);
                 _batchSizes.Observe(batch.Count);
@@ -101,7 +105,7 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
                 _fenced.Increment();
                 LogFenced(_logger, _shard, ex.Held, ex.Current);
             }
-            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException)
+            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException or ChargingConflictException)
             {
                 _failedBatches.Increment();
                 LogCommitFailed(_logger, _shard, batch.Count, ex);
@@ -110,6 +114,31 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
             foreach (var pending in batch)
             {
                 pending.Completion.TrySetResult(outcome);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Commits the batch, starting over from its reads when it lost a race that a fresh read resolves: a bucket or
+    /// balance changed by another transaction since it was read, a session or bucket another node inserted first, a
+    /// deadlock. The other failures end the batch unanswered (the NAS retransmits).
+    /// </summary>
+    private async Task CommitWithRetriesAsync(List<Pending> batch)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await CommitAsync(batch);
+                return;
+            }
+            catch (Exception ex) when (attempt < MaxAttempts && ex is ChargingConflictException or PostgresException
+            {
+                SqlState: PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure,
+            })
+            {
+                _retries.Increment();
+                LogRetry(_logger, _shard, batch.Count, attempt, ex.Message);
             }
         }
     }
@@ -163,7 +192,8 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         // Charging joins the transaction: CDR, bucket and balance changes, ledger and billed totals commit together.
         var charged = await Charger.ChargeAsync(connection, transaction, _shard, cdrs, sessions.Values.ToDictionary(s => s.Id), now, prefetched);
         cdrs = charged.Cdrs;
-        var dirty = sessions.Values.Where(s => s.Dirty).ToList();
+        // New sessions first: the replica then receives one run of inserts and one of updates, each applied set-based.
+        var dirty = sessions.Values.Where(s => s.Dirty).OrderBy(s => s.New ? 0 : 1).ToList();
         if (dirty.Count > 0 || cdrs.Count > 0)
         {
             await using var write = new NpgsqlBatch(connection, transaction);
@@ -183,6 +213,7 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
             }
 
             await write.ExecuteNonQueryAsync();
+            charged.VerifyWrites();
         }
 
         await transaction.CommitAsync();
@@ -218,7 +249,7 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
 
     /// <summary>
     /// The first round trip of a group commit: the fence, the batch's sessions (FOR UPDATE) and, for rated plans, the
-    /// accounts charging will change (FOR UPDATE, same lock order as before: sessions first).
+    /// accounts charging will change (read without a lock; their writes compare and set, see <see cref="Charger"/>).
     /// </summary>
     private async Task<(Dictionary<(string, string), SessionState> Sessions, Charger.Prefetched? Accounts)> LoadAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, List<Pending> batch, DateTimeOffset now)
@@ -411,6 +442,9 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
 
     [LoggerMessage(EventId = 1200, Level = LogLevel.Error, Message = "Shard {Shard}: group commit of {Count} accounting requests failed; none was answered")]
     private static partial void LogCommitFailed(ILogger logger, ShardHandle shard, int count, Exception exception);
+
+    [LoggerMessage(EventId = 1202, Level = LogLevel.Information, Message = "Shard {Shard}: group commit of {Count} accounting requests started over (attempt {Attempt} lost a race: {Reason})")]
+    private static partial void LogRetry(ILogger logger, ShardHandle shard, int count, int attempt, string reason);
 
     [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "Shard {Shard}: write refused, this node holds epoch {Held} but the fence is at {Current}")]
     private static partial void LogFenced(ILogger logger, ShardHandle shard, long held, long? current);

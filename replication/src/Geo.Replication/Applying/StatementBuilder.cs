@@ -69,6 +69,108 @@ internal sealed class TableBinding
         return sql;
     }
 
+    /// <summary>
+    /// The set-based form of <see cref="Statement"/>: one statement for many rows of the same shape, each column
+    /// travelling as a text array (<c>unnest</c>) and cast to the replica type. An update or delete group must not
+    /// name the same key twice (UPDATE ... FROM would apply only one of them).
+    /// </summary>
+    public string SetStatement(char op, UInt128 mask, bool keyFromBefore)
+    {
+        var cacheKey = (char.ToUpperInvariant(op), mask, keyFromBefore);
+        if (!_statements.TryGetValue(cacheKey, out var sql))
+        {
+            sql = op switch
+            {
+                'c' => BuildSetInsert(mask),
+                'u' => BuildSetUpdate(mask),
+                'd' => BuildSetDelete(),
+                _ => throw new ArgumentOutOfRangeException(nameof(op)),
+            };
+            _statements[cacheKey] = sql;
+        }
+
+        return sql;
+    }
+
+    private string BuildSetInsert(UInt128 mask)
+    {
+        var columns = new StringBuilder();
+        var values = new StringBuilder();
+        var parameter = 0;
+        foreach (var i in Columns(mask))
+        {
+            var separator = parameter > 0 ? ", " : "";
+            columns.Append(separator).Append(SqlIdentifier.Quote(Source.Columns[i]));
+            parameter++;
+            values.Append(separator).Append("geo_u.p").Append(Number(parameter)).Append("::").Append(Types[i]);
+        }
+
+        return $"INSERT INTO {Replica.Quoted} ({columns}) SELECT {values} FROM {Unnest(parameter, 0)}";
+    }
+
+    private string BuildSetUpdate(UInt128 mask)
+    {
+        var sql = new StringBuilder("UPDATE ").Append(Replica.Quoted).Append(" AS geo_r SET ");
+        var parameter = 0;
+        foreach (var i in Columns(mask))
+        {
+            sql.Append(parameter > 0 ? ", " : "").Append(SqlIdentifier.Quote(Source.Columns[i])).Append(" = geo_u.p");
+            sql.Append(Number(++parameter)).Append("::").Append(Types[i]);
+        }
+
+        sql.Append(" FROM ").Append(Unnest(parameter, KeyPositions.Length));
+        AppendSetKeyCondition(sql);
+        return sql.ToString();
+    }
+
+    private string BuildSetDelete()
+    {
+        var sql = new StringBuilder("DELETE FROM ").Append(Replica.Quoted).Append(" AS geo_r USING ").Append(Unnest(0, KeyPositions.Length));
+        AppendSetKeyCondition(sql);
+        return sql.ToString();
+    }
+
+    private IEnumerable<int> Columns(UInt128 mask)
+    {
+        for (var i = 0; i < Source.Columns.Count; i++)
+        {
+            if ((mask & (UInt128.One << i)) != 0)
+            {
+                yield return i;
+            }
+        }
+    }
+
+    // unnest($1::text[], ...) AS geo_u(p1, ..., k1, ...): values first, then the key.
+    private static string Unnest(int values, int keys)
+    {
+        var sql = new StringBuilder("unnest(");
+        for (var n = 1; n <= values + keys; n++)
+        {
+            sql.Append(n > 1 ? ", " : "").Append('$').Append(Number(n)).Append("::text[]");
+        }
+
+        sql.Append(") AS geo_u(");
+        for (var n = 1; n <= values + keys; n++)
+        {
+            sql.Append(n > 1 ? ", " : "").Append(n <= values ? "p" : "k").Append(Number(n <= values ? n : n - values));
+        }
+
+        return sql.Append(')').ToString();
+    }
+
+    private void AppendSetKeyCondition(StringBuilder sql)
+    {
+        sql.Append(" WHERE ");
+        for (var k = 0; k < KeyPositions.Length; k++)
+        {
+            sql.Append(k > 0 ? " AND " : "").Append("geo_r.").Append(SqlIdentifier.Quote(Replica.PrimaryKey[k]));
+            sql.Append(" = geo_u.k").Append(Number(k + 1)).Append("::").Append(Types[KeyPositions[k]]);
+        }
+    }
+
+    private static string Number(int n) => n.ToString(CultureInfo.InvariantCulture);
+
     private int IndexOfSource(string column)
     {
         for (var i = 0; i < Source.Columns.Count; i++)
