@@ -9,31 +9,32 @@ namespace Geo.LoadTests.Radius;
 /// <summary>
 /// One UDP socket playing a NAS: up to 256 requests in flight (the RADIUS identifier space), answers
 /// matched by identifier in a receive loop. A request that gets no answer in time counts as a timeout.
-/// Lean on purpose, since it shares the machine with the server it measures: an answer continues its
-/// waiting worker on the receive loop itself (no hand-off to another thread), and one sweep a tenth of
-/// a second times out requests instead of a timer per request.
+/// Lean on purpose, since it shares the machine with the server it measures: a thread blocks in the
+/// receive call (no event loop in between), an answer continues its waiting worker on that thread
+/// (no hand-off), requests go out with a plain send call to a pre-encoded address, and one sweep a
+/// tenth of a second times out requests instead of a timer per request.
 /// </summary>
 internal sealed class RadiusLoadClient : IAsyncDisposable
 {
     private readonly Socket _socket;
-    private readonly IPEndPoint _server;
+    private readonly SocketAddress _server;
     private readonly Pending?[] _pending = new Pending?[256];
     private readonly Channel<byte> _freeIds = Channel.CreateUnbounded<byte>();
     private readonly CancellationTokenSource _stop = new();
-    private readonly Task _receiver;
+    private readonly TaskCompletionSource _receiver = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Timer _sweeper;
 
     public RadiusLoadClient(IPAddress source, IPEndPoint server)
     {
-        _server = server;
-        _socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveBufferSize = 4 * 1024 * 1024 };
+        _server = server.Serialize();
+        _socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveBufferSize = 4 * 1024 * 1024, ReceiveTimeout = 100 };
         _socket.Bind(new IPEndPoint(source, 0));
         for (var id = 0; id < 256; id++)
         {
             _freeIds.Writer.TryWrite((byte)id);
         }
 
-        _receiver = Task.Run(ReceiveAsync);
+        new Thread(Receive) { IsBackground = true, Name = "radius-load-receive" }.Start();
         _sweeper = new Timer(_ => TimeOutLateAnswers(), null, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100));
     }
 
@@ -47,7 +48,7 @@ internal sealed class RadiusLoadClient : IAsyncDisposable
         _pending[identifier] = pending;
         try
         {
-            await _socket.SendToAsync(request, SocketFlags.None, _server);
+            _socket.SendTo(request.Span, SocketFlags.None, _server);
             return await pending.Answer.Task;
         }
         finally
@@ -64,7 +65,7 @@ internal sealed class RadiusLoadClient : IAsyncDisposable
         _pending[identifier] = pending;
         try
         {
-            await _socket.SendToAsync(request, SocketFlags.None, _server);
+            _socket.SendTo(request.Span, SocketFlags.None, _server);
             return await pending.Answer.Task == 0 ? null : pending.Bytes;
         }
         finally
@@ -74,7 +75,19 @@ internal sealed class RadiusLoadClient : IAsyncDisposable
         }
     }
 
-    private async Task ReceiveAsync()
+    private void Receive()
+    {
+        try
+        {
+            ReceiveAnswers();
+        }
+        finally
+        {
+            _receiver.TrySetResult();
+        }
+    }
+
+    private void ReceiveAnswers()
     {
         var buffer = new byte[4096];
         while (!_stop.IsCancellationRequested)
@@ -82,15 +95,16 @@ internal sealed class RadiusLoadClient : IAsyncDisposable
             int received;
             try
             {
-                received = await _socket.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
+                received = _socket.Receive(buffer, SocketFlags.None);
             }
             catch (SocketException)
             {
+                // A receive timeout (to notice the stop) or an ICMP error from an earlier send.
                 continue;
+            }
+            catch (ObjectDisposedException)
+            {
+                break;
             }
 
             if (received >= 20 && _pending[buffer[1]] is { } pending)
@@ -122,8 +136,8 @@ internal sealed class RadiusLoadClient : IAsyncDisposable
     {
         await _sweeper.DisposeAsync();
         await _stop.CancelAsync();
+        await _receiver.Task;
         _socket.Dispose();
-        await _receiver;
         _stop.Dispose();
     }
 

@@ -10,9 +10,11 @@ namespace Geo.RegionNode.Radius;
 internal sealed record Datagram(byte[] Buffer, int Length, IPEndPoint Remote, long ReceivedAt);
 
 /// <summary>
-/// One UDP socket, one receive loop, at most <c>workers</c> requests in flight and a bounded queue behind them.
-/// While a slot is free, the receive loop starts handling a datagram itself — verification and everything up to
-/// the handler's first wait run on the receiving thread, with no hand-off to another thread. When every slot is
+/// One UDP socket, one receive thread, at most <c>workers</c> requests in flight and a bounded queue behind them.
+/// The receive thread blocks in the receive call itself (no event loop between the kernel and the request), and
+/// answers are sent with a plain send call from whichever thread has them: a UDP send does not wait. While a slot
+/// is free, the receive thread starts handling a datagram itself — verification and everything up to the handler's
+/// first wait (a cached authentication answers without one) run on it, with no hand-off to another thread. When every slot is
 /// taken the datagram waits in the queue, which the finishing handlers drain; when the queue is full as well, the
 /// newest datagram is dropped and counted: the NAS retransmits, and the node never falls behind by more than the queue.
 /// </summary>
@@ -25,7 +27,8 @@ internal sealed partial class RadiusListener : IAsyncDisposable
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Counter _queueFull;
     private readonly ILogger _logger;
-    private Task _receiveLoop = Task.CompletedTask;
+    private readonly TaskCompletionSource _receiveLoop = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Thread? _receiveThread;
     private int _slots;
     private int _inFlight;
     private volatile bool _stopped;
@@ -42,6 +45,8 @@ internal sealed partial class RadiusListener : IAsyncDisposable
         _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         _socket.ReceiveBufferSize = 8 * 1024 * 1024;
         _socket.SendBufferSize = 8 * 1024 * 1024;
+        // The receive thread wakes this often to notice a stop; received datagrams do not wait for it.
+        _socket.ReceiveTimeout = 200;
         _socket.Bind(bind);
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
     }
@@ -55,37 +60,61 @@ internal sealed partial class RadiusListener : IAsyncDisposable
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
         _slots = workers;
-        _receiveLoop = Task.Run(ReceiveAsync);
+        _receiveThread = new Thread(ReceiveLoop) { IsBackground = true, Name = $"radius-{Name}" };
+        _receiveThread.Start();
     }
 
-    public ValueTask<int> SendAsync(ReadOnlyMemory<byte> datagram, IPEndPoint remote) =>
-        _socket.SendToAsync(datagram, SocketFlags.None, remote);
+    /// <summary>Sends an answer; completes at once (a UDP send does not wait for the peer).</summary>
+    public ValueTask<int> SendAsync(ReadOnlyMemory<byte> datagram, IPEndPoint remote)
+    {
+        try
+        {
+            return ValueTask.FromResult(_socket.SendTo(datagram.Span, SocketFlags.None, remote));
+        }
+        catch (SocketException ex)
+        {
+            return ValueTask.FromException<int>(ex);
+        }
+    }
 
-    private async Task ReceiveAsync()
+    private void ReceiveLoop()
+    {
+        try
+        {
+            Receive();
+        }
+        finally
+        {
+            _receiveLoop.TrySetResult();
+        }
+    }
+
+    private void Receive()
     {
         var any = new IPEndPoint(LocalEndPoint.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+        byte[]? buffer = null;
         while (!_receiving.IsCancellationRequested)
         {
-            var buffer = ArrayPool<byte>.Shared.Rent(4096);
-            SocketReceiveFromResult received;
+            buffer ??= ArrayPool<byte>.Shared.Rent(4096);
+            EndPoint remote = any;
+            int length;
             try
             {
-                received = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, any, _receiving.Token);
+                length = _socket.ReceiveFrom(buffer, SocketFlags.None, ref remote);
             }
-            catch (OperationCanceledException)
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock or SocketError.Interrupted)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
-                break;
+                continue;
             }
             catch (SocketException ex)
             {
                 // ICMP port-unreachable from an earlier send shows up here on Linux; the socket is still fine.
-                ArrayPool<byte>.Shared.Return(buffer);
                 LogReceiveError(_logger, Name, ex.SocketErrorCode);
                 continue;
             }
 
-            var datagram = new Datagram(buffer, received.ReceivedBytes, (IPEndPoint)received.RemoteEndPoint, TimeProvider.System.GetTimestamp());
+            var datagram = new Datagram(buffer, length, (IPEndPoint)remote, TimeProvider.System.GetTimestamp());
+            buffer = null;
             if (TryTakeSlot())
             {
                 // Runs here until the handler first waits (a Redis answer, a group commit); the loop then receives on.
@@ -94,7 +123,7 @@ internal sealed partial class RadiusListener : IAsyncDisposable
             else if (!_queue.Writer.TryWrite(datagram))
             {
                 _queueFull.Increment();
-                ArrayPool<byte>.Shared.Return(buffer);
+                buffer = datagram.Buffer;
             }
             else if (TryTakeSlot())
             {
@@ -103,11 +132,16 @@ internal sealed partial class RadiusListener : IAsyncDisposable
             }
         }
 
+        if (buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
         _stopped = true;
         if (TryTakeSlot())
         {
             // Whatever is still queued is handled before the listener reports itself drained.
-            await RunAsync(null);
+            _ = RunAsync(null);
         }
     }
 
@@ -177,7 +211,7 @@ internal sealed partial class RadiusListener : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _receiving.CancelAsync();
-        await _receiveLoop;
+        await _receiveLoop.Task;
         if (Volatile.Read(ref _inFlight) == 0)
         {
             _drained.TrySetResult();
