@@ -51,12 +51,12 @@ internal static class Charger
     /// </summary>
     public static bool AddPrefetch(NpgsqlBatch batch, ShardHandle shard, Guid[] subscriberIds, DateTimeOffset now)
     {
-        if (subscriberIds.Length == 0 || !shard.Plans.Values.Any(p => p.IsRated))
+        if (subscriberIds.Length == 0 || RatedPlans(shard).Length == 0)
         {
             return false;
         }
 
-        foreach (var command in AccountReads(subscriberIds, now))
+        foreach (var command in AccountReads(subscriberIds, RatedPlans(shard), now))
         {
             batch.BatchCommands.Add(command);
         }
@@ -136,13 +136,13 @@ internal static class Charger
 
     private static async Task<Dictionary<Guid, Account>> LoadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ShardHandle shard, Guid[] subscriberIds, DateTimeOffset now)
     {
-        if (!shard.Plans.Values.Any(p => p.IsRated))
+        if (RatedPlans(shard).Length == 0)
         {
             return [];
         }
 
         await using var read = new NpgsqlBatch(connection, transaction);
-        foreach (var command in AccountReads(subscriberIds, now))
+        foreach (var command in AccountReads(subscriberIds, RatedPlans(shard), now))
         {
             read.BatchCommands.Add(command);
         }
@@ -152,22 +152,22 @@ internal static class Charger
     }
 
     /// <summary>
-    /// The subscribers among <paramref name="subscriberIds"/> with their balance and current buckets: one row per
-    /// bucket (or one without), in subscriber order, a later period after an earlier one. Those on a plan that is not
-    /// rated are left out as they are read (by primary key only: a plan filter in SQL cost more than it saved).
+    /// The subscribers on a rated plan among <paramref name="subscriberIds"/> with their balance and current buckets:
+    /// one row per bucket (or one without), in subscriber order, a later period after an earlier one.
     /// </summary>
-    private static IEnumerable<NpgsqlBatchCommand> AccountReads(Guid[] subscriberIds, DateTimeOffset now)
+    private static IEnumerable<NpgsqlBatchCommand> AccountReads(Guid[] subscriberIds, string[] ratedPlans, DateTimeOffset now)
     {
         var read = new NpgsqlBatchCommand("""
             SELECT s.id, s.plan_id, s.created_at, b.amount_micros, q.id, q.kind, q.granted, q.used, q.exhausted_at
             FROM subscribers s
             LEFT JOIN balances b ON b.subscriber_id = s.id
             LEFT JOIN quota_buckets q ON q.subscriber_id = s.id AND q.period_start <= $2 AND (q.period_end IS NULL OR q.period_end > $2)
-            WHERE s.id = ANY($1)
+            WHERE s.id = ANY($1) AND s.plan_id = ANY($3)
             ORDER BY s.id, q.period_start
             """);
         read.Parameters.Add(new() { Value = subscriberIds });
         read.Parameters.Add(new() { Value = now });
+        read.Parameters.Add(new() { Value = ratedPlans });
         yield return read;
     }
 
@@ -318,6 +318,8 @@ internal static class Charger
             result.Writes.Add(insert);
         }
     }
+
+    private static string[] RatedPlans(ShardHandle shard) => shard.Plans.Values.Where(p => p.IsRated).Select(p => p.Id).ToArray();
 
     private static NpgsqlParameter Array<T>(IEnumerable<T> values, NpgsqlDbType type) =>
         new() { Value = values.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | type };
