@@ -28,7 +28,7 @@ public sealed class LocalStackTests : IDisposable
     [Fact]
     public async Task Up_FreshState_BothRegionsAndDirectoryServeDemoData()
     {
-        Assert.Equal(0, await GeoCtl("up", "--subscribers", Subscribers.ToString(CultureInfo.InvariantCulture)));
+        await Succeeds("up", "--subscribers", Subscribers.ToString(CultureInfo.InvariantCulture));
 
         var layout = new StackLayout(_stateDir);
         foreach (var region in new[] { "a", "b" })
@@ -63,8 +63,8 @@ public sealed class LocalStackTests : IDisposable
     [Fact]
     public async Task CheckLedger_SeededStack_HoldsThenCatchesABrokenBalance()
     {
-        Assert.Equal(0, await GeoCtl("up", "--subscribers", "20"));
-        Assert.Equal(0, await GeoCtl("check-ledger"));
+        await Succeeds("up", "--subscribers", "20");
+        await Succeeds("check-ledger");
         var shard = PostgresCluster.Open(new StackLayout(_stateDir).RegionPostgres("b"))!.ConnectionString("geo_zenith_b");
         await using (var connection = new NpgsqlConnection(shard))
         {
@@ -82,13 +82,13 @@ public sealed class LocalStackTests : IDisposable
     [Fact]
     public async Task Up_Twice_SecondRunReusesAndWritesNothing()
     {
-        Assert.Equal(0, await GeoCtl("up", "--subscribers", "10"));
+        await Succeeds("up", "--subscribers", "10");
         var layout = new StackLayout(_stateDir);
         var shard = PostgresCluster.Open(layout.RegionPostgres("a"))!.ConnectionString("geo_acme_a");
         var before = await Sql.QueryAsync<Guid>(shard, "SELECT id FROM subscribers ORDER BY id");
         var credentials = await File.ReadAllTextAsync(layout.CredentialsFile("geo_acme_a"));
 
-        Assert.Equal(0, await GeoCtl("up", "--subscribers", "50"));
+        await Succeeds("up", "--subscribers", "50");
 
         Assert.Equal(before, await Sql.QueryAsync<Guid>(shard, "SELECT id FROM subscribers ORDER BY id"));
         Assert.Equal(credentials, await File.ReadAllTextAsync(layout.CredentialsFile("geo_acme_a")));
@@ -99,7 +99,7 @@ public sealed class LocalStackTests : IDisposable
     [Fact]
     public async Task Up_DemoSecrets_SealedAtRestAndOpenWithTheStackKeyring()
     {
-        Assert.Equal(0, await GeoCtl("up", "--subscribers", "5"));
+        await Succeeds("up", "--subscribers", "5");
         var layout = new StackLayout(_stateDir);
         var shard = PostgresCluster.Open(layout.RegionPostgres("b"))!.ConnectionString("geo_zenith_b");
         var box = new SecretBox(SecretKeyring.Load(layout.KeyringFile));
@@ -126,7 +126,7 @@ public sealed class LocalStackTests : IDisposable
     [Fact]
     public async Task Down_AfterUp_LeavesNoProcessAndStatusSaysDown()
     {
-        Assert.Equal(0, await GeoCtl("up", "--subscribers", "1"));
+        await Succeeds("up", "--subscribers", "1");
         var layout = new StackLayout(_stateDir);
         var pids = new[] { "a", "b" }
             .SelectMany(r => new[] { PostgresCluster.Open(layout.RegionPostgres(r))!.ServerPid, RedisServer.Open(layout.RegionRedis(r))!.Pid })
@@ -138,7 +138,7 @@ public sealed class LocalStackTests : IDisposable
         var status = await GeoCtl("status");
         Assert.True(status == 0, $"geoctl status exited {status} right after up:\n{_output}");
 
-        Assert.Equal(0, await GeoCtl("down"));
+        await Succeeds("down");
 
         Assert.All(pids, pid => Assert.False(Processes.IsAlive(pid), $"pid {pid} still runs after geoctl down"));
         Assert.Equal(1, await GeoCtl("status"));
@@ -148,14 +148,14 @@ public sealed class LocalStackTests : IDisposable
     [Fact]
     public async Task Up_AfterDown_ResumesWithTheSameData()
     {
-        Assert.Equal(0, await GeoCtl("up", "--subscribers", "3"));
+        await Succeeds("up", "--subscribers", "3");
         var layout = new StackLayout(_stateDir);
         var shard = PostgresCluster.Open(layout.RegionPostgres("a"))!.ConnectionString("geo_acme_a");
         var before = await Sql.QueryAsync<string>(shard, "SELECT username FROM subscribers ORDER BY 1");
-        Assert.Equal(0, await GeoCtl("down"));
+        await Succeeds("down");
         NpgsqlConnection.ClearAllPools();
 
-        Assert.Equal(0, await GeoCtl("up"));
+        await Succeeds("up");
 
         Assert.Equal(before, await Sql.QueryAsync<string>(shard, "SELECT username FROM subscribers ORDER BY 1"));
     }
@@ -196,6 +196,13 @@ public sealed class LocalStackTests : IDisposable
         _reaper.Dispose();
         _output.Dispose();
         _error.Dispose();
+    }
+
+    /// <summary>Runs geoctl and asserts that it succeeded, showing what it printed when it did not.</summary>
+    private async Task Succeeds(params string[] args)
+    {
+        var code = await GeoCtl(args);
+        Assert.True(code == 0, $"geoctl {string.Join(' ', args)} exited {code}:\n{_error}\n{_output}");
     }
 
     private Task<int> GeoCtl(params string[] args) =>
