@@ -51,12 +51,13 @@ internal static class Charger
     /// </summary>
     public static bool AddPrefetch(NpgsqlBatch batch, ShardHandle shard, Guid[] subscriberIds, DateTimeOffset now)
     {
-        if (subscriberIds.Length == 0 || RatedPlans(shard).Length == 0)
+        var ratedPlans = RatedPlans(shard);
+        if (subscriberIds.Length == 0 || ratedPlans.Length == 0)
         {
             return false;
         }
 
-        foreach (var command in AccountReads(subscriberIds, RatedPlans(shard), now))
+        foreach (var command in AccountReads(subscriberIds, ratedPlans, now))
         {
             batch.BatchCommands.Add(command);
         }
@@ -136,13 +137,14 @@ internal static class Charger
 
     private static async Task<Dictionary<Guid, Account>> LoadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, ShardHandle shard, Guid[] subscriberIds, DateTimeOffset now)
     {
-        if (RatedPlans(shard).Length == 0)
+        var ratedPlans = RatedPlans(shard);
+        if (ratedPlans.Length == 0)
         {
             return [];
         }
 
         await using var read = new NpgsqlBatch(connection, transaction);
-        foreach (var command in AccountReads(subscriberIds, RatedPlans(shard), now))
+        foreach (var command in AccountReads(subscriberIds, ratedPlans, now))
         {
             read.BatchCommands.Add(command);
         }

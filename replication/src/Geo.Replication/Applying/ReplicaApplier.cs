@@ -351,16 +351,20 @@ internal sealed partial class ReplicaApplier : IAsyncDisposable
                 _keys.Clear();
             }
 
-            if (op != 'c' && !_keys.Add(KeyOf(binding, keyRow, change.Table)))
+            if (op != 'c')
             {
-                return false;
-            }
+                var key = KeyOf(binding, keyRow, change.Table);
+                if (!_keys.Add(key))
+                {
+                    return false;
+                }
 
-            // A key-changing update also claims its new key: a later change of the group that finds the row by it
-            // would run against the statement's starting snapshot, where that key does not exist yet.
-            if (op == 'u' && keyFromBefore && TryKeyOf(binding, row!) is { } newKey && !_keys.Add(newKey) && newKey != KeyOf(binding, keyRow, change.Table))
-            {
-                return false;
+                // A key-changing update also claims its new key: a later change of the group that finds the row by it
+                // would run against the statement's starting snapshot, where that key does not exist yet.
+                if (keyFromBefore && op == 'u' && TryKeyOf(binding, row!) is { } newKey && newKey != key && !_keys.Add(newKey))
+                {
+                    return false;
+                }
             }
 
             Events.Add(change);
