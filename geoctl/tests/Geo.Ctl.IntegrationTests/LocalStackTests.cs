@@ -43,7 +43,7 @@ public sealed class LocalStackTests : IDisposable
                 // The ledger invariant holds from the first row on: every balance is the sum of its ledger.
                 Assert.Empty(await Sql.QueryAsync<Guid>(cluster.ConnectionString(database), """
                     SELECT b.subscriber_id FROM balances b
-                    LEFT JOIN (SELECT subscriber_id, sum(amount_micros) AS total FROM ledger_entries GROUP BY subscriber_id) l USING (subscriber_id)
+                    LEFT JOIN (SELECT subscriber_id, sum(amount_micros) AS total FROM ledger GROUP BY subscriber_id) l USING (subscriber_id)
                     WHERE b.amount_micros <> coalesce(l.total, 0)
                     """));
             }

@@ -191,7 +191,7 @@ public sealed class ChargingTests(RegionFixture stack)
     {
         Assert.Equal(0L, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, """
             SELECT count(*) FROM balances b
-            LEFT JOIN (SELECT subscriber_id, sum(amount_micros) AS total FROM ledger_entries GROUP BY subscriber_id) l USING (subscriber_id)
+            LEFT JOIN (SELECT subscriber_id, sum(amount_micros) AS total FROM ledger GROUP BY subscriber_id) l USING (subscriber_id)
             WHERE b.amount_micros <> coalesce(l.total, 0)
             """));
         Assert.Equal(0L, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, "SELECT count(*) FROM balances WHERE amount_micros < 0"));

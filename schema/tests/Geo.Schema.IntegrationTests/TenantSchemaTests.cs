@@ -9,10 +9,7 @@ public sealed class TenantSchemaTests
     [Fact]
     public async Task LedgerEntries_UpdateOrDelete_Refused()
     {
-        var database = await (await TestPostgres.SharedAsync()).CreateDatabaseAsync();
-        await new MigrationRunner().ApplyAsync(database, MigrationSet.Tenant);
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
+        await using var connection = await OpenMigratedTenantDatabaseAsync();
         var subscriber = Guid.CreateVersion7();
         await using (var seed = new NpgsqlCommand("""
             INSERT INTO plans (id, display_name) VALUES ('basic', 'Basic');
@@ -35,12 +32,49 @@ public sealed class TenantSchemaTests
     }
 
     [Fact]
+    public async Task Ledger_ChargedCdrsAreEntriesOnceAndCannotBeChanged()
+    {
+        await using var connection = await OpenMigratedTenantDatabaseAsync();
+        // A top-up of 10.00; a CDR charging 3.00 (since 0007); a CDR charging 2.00 whose charge was also written as a
+        // ledger entry (before 0007); a CDR that charged nothing.
+        await using (var seed = new NpgsqlCommand("""
+            INSERT INTO plans (id, display_name) VALUES ('prepaid', 'Prepaid');
+            INSERT INTO subscribers (id, username, password_enc, plan_id) VALUES ('00000000-0000-7000-8000-000000000001', 'carol', '\x00', 'prepaid');
+            INSERT INTO nas_devices (id, address, secret_enc) VALUES ('bng-1', '192.0.2.1', '\x00');
+            INSERT INTO sessions (id, nas_id, acct_session_id, subscriber_id, username, started_at, last_update_at)
+            VALUES ('00000000-0000-7000-8000-000000000002', 'bng-1', 's1', '00000000-0000-7000-8000-000000000001', 'carol', now(), now());
+            INSERT INTO cdrs (id, session_id, subscriber_id, kind, event_time, input_octets, output_octets, session_time_s, charged_micros, balance_after_micros)
+            VALUES ('00000000-0000-7000-8000-00000000000a', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001', 'interim', now(), 1, 1, 1, 3000000, 5000000),
+                   ('00000000-0000-7000-8000-00000000000b', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001', 'interim', now(), 2, 2, 2, 2000000, NULL),
+                   ('00000000-0000-7000-8000-00000000000c', '00000000-0000-7000-8000-000000000002', '00000000-0000-7000-8000-000000000001', 'interim', now(), 3, 3, 3, 0, NULL);
+            INSERT INTO ledger_entries (id, subscriber_id, kind, amount_micros, balance_after_micros, idempotency_key)
+            VALUES (gen_random_uuid(), '00000000-0000-7000-8000-000000000001', 'topup', 10000000, 10000000, 'k1');
+            INSERT INTO ledger_entries (id, subscriber_id, kind, amount_micros, balance_after_micros, cdr_id)
+            VALUES (gen_random_uuid(), '00000000-0000-7000-8000-000000000001', 'charge', -2000000, 8000000, '00000000-0000-7000-8000-00000000000b');
+            """, connection))
+        {
+            await seed.ExecuteNonQueryAsync();
+        }
+
+        await using (var ledger = new NpgsqlCommand("SELECT count(*), sum(amount_micros)::bigint, count(*) FILTER (WHERE kind = 'charge' AND balance_after_micros = 5000000) FROM ledger", connection))
+        await using (var reader = await ledger.ExecuteReaderAsync())
+        {
+            Assert.True(await reader.ReadAsync());
+            Assert.Equal((3L, 5_000_000L, 1L), (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2)));
+        }
+
+        foreach (var sql in new[] { "UPDATE cdrs SET charged_micros = 0", "DELETE FROM cdrs" })
+        {
+            await using var command = new NpgsqlCommand(sql, connection);
+            var error = await Assert.ThrowsAsync<PostgresException>(() => command.ExecuteNonQueryAsync());
+            Assert.Contains("cdrs is append-only", error.MessageText, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task LedgerEntries_RepeatedIdempotencyKey_Refused()
     {
-        var database = await (await TestPostgres.SharedAsync()).CreateDatabaseAsync();
-        await new MigrationRunner().ApplyAsync(database, MigrationSet.Tenant);
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
+        await using var connection = await OpenMigratedTenantDatabaseAsync();
         var subscriber = Guid.CreateVersion7();
         const string Insert = "INSERT INTO ledger_entries (id, subscriber_id, kind, amount_micros, balance_after_micros, idempotency_key) VALUES (gen_random_uuid(), @s, 'topup', 1, 1, 'same-key')";
         await using (var seed = new NpgsqlCommand("INSERT INTO plans (id, display_name) VALUES ('basic', 'Basic'); INSERT INTO subscribers (id, username, password_enc, plan_id) VALUES (@s, 'bob', '\\x00', 'basic');", connection))
@@ -57,5 +91,15 @@ public sealed class TenantSchemaTests
 
         var error = await Assert.ThrowsAsync<PostgresException>(() => second.ExecuteNonQueryAsync());
         Assert.Equal(PostgresErrorCodes.UniqueViolation, error.SqlState);
+    }
+
+    /// <summary>A new database with every tenant migration applied, and a connection to it.</summary>
+    private static async Task<NpgsqlConnection> OpenMigratedTenantDatabaseAsync()
+    {
+        var database = await (await TestPostgres.SharedAsync()).CreateDatabaseAsync();
+        await new MigrationRunner().ApplyAsync(database, MigrationSet.Tenant);
+        var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        return connection;
     }
 }

@@ -16,7 +16,7 @@ internal static class LedgerCheck
     public const string MismatchQuery = """
         SELECT s.username, b.amount_micros, coalesce(l.total, 0) AS ledger_total
         FROM balances b JOIN subscribers s ON s.id = b.subscriber_id
-        LEFT JOIN (SELECT subscriber_id, sum(amount_micros) AS total FROM ledger_entries GROUP BY subscriber_id) l USING (subscriber_id)
+        LEFT JOIN (SELECT subscriber_id, sum(amount_micros) AS total FROM ledger GROUP BY subscriber_id) l USING (subscriber_id)
         WHERE b.amount_micros <> coalesce(l.total, 0)
         ORDER BY s.username
         """;
@@ -44,7 +44,7 @@ internal static class LedgerCheck
                 }
 
                 await using var totals = new NpgsqlCommand(
-                    "SELECT count(*), coalesce(sum(amount_micros), 0)::bigint, (SELECT count(*) FROM ledger_entries) FROM balances", connection);
+                    "SELECT count(*), coalesce(sum(amount_micros), 0)::bigint, (SELECT count(*) FROM ledger) FROM balances", connection);
                 await using var row = await totals.ExecuteReaderAsync(cancellationToken);
                 await row.ReadAsync(cancellationToken);
                 var summary = $"{row.GetInt64(0)} balances, {row.GetInt64(2)} ledger entries, total {row.GetInt64(1) / 1_000_000.0:F2}";

@@ -189,7 +189,7 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
             }
         }
 
-        // Charging joins the transaction: CDR, bucket and balance changes, ledger and billed totals commit together.
+        // Charging joins the transaction: the CDR with its charge, bucket and balance changes and billed totals commit together.
         var charged = await Charger.ChargeAsync(connection, transaction, _shard, cdrs, sessions.Values.ToDictionary(s => s.Id), now, prefetched);
         cdrs = charged.Cdrs;
         // New sessions first: the replica then receives one run of inserts and one of updates, each applied set-based.
@@ -392,10 +392,10 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         var command = new NpgsqlBatchCommand("""
             INSERT INTO cdrs (id, session_id, subscriber_id, kind, event_time, input_octets, output_octets, session_time_s,
                               delta_input_octets, delta_output_octets, delta_session_time_s, flags,
-                              charged_micros, data_used, time_used, rating_marks)
+                              charged_micros, data_used, time_used, rating_marks, balance_after_micros)
             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::timestamptz[], $6::bigint[], $7::bigint[], $8::bigint[],
                                  $9::bigint[], $10::bigint[], $11::bigint[], $12::int[],
-                                 $13::bigint[], $14::bigint[], $15::bigint[], $16::int[])
+                                 $13::bigint[], $14::bigint[], $15::bigint[], $16::int[], $17::bigint[])
             """);
         Add(command, cdrs.Select(c => c.Id).ToArray(), NpgsqlDbType.Uuid);
         Add(command, cdrs.Select(c => c.SessionId).ToArray(), NpgsqlDbType.Uuid);
@@ -413,6 +413,7 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         Add(command, cdrs.Select(c => c.DataUsed).ToArray(), NpgsqlDbType.Bigint);
         Add(command, cdrs.Select(c => c.TimeUsed).ToArray(), NpgsqlDbType.Bigint);
         Add(command, cdrs.Select(c => c.RatingMarks).ToArray(), NpgsqlDbType.Integer);
+        Add(command, cdrs.Select(c => c.BalanceAfterMicros).ToArray(), NpgsqlDbType.Bigint);
         return command;
     }
 

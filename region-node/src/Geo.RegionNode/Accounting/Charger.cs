@@ -36,9 +36,10 @@ internal sealed class ChargingConflictException(int rows) : Exception($"{rows} b
 
 /// <summary>
 /// Charges the CDRs of a group commit inside its transaction: quota buckets and balances are read (without a
-/// lock: locking them cost a WAL record per row), every CDR is rated in order (<see cref="Rater"/>), and the CDR's
-/// charge, the bucket and balance changes, the ledger entries and the session's billed totals are written in the
-/// same transaction as the accounting itself. A bucket or balance is written only where it still holds what was
+/// lock: locking them cost a WAL record per row), every CDR is rated in order (<see cref="Rater"/>), and the CDR
+/// with its charge and the balance after it (the CDR is the charge's ledger entry: see the <c>ledger</c> view), the
+/// bucket and balance changes and the session's billed totals are written in the same transaction as the
+/// accounting itself. A bucket or balance is written only where it still holds what was
 /// read (compare-and-set); if another transaction changed it in between, the group commit is retried from its
 /// reads. A CDR exists once per new usage, so nothing is charged twice.
 /// </summary>
@@ -86,7 +87,6 @@ internal static class Charger
             }
         }
 
-        var ledger = new List<(Guid Id, Guid Subscriber, long Amount, long BalanceAfter, Guid Cdr)>();
         foreach (var cdr in cdrs)
         {
             var session = sessions[cdr.SessionId];
@@ -104,11 +104,12 @@ internal static class Charger
             var rated = Rater.Rate(account.Plan.Tariff, usage, account.Data?.Bucket, account.Time?.Bucket, account.Balance);
             account.Data?.Consume(rated.DataUsed);
             account.Time?.Consume(rated.TimeUsed);
+            long? balanceAfter = null;
             if (rated.ChargeMicros > 0)
             {
                 account.Balance -= rated.ChargeMicros;
                 account.BalanceChanged = true;
-                ledger.Add((Guid.CreateVersion7(), subscriber, -rated.ChargeMicros, account.Balance ?? 0, cdr.Id));
+                balanceAfter = account.Balance ?? 0;
             }
 
             if (rated.Exhausted)
@@ -123,15 +124,20 @@ internal static class Charger
                     result.Exhausted.Add(new ExhaustionRequest(Guid.CreateVersion7(), session, subscriber, account.Plan));
                 }
             }
-            else if (account.BalanceChanged)
+            else if (account.ReadBalance > 0 && account.Balance <= 0)
             {
+                // The cached profile keeps the balance only for authentication's decision (is there money left), which
+                // changes when the balance reaches zero; a charge that leaves money costs no cache invalidation.
                 result.ChangedProfiles.Add(session.Username);
             }
 
-            result.Cdrs.Add(cdr with { ChargedMicros = rated.ChargeMicros, DataUsed = rated.DataUsed, TimeUsed = rated.TimeUsed, RatingMarks = (int)rated.Marks });
+            result.Cdrs.Add(cdr with
+            {
+                ChargedMicros = rated.ChargeMicros, BalanceAfterMicros = balanceAfter, DataUsed = rated.DataUsed, TimeUsed = rated.TimeUsed, RatingMarks = (int)rated.Marks,
+            });
         }
 
-        AddWrites(result, accounts.Values, ledger);
+        AddWrites(result, accounts.Values);
         return result;
     }
 
@@ -232,7 +238,7 @@ internal static class Charger
         return accounts;
     }
 
-    private static void AddWrites(ChargeResult result, IEnumerable<Account> accounts, List<(Guid Id, Guid Subscriber, long Amount, long BalanceAfter, Guid Cdr)> ledger)
+    private static void AddWrites(ChargeResult result, IEnumerable<Account> accounts)
     {
         var touched = accounts.SelectMany(a => new[] { (a, a.Data, "data"), (a, a.Time, "time") })
             .Where(x => x.Item2 is { Changed: true })
@@ -287,22 +293,6 @@ internal static class Charger
             update.Parameters.Add(Array(balances.Select(a => a.ReadBalance ?? 0), NpgsqlDbType.Bigint));
             result.Writes.Add(update);
             result.Checks.Add((update, balances.Count));
-        }
-
-        if (ledger.Count > 0)
-        {
-            // One charge per CDR, enforced by the unique index on cdr_id, whatever happens to the request.
-            var insert = new NpgsqlBatchCommand("""
-                INSERT INTO ledger_entries (id, subscriber_id, kind, amount_micros, balance_after_micros, cdr_id, reason)
-                SELECT id, subscriber_id, 'charge', amount, balance_after, cdr_id, 'usage'
-                FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::uuid[]) AS u(id, subscriber_id, amount, balance_after, cdr_id)
-                """);
-            insert.Parameters.Add(Array(ledger.Select(l => l.Id), NpgsqlDbType.Uuid));
-            insert.Parameters.Add(Array(ledger.Select(l => l.Subscriber), NpgsqlDbType.Uuid));
-            insert.Parameters.Add(Array(ledger.Select(l => l.Amount), NpgsqlDbType.Bigint));
-            insert.Parameters.Add(Array(ledger.Select(l => l.BalanceAfter), NpgsqlDbType.Bigint));
-            insert.Parameters.Add(Array(ledger.Select(l => l.Cdr), NpgsqlDbType.Uuid));
-            result.Writes.Add(insert);
         }
 
         if (result.Exhausted.Count > 0)

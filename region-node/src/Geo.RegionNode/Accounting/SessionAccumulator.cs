@@ -51,6 +51,9 @@ internal sealed record CdrRow(Guid Id, Guid SessionId, Guid? SubscriberId, Accou
 {
     public long ChargedMicros { get; init; }
 
+    /// <summary>The subscriber's balance after this CDR's charge; set only when it charged money.</summary>
+    public long? BalanceAfterMicros { get; init; }
+
     public long DataUsed { get; init; }
 
     public long TimeUsed { get; init; }

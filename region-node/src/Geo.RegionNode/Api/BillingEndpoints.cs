@@ -61,7 +61,7 @@ internal static class BillingEndpoints
         var size = Math.Clamp(limit ?? 100, 1, 1000);
         await using var connection = await shard.DataSource.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand($"""
-            SELECT {EntryColumns} FROM ledger_entries l JOIN subscribers s ON s.id = l.subscriber_id
+            SELECT {EntryColumns} FROM ledger l JOIN subscribers s ON s.id = l.subscriber_id
             WHERE s.username = $1 AND l.id > $2 ORDER BY l.id LIMIT $3
             """, connection);
         command.Parameters.Add(new() { Value = username });
