@@ -145,46 +145,68 @@ public sealed class ChargingTests(RegionFixture stack)
         await AssertLedgerInvariantAsync();
     }
 
-    [Fact]
-    public async Task BucketChangedByAnotherTransactionWhileBeingCharged_ChargeStartsOverAndNothingIsLost()
+    [Theory]
+    [InlineData("quota_buckets", 109)]
+    [InlineData("sessions", 119)]
+    public async Task RowChangedByAnotherTransactionBetweenReadAndWrite_GroupCommitStartsOverAndChargesOnce(string table, int subscriber)
     {
-        // Charging reads buckets without a lock and writes them only where they still hold what it read. Here another
-        // transaction (as another node charging the same subscriber would) changes the bucket between the two.
-        var (user, _) = stack.Subscriber(109);
+        // A group commit reads sessions, buckets and balances without a lock and writes each only where it still holds
+        // what was read. Here another transaction (as another node handling the same subscriber would) changes the row
+        // between the two: the group commit starts over from its reads, and the new usage is charged once.
+        var (user, _) = stack.Subscriber(subscriber);
         var session = $"race-{Guid.NewGuid():N}";
         await Acct(user, session, "Start", 0, 0);
         await Acct(user, session, "Interim-Update", 1_000_000, 60);
         const string Bucket = "SELECT q.used FROM quota_buckets q JOIN subscribers s ON s.id = q.subscriber_id WHERE s.username = $1 AND q.kind = 'data' AND q.period_start <= now() AND (q.period_end IS NULL OR q.period_end > now())";
-        var before = await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, Bucket, user);
+        const string Balance = "SELECT amount_micros FROM balances b JOIN subscribers s ON s.id = b.subscriber_id WHERE s.username = $1";
+        var bucket = await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, Bucket, user);
+        var balance = await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, Balance, user);
         var retries = await NodeProbe.MetricAsync(stack.Node, "geo_accounting_commit_retries_total");
 
+        var bucketId = Bucket.Replace("SELECT q.used", "SELECT q.id", StringComparison.Ordinal);
+        var (lockRow, changeRow, key, otherUse) = table == "sessions"
+            ? ("SELECT id FROM sessions WHERE acct_session_id = $1 FOR UPDATE", "UPDATE sessions SET last_update_at = last_update_at WHERE acct_session_id = $1", session, 0L)
+            : ($"{bucketId} FOR UPDATE OF q", $"UPDATE quota_buckets SET used = used + 1 WHERE id = ({bucketId})", user, 1L);
+        await WhileAnotherTransactionChangesTheRowAsync(lockRow, changeRow, key, $"UPDATE {table}", () => Acct(user, session, "Interim-Update", 3_000_000, 120));
+
+        Assert.True(await NodeProbe.MetricAsync(stack.Node, "geo_accounting_commit_retries_total") > retries, "the group commit did not start over");
+        Assert.Equal(3_000_000L, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, "SELECT input_octets FROM sessions WHERE acct_session_id = $1", session));
+        Assert.Equal(3_000_000L, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString,
+            "SELECT sum(c.delta_input_octets)::bigint FROM cdrs c JOIN sessions s ON s.id = c.session_id WHERE s.acct_session_id = $1", session));
+        // The 2,000,000 new octets used from the bucket and charged once: 2 MB at 2,000 micro-units per MB (decimal megabytes).
+        Assert.Equal(bucket + otherUse + 2_000_000, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, Bucket, user));
+        Assert.Equal(balance - 4_000, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, Balance, user));
+        await AssertLedgerInvariantAsync();
+    }
+
+    /// <summary>
+    /// Sends <paramref name="request"/> while another transaction holds the row <paramref name="lockRow"/> locks; once the
+    /// node's <paramref name="nodeWrite"/> waits for that row, <paramref name="changeRow"/> changes it and the other
+    /// transaction commits. Returns when the request was answered.
+    /// </summary>
+    private async Task WhileAnotherTransactionChangesTheRowAsync(string lockRow, string changeRow, string parameter, string nodeWrite, Func<Task> request)
+    {
         await using var other = new NpgsqlConnection(stack.ShardConnectionString);
         await other.OpenAsync();
         await using var transaction = await other.BeginTransactionAsync();
-        await using (var hold = new NpgsqlCommand(Bucket.Replace("SELECT q.used", "SELECT q.id", StringComparison.Ordinal) + " FOR UPDATE OF q", other, transaction))
+        await using (var hold = new NpgsqlCommand(lockRow, other, transaction))
         {
-            hold.Parameters.Add(new() { Value = user });
-            await hold.ExecuteScalarAsync();
+            hold.Parameters.Add(new() { Value = parameter });
+            Assert.NotNull(await hold.ExecuteScalarAsync());
         }
 
-        var interim = Acct(user, session, "Interim-Update", 3_000_000, 120);
+        var answered = request();
         await NodeProbe.WaitUntilAsync(async () => await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString,
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = 'geo_acme_a' AND wait_event_type = 'Lock' AND query LIKE '%UPDATE quota_buckets%'") > 0,
-            "the node's charge waits for the bucket");
-        await using (var change = new NpgsqlCommand("UPDATE quota_buckets SET used = used + 1 WHERE id = (" + Bucket.Replace("SELECT q.used", "SELECT q.id", StringComparison.Ordinal) + ")", other, transaction))
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = 'geo_acme_a' AND wait_event_type = 'Lock' AND query LIKE $1", $"%{nodeWrite}%") > 0,
+            $"the node's {nodeWrite} waits for the row");
+        await using (var change = new NpgsqlCommand(changeRow, other, transaction))
         {
-            change.Parameters.Add(new() { Value = user });
+            change.Parameters.Add(new() { Value = parameter });
             Assert.Equal(1, await change.ExecuteNonQueryAsync());
         }
 
         await transaction.CommitAsync();
-        await interim;
-
-        Assert.Equal(before + 1 + 2_000_000, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, Bucket, user));
-        Assert.True(await NodeProbe.MetricAsync(stack.Node, "geo_accounting_commit_retries_total") > retries, "the group commit did not start over");
-        Assert.Equal(3_000_000L, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString,
-            "SELECT sum(c.delta_input_octets)::bigint FROM cdrs c JOIN sessions s ON s.id = c.session_id WHERE s.acct_session_id = $1", session));
-        await AssertLedgerInvariantAsync();
+        await answered;
     }
 
     private async Task AssertLedgerInvariantAsync()

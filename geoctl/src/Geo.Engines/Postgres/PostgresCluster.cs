@@ -143,6 +143,11 @@ public sealed class PostgresCluster
             // The data sits in memory or on SSD: with the default 4, the planner preferred reading a whole small table
             // to a few index lookups (a group commit's charging read scanned every balance and bucket of the shard).
             ["random_page_cost"] = "1.1",
+            // After each checkpoint the first change of every page writes the whole page to the WAL (full_page_writes);
+            // with the defaults (5 min, 1 GB) an accounting burst checkpointed every two minutes and over a quarter of its WAL
+            // was page images, which the WAL sender also decodes. Recovery after a crash replays at most this much.
+            ["checkpoint_timeout"] = "15min",
+            ["max_wal_size"] = "4GB",
             ["logging_collector"] = "off",
             ["log_min_messages"] = "warning",
         };

@@ -22,7 +22,7 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
     private const string LoadColumns =
         "id, nas_id, acct_session_id, subscriber_id, username, state, started_at, last_update_at, stopped_at, terminate_cause, " +
         "input_octets, output_octets, input_packets, output_packets, session_time_s, nas_port, calling_station_id, framed_ip, " +
-        "billed_bytes, billed_seconds, exhaustion_applied";
+        "billed_bytes, billed_seconds, exhaustion_applied, xmin";
 
     private readonly ShardHandle _shard;
     private readonly IRegionCache _cache;
@@ -105,7 +105,7 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
                 _fenced.Increment();
                 LogFenced(_logger, _shard, ex.Held, ex.Current);
             }
-            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException or ChargingConflictException)
+            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException or WriteConflictException)
             {
                 _failedBatches.Increment();
                 LogCommitFailed(_logger, _shard, batch.Count, ex);
@@ -132,7 +132,7 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
                 await CommitAsync(batch);
                 return;
             }
-            catch (Exception ex) when (attempt < MaxAttempts && ex is ChargingConflictException or PostgresException
+            catch (Exception ex) when (attempt < MaxAttempts && ex is WriteConflictException or PostgresException
             {
                 SqlState: PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure,
             })
@@ -202,9 +202,18 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
                 write.BatchCommands.Add(command);
             }
 
-            if (dirty.Count > 0)
+            var inserted = dirty.Where(s => s.New).ToList();
+            if (inserted.Count > 0)
             {
-                write.BatchCommands.Add(UpsertSessions(dirty));
+                write.BatchCommands.Add(InsertSessions(inserted));
+            }
+
+            var updated = dirty.Where(s => !s.New).OrderBy(s => s.Id).ToList();
+            if (updated.Count > 0)
+            {
+                var update = UpdateSessions(updated);
+                write.BatchCommands.Add(update);
+                charged.Checks.Add((update, updated.Count));
             }
 
             if (cdrs.Count > 0)
@@ -248,8 +257,11 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
     }
 
     /// <summary>
-    /// The first round trip of a group commit: the fence, the batch's sessions (FOR UPDATE) and, for rated plans, the
-    /// accounts charging will change (read without a lock; their writes compare and set, see <see cref="Charger"/>).
+    /// The first round trip of a group commit: the fence, the batch's sessions and, for rated plans, the accounts
+    /// charging will change. Nothing is locked (a row lock costs a WAL record per row): every write compares and sets
+    /// (a session where it is still the version read, a bucket or balance where it still holds what was read), and
+    /// a new session is a plain insert that a concurrent insert of the same session makes fail. Either way the group
+    /// commit starts over from its reads.
     /// </summary>
     private async Task<(Dictionary<(string, string), SessionState> Sessions, Charger.Prefetched? Accounts)> LoadAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, List<Pending> batch, DateTimeOffset now)
@@ -273,17 +285,16 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         await using var read = new NpgsqlBatch(connection, transaction);
         read.BatchCommands.Add(new NpgsqlBatchCommand("SELECT epoch FROM shard_fence FOR SHARE"));
         // By key through the (nas_id, acct_session_id) index, never a scan: the cost of a batch must not grow with
-        // the sessions table. Locked in key order, as the accounts below in subscriber order, so that two nodes
-        // committing for the same shard take their locks in the same order. A NAS restart's open sessions come from their own partial index, in a second statement.
+        // the sessions table. A NAS restart's open sessions come from their own partial index, in a second statement.
         var sessionsByKey = new NpgsqlBatchCommand(
             $"SELECT {Prefixed("s.", LoadColumns)} FROM unnest($1::text[], $2::text[]) AS k(nas_id, acct_session_id) " +
-            "JOIN sessions s ON s.nas_id = k.nas_id AND s.acct_session_id = k.acct_session_id ORDER BY s.nas_id, s.acct_session_id FOR UPDATE OF s");
+            "JOIN sessions s ON s.nas_id = k.nas_id AND s.acct_session_id = k.acct_session_id");
         sessionsByKey.Parameters.Add(new() { Value = nasIds.ToArray() });
         sessionsByKey.Parameters.Add(new() { Value = sessionIds.ToArray() });
         read.BatchCommands.Add(sessionsByKey);
         if (restartedNas.Count > 0)
         {
-            var openOfNas = new NpgsqlBatchCommand($"SELECT {LoadColumns} FROM sessions WHERE state = 'open' AND nas_id = ANY($1::text[]) ORDER BY nas_id, acct_session_id FOR UPDATE");
+            var openOfNas = new NpgsqlBatchCommand($"SELECT {LoadColumns} FROM sessions WHERE state = 'open' AND nas_id = ANY($1::text[])");
             openOfNas.Parameters.Add(new() { Value = restartedNas.ToArray() });
             read.BatchCommands.Add(openOfNas);
         }
@@ -339,33 +350,51 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
             BilledBytes = reader.GetInt64(18),
             BilledSeconds = reader.GetInt64(19),
             ExhaustionApplied = reader.GetBoolean(20),
+            ReadVersion = reader.GetFieldValue<uint>(21),
         };
     }
 
     private static string Prefixed(string prefix, string columns) => string.Join(", ", columns.Split(", ").Select(c => prefix + c));
 
-    private static NpgsqlBatchCommand UpsertSessions(List<SessionState> sessions)
+    /// <summary>The columns a session write sets, in the order of <see cref="SessionArrays"/> ($1 to $19).</summary>
+    private const string SessionColumns =
+        "id, subscriber_id, username, nas_port, calling_station_id, framed_ip, state, started_at, last_update_at, stopped_at, terminate_cause, " +
+        "input_octets, output_octets, input_packets, output_packets, session_time_s, billed_bytes, billed_seconds, exhaustion_applied";
+
+    private const string SessionArrays =
+        "$1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::inet[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], " +
+        "$11::text[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::boolean[]";
+
+    /// <summary>New sessions: a plain insert, so a session another node inserted first fails it (unique key) and the group commit starts over.</summary>
+    private static NpgsqlBatchCommand InsertSessions(List<SessionState> sessions)
     {
-        var command = new NpgsqlBatchCommand("""
-            INSERT INTO sessions (id, nas_id, acct_session_id, subscriber_id, username, nas_port, calling_station_id, framed_ip, state,
-                                  started_at, last_update_at, stopped_at, terminate_cause,
-                                  input_octets, output_octets, input_packets, output_packets, session_time_s,
-                                  billed_bytes, billed_seconds, exhaustion_applied)
-            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::inet[], $9::text[],
-                                 $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[],
-                                 $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[],
-                                 $19::bigint[], $20::bigint[], $21::boolean[])
-            ON CONFLICT (id) DO UPDATE SET
-                subscriber_id = EXCLUDED.subscriber_id, username = EXCLUDED.username, nas_port = EXCLUDED.nas_port,
-                calling_station_id = EXCLUDED.calling_station_id, framed_ip = EXCLUDED.framed_ip, state = EXCLUDED.state,
-                last_update_at = EXCLUDED.last_update_at, stopped_at = EXCLUDED.stopped_at, terminate_cause = EXCLUDED.terminate_cause,
-                input_octets = EXCLUDED.input_octets, output_octets = EXCLUDED.output_octets, input_packets = EXCLUDED.input_packets,
-                output_packets = EXCLUDED.output_packets, session_time_s = EXCLUDED.session_time_s,
-                billed_bytes = EXCLUDED.billed_bytes, billed_seconds = EXCLUDED.billed_seconds, exhaustion_applied = EXCLUDED.exhaustion_applied
-            """);
-        Add(command, sessions.Select(s => s.Id).ToArray(), NpgsqlDbType.Uuid);
+        var command = new NpgsqlBatchCommand(
+            $"INSERT INTO sessions ({SessionColumns}, nas_id, acct_session_id) SELECT * FROM unnest({SessionArrays}, $20::text[], $21::text[])");
+        AddSessionValues(command, sessions);
         Add(command, sessions.Select(s => s.NasId).ToArray(), NpgsqlDbType.Text);
         Add(command, sessions.Select(s => s.AcctSessionId).ToArray(), NpgsqlDbType.Text);
+        return command;
+    }
+
+    /// <summary>
+    /// Sessions this transaction read, written only where the row is still the version read (its xmin): one that
+    /// another transaction changed in between is left as it is, and the group commit starts over
+    /// (<see cref="ChargeResult.Checks"/>).
+    /// </summary>
+    private static NpgsqlBatchCommand UpdateSessions(List<SessionState> sessions)
+    {
+        var set = string.Join(", ", SessionColumns.Split(", ").Where(c => c is not ("id" or "started_at")).Select(c => $"{c} = u.{c}"));
+        var command = new NpgsqlBatchCommand(
+            $"UPDATE sessions AS s SET {set} FROM unnest({SessionArrays}, $20::xid[]) AS u({SessionColumns}, read_version) " +
+            "WHERE s.id = u.id AND s.xmin = u.read_version");
+        AddSessionValues(command, sessions);
+        Add(command, sessions.Select(s => s.ReadVersion).ToArray(), NpgsqlDbType.Xid);
+        return command;
+    }
+
+    private static void AddSessionValues(NpgsqlBatchCommand command, List<SessionState> sessions)
+    {
+        Add(command, sessions.Select(s => s.Id).ToArray(), NpgsqlDbType.Uuid);
         Add(command, sessions.Select(s => s.SubscriberId).ToArray(), NpgsqlDbType.Uuid);
         Add(command, sessions.Select(s => s.Username).ToArray(), NpgsqlDbType.Text);
         Add(command, sessions.Select(s => s.NasPort).ToArray(), NpgsqlDbType.Text);
@@ -384,7 +413,6 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         Add(command, sessions.Select(s => s.BilledBytes).ToArray(), NpgsqlDbType.Bigint);
         Add(command, sessions.Select(s => s.BilledSeconds).ToArray(), NpgsqlDbType.Bigint);
         Add(command, sessions.Select(s => s.ExhaustionApplied).ToArray(), NpgsqlDbType.Boolean);
-        return command;
     }
 
     private static NpgsqlBatchCommand InsertCdrs(List<CdrRow> cdrs)

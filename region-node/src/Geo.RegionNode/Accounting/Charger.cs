@@ -9,30 +9,30 @@ namespace Geo.RegionNode.Accounting;
 internal sealed record ExhaustionRequest(Guid RequestId, SessionState Session, Guid SubscriberId, Plan Plan);
 
 /// <summary>
-/// What charging adds to a group-commit transaction. Each of <see cref="Checks"/> is a write of
-/// <see cref="Writes"/> that must change exactly that many rows: it changes a bucket or balance only where it still
-/// holds the value charging read, so fewer means another transaction changed one in between (see
-/// <see cref="ChargingConflictException"/>).
+/// What charging adds to a group-commit transaction. Each of <see cref="Checks"/> is a write of the transaction
+/// (charging's bucket and balance writes, the session updates) that must change exactly that many rows: it changes a
+/// row only where it still holds what was read, so fewer means another transaction changed one in between (see
+/// <see cref="WriteConflictException"/>).
 /// </summary>
 internal sealed record ChargeResult(List<CdrRow> Cdrs, List<NpgsqlBatchCommand> Writes, List<ExhaustionRequest> Exhausted, HashSet<string> ChangedProfiles)
 {
     public List<(NpgsqlBatchCommand Command, int Rows)> Checks { get; } = [];
 
-    /// <summary>Throws <see cref="ChargingConflictException"/> when a checked write found a bucket or balance changed since it was read.</summary>
+    /// <summary>Throws <see cref="WriteConflictException"/> when a checked write found a row changed since it was read.</summary>
     public void VerifyWrites()
     {
         foreach (var (command, rows) in Checks)
         {
             if (command.RecordsAffected != rows)
             {
-                throw new ChargingConflictException(rows - (int)command.RecordsAffected);
+                throw new WriteConflictException(rows - (int)command.RecordsAffected);
             }
         }
     }
 }
 
-/// <summary>A bucket or balance changed between charging's read and its write: the whole group commit is retried.</summary>
-internal sealed class ChargingConflictException(int rows) : Exception($"{rows} buckets or balances changed while being charged");
+/// <summary>A session, bucket or balance changed between the group commit's read and its write: the whole group commit is retried.</summary>
+internal sealed class WriteConflictException(int rows) : Exception($"{rows} sessions, buckets or balances changed by another transaction since they were read");
 
 /// <summary>
 /// Charges the CDRs of a group commit inside its transaction: quota buckets and balances are read (without a

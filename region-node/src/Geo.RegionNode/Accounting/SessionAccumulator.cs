@@ -44,6 +44,9 @@ internal sealed class SessionState
 
     /// <summary>True when the row did not exist before this commit.</summary>
     public bool New { get; init; }
+
+    /// <summary>The row version read (its xmin); the update applies only where the row still is that version.</summary>
+    public uint ReadVersion { get; init; }
 }
 
 /// <summary>A CDR to insert: the event as reported plus what it added to the session.</summary>
