@@ -62,6 +62,9 @@ internal static class RadiusBenchmark
             // every subscriber once first, as a session would, and keep the Class (a subscriber rejected is left out).
             for (var i = 0; i < targets.Count; i++)
             {
+                // The sessions an earlier run left open (those in flight when it stopped) would count against the
+                // subscribers' Simultaneous-Use: the load NAS starts as a rebooted NAS does, with an Accounting-On.
+                await targets[i].AccountingOnAsync(new IPEndPoint(IPAddress.Loopback, targets[i].AcctPort), output);
                 targets[i] = await targets[i].WithClassesAsync(new IPEndPoint(IPAddress.Loopback, targets[i].AuthPort), output);
             }
         }
@@ -299,6 +302,23 @@ internal static class RadiusBenchmark
             }));
             output.WriteLine($"  authenticated {Credentials.Count} subscribers first: {classes.Count} accepted (their sessions carry the Class of the accept)");
             return this with { Credentials = Credentials.Where(c => classes.ContainsKey(c.Username)).ToList(), Classes = classes };
+        }
+
+        /// <summary>Sends an Accounting-On from the NAS (the node closes every session it has open) and waits for the answer.</summary>
+        public async Task AccountingOnAsync(IPEndPoint acctServer, TextWriter output)
+        {
+            await using var client = new RadiusLoadClient(NasAddress, acctServer);
+            var buffer = new byte[4096];
+            var id = await client.RentIdentifierAsync(CancellationToken.None);
+            var request = new RadiusPacketWriter(buffer, RadiusCode.AccountingRequest, id);
+            request.AddUInt32(RadiusAttributeType.AcctStatusType, (uint)AcctStatusType.AccountingOn);
+            request.AddString(RadiusAttributeType.AcctSessionId, $"geo-load-{Guid.NewGuid():N}");
+            request.AddIPv4Address(RadiusAttributeType.NasIpAddress, NasAddress);
+            var length = request.FinishRequest(Secret);
+            var answer = await client.SendAsync(id, buffer.AsMemory(0, length), TimeSpan.FromSeconds(30));
+            output.WriteLine(answer == RadiusCode.AccountingResponse
+                ? $"  Accounting-On from NAS {NasAddress}: sessions left open by earlier runs closed"
+                : $"  Accounting-On from NAS {NasAddress} got no answer ({answer}); sessions left open by earlier runs may hold subscribers back");
         }
 
         public static Target FromStack(string stackDirectory, string region, string tenant, string plans)

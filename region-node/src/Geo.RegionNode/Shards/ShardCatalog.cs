@@ -147,7 +147,14 @@ internal sealed partial class ShardCatalog(
             {
                 if (!current.TryGetValue((row.TenantId, row.HomeRegion), out var shard))
                 {
-                    var builder = new NpgsqlConnectionStringBuilder(_options.PostgresConnectionString) { Database = row.DatabaseName };
+                    // The group commit's statements run again and again with new arrays: prepared once per connection,
+                    // they are neither parsed nor planned again.
+                    var builder = new NpgsqlConnectionStringBuilder(_options.PostgresConnectionString)
+                    {
+                        Database = row.DatabaseName,
+                        MaxAutoPrepare = 32,
+                        AutoPrepareMinUsages = 2,
+                    };
                     shard = new ShardHandle(row.TenantId, row.HomeRegion, row.DatabaseName, row.Epoch, NpgsqlDataSource.Create(builder.ConnectionString));
                     shard.Writer = writerFactory(shard);
                     LogShardAcquired(logger, shard, row.Epoch);
