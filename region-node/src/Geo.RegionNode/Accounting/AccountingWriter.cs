@@ -78,7 +78,22 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         return pending.Completion.Task;
     }
 
+    /// <summary>The group-commit loop of the shard, for the life of the writer.</summary>
     private async Task RunAsync()
+    {
+        try
+        {
+            await CommitBatchesAsync();
+        }
+        catch (Exception ex)
+        {
+            // Nothing queued would ever be answered again: say so loudly (a bug, never an expected path).
+            LogWriterStopped(_logger, _shard, ex);
+            throw;
+        }
+    }
+
+    private async Task CommitBatchesAsync()
     {
         var batch = new List<Pending>(_maxBatch);
         while (await _queue.Reader.WaitToReadAsync())
@@ -471,6 +486,9 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
 
     [LoggerMessage(EventId = 1200, Level = LogLevel.Error, Message = "Shard {Shard}: group commit of {Count} accounting requests failed; none was answered")]
     private static partial void LogCommitFailed(ILogger logger, ShardHandle shard, int count, Exception exception);
+
+    [LoggerMessage(EventId = 1203, Level = LogLevel.Critical, Message = "Shard {Shard}: the group-commit loop stopped; accounting of this shard is no longer committed")]
+    private static partial void LogWriterStopped(ILogger logger, ShardHandle shard, Exception exception);
 
     [LoggerMessage(EventId = 1202, Level = LogLevel.Information, Message = "Shard {Shard}: group commit of {Count} accounting requests started over (attempt {Attempt} lost a race: {Reason})")]
     private static partial void LogRetry(ILogger logger, ShardHandle shard, int count, int attempt, string reason);
