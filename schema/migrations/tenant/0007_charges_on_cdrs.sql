@@ -14,7 +14,7 @@ CREATE VIEW ledger AS
     SELECT c.id, c.subscriber_id, 'charge', -c.charged_micros, c.balance_after_micros, NULL, NULL,
            c.id, 'usage', c.recorded_at
     FROM cdrs c
-    WHERE c.charged_micros > 0 AND NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.cdr_id = c.id);
+    WHERE c.charged_micros > 0 AND NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.cdr_id = c.id AND e.kind = 'charge');
 
 -- A CDR is now a ledger entry too: append-only like ledger_entries. Ordinary triggers, so the CDC applier
 -- (session_replication_role = replica) is not stopped by them. TRUNCATE is left to the operator: it removes a

@@ -62,9 +62,9 @@ internal static class RadiusBenchmark
             // every subscriber once first, as a session would, and keep the Class (a subscriber rejected is left out).
             for (var i = 0; i < targets.Count; i++)
             {
-                // The sessions an earlier run left open (those in flight when it stopped) would count against the
-                // subscribers' Simultaneous-Use: the load NAS starts as a rebooted NAS does, with an Accounting-On.
-                await targets[i].AccountingOnAsync(new IPEndPoint(IPAddress.Loopback, targets[i].AcctPort), output);
+                // The sessions an earlier run left open (one stopped early) would count against the subscribers'
+                // Simultaneous-Use: the load NAS starts as a rebooted NAS does, with an Accounting-On.
+                await targets[i].SendNasStatusAsync(AcctStatusType.AccountingOn, output);
                 targets[i] = await targets[i].WithClassesAsync(new IPEndPoint(IPAddress.Loopback, targets[i].AuthPort), output);
             }
         }
@@ -113,6 +113,14 @@ internal static class RadiusBenchmark
         var nodeSide = await node.SummaryAsync();
         await stop.CancelAsync();
         await Task.WhenAll(workers);
+        if (!isAuth)
+        {
+            // The sessions in flight when the run stopped stay open otherwise: the load NAS shuts down with an Accounting-Off.
+            foreach (var target in targets)
+            {
+                await target.SendNasStatusAsync(AcctStatusType.AccountingOff, output);
+            }
+        }
         foreach (var client in lanes.SelectMany(l => l.Clients))
         {
             await client.DisposeAsync();
@@ -304,21 +312,22 @@ internal static class RadiusBenchmark
             return this with { Credentials = Credentials.Where(c => classes.ContainsKey(c.Username)).ToList(), Classes = classes };
         }
 
-        /// <summary>Sends an Accounting-On from the NAS (the node closes every session it has open) and waits for the answer.</summary>
-        public async Task AccountingOnAsync(IPEndPoint acctServer, TextWriter output)
+        /// <summary>Sends an Accounting-On or -Off from the NAS (the node closes every session it has open) and waits for the answer.</summary>
+        public async Task SendNasStatusAsync(AcctStatusType status, TextWriter output)
         {
-            await using var client = new RadiusLoadClient(NasAddress, acctServer);
+            await using var client = new RadiusLoadClient(NasAddress, new IPEndPoint(IPAddress.Loopback, AcctPort));
             var buffer = new byte[4096];
             var id = await client.RentIdentifierAsync(CancellationToken.None);
             var request = new RadiusPacketWriter(buffer, RadiusCode.AccountingRequest, id);
-            request.AddUInt32(RadiusAttributeType.AcctStatusType, (uint)AcctStatusType.AccountingOn);
+            request.AddUInt32(RadiusAttributeType.AcctStatusType, (uint)status);
             request.AddString(RadiusAttributeType.AcctSessionId, $"geo-load-{Guid.NewGuid():N}");
             request.AddIPv4Address(RadiusAttributeType.NasIpAddress, NasAddress);
             var length = request.FinishRequest(Secret);
             var answer = await client.SendAsync(id, buffer.AsMemory(0, length), TimeSpan.FromSeconds(30));
+            var name = status == AcctStatusType.AccountingOn ? "Accounting-On" : "Accounting-Off";
             output.WriteLine(answer == RadiusCode.AccountingResponse
-                ? $"  Accounting-On from NAS {NasAddress}: sessions left open by earlier runs closed"
-                : $"  Accounting-On from NAS {NasAddress} got no answer ({answer}); sessions left open by earlier runs may hold subscribers back");
+                ? $"  {name} from NAS {NasAddress}: the node closed the sessions it had open"
+                : $"  {name} from NAS {NasAddress} got no answer ({answer}); sessions left open may hold subscribers back (Simultaneous-Use)");
         }
 
         public static Target FromStack(string stackDirectory, string region, string tenant, string plans)

@@ -54,7 +54,7 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         _committed = metrics.Counter("geo_accounting_committed_total", "Accounting requests committed");
         _failedBatches = metrics.Counter("geo_accounting_commit_failures_total", "Group-commit transactions that failed (their requests get no answer; the NAS retransmits)");
         _fenced = metrics.Counter("geo_accounting_fenced_total", "Group commits refused because this node does not hold the shard's current epoch");
-        _retries = metrics.Counter("geo_accounting_commit_retries_total", "Group commits started over after a race another transaction won (a bucket or balance changed since it was read, a concurrent insert, a deadlock)");
+        _retries = metrics.Counter("geo_accounting_commit_retries_total", "Group commits started over after a race another transaction won (a session, bucket or balance changed since it was read, a concurrent insert, a deadlock)");
         _duplicates = metrics.Counter("geo_accounting_duplicates_total", "Accounting events that reported nothing new (duplicates, stale or late)");
         metrics.Gauge("geo_accounting_queue_depth", "Accounting requests waiting for a commit", () => Volatile.Read(ref _depth), $"shard=\"{shard}\"");
         _loop = Task.Run(RunAsync);
@@ -87,8 +87,16 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            // Nothing queued would ever be answered again: say so loudly (a bug, never an expected path).
+            // A bug, never an expected path. Say so loudly, and refuse from now on instead of queueing requests nobody
+            // would commit: each one (queued or new) learns at once that it was not committed, and the NAS retransmits.
             LogWriterStopped(_logger, _shard, ex);
+            _queue.Writer.TryComplete(ex);
+            while (_queue.Reader.TryRead(out var pending))
+            {
+                Interlocked.Decrement(ref _depth);
+                pending.Completion.TrySetResult(false);
+            }
+
             throw;
         }
     }
@@ -125,17 +133,20 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
                 _failedBatches.Increment();
                 LogCommitFailed(_logger, _shard, batch.Count, ex);
             }
-
-            foreach (var pending in batch)
+            finally
             {
-                pending.Completion.TrySetResult(outcome);
+                // Also when something unexpected ends the loop: every request of the batch gets its answer.
+                foreach (var pending in batch)
+                {
+                    pending.Completion.TrySetResult(outcome);
+                }
             }
         }
     }
 
     /// <summary>
-    /// Commits the batch, starting over from its reads when it lost a race that a fresh read resolves: a bucket or
-    /// balance changed by another transaction since it was read, a session or bucket another node inserted first, a
+    /// Commits the batch, starting over from its reads when it lost a race that a fresh read resolves: a session,
+    /// bucket or balance changed by another transaction since it was read, a session or bucket another node inserted first, a
     /// deadlock. The other failures end the batch unanswered (the NAS retransmits).
     /// </summary>
     private async Task CommitWithRetriesAsync(List<Pending> batch)

@@ -124,10 +124,11 @@ internal static class Charger
                     result.Exhausted.Add(new ExhaustionRequest(Guid.CreateVersion7(), session, subscriber, account.Plan));
                 }
             }
-            else if (account.ReadBalance > 0 && account.Balance <= 0)
+            else if ((account.ReadBalance > 0 && account.Balance <= 0) || account.Data?.PeriodStart is not null || account.Time?.PeriodStart is not null)
             {
-                // The cached profile keeps the balance only for authentication's decision (is there money left), which
-                // changes when the balance reaches zero; a charge that leaves money costs no cache invalidation.
+                // The cached profile keeps the balance and the quota state only for authentication's decision (is there
+                // money left, is the quota exhausted), which changes when the balance reaches zero or a new period
+                // starts a fresh bucket; a charge that leaves money costs no cache invalidation.
                 result.ChangedProfiles.Add(session.Username);
             }
 
