@@ -218,8 +218,7 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         // Charging joins the transaction: the CDR with its charge, bucket and balance changes and billed totals commit together.
         var charged = await Charger.ChargeAsync(connection, transaction, _shard, cdrs, sessions.Values.ToDictionary(s => s.Id), now, prefetched);
         cdrs = charged.Cdrs;
-        // New sessions first: the replica then receives one run of inserts and one of updates, each applied set-based.
-        var dirty = sessions.Values.Where(s => s.Dirty).OrderBy(s => s.New ? 0 : 1).ToList();
+        var dirty = sessions.Values.Where(s => s.Dirty).ToList();
         if (dirty.Count > 0 || cdrs.Count > 0)
         {
             await using var write = new NpgsqlBatch(connection, transaction);
@@ -228,6 +227,8 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
                 write.BatchCommands.Add(command);
             }
 
+            // New sessions first: the replica then receives one run of inserts and one of updates, each applied set-based.
+            var checks = new List<(NpgsqlBatchCommand Command, int Rows)>(charged.Checks);
             var inserted = dirty.Where(s => s.New).ToList();
             if (inserted.Count > 0)
             {
@@ -239,7 +240,7 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
             {
                 var update = UpdateSessions(updated);
                 write.BatchCommands.Add(update);
-                charged.Checks.Add((update, updated.Count));
+                checks.Add((update, updated.Count));
             }
 
             if (cdrs.Count > 0)
@@ -248,7 +249,7 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
             }
 
             await write.ExecuteNonQueryAsync();
-            charged.VerifyWrites();
+            WriteConflictException.ThrowIfAnyRowChanged(checks);
         }
 
         await transaction.CommitAsync();
@@ -391,6 +392,10 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         "$1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::inet[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], " +
         "$11::text[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::boolean[]";
 
+    private static readonly string UpdateSessionsSql =
+        $"UPDATE sessions AS s SET {string.Join(", ", SessionColumns.Split(", ").Where(c => c is not ("id" or "started_at")).Select(c => $"{c} = u.{c}"))} " +
+        $"FROM unnest({SessionArrays}, $20::xid[]) AS u({SessionColumns}, read_version) WHERE s.id = u.id AND s.xmin = u.read_version";
+
     /// <summary>New sessions: a plain insert, so a session another node inserted first fails it (unique key) and the group commit starts over.</summary>
     private static NpgsqlBatchCommand InsertSessions(List<SessionState> sessions)
     {
@@ -405,14 +410,11 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
     /// <summary>
     /// Sessions this transaction read, written only where the row is still the version read (its xmin): one that
     /// another transaction changed in between is left as it is, and the group commit starts over
-    /// (<see cref="ChargeResult.Checks"/>).
+    /// (<see cref="WriteConflictException.ThrowIfAnyRowChanged"/>).
     /// </summary>
     private static NpgsqlBatchCommand UpdateSessions(List<SessionState> sessions)
     {
-        var set = string.Join(", ", SessionColumns.Split(", ").Where(c => c is not ("id" or "started_at")).Select(c => $"{c} = u.{c}"));
-        var command = new NpgsqlBatchCommand(
-            $"UPDATE sessions AS s SET {set} FROM unnest({SessionArrays}, $20::xid[]) AS u({SessionColumns}, read_version) " +
-            "WHERE s.id = u.id AND s.xmin = u.read_version");
+        var command = new NpgsqlBatchCommand(UpdateSessionsSql);
         AddSessionValues(command, sessions);
         Add(command, sessions.Select(s => s.ReadVersion).ToArray(), NpgsqlDbType.Xid);
         return command;

@@ -9,19 +9,25 @@ namespace Geo.RegionNode.Accounting;
 internal sealed record ExhaustionRequest(Guid RequestId, SessionState Session, Guid SubscriberId, Plan Plan);
 
 /// <summary>
-/// What charging adds to a group-commit transaction. Each of <see cref="Checks"/> is a write of the transaction
-/// (charging's bucket and balance writes, the session updates) that must change exactly that many rows: it changes a
-/// row only where it still holds what was read, so fewer means another transaction changed one in between (see
-/// <see cref="WriteConflictException"/>).
+/// What charging adds to a group-commit transaction. Each of <see cref="Checks"/> is a write of <see cref="Writes"/>
+/// that must change exactly that many rows: it changes a bucket or balance only where it still holds what charging
+/// read (see <see cref="WriteConflictException.ThrowIfAnyRowChanged"/>).
 /// </summary>
 internal sealed record ChargeResult(List<CdrRow> Cdrs, List<NpgsqlBatchCommand> Writes, List<ExhaustionRequest> Exhausted, HashSet<string> ChangedProfiles)
 {
     public List<(NpgsqlBatchCommand Command, int Rows)> Checks { get; } = [];
+}
 
-    /// <summary>Throws <see cref="WriteConflictException"/> when a checked write found a row changed since it was read.</summary>
-    public void VerifyWrites()
+/// <summary>A session, bucket or balance changed between the group commit's read and its write: the whole group commit is retried.</summary>
+internal sealed class WriteConflictException(int rows) : Exception($"{rows} sessions, buckets or balances changed by another transaction since they were read")
+{
+    /// <summary>
+    /// Throws when a compare-and-set write, once executed, changed fewer rows than it was given: another transaction
+    /// changed one of them since it was read.
+    /// </summary>
+    public static void ThrowIfAnyRowChanged(IEnumerable<(NpgsqlBatchCommand Command, int Rows)> checks)
     {
-        foreach (var (command, rows) in Checks)
+        foreach (var (command, rows) in checks)
         {
             if (command.RecordsAffected != rows)
             {
@@ -30,9 +36,6 @@ internal sealed record ChargeResult(List<CdrRow> Cdrs, List<NpgsqlBatchCommand> 
         }
     }
 }
-
-/// <summary>A session, bucket or balance changed between the group commit's read and its write: the whole group commit is retried.</summary>
-internal sealed class WriteConflictException(int rows) : Exception($"{rows} sessions, buckets or balances changed by another transaction since they were read");
 
 /// <summary>
 /// Charges the CDRs of a group commit inside its transaction: quota buckets and balances are read (without a
