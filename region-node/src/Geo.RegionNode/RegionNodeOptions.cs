@@ -69,6 +69,19 @@ public sealed class RegionNodeOptions
     [Range(1, 10_000)]
     public int CommitMaxBatch { get; set; } = 500;
 
+    /// <summary>
+    /// Sessions, and subscribers' charging accounts, that each shard's group commit remembers as it wrote them so
+    /// that it need not read them back (each up to this many; about 0.5 KiB apiece). 0 reads every one.
+    /// </summary>
+    [Range(0, 16_777_216)]
+    public int CommitMemoryEntries { get; set; } = 131_072;
+
+    /// <summary>
+    /// How long a remembered account's plan is used before it is read again. A plan change through the API of any
+    /// node applies at once; this bounds a change made around it (SQL by hand, or a lost cache message).
+    /// </summary>
+    public TimeSpan CommitMemoryPlanAge { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>How often the node reloads which shards it owns, their NAS and plans from the directory and shard databases.</summary>
     public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(2);
 

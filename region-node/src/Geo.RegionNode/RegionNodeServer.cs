@@ -54,7 +54,7 @@ public sealed class RegionNodeServer : IAsyncDisposable
             sp.GetRequiredService<SecretBox>(),
             shard => new AccountingWriter(shard, sp.GetRequiredService<IRegionCache>(), sp.GetRequiredService<ExhaustionDispatcher>().Dispatch,
                 sp.GetRequiredService<Metrics>(), sp.GetRequiredService<TimeProvider>(),
-                sp.GetRequiredService<IOptions<RegionNodeOptions>>().Value.CommitMaxBatch, sp.GetRequiredService<ILogger<AccountingWriter>>()),
+                sp.GetRequiredService<IOptions<RegionNodeOptions>>().Value, sp.GetRequiredService<ILogger<AccountingWriter>>()),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<ShardCatalog>>()));
         services.AddSingleton<RedisRegionCache>();

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
 using Geo.Radius;
@@ -158,9 +159,8 @@ public sealed class ChargingTests(RegionFixture stack)
         await Acct(user, session, "Start", 0, 0);
         await Acct(user, session, "Interim-Update", 1_000_000, 60);
         const string Bucket = "SELECT q.used FROM quota_buckets q JOIN subscribers s ON s.id = q.subscriber_id WHERE s.username = $1 AND q.kind = 'data' AND q.period_start <= now() AND (q.period_end IS NULL OR q.period_end > now())";
-        const string Balance = "SELECT amount_micros FROM balances b JOIN subscribers s ON s.id = b.subscriber_id WHERE s.username = $1";
         var bucket = await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, Bucket, user);
-        var balance = await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, Balance, user);
+        var balance = await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, BalanceOf, user);
         var retries = await NodeProbe.MetricAsync(stack.Node, "geo_accounting_commit_retries_total");
 
         var bucketId = Bucket.Replace("SELECT q.used", "SELECT q.id", StringComparison.Ordinal);
@@ -175,9 +175,73 @@ public sealed class ChargingTests(RegionFixture stack)
             "SELECT sum(c.delta_input_octets)::bigint FROM cdrs c JOIN sessions s ON s.id = c.session_id WHERE s.acct_session_id = $1", session));
         // The 2,000,000 new octets used from the bucket and charged once: 2 MB at 2,000 micro-units per MB (decimal megabytes).
         Assert.Equal(bucket + otherUse + 2_000_000, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, Bucket, user));
-        Assert.Equal(balance - 4_000, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, Balance, user));
+        Assert.Equal(balance - 4_000, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, BalanceOf, user));
         await AssertLedgerInvariantAsync();
     }
+
+    [Fact]
+    public async Task BalanceAndGrantChangedByHandAfterTheNodeRememberedThem_NextChargeReadsThemAgainAndChargesOnce()
+    {
+        // The group commit remembers the bucket and balance it wrote, and does not read them for the next charge.
+        // Here they are changed behind the node's back (SQL by hand, no API, so no cache message): the next charge's
+        // compare-and-set fails, the group commit starts over from fresh reads, and charges once on the new values.
+        // Subscribers 129 and 139 (prepaid-5g) are used by these two tests only.
+        var (user, session, balance) = await ChargedOnceAsync(129);
+        var remembered = await NodeProbe.MetricAsync(stack.Node, "geo_accounting_commit_memory_total{kind=\"account\",source=\"remembered\"}");
+        await NodeProbe.ScalarAsync<object>(stack.ShardConnectionString, """
+            WITH s AS (SELECT id FROM subscribers WHERE username = $1),
+                 b AS (UPDATE balances SET amount_micros = amount_micros + 7000 WHERE subscriber_id = (SELECT id FROM s) RETURNING amount_micros),
+                 q AS (UPDATE quota_buckets SET granted = granted + 1 WHERE subscriber_id = (SELECT id FROM s) RETURNING 1)
+            INSERT INTO ledger_entries (id, subscriber_id, kind, amount_micros, balance_after_micros, idempotency_key)
+            SELECT gen_random_uuid(), (SELECT id FROM s), 'adjustment', 7000, (SELECT amount_micros FROM b), gen_random_uuid()::text
+            WHERE (SELECT count(*) FROM q) > 0
+            """, user);
+        var retries = await NodeProbe.MetricAsync(stack.Node, "geo_accounting_commit_retries_total");
+
+        await Acct(user, session, "Interim-Update", 3_000_000, 120);
+
+        Assert.True(await NodeProbe.MetricAsync(stack.Node, "geo_accounting_commit_memory_total{kind=\"account\",source=\"remembered\"}") > remembered,
+            "the second charge did not use the remembered account");
+        Assert.True(await NodeProbe.MetricAsync(stack.Node, "geo_accounting_commit_retries_total") > retries, "the group commit did not start over");
+        // 2,000,000 new octets at 2,000 micro-units per MB: 4,000, taken from the balance as changed by hand.
+        Assert.Equal(balance + 7000 - 4000, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, BalanceOf, user));
+        Assert.Equal(4000L, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString,
+            "SELECT c.charged_micros FROM cdrs c JOIN sessions s ON s.id = c.session_id WHERE s.acct_session_id = $1 AND c.input_octets = 3000000", session));
+        await AssertLedgerInvariantAsync();
+    }
+
+    [Fact]
+    public async Task PlanChangedThroughTheApiAfterTheNodeRememberedTheAccount_NextInterimIsRatedOnTheNewPlan()
+    {
+        // The remembered account carries the plan, which no write checks: a plan change through the API makes the node
+        // forget it, so the next interim is rated on the new plan (home-50: not rated, nothing charged).
+        var (user, session, balance) = await ChargedOnceAsync(139);
+        Assert.True(balance > 0);
+        using var api = stack.Api();
+        using (var changed = await api.PatchAsJsonAsync($"/tenants/acme/subscribers/{user}", new { planId = "home-50" }))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, changed.StatusCode);
+        }
+
+        await Acct(user, session, "Interim-Update", 5_000_000, 120);
+
+        Assert.Equal(balance, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, BalanceOf, user));
+        Assert.Equal(0L, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString,
+            "SELECT c.charged_micros FROM cdrs c JOIN sessions s ON s.id = c.session_id WHERE s.acct_session_id = $1 AND c.input_octets = 5000000", session));
+        await AssertLedgerInvariantAsync();
+    }
+
+    /// <summary>A session of subscriber <paramref name="index"/> started and charged for 1 MB; its balance after.</summary>
+    private async Task<(string User, string Session, long Balance)> ChargedOnceAsync(int index)
+    {
+        var (user, _) = stack.Subscriber(index);
+        var session = $"charged-{Guid.NewGuid():N}";
+        await Acct(user, session, "Start", 0, 0);
+        await Acct(user, session, "Interim-Update", 1_000_000, 60);
+        return (user, session, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, BalanceOf, user));
+    }
+
+    private const string BalanceOf = "SELECT amount_micros FROM balances b JOIN subscribers s ON s.id = b.subscriber_id WHERE s.username = $1";
 
     /// <summary>
     /// Sends <paramref name="request"/> while another transaction holds the row <paramref name="lockRow"/> locks; once the

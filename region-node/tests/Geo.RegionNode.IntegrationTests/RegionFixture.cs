@@ -16,7 +16,7 @@ namespace Geo.RegionNode.IntegrationTests;
 /// </summary>
 public sealed class RegionFixture : IAsyncLifetime
 {
-    public const int SubscribersPerShard = 120;
+    public const int SubscribersPerShard = 140;
     private Reaper? _reaper;
 
     public string StateDir { get; } = Path.Combine(TestFolders.Create("region"), ".geo");

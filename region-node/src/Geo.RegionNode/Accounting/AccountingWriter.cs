@@ -13,7 +13,8 @@ namespace Geo.RegionNode.Accounting;
 /// Group commit for one shard: accounting events queue up while a transaction is in flight, and the next
 /// transaction takes all of them (up to <see cref="RegionNodeOptions.CommitMaxBatch"/>). Each waiting request
 /// learns whether its event is committed; only then does the node answer the NAS. Every transaction first
-/// reads the shard's fence FOR SHARE and commits nothing unless this node holds the current epoch.
+/// reads the shard's fence FOR SHARE and commits nothing unless this node holds the current epoch. What a group
+/// commit wrote is remembered (<see cref="CommittedState"/>), so the next one reads only what it does not know.
 /// </summary>
 internal sealed partial class AccountingWriter : IAsyncDisposable
 {
@@ -34,30 +35,53 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
     private readonly Task _loop;
     private readonly Histogram _batchSizes;
     private readonly Histogram _commitLatency;
-    private readonly Counter _committed;
+    private readonly Counter _committedRequests;
     private readonly Counter _failedBatches;
     private readonly Counter _fenced;
     private readonly Counter _duplicates;
     private readonly Counter _retries;
+    private readonly Counter _sessionsRemembered;
+    private readonly Counter _sessionsRead;
+    private readonly Counter _accountsRemembered;
+    private readonly Counter _accountsRead;
+    private readonly CommittedState _committed;
     private int _depth;
 
-    public AccountingWriter(ShardHandle shard, IRegionCache cache, Action<ShardHandle, ExhaustionRequest> exhausted, Metrics metrics, TimeProvider time, int maxBatch, ILogger logger)
+    public AccountingWriter(ShardHandle shard, IRegionCache cache, Action<ShardHandle, ExhaustionRequest> exhausted, Metrics metrics, TimeProvider time,
+        RegionNodeOptions options, ILogger logger)
     {
         _shard = shard;
         _cache = cache;
         _exhausted = exhausted;
         _time = time;
-        _maxBatch = maxBatch;
+        _maxBatch = options.CommitMaxBatch;
         _logger = logger;
+        _committed = new CommittedState(options.CommitMemoryEntries, options.CommitMemoryPlanAge);
         _batchSizes = metrics.Histogram("geo_accounting_commit_batch_size", "Accounting requests per group-commit transaction", Histogram.SizeBounds);
         _commitLatency = metrics.Histogram("geo_accounting_commit_duration_seconds", "Duration of one group-commit transaction", Histogram.LatencyBounds);
-        _committed = metrics.Counter("geo_accounting_committed_total", "Accounting requests committed");
+        _committedRequests = metrics.Counter("geo_accounting_committed_total", "Accounting requests committed");
         _failedBatches = metrics.Counter("geo_accounting_commit_failures_total", "Group-commit transactions that failed (their requests get no answer; the NAS retransmits)");
         _fenced = metrics.Counter("geo_accounting_fenced_total", "Group commits refused because this node does not hold the shard's current epoch");
         _retries = metrics.Counter("geo_accounting_commit_retries_total", "Group commits started over after a race another transaction won (a session, bucket or balance changed since it was read, a concurrent insert, a deadlock)");
         _duplicates = metrics.Counter("geo_accounting_duplicates_total", "Accounting events that reported nothing new (duplicates, stale or late)");
+        const string Remembered = "geo_accounting_commit_memory_total";
+        const string RememberedHelp = "Sessions and charging accounts a group commit needed: remembered as the shard's previous group commits wrote them, or read";
+        _sessionsRemembered = metrics.Counter(Remembered, RememberedHelp, "kind=\"session\",source=\"remembered\"");
+        _sessionsRead = metrics.Counter(Remembered, RememberedHelp, "kind=\"session\",source=\"read\"");
+        _accountsRemembered = metrics.Counter(Remembered, RememberedHelp, "kind=\"account\",source=\"remembered\"");
+        _accountsRead = metrics.Counter(Remembered, RememberedHelp, "kind=\"account\",source=\"read\"");
         metrics.Gauge("geo_accounting_queue_depth", "Accounting requests waiting for a commit", () => Volatile.Read(ref _depth), $"shard=\"{shard}\"");
+        _cache.ProfileChanged += OnProfileChanged;
         _loop = Task.Run(RunAsync);
+    }
+
+    /// <summary>A subscriber's plan, status or balance changed (on any node): the account this loop remembers is read again.</summary>
+    private void OnProfileChanged(string database, string username)
+    {
+        if (database == _shard.DatabaseName)
+        {
+            _committed.Forget(username);
+        }
     }
 
     /// <summary>Queues an event; the task says whether it was committed.</summary>
@@ -119,7 +143,7 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
             {
                 await CommitWithRetriesAsync(batch);
                 outcome = true;
-                _committed.Add(batch.Count);
+                _committedRequests.Add(batch.Count);
                 _batchSizes.Observe(batch.Count);
                 _commitLatency.Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
             }
@@ -171,10 +195,24 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
 
     private async Task CommitAsync(List<Pending> batch)
     {
+        try
+        {
+            await CommitOnceAsync(batch);
+        }
+        catch
+        {
+            // Whatever failed, what is remembered may no longer be what the rows hold (or the commit's outcome is unknown).
+            _committed.Clear();
+            throw;
+        }
+    }
+
+    private async Task CommitOnceAsync(List<Pending> batch)
+    {
         await using var connection = await _shard.DataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
         var now = _time.GetUtcNow();
-        var (sessions, prefetched) = await LoadAsync(connection, transaction, batch, now);
+        var (sessions, prefetched, version) = await LoadAsync(connection, transaction, batch, now);
         var cdrs = new List<CdrRow>(batch.Count);
         var closed = new HashSet<SessionState>();
         foreach (var pending in batch)
@@ -253,6 +291,7 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         }
 
         await transaction.CommitAsync();
+        _committed.Remember(sessions.Values, version, prefetched is null ? [] : prefetched.Accounts.Values.Where(a => !a.Remembered).Except(charged.Charged), charged.Charged);
 
         // Cache invalidations run beside the next group commit: waiting for each Redis round trip here would hold up
         // every request of the batch. A lost one is bounded by the profile cache lifetimes.
@@ -284,33 +323,44 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
     }
 
     /// <summary>
-    /// The first round trip of a group commit: the fence, the batch's sessions and, for rated plans, the accounts
-    /// charging will change. Nothing is locked (a row lock costs a WAL record per row): every write compares and sets
-    /// (a session where it is still the version read, a bucket or balance where it still holds what was read), and
-    /// a new session is a plain insert that a concurrent insert of the same session makes fail. Either way the group
-    /// commit starts over from its reads.
+    /// The first round trip of a group commit: the fence, the transaction's id (the row version of what it writes),
+    /// the batch's sessions and, for rated plans, the accounts charging will change — those the loop does not
+    /// remember. Nothing is locked (a row lock costs a WAL record per row): every write compares and sets (a session
+    /// where it is still the version read, a bucket or balance where it still holds what was read), and a new session is
+    /// a plain insert that a concurrent insert of the same session makes fail. Either way the group commit starts over
+    /// from its reads.
     /// </summary>
-    private async Task<(Dictionary<(string, string), SessionState> Sessions, Charger.Prefetched? Accounts)> LoadAsync(
+    private async Task<(Dictionary<(string, string), SessionState> Sessions, Charger.Prefetched? Accounts, uint Version)> LoadAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, List<Pending> batch, DateTimeOffset now)
     {
+        _committed.Prepare(_shard);
+        var sessions = new Dictionary<(string, string), SessionState>();
         var nasIds = new List<string>();
         var sessionIds = new List<string>();
-        var restartedNas = new List<string>();
+        var restartedNas = batch.Where(p => p.Restart is not null).Select(p => p.Restart!.NasId).ToList();
         foreach (var pending in batch)
         {
-            if (pending.Event is { } e)
+            if (pending.Event is not { } e || sessions.ContainsKey((e.NasId, e.AcctSessionId)))
+            {
+                continue;
+            }
+
+            // A NAS restart closes open sessions found by a query: that batch reads every session it needs.
+            if (restartedNas.Count == 0 && _committed.TryGetSession((e.NasId, e.AcctSessionId), out var remembered))
+            {
+                sessions[(e.NasId, e.AcctSessionId)] = remembered;
+                _sessionsRemembered.Increment();
+            }
+            else
             {
                 nasIds.Add(e.NasId);
                 sessionIds.Add(e.AcctSessionId);
-            }
-            else if (pending.Restart is { } restart)
-            {
-                restartedNas.Add(restart.NasId);
+                _sessionsRead.Increment();
             }
         }
 
         await using var read = new NpgsqlBatch(connection, transaction);
-        read.BatchCommands.Add(new NpgsqlBatchCommand("SELECT epoch FROM shard_fence FOR SHARE"));
+        read.BatchCommands.Add(new NpgsqlBatchCommand("SELECT epoch, pg_current_xact_id() FROM shard_fence FOR SHARE"));
         // By key through the (nas_id, acct_session_id) index, never a scan: the cost of a batch must not grow with
         // the sessions table. A NAS restart's open sessions come from their own partial index, in a second statement.
         var sessionsByKey = new NpgsqlBatchCommand(
@@ -327,16 +377,39 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
         }
 
         var subscribers = batch.Where(p => p.Event?.SubscriberId is not null).Select(p => p.Event!.SubscriberId!.Value).Distinct().ToArray();
-        var prefetch = Charger.AddPrefetch(read, _shard, subscribers, now);
+        var accounts = new Dictionary<Guid, Charger.Account>();
+        var rates = Charger.Rates(_shard);
+        if (rates)
+        {
+            foreach (var subscriber in subscribers)
+            {
+                if (_committed.GetAccount(subscriber, _shard, now) is { } remembered)
+                {
+                    accounts[subscriber] = remembered;
+                }
+            }
+
+            _accountsRemembered.Add(accounts.Count);
+            _accountsRead.Add(subscribers.Length - accounts.Count);
+        }
+
+        var prefetch = Charger.AddPrefetch(read, _shard, subscribers.Where(s => !accounts.ContainsKey(s)).ToArray(), now);
 
         await using var reader = await read.ExecuteReaderAsync();
-        long? fence = await reader.ReadAsync() ? reader.GetInt64(0) : null;
+        long? fence = null;
+        uint version = 0;
+        if (await reader.ReadAsync())
+        {
+            fence = reader.GetInt64(0);
+            // A row this transaction writes has its id as xmin: the low 32 bits of the full transaction id.
+            version = (uint)(reader.GetFieldValue<ulong>(1) & uint.MaxValue);
+        }
+
         if (fence != _shard.Epoch)
         {
             throw new FencedException(_shard.Epoch, fence);
         }
 
-        var sessions = new Dictionary<(string, string), SessionState>();
         for (var result = 0; result < (restartedNas.Count > 0 ? 2 : 1); result++)
         {
             await reader.NextResultAsync();
@@ -347,13 +420,16 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
             }
         }
 
-        if (!prefetch)
+        if (prefetch)
         {
-            return (sessions, null);
+            await reader.NextResultAsync();
+            foreach (var (id, account) in await Charger.ReadPrefetchAsync(reader, _shard, now))
+            {
+                accounts[id] = account;
+            }
         }
 
-        await reader.NextResultAsync();
-        return (sessions, await Charger.ReadPrefetchAsync(reader, _shard, subscribers, now));
+        return (sessions, rates ? new Charger.Prefetched(accounts, [.. subscribers]) : null, version);
     }
 
     private static SessionState ReadSession(NpgsqlDataReader reader)
@@ -479,6 +555,7 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
     /// <summary>Finishes what is queued (graceful shutdown or loss of the shard), then stops.</summary>
     public async ValueTask DisposeAsync()
     {
+        _cache.ProfileChanged -= OnProfileChanged;
         _queue.Writer.TryComplete();
         await _loop;
     }

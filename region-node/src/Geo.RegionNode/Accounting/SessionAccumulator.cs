@@ -3,6 +3,8 @@ namespace Geo.RegionNode.Accounting;
 /// <summary>A session row as the commit path reads and writes it.</summary>
 internal sealed class SessionState
 {
+    private uint _readVersion;
+
     public required Guid Id { get; init; }
 
     public required string NasId { get; init; }
@@ -46,7 +48,44 @@ internal sealed class SessionState
     public bool New { get; init; }
 
     /// <summary>The row version read (its xmin); the update applies only where the row still is that version.</summary>
-    public uint ReadVersion { get; init; }
+    public uint ReadVersion { get => _readVersion; init => _readVersion = value; }
+
+    /// <summary>A copy of the row as it is now, as if read at row version <paramref name="version"/>.</summary>
+    public SessionState Copy(uint version)
+    {
+        var copy = new SessionState { Id = Id, NasId = NasId, AcctSessionId = AcctSessionId, Username = Username, ReadVersion = version };
+        copy.Take(this);
+        return copy;
+    }
+
+    /// <summary>
+    /// Takes what <paramref name="other"/> (a later state of the same row) holds now, keeping this object: a
+    /// remembered session is updated in place rather than replaced, so that the group commit's memory of it makes
+    /// no new objects for the garbage collector to promote.
+    /// </summary>
+    public void Take(SessionState other, uint version)
+    {
+        Take(other);
+        _readVersion = version;
+    }
+
+    private void Take(SessionState other)
+    {
+        SubscriberId = other.SubscriberId;
+        Username = other.Username;
+        NasPort = other.NasPort;
+        CallingStationId = other.CallingStationId;
+        FramedIp = other.FramedIp;
+        Open = other.Open;
+        StartedAt = other.StartedAt;
+        LastUpdateAt = other.LastUpdateAt;
+        StoppedAt = other.StoppedAt;
+        TerminateCause = other.TerminateCause;
+        Counters = other.Counters;
+        BilledBytes = other.BilledBytes;
+        BilledSeconds = other.BilledSeconds;
+        ExhaustionApplied = other.ExhaustionApplied;
+    }
 }
 
 /// <summary>A CDR to insert: the event as reported plus what it added to the session.</summary>

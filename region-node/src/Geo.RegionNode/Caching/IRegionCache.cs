@@ -16,6 +16,12 @@ internal interface IRegionCache
 
     Task InvalidateProfileAsync(string database, string username);
 
+    /// <summary>
+    /// A subscriber's profile changed (database, username): raised for an invalidation on this node and for one
+    /// another node announced. Handlers must be quick and must not throw.
+    /// </summary>
+    event Action<string, string>? ProfileChanged;
+
     /// <summary>Open sessions of a subscriber, or null when the index is not valid.</summary>
     ValueTask<long?> CountSessionsAsync(string database, Guid subscriberId);
 

@@ -139,9 +139,12 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
         Try(db => db.StringSet(ProfileKey(database, username), profile.Serialize(), _options.ProfileCacheTtl, When.Always, CommandFlags.FireAndForget));
     }
 
+    public event Action<string, string>? ProfileChanged;
+
     public async Task InvalidateProfileAsync(string database, string username)
     {
         _local.TryRemove((database, username), out _);
+        ProfileChanged?.Invoke(database, username);
         if (Database is not { } db)
         {
             return;
@@ -304,7 +307,9 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
         var newline = message?.IndexOf('\n', StringComparison.Ordinal) ?? -1;
         if (newline > 0)
         {
-            _local.TryRemove((message![..newline], message[(newline + 1)..]), out _);
+            var (database, username) = (message![..newline], message[(newline + 1)..]);
+            _local.TryRemove((database, username), out _);
+            ProfileChanged?.Invoke(database, username);
         }
     }
 

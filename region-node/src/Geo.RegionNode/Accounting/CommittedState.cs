@@ -1,0 +1,198 @@
+using System.Collections.Concurrent;
+using Geo.RegionNode.Shards;
+
+namespace Geo.RegionNode.Accounting;
+
+/// <summary>
+/// What the group-commit loop of one shard committed last — its sessions and its subscribers' charging accounts — so
+/// that the next group commit need not read back what it wrote itself. Only the loop uses it, one commit at a time;
+/// <see cref="Forget"/> may be called from any thread.
+/// <para>
+/// A copy is never trusted blindly. Every write that depends on one compares and sets: a session where the row is
+/// still the version this loop wrote (its xmin), a bucket or balance where it still holds what this loop wrote. A row
+/// another transaction changed since then fails that check, and the group commit forgets everything it remembers and
+/// starts over from fresh reads. What no write checks is a subscriber's plan: a remembered plan is forgotten when the
+/// subscriber's profile changes (through any node's API: the cache tells every node) and read again at least every
+/// <c>planAge</c> whatever happens. An account charging could decide something from without writing it (an exhausted
+/// bucket, an empty balance) is always read again (<see cref="Charger.Reusable"/>).
+/// </para>
+/// </summary>
+internal sealed class CommittedState(int capacity, TimeSpan planAge)
+{
+    private readonly RecentMap<(string NasId, string AcctSessionId), SessionState> _sessions = new(capacity);
+    private readonly RecentMap<Guid, Charger.Account> _accounts = new(capacity);
+    private readonly Dictionary<string, Guid> _subscribersByName = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<string> _forgotten = new();
+    private long _epoch = -1;
+
+    public bool Enabled => capacity > 0;
+
+    /// <summary>Forgets the account of <paramref name="username"/> before the next group commit uses it (its plan or balance changed).</summary>
+    public void Forget(string username)
+    {
+        if (Enabled)
+        {
+            _forgotten.Enqueue(username);
+        }
+    }
+
+    /// <summary>
+    /// Called by the loop before a group commit looks anything up: applies what was forgotten since, and drops
+    /// everything when the shard's epoch is not the one it was remembered under (the shard changed hands since).
+    /// </summary>
+    public void Prepare(ShardHandle shard)
+    {
+        if (shard.Epoch != _epoch)
+        {
+            Clear();
+            _epoch = shard.Epoch;
+        }
+
+        while (_forgotten.TryDequeue(out var username))
+        {
+            if (_subscribersByName.Remove(username, out var id))
+            {
+                _accounts.Remove(id);
+            }
+        }
+    }
+
+    /// <summary>A copy of the session as last committed, for the group commit to change.</summary>
+    public bool TryGetSession((string NasId, string AcctSessionId) key, out SessionState session)
+    {
+        if (_sessions.TryGet(key, out var remembered))
+        {
+            session = remembered.Copy(remembered.ReadVersion);
+            return true;
+        }
+
+        session = null!;
+        return false;
+    }
+
+    /// <summary>A copy of the account as last committed, when charging may use it without reading it (<see cref="Charger.Reusable"/>).</summary>
+    public Charger.Account? GetAccount(Guid subscriberId, ShardHandle shard, DateTimeOffset now) =>
+        _accounts.TryGet(subscriberId, out var remembered) ? Charger.Reusable(remembered, shard, now, planAge) : null;
+
+    /// <summary>
+    /// After a commit: the sessions as they are now, each written one at the committing transaction's row version
+    /// <paramref name="writtenVersion"/>; the accounts it charged as written, and those it read from the database
+    /// (and did not charge) as read. What is remembered already is updated in place: remembering makes new objects
+    /// only for what is new, so the garbage collector does not promote a copy per request.
+    /// </summary>
+    public void Remember(IEnumerable<SessionState> sessions, uint writtenVersion, IEnumerable<Charger.Account> read, IEnumerable<Charger.Account> charged)
+    {
+        foreach (var session in sessions)
+        {
+            var version = session.Dirty ? writtenVersion : session.ReadVersion;
+            if (_sessions.TryGet((session.NasId, session.AcctSessionId), out var remembered))
+            {
+                remembered.Take(session, version);
+            }
+            else
+            {
+                _sessions.Set((session.NasId, session.AcctSessionId), session.Copy(version));
+            }
+        }
+
+        foreach (var account in read)
+        {
+            RememberAccount(account.Copy(account.Plan, written: false));
+        }
+
+        foreach (var account in charged)
+        {
+            if (!_accounts.TryGet(account.SubscriberId, out var remembered) || remembered.LoadedAt != account.LoadedAt || !remembered.TakeWritten(account))
+            {
+                RememberAccount(account.Copy(account.Plan, written: true));
+            }
+        }
+    }
+
+    public void Clear()
+    {
+        _sessions.Clear();
+        _accounts.Clear();
+        _subscribersByName.Clear();
+    }
+
+    private void RememberAccount(Charger.Account account)
+    {
+        _accounts.Set(account.SubscriberId, account);
+        _subscribersByName[account.Username] = account.SubscriberId;
+        if (_subscribersByName.Count > 4 * capacity)
+        {
+            // Names of accounts the map has since dropped; rebuilt from what it still holds.
+            _subscribersByName.Clear();
+            foreach (var kept in _accounts.Values)
+            {
+                _subscribersByName[kept.Username] = kept.SubscriberId;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A map of bounded size that keeps what was used recently: entries live in a current generation and the one
+    /// before it; when the current one is full it becomes the previous one (the oldest generation is dropped), and
+    /// an entry found in the previous one moves to the current one.
+    /// </summary>
+    internal sealed class RecentMap<TKey, TValue>(int capacity)
+        where TKey : notnull
+    {
+        private readonly int _generation = Math.Max(1, capacity / 2);
+        private Dictionary<TKey, TValue> _current = [];
+        private Dictionary<TKey, TValue> _previous = [];
+
+        public IEnumerable<TValue> Values => _current.Values.Concat(_previous.Where(p => !_current.ContainsKey(p.Key)).Select(p => p.Value));
+
+        public bool TryGet(TKey key, out TValue value)
+        {
+            if (capacity <= 0)
+            {
+                value = default!;
+                return false;
+            }
+
+            if (_current.TryGetValue(key, out value!))
+            {
+                return true;
+            }
+
+            if (_previous.Remove(key, out value!))
+            {
+                Set(key, value);
+                return true;
+            }
+
+            return false;
+        }
+
+        public void Set(TKey key, TValue value)
+        {
+            if (capacity <= 0)
+            {
+                return;
+            }
+
+            _previous.Remove(key);
+            _current[key] = value;
+            if (_current.Count >= _generation)
+            {
+                _previous = _current;
+                _current = [];
+            }
+        }
+
+        public void Remove(TKey key)
+        {
+            _current.Remove(key);
+            _previous.Remove(key);
+        }
+
+        public void Clear()
+        {
+            _current.Clear();
+            _previous.Clear();
+        }
+    }
+}
