@@ -30,7 +30,9 @@ public sealed class RouterServer : IAsyncDisposable
     /// </summary>
     public static RouterServer Create(string[] args, Action<RouterOptions>? configure = null, IDirectoryStore? store = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(args);
+        // The host watches its content root and every folder below it: the program's folder, never the working directory
+        // (one holding a PostgreSQL data folder woke the service on every WAL write).
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         // Quiet defaults (no per-request lines from ASP.NET Core and YARP); arguments and environment still override them.
         builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource
         {

@@ -36,7 +36,9 @@ public sealed class RegionNodeServer : IAsyncDisposable
     /// <summary>Builds a node from command-line arguments, environment (<c>GEO_</c> prefix) and the given settings.</summary>
     public static RegionNodeServer Create(string[] args, IEnumerable<KeyValuePair<string, string?>>? settings = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // The host watches its content root and every folder below it: the program's folder, never the working directory
+        // (one holding a PostgreSQL data folder woke the service on every WAL write).
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddEnvironmentVariables("GEO_");
         if (settings is not null)
         {

@@ -32,6 +32,12 @@ public sealed class CommittedStateTests : IAsyncDisposable
         Assert.True(map.TryGet("a", out var a));
         Assert.Equal(1, a);
         Assert.True(map.Values.Count() <= 4);
+
+        // Moving "a" forward filled the current generation again: the one holding only "c" was dropped, and its
+        // table (reused for the new current generation) holds nothing of it.
+        map.Set("e", 5);
+        Assert.False(map.TryGet("c", out _));
+        Assert.Equal([1, 4, 5], map.Values.Order());
     }
 
     [Fact]
@@ -65,6 +71,21 @@ public sealed class CommittedStateTests : IAsyncDisposable
         Assert.True(state.TryGetSession(("nas-1", "s-1"), out var read));
         Assert.Equal(2000, read.Counters.InputOctets);
         Assert.Equal(7u, read.ReadVersion);
+    }
+
+    [Fact]
+    public void Session_Closed_IsForgotten()
+    {
+        var state = new CommittedState(16, PlanAge);
+        state.Prepare(_shard);
+        state.Remember([Session(1000)], 42, [], []);
+        var stopped = Session(2000);
+        stopped.Open = false;
+        stopped.Dirty = true;
+
+        state.Remember([stopped], 43, [], []);
+
+        Assert.False(state.TryGetSession(("nas-1", "s-1"), out _));
     }
 
     [Fact]

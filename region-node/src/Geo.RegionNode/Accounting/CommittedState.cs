@@ -85,7 +85,12 @@ internal sealed class CommittedState(int capacity, TimeSpan planAge)
         foreach (var session in sessions)
         {
             var version = session.Dirty ? writtenVersion : session.ReadVersion;
-            if (_sessions.TryGet((session.NasId, session.AcctSessionId), out var remembered))
+            if (!session.Open)
+            {
+                // Nothing changes a closed session again: a late or repeated request for it is read and found stale.
+                _sessions.Remove((session.NasId, session.AcctSessionId));
+            }
+            else if (_sessions.TryGet((session.NasId, session.AcctSessionId), out var remembered))
             {
                 remembered.Take(session, version);
             }
@@ -178,8 +183,11 @@ internal sealed class CommittedState(int capacity, TimeSpan planAge)
             _current[key] = value;
             if (_current.Count >= _generation)
             {
+                // The oldest generation is dropped; its table (grown to a generation's size) holds the next one.
+                var dropped = _previous;
+                dropped.Clear();
                 _previous = _current;
-                _current = [];
+                _current = dropped;
             }
         }
 

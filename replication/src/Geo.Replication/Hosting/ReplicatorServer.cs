@@ -34,7 +34,9 @@ public sealed class ReplicatorServer : IAsyncDisposable
     /// <summary>Builds the server from command-line arguments and the usual configuration sources (plus <paramref name="configure"/>).</summary>
     public static ReplicatorServer Create(string[] args, Action<IConfigurationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(args);
+        // The host watches its content root and every folder below it: the program's folder, never the working directory
+        // (one holding a PostgreSQL data folder woke the service on every WAL write).
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         configure?.Invoke(builder.Configuration);
         builder.Services.AddOptionsWithValidateOnStart<ReplicatorOptions>().BindConfiguration("Replication");
         builder.Services.AddSingleton<IValidateOptions<ReplicatorOptions>, ReplicatorOptionsValidator>();
