@@ -5,7 +5,7 @@
 #   ./geo <geoctl command>       any other geoctl command: status, down, down --purge, --help
 set -euo pipefail
 cd "$(dirname "$0")"
-geoctl=artifacts/bin/Geo.Ctl/release/geoctl.dll
+geoctl=artifacts/bin/Geo.Ctl.Host/release/geoctl.dll
 
 case "${1:-}" in
   test)

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Builds the whole solution in Release: placeholder packages first (see nuget.config), then Geo.sln.
+# Builds the whole solution in Release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-eng/placeholders/build.sh
 echo "build: dotnet build Geo.sln -c Release"
 dotnet build Geo.sln -c Release -nologo -v quiet -clp:ErrorsOnly

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the operating-system packages Geo needs, and only those that are missing:
 # PostgreSQL 15 (server binaries; the local stack and tests start private clusters), Redis 7,
-# radclient (freeradius-utils, the real RADIUS client of the end-to-end tests), librdkafka (the native
-# library behind Confluent.Kafka) and zip (to build the placeholder packages).
+# radclient (freeradius-utils, the real RADIUS client of the end-to-end tests). Confluent.Kafka's native library
+# comes from NuGet (librdkafka.redist), not from the OS.
 set -euo pipefail
 
 missing=()
@@ -10,8 +10,6 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v psql >/dev/null || missing+=(postgresql-client)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v radclient >/dev/null || missing+=(freeradius-utils)
-[ -e /usr/include/librdkafka/rdkafka.h ] || missing+=(librdkafka-dev)
-command -v zip >/dev/null || missing+=(zip)
 
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 state=${GEO_STATE_DIR:-.geo}
-geoctl="dotnet artifacts/bin/Geo.Ctl/release/geoctl.dll --state-dir $state"
+geoctl="dotnet artifacts/bin/Geo.Ctl.Host/release/geoctl.dll --state-dir $state"
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 port=$(sed -n 4p "$state/regions/a/postgres/data/postmaster.pid")
 replicator=$(cat "$state/regions/b/replicator/service.pid")

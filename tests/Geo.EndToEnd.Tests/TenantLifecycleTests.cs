@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Geo.Ctl;
 using Geo.Engines.Postgres;
+using Geo.Engines.Services;
 using Geo.Testing;
 using Npgsql;
 
@@ -285,7 +286,7 @@ public sealed class TenantLifecycleTests(TwoRegions stack) : IClassFixture<TwoRe
     private async Task<(bool Killed, string Output)> GeoctlAtStepAsync(int step, string[] arguments, Func<Process, string, Task> meanwhile)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "geoctl.dll"), "--state-dir", stack.StateDir }.Concat(arguments))
+        foreach (var argument in new[] { GeoProgram.Ctl.Locate(), "--state-dir", stack.StateDir }.Concat(arguments))
         {
             info.ArgumentList.Add(argument);
         }

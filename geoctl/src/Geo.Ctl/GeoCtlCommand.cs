@@ -7,8 +7,9 @@ using Npgsql;
 namespace Geo.Ctl;
 
 /// <summary>The geoctl command tree.</summary>
-internal static class GeoCtlCommand
+public static class GeoCtlCommand
 {
+    /// <summary>The root command, writing its results to <paramref name="output"/> and its errors to <paramref name="error"/>.</summary>
     public static RootCommand Create(TextWriter output, TextWriter error)
     {
         var stateDir = new Option<string>("--state-dir")

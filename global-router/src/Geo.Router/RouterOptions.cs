@@ -3,14 +3,12 @@ using Geo.Directory.Stores.Consul;
 namespace Geo.Router;
 
 /// <summary>
-/// Configuration of geo-router (section <c>Router</c>: <c>--Router:ListenUrl=...</c> or <c>Router__ListenUrl</c>).
+/// Configuration of geo-router (section <c>Router</c>: <c>--Router:DirectoryStore=...</c> or <c>GEO_Router__DirectoryStore</c>).
+/// Where it listens is the common <c>Urls</c> setting (<c>--urls</c>), default <see cref="RouterServer.DefaultUrls"/>.
 /// A class, not a record: a generated ToString would print the directory's password or Consul token.
 /// </summary>
 public sealed class RouterOptions
 {
-    /// <summary>Where the router listens (port 0: any free port).</summary>
-    public string ListenUrl { get; set; } = "http://127.0.0.1:8080";
-
     /// <summary>The directory store: <c>postgres</c> (embedded default) or <c>consul</c>.</summary>
     public string DirectoryStore { get; set; } = "postgres";
 
@@ -60,11 +58,6 @@ public sealed class RouterOptions
         if (DirectoryStore == "postgres" && string.IsNullOrWhiteSpace(DirectoryConnectionString))
         {
             yield return "Router:DirectoryConnectionString is required with the postgres directory store";
-        }
-
-        if (!Uri.TryCreate(ListenUrl, UriKind.Absolute, out _))
-        {
-            yield return $"Router:ListenUrl '{ListenUrl}' is not an absolute URL";
         }
 
         foreach (var (name, value) in new[]

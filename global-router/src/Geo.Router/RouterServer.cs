@@ -3,12 +3,12 @@ using Geo.Directory.Placement;
 using Geo.Directory.Regions;
 using Geo.Directory.Stores.Consul;
 using Geo.Directory.Stores.Postgres;
+using Geo.Hosting;
 using Geo.Router.Forwarding;
 using Geo.Router.Hosting;
 using Geo.Router.Listing;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.Options;
 
 namespace Geo.Router;
@@ -23,6 +23,9 @@ public sealed class RouterServer : IAsyncDisposable
 
     private RouterServer(WebApplication app) => _app = app;
 
+    /// <summary>Where the router listens when nothing else is configured (<c>--urls</c>).</summary>
+    public const string DefaultUrls = "http://127.0.0.1:8080";
+
     /// <summary>
     /// Builds a router from <paramref name="args"/> (configuration section <c>Router</c>, see
     /// <see cref="RouterOptions"/>), then <paramref name="configure"/>. With <paramref name="store"/> the router uses
@@ -30,25 +33,7 @@ public sealed class RouterServer : IAsyncDisposable
     /// </summary>
     public static RouterServer Create(string[] args, Action<RouterOptions>? configure = null, IDirectoryStore? store = null)
     {
-        // The host watches its content root and every folder below it: the program's folder, never the working directory
-        // (one holding a PostgreSQL data folder woke the service on every WAL write).
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        // Quiet defaults (no per-request lines from ASP.NET Core and YARP); arguments and environment still override them.
-        builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource
-        {
-            InitialData = new Dictionary<string, string?>
-            {
-                ["Logging:LogLevel:Default"] = "Information",
-                ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
-                ["Logging:LogLevel:Yarp"] = "Warning",
-            },
-        });
-        var listen = new RouterOptions();
-        builder.Configuration.GetSection("Router").Bind(listen);
-        configure?.Invoke(listen);
-        builder.WebHost.UseUrls(listen.ListenUrl);
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
-
+        var builder = GeoService.CreateBuilder("geo-router", DefaultUrls, args);
         var services = builder.Services;
         services.AddOptionsWithValidateOnStart<RouterOptions>().BindConfiguration("Router").PostConfigure(o => configure?.Invoke(o));
         services.AddSingleton<IValidateOptions<RouterOptions>>(new RouterOptionsValidator(store is not null));

@@ -59,9 +59,8 @@ internal sealed class RouterStack : IAsyncDisposable
         await store.TryAddPlacementAsync("acme", "alice", "a", default);
         await store.TryAddPlacementAsync("acme", "bob", "b", default);
 
-        var router = RouterServer.Create(["--Logging:LogLevel:Default=Warning"], options =>
+        var router = RouterServer.Create(["--Logging:LogLevel:Default=Warning", "--urls=http://127.0.0.1:0"], options =>
         {
-            options.ListenUrl = "http://127.0.0.1:0";
             options.DirectoryConnectionString = directory;
             options.HealthCheckInterval = healthInterval ?? TimeSpan.FromMilliseconds(200);
             // Generous: a loaded test machine must not fail a check of a healthy stand-in.

@@ -1,4 +1,5 @@
 using System.Net;
+using Geo.Hosting;
 using Geo.RegionNode.Accounting;
 using Geo.RegionNode.Api;
 using Geo.RegionNode.Authentication;
@@ -33,19 +34,19 @@ public sealed class RegionNodeServer : IAsyncDisposable
     /// <summary>The HTTP base address actually bound (health, metrics).</summary>
     public Uri HttpAddress => new(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
 
-    /// <summary>Builds a node from command-line arguments, environment (<c>GEO_</c> prefix) and the given settings.</summary>
+    /// <summary>The HTTP address (API, health, metrics) when none is configured (<c>--urls</c>).</summary>
+    public const string DefaultUrls = "http://127.0.0.1:8081";
+
+    /// <summary>Builds a node from Geo's configuration sources (see <see cref="GeoService"/>) and the given settings.</summary>
     public static RegionNodeServer Create(string[] args, IEnumerable<KeyValuePair<string, string?>>? settings = null)
     {
-        // The host watches its content root and every folder below it: the program's folder, never the working directory
-        // (one holding a PostgreSQL data folder woke the service on every WAL write).
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        builder.Configuration.AddEnvironmentVariables("GEO_");
-        if (settings is not null)
+        var builder = GeoService.CreateBuilder("geo-region", DefaultUrls, args, configuration =>
         {
-            builder.Configuration.AddInMemoryCollection(settings);
-        }
-
-        builder.Host.ConfigureHostOptions(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+            if (settings is not null)
+            {
+                configuration.AddInMemoryCollection(settings);
+            }
+        });
         var services = builder.Services;
         services.AddOptionsWithValidateOnStart<RegionNodeOptions>().BindConfiguration(RegionNodeOptions.Section).ValidateDataAnnotations();
         services.AddSingleton(TimeProvider.System);

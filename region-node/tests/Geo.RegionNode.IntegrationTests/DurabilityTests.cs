@@ -24,7 +24,7 @@ public sealed class DurabilityTests(RegionFixture stack)
         var (authPort, acctPort, httpPort) = (LoopbackPorts.FreeUdpPort(), LoopbackPorts.FreeUdpPort(), LoopbackPorts.FreeTcpPort());
         var inv = CultureInfo.InvariantCulture;
         var node = await ServiceProcess.StartAsync(Path.Combine(Path.GetDirectoryName(stack.StateDir)!, "sigkill-node"),
-            Path.Combine(AppContext.BaseDirectory, "geo-region.dll"),
+            GeoProgram.RegionNode.Locate(),
         [
             "--urls", $"http://127.0.0.1:{httpPort.ToString(inv)}",
             "--Logging:LogLevel:Default=Warning",

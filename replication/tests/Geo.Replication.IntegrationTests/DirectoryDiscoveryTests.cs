@@ -289,7 +289,7 @@ public sealed class DirectoryDiscoveryTests(TwoClusters clusters)
         await using var server = ReplicatorServer.Create([], configuration => configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Replication:Region"] = "b",
-            ["Replication:MetricsUrl"] = "http://127.0.0.1:0",
+            ["urls"] = "http://127.0.0.1:0",
             ["Replication:Directory:ConnectionString"] = "Host=127.0.0.1;Port=1;Username=geo;Password=secret-directory;Database=geo_directory",
             ["Replication:Directory:Servers:a"] = "Host=127.0.0.1;Port=1;Username=geo;Password=secret-a",
         }));
@@ -303,7 +303,7 @@ public sealed class DirectoryDiscoveryTests(TwoClusters clusters)
     private Dictionary<string, string?> Config(TestDirectory directory, string refreshInterval) => new()
     {
         ["Replication:Region"] = "b",
-        ["Replication:MetricsUrl"] = "http://127.0.0.1:0",
+        ["urls"] = "http://127.0.0.1:0",
         ["Replication:Directory:ConnectionString"] = directory.ConnectionString,
         ["Replication:Directory:Servers:a"] = Server(clusters.Source),
         ["Replication:Directory:Servers:b"] = Server(clusters.Standby),

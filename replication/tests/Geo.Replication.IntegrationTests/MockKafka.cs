@@ -21,6 +21,7 @@ public sealed class MockKafka : IDisposable
 
     public static async Task<MockKafka> StartAsync()
     {
+        Kafka.KafkaNativeLibrary.EnsureRegistered();
         var bootstrap = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         var config = new ProducerConfig { BootstrapServers = "localhost:1", Acks = Acks.All, LingerMs = 0 };
         config.Set("test.mock.num.brokers", "1");

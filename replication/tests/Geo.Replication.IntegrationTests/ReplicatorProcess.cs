@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using Geo.Engines;
+using Geo.Engines.Services;
 
 namespace Geo.Replication.IntegrationTests;
 
@@ -31,11 +32,11 @@ public sealed class ReplicatorProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "geo-replicator.dll"));
+        info.ArgumentList.Add(GeoProgram.Replicator.Locate());
         foreach (var (key, value) in new Dictionary<string, string>
         {
             ["Replication:Region"] = "b",
-            ["Replication:MetricsUrl"] = "http://127.0.0.1:0",
+            ["urls"] = "http://127.0.0.1:0",
             ["Replication:Shards:0:Name"] = shard.Database + "@a",
             ["Replication:Shards:0:SourceConnectionString"] = shard.Source,
             ["Replication:Shards:0:ReplicaConnectionString"] = shard.Replica,

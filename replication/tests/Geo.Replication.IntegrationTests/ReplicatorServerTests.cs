@@ -17,7 +17,7 @@ public sealed class ReplicatorServerTests(TwoClusters clusters)
         await using var server = ReplicatorServer.Create([], configuration => configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Replication:Region"] = "b",
-            ["Replication:MetricsUrl"] = "http://127.0.0.1:0",
+            ["urls"] = "http://127.0.0.1:0",
             ["Replication:LagWarningSeconds"] = "3",
             ["Replication:Shards:0:Name"] = "acme@a",
             ["Replication:Shards:0:SourceConnectionString"] = shard.Source,
@@ -73,7 +73,7 @@ public sealed class ReplicatorServerTests(TwoClusters clusters)
         await using var server = ReplicatorServer.Create([], configuration => configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Replication:Region"] = "b",
-            ["Replication:MetricsUrl"] = "http://127.0.0.1:0",
+            ["urls"] = "http://127.0.0.1:0",
             ["Replication:Shards:0:Name"] = "acme@a",
         }));
 

@@ -140,7 +140,7 @@ public sealed class RunningReplicator : IAsyncDisposable
     public ShardReplicator Replicator { get; }
 
     public static RunningReplicator Start(ShardReplicationOptions shard, ReplicatorOptions? settings = null, ILoggerFactory? loggerFactory = null) =>
-        new(new ShardReplicator(shard, settings ?? new ReplicatorOptions { Region = "b" }, loggerFactory ?? TestLogging.Factory, TimeProvider.System));
+        new(new ShardReplicator(shard, settings ?? new ReplicatorOptions { Region = "b" }, loggerFactory ?? TestLogging.Factory, TimeProvider.System, new Kafka.KafkaSourceFactory()));
 
     /// <summary>Waits until the stream applies changes (initial sync done).</summary>
     public async Task WaitStreamingAsync()

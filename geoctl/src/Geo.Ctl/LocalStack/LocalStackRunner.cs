@@ -166,11 +166,11 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         var arguments = new List<string>
         {
             $"--Replication:Region={region.Id}",
-            $"--Replication:MetricsUrl={url}",
+            $"--urls={url}",
             $"--Replication:Directory:ConnectionString={directory}",
         };
         arguments.AddRange(clusters.Select(c => $"--Replication:Directory:Servers:{c.Key}={c.Value.ConnectionString()}"));
-        var replicator = await ServiceProcess.StartAsync(layout.Replicator(region.Id), Path.Combine(AppContext.BaseDirectory, "geo-replicator.dll"), arguments, cancellationToken);
+        var replicator = await ServiceProcess.StartAsync(layout.Replicator(region.Id), GeoProgram.Replicator.Locate(), arguments, cancellationToken);
         await replicator.WaitUntilReadyAsync(ct => IsReadyAsync(new Uri($"{url}/health/ready"), ct), TimeSpan.FromSeconds(120), cancellationToken);
         return replicator;
     }
@@ -187,11 +187,11 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         var arguments = new List<string>
         {
             $"--Router:DirectoryConnectionString={directory}",
-            $"--Router:ListenUrl={url}",
+            $"--urls={url}",
             $"--Router:Admin:OperatorKeySha256={Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(operatorKey)))}",
         };
         arguments.AddRange(clusters.Select(c => $"--Router:Admin:Servers:{c.Key}={c.Value.ConnectionString()}"));
-        var router = await ServiceProcess.StartAsync(layout.Router, Path.Combine(AppContext.BaseDirectory, "geo-router.dll"), arguments, cancellationToken);
+        var router = await ServiceProcess.StartAsync(layout.Router, GeoProgram.Router.Locate(), arguments, cancellationToken);
         await router.WaitUntilReadyAsync(ct => IsReadyAsync(new Uri($"{url}/health/ready"), ct), TimeSpan.FromSeconds(60), cancellationToken);
         return router;
     }
@@ -199,7 +199,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
     private async Task<ServiceProcess> StartRegionNodeAsync(RegionState region, string directory, PostgresCluster postgres, RedisServer redis, CancellationToken cancellationToken)
     {
         var inv = CultureInfo.InvariantCulture;
-        var node = await ServiceProcess.StartAsync(layout.RegionNode(region.Id), Path.Combine(AppContext.BaseDirectory, "geo-region.dll"),
+        var node = await ServiceProcess.StartAsync(layout.RegionNode(region.Id), GeoProgram.RegionNode.Locate(),
         [
             "--urls", $"http://127.0.0.1:{region.ApiPort.ToString(inv)}",
             $"--RegionNode:RegionId={region.Id}",

@@ -1,5 +1,6 @@
 using Geo.Directory;
 using Geo.Directory.Regions;
+using Geo.Hosting;
 using Geo.Router.Forwarding;
 using Geo.Router.Listing;
 
@@ -13,9 +14,11 @@ internal static class RouterEndpoints
 {
     public static void Map(WebApplication app)
     {
-        app.MapGet("/health/live", () => Results.Ok());
-        app.MapGet("/health/ready", (DirectoryCache directory) =>
-            directory.Current.Version > 0 ? Results.Ok() : Results.StatusCode(StatusCodes.Status503ServiceUnavailable));
+        GeoService.MapHealth(app, context =>
+        {
+            var loaded = context.RequestServices.GetRequiredService<DirectoryCache>().Current.Version > 0;
+            return Task.FromResult(new HealthReport(loaded, new Dictionary<string, object?> { ["directory"] = loaded ? "ok" : "not_loaded" }));
+        });
         app.MapGet("/directory", (DirectoryCache directory, RegionHealthMonitor health) => Results.Json(Describe(directory, health)));
         app.Map("/tenants/{**rest}", DispatchAsync);
     }

@@ -61,7 +61,7 @@ internal static class RouterBenchmark
             await store.TryAddPlacementAsync("acme", Username(i), "a", cancellationToken);
         }
 
-        await using var router = RouterServer.Create(["--Logging:LogLevel:Default=Warning"], o => o.ListenUrl = "http://127.0.0.1:0", store);
+        await using var router = RouterServer.Create(["--Logging:LogLevel:Default=Warning", "--urls=http://127.0.0.1:0"], store: store);
         await router.StartAsync(cancellationToken);
         using var handler = new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = int.MaxValue, PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5) };
         using var client = new HttpClient(handler);

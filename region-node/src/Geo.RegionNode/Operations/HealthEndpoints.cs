@@ -1,4 +1,4 @@
-using System.Text.Json;
+using Geo.Hosting;
 using Geo.RegionNode.Caching;
 using Geo.RegionNode.Radius;
 using Geo.RegionNode.Shards;
@@ -12,18 +12,23 @@ internal static class HealthEndpoints
 {
     public static void Map(WebApplication app)
     {
-        app.MapGet("/health/live", () => Results.Text("live\n"));
         app.MapGet("/metrics", (Metrics metrics) => Results.Text(metrics.Render(), "text/plain; version=0.0.4"));
-        app.MapGet("/health/ready", async (RadiusServer radius, ShardCatalog catalog, RedisRegionCache cache, IOptions<RegionNodeOptions> options, TimeProvider time, CancellationToken cancellationToken) =>
+        GeoService.MapHealth(app, async context =>
         {
+            var services = context.RequestServices;
+            var radius = services.GetRequiredService<RadiusServer>();
+            var catalog = services.GetRequiredService<ShardCatalog>();
+            var cache = services.GetRequiredService<RedisRegionCache>();
+            var options = services.GetRequiredService<IOptions<RegionNodeOptions>>();
+            var time = services.GetRequiredService<TimeProvider>();
+            var cancellationToken = context.RequestAborted;
             var postgres = await CheckPostgresAsync(catalog, cancellationToken);
             var refreshedAgo = catalog.LastRefreshAt is { } at ? time.GetUtcNow() - at : (TimeSpan?)null;
             var directory = refreshedAgo is { } ago && ago < options.Value.RefreshInterval * 5;
             var redis = options.Value.RedisEndpoint.Length == 0 ? "disabled" : cache.SessionIndexValid ? "ok" : "degraded";
             var ready = radius.Listening && postgres && directory;
-            var body = new Dictionary<string, object?>
+            return new HealthReport(ready, new Dictionary<string, object?>
             {
-                ["status"] = ready ? "ready" : "not_ready",
                 ["region"] = options.Value.RegionId,
                 ["listeners"] = radius.Listening ? "ok" : "down",
                 ["postgres"] = postgres ? "ok" : "down",
@@ -31,8 +36,7 @@ internal static class HealthEndpoints
                 // Redis is a cache: without it the node answers from PostgreSQL, so it never makes the node unready.
                 ["redis"] = redis,
                 ["shards"] = catalog.Shards.Select(s => new { shard = s.ToString(), epoch = s.Epoch }).ToArray(),
-            };
-            return Results.Text(JsonSerializer.Serialize(body), "application/json", statusCode: ready ? 200 : 503);
+            });
         });
     }
 

@@ -30,9 +30,6 @@ public sealed class ReplicatorOptions
     /// <summary>Seconds behind at which a shard's lag is reported as a warning (metrics, log, status).</summary>
     public double LagWarningSeconds { get; set; } = 5;
 
-    /// <summary>Where <c>/metrics</c>, <c>/health/live</c> and <c>/health/ready</c> listen; port 0 picks a free one.</summary>
-    public string MetricsUrl { get; set; } = "http://127.0.0.1:9464";
-
     /// <summary>At most this many row changes per replica transaction (whole source transactions are never split).</summary>
     public int MaxBatchChanges { get; set; } = 5000;
 

@@ -1,4 +1,5 @@
 using Geo.Replication.Applying;
+using Geo.Replication.Changes;
 using Geo.Replication.Discovery;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -19,6 +20,7 @@ public sealed partial class ReplicatorRuntime : BackgroundService
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly IKafkaSourceFactory? _kafka;
     private readonly Lock _gate = new();
     private readonly ShardRun[] _static;
     private readonly HashSet<string> _staticNames;
@@ -30,8 +32,8 @@ public sealed partial class ReplicatorRuntime : BackgroundService
     // Replaced whole under _gate, read without it: readers (HTTP, tests) always see a complete list.
     private volatile ShardRun[] _runs;
 
-    /// <summary>Creates the runtime (through dependency injection).</summary>
-    public ReplicatorRuntime(IOptions<ReplicatorOptions> options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+    /// <summary>Creates the runtime (through dependency injection); <paramref name="kafka"/> makes the sources of Kafka shards.</summary>
+    public ReplicatorRuntime(IOptions<ReplicatorOptions> options, ILoggerFactory loggerFactory, TimeProvider timeProvider, IKafkaSourceFactory? kafka = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
@@ -39,7 +41,8 @@ public sealed partial class ReplicatorRuntime : BackgroundService
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<ReplicatorRuntime>();
         _time = timeProvider;
-        _static = [.. _options.Shards.Select(shard => new ShardRun(shard.Name, new ShardReplicator(shard, _options, loggerFactory, timeProvider), null))];
+        _kafka = kafka;
+        _static = [.. _options.Shards.Select(shard => new ShardRun(shard.Name, new ShardReplicator(shard, _options, loggerFactory, timeProvider, kafka), null))];
         _staticNames = new HashSet<string>(_static.Select(s => s.Name), StringComparer.Ordinal);
         _runs = _static;
         _discovery = _options.Directory.Enabled ? new ShardDiscovery(_options, timeProvider, loggerFactory.CreateLogger<ShardDiscovery>()) : null;
@@ -148,7 +151,7 @@ public sealed partial class ReplicatorRuntime : BackgroundService
 
             if (shard.Options is { } options)
             {
-                starting.Add(new ShardRun(shard.Name, new ShardReplicator(options, _options, _loggerFactory, _time), shard));
+                starting.Add(new ShardRun(shard.Name, new ShardReplicator(options, _options, _loggerFactory, _time, _kafka), shard));
                 LogShardDiscovered(_logger, shard.Name, shard.OwnerRegion);
             }
             else

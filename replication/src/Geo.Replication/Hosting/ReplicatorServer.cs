@@ -1,11 +1,10 @@
+using Geo.Hosting;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Geo.Replication.Hosting;
@@ -24,6 +23,9 @@ public sealed class ReplicatorServer : IAsyncDisposable
 
     private ReplicatorServer(WebApplication app) => _app = app;
 
+    /// <summary>Where <c>/metrics</c> and the health endpoints listen when nothing else is configured (<c>--urls</c>).</summary>
+    public const string DefaultUrls = "http://127.0.0.1:9464";
+
     /// <summary>The replicator's runtime: its shards and their status.</summary>
     public ReplicatorRuntime Runtime => _app.Services.GetRequiredService<ReplicatorRuntime>();
 
@@ -31,29 +33,28 @@ public sealed class ReplicatorServer : IAsyncDisposable
     public Uri? HttpAddress =>
         _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.Select(a => new Uri(a)).FirstOrDefault();
 
-    /// <summary>Builds the server from command-line arguments and the usual configuration sources (plus <paramref name="configure"/>).</summary>
-    public static ReplicatorServer Create(string[] args, Action<IConfigurationBuilder>? configure = null)
+    /// <summary>
+    /// Builds the server from command-line arguments and the usual configuration sources (plus <paramref name="configure"/>);
+    /// <paramref name="services"/> adds services, such as the Kafka source (<c>AddKafkaSource</c>).
+    /// </summary>
+    public static ReplicatorServer Create(string[] args, Action<IConfigurationBuilder>? configure = null, Action<IServiceCollection>? services = null)
     {
-        // The host watches its content root and every folder below it: the program's folder, never the working directory
-        // (one holding a PostgreSQL data folder woke the service on every WAL write).
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        configure?.Invoke(builder.Configuration);
+        var builder = GeoService.CreateBuilder("geo-replicator", DefaultUrls, args, configure);
         builder.Services.AddOptionsWithValidateOnStart<ReplicatorOptions>().BindConfiguration("Replication");
         builder.Services.AddSingleton<IValidateOptions<ReplicatorOptions>, ReplicatorOptionsValidator>();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ReplicatorRuntime>();
+        services?.Invoke(builder.Services);
         builder.Services.AddHostedService(services => services.GetRequiredService<ReplicatorRuntime>());
-        builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(30));
-        builder.WebHost.UseUrls(builder.Configuration["Replication:MetricsUrl"] ?? new ReplicatorOptions().MetricsUrl);
 
         var app = builder.Build();
         app.MapGet("/metrics", (ReplicatorRuntime runtime, IOptions<ReplicatorOptions> options) =>
             Results.Text(PrometheusText.Render(runtime.Status, options.Value.LagWarningSeconds), "text/plain; version=0.0.4"));
-        app.MapGet("/health/live", () => Results.Text("live\n"));
-        app.MapGet("/health/ready", (ReplicatorRuntime runtime) =>
+        GeoService.MapHealth(app, context =>
         {
-            var notStreaming = runtime.Status.Where(s => s.State != ShardState.Streaming).Select(s => $"{s.Shard}: {s.State} {s.LastError}").ToList();
-            return notStreaming.Count == 0 ? Results.Text("ready\n") : Results.Text(string.Join('\n', notStreaming) + "\n", statusCode: StatusCodes.Status503ServiceUnavailable);
+            var notStreaming = context.RequestServices.GetRequiredService<ReplicatorRuntime>().Status
+                .Where(s => s.State != ShardState.Streaming).Select(s => $"{s.Shard}: {s.State} {s.LastError}").ToList();
+            return Task.FromResult(new HealthReport(notStreaming.Count == 0, new Dictionary<string, object?> { ["not_streaming"] = notStreaming }));
         });
         return new ReplicatorServer(app);
     }

@@ -1,7 +1,6 @@
 using System.Threading.Channels;
 using Geo.Replication.Applying;
 using Geo.Replication.Changes;
-using Geo.Replication.Kafka;
 using Geo.Replication.PgOutput;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -22,6 +21,7 @@ public sealed partial class ShardReplicator
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly IKafkaSourceFactory? _kafka;
     private readonly Lock _gate = new();
     private readonly Queue<DateTimeOffset> _pendingCommits = new();
     private bool _replicaPrepared;
@@ -36,8 +36,8 @@ public sealed partial class ShardReplicator
     private string? _lastError;
     private double? _lagBytes;
 
-    /// <summary>Creates the replicator of one shard.</summary>
-    public ShardReplicator(ShardReplicationOptions shard, ReplicatorOptions settings, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+    /// <summary>Creates the replicator of one shard; <paramref name="kafka"/> makes its source when that is Kafka.</summary>
+    public ShardReplicator(ShardReplicationOptions shard, ReplicatorOptions settings, ILoggerFactory loggerFactory, TimeProvider timeProvider, IKafkaSourceFactory? kafka = null)
     {
         ArgumentNullException.ThrowIfNull(shard);
         ArgumentNullException.ThrowIfNull(settings);
@@ -48,6 +48,7 @@ public sealed partial class ShardReplicator
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<ShardReplicator>();
         _time = timeProvider;
+        _kafka = kafka;
     }
 
     /// <summary>The shard's name.</summary>
@@ -61,7 +62,7 @@ public sealed partial class ShardReplicator
         new NpgsqlConnectionStringBuilder(_shard.SourceConnectionString).Database ?? _shard.Name, _settings.Region);
 
     /// <summary>The stream's key in the replica's <c>replication_progress</c>.</summary>
-    public string SourceName => _shard.Source == ReplicationSourceKind.Kafka ? KafkaDebeziumSource.StreamName(_shard.Kafka) : $"pgoutput:{SlotName}";
+    public string SourceName => _shard.Source == ReplicationSourceKind.Kafka ? _shard.Kafka.StreamName : $"pgoutput:{SlotName}";
 
     /// <summary>A snapshot of the stream's state and lag.</summary>
     public ShardStatus Status
@@ -357,7 +358,8 @@ public sealed partial class ShardReplicator
     private IChangeSource CreateSource() => _shard.Source switch
     {
         ReplicationSourceKind.PgOutput => new PgOutputSource(_shard.SourceConnectionString, SlotName, _shard.Publication, _loggerFactory.CreateLogger<PgOutputSource>()),
-        ReplicationSourceKind.Kafka => new KafkaDebeziumSource(_shard.Kafka, _shard.ReplicaConnectionString, _loggerFactory.CreateLogger<KafkaDebeziumSource>()),
+        ReplicationSourceKind.Kafka => _kafka?.Create(_shard.Kafka, _shard.ReplicaConnectionString, _loggerFactory)
+            ?? throw new ReplicationException($"shard {_shard.Name}: its source is Kafka, and this program was built without the Kafka source"),
         _ => throw new ReplicationException($"unknown source kind {_shard.Source}"),
     };
 

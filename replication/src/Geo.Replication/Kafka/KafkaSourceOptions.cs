@@ -21,6 +21,9 @@ public sealed class KafkaSourceOptions
     /// <summary>Extra librdkafka settings (security, timeouts), passed through as they are.</summary>
     public IDictionary<string, string> ClientSettings { get; } = new Dictionary<string, string>();
 
+    /// <summary>The stream's key in the replica's <c>replication_progress</c>.</summary>
+    public string StreamName => $"kafka:{TopicPrefix}";
+
     /// <summary>The transaction topic's name.</summary>
     public string TransactionTopicName => TransactionTopic ?? $"{TopicPrefix}.transaction";
 

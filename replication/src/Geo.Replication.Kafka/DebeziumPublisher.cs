@@ -29,6 +29,7 @@ public sealed partial class DebeziumPublisher
     {
         ArgumentNullException.ThrowIfNull(kafka);
         ArgumentNullException.ThrowIfNull(logger);
+        KafkaNativeLibrary.EnsureRegistered();
         _sourceConnectionString = sourceConnectionString;
         _slotName = slotName;
         _publication = publication;

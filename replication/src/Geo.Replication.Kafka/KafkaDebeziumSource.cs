@@ -31,21 +31,15 @@ internal sealed partial class KafkaDebeziumSource : IChangeSource
 
     public KafkaDebeziumSource(KafkaSourceOptions options, string replicaConnectionString, ILogger logger)
     {
+        KafkaNativeLibrary.EnsureRegistered();
         _options = options;
         _replicaConnectionString = replicaConnectionString;
         _logger = logger;
     }
 
-    public string Name => StreamName(_options);
+    public string Name => _options.StreamName;
 
     public ulong ConfirmedLsn => 0;
-
-    /// <summary>The stream's key in <c>replication_progress</c>.</summary>
-    public static string StreamName(KafkaSourceOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        return $"kafka:{options.TopicPrefix}";
-    }
 
     public async Task<SourceSnapshot?> OpenAsync(string? storedPosition, CancellationToken cancellationToken)
     {

@@ -1,4 +1,5 @@
 using Geo.Replication.Hosting;
+using Geo.Replication.Kafka;
 
 // Socket completions run on the socket event thread instead of hopping to the thread pool: the replicator's work is
 // a few long streams (a replication connection in, an applier connection out, per shard) whose continuations never
@@ -10,5 +11,5 @@ if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLET
 }
 
 // geo-replicator: keeps the replica of every shard this region stands by for current. See ReplicatorServer.
-await using var server = ReplicatorServer.Create(args);
+await using var server = ReplicatorServer.Create(args, services: services => services.AddKafkaSource());
 await server.RunAsync();

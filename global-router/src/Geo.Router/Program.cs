@@ -1,5 +1,0 @@
-using Geo.Router;
-
-// geo-router --Router:DirectoryConnectionString="Host=...;Database=geo_directory" --Router:ListenUrl=http://0.0.0.0:8080
-await using var server = RouterServer.Create(args);
-await server.RunAsync();
