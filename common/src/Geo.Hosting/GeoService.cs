@@ -1,4 +1,6 @@
+using System.Diagnostics.Metrics;
 using System.Text.Json;
+using Geo.Hosting.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -22,7 +24,9 @@ namespace Geo.Hosting;
 /// <item>the HTTP listen address is ASP.NET Core's <c>Urls</c> setting (<c>--urls</c>, <c>GEO_URLS</c>), each service with its own default;</item>
 /// <item>console logs on one line each with a UTC timestamp; framework request logging quiet (Warning);
 /// <c>Logging:Console:FormatterName=json</c> switches to JSON lines;</item>
-/// <item>30 s to stop gracefully; no Server header.</item>
+/// <item>30 s to stop gracefully; no Server header;</item>
+/// <item>metrics on <see cref="System.Diagnostics.Metrics"/> instruments made through the host's <see cref="IMeterFactory"/>,
+/// served on <c>/metrics</c> by <see cref="MapMetrics"/>.</item>
 /// </list>
 /// </summary>
 public static class GeoService
@@ -77,7 +81,22 @@ public static class GeoService
         builder.Logging.AddConsole();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton<PrometheusExporter>();
         return builder;
+    }
+
+    /// <summary>
+    /// Maps <c>/metrics</c>: every instrument of the host's meters (<see cref="System.Diagnostics.Metrics.IMeterFactory"/>)
+    /// and the runtime's garbage-collection figures, in the Prometheus text format. Call it before the host starts, so
+    /// that no measurement is missed.
+    /// </summary>
+    public static void MapMetrics(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var exporter = app.Services.GetRequiredService<PrometheusExporter>();
+        RuntimeMetrics.Create(app.Services.GetRequiredService<IMeterFactory>());
+        app.MapGet("/metrics", () => Results.Text(exporter.Render(), "text/plain; version=0.0.4"));
     }
 
     /// <summary>

@@ -69,6 +69,7 @@ public sealed class RouterServer : IAsyncDisposable
         services.AddHostedService<DirectoryHostedService>();
 
         var app = builder.Build();
+        GeoService.MapMetrics(app);
         RouterEndpoints.Map(app);
         AdminEndpoints.Map(app);
         return new RouterServer(app);

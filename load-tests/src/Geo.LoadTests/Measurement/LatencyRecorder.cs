@@ -1,11 +1,18 @@
 using System.Globalization;
+using HdrHistogram;
 
 namespace Geo.LoadTests.Measurement;
 
-/// <summary>Collects latencies (microseconds) from many workers and reports percentiles.</summary>
+/// <summary>
+/// Collects latencies (microseconds) from many workers and reports percentiles. Each worker records into a histogram
+/// of its own (HdrHistogram, 3 significant digits, up to 10 minutes), merged when it is done: memory stays the same
+/// however long the run, unlike a list of every sample.
+/// </summary>
 internal sealed class LatencyRecorder
 {
-    private readonly List<long[]> _chunks = [];
+    private const long HighestMicroseconds = 600_000_000;
+
+    private readonly LongHistogram _total = NewHistogram();
     private readonly Lock _gate = new();
 
     /// <summary>A recorder for one worker; merged into this one when the worker is done.</summary>
@@ -13,39 +20,36 @@ internal sealed class LatencyRecorder
 
     public string Summary()
     {
-        long[] all;
         lock (_gate)
         {
-            all = _chunks.SelectMany(c => c).ToArray();
-        }
+            if (_total.TotalCount == 0)
+            {
+                return "no samples";
+            }
 
-        if (all.Length == 0)
-        {
-            return "no samples";
+            return string.Create(CultureInfo.InvariantCulture,
+                $"p50 {Ms(0.50)} ms, p99 {Ms(0.99)} ms, p99.9 {Ms(0.999)} ms, max {_total.GetMaxValue() / 1000.0:F2} ms ({_total.TotalCount} samples)");
         }
-
-        Array.Sort(all);
-        return string.Create(CultureInfo.InvariantCulture,
-            $"p50 {Ms(all, 0.50)} ms, p99 {Ms(all, 0.99)} ms, p99.9 {Ms(all, 0.999)} ms, max {all[^1] / 1000.0:F2} ms ({all.Length} samples)");
     }
 
-    private static string Ms(long[] sorted, double quantile) =>
-        (sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(quantile * sorted.Length) - 1)] / 1000.0).ToString("F2", CultureInfo.InvariantCulture);
+    private string Ms(double quantile) => (_total.GetValueAtPercentile(quantile * 100) / 1000.0).ToString("F2", CultureInfo.InvariantCulture);
+
+    private static LongHistogram NewHistogram() => new(HighestMicroseconds, 3);
 
     internal sealed class Local(LatencyRecorder owner)
     {
-        private readonly List<long> _samples = new(100_000);
+        private readonly LongHistogram _samples = NewHistogram();
 
-        public void Record(long microseconds) => _samples.Add(microseconds);
+        public void Record(long microseconds) => _samples.RecordValue(Math.Clamp(microseconds, 0, HighestMicroseconds));
 
         public void Flush()
         {
             lock (owner._gate)
             {
-                owner._chunks.Add([.. _samples]);
+                owner._total.Add(_samples);
             }
 
-            _samples.Clear();
+            _samples.Reset();
         }
     }
 }

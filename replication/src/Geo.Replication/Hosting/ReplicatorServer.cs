@@ -1,8 +1,8 @@
+using System.Diagnostics.Metrics;
 using Geo.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -48,8 +48,10 @@ public sealed class ReplicatorServer : IAsyncDisposable
         builder.Services.AddHostedService(services => services.GetRequiredService<ReplicatorRuntime>());
 
         var app = builder.Build();
-        app.MapGet("/metrics", (ReplicatorRuntime runtime, IOptions<ReplicatorOptions> options) =>
-            Results.Text(PrometheusText.Render(runtime.Status, options.Value.LagWarningSeconds), "text/plain; version=0.0.4"));
+        // Resolved at the first scrape, not here: the runtime and the options are validated when the host starts.
+        ReplicationMetrics.Create(app.Services.GetRequiredService<IMeterFactory>(), () => app.Services.GetRequiredService<ReplicatorRuntime>().Status,
+            () => app.Services.GetRequiredService<IOptions<ReplicatorOptions>>().Value.LagWarningSeconds);
+        GeoService.MapMetrics(app);
         GeoService.MapHealth(app, context =>
         {
             var notStreaming = context.RequestServices.GetRequiredService<ReplicatorRuntime>().Status
