@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Net;
 using System.Threading.Channels;
 using Geo.RegionNode.Caching;
-using Geo.RegionNode.Operations;
 using Geo.RegionNode.Shards;
+using Geo.RegionNode.Telemetry;
 using Npgsql;
 using NpgsqlTypes;
 
