@@ -6,11 +6,12 @@ using Geo.RegionNode.Authentication;
 using Geo.RegionNode.Caching;
 using Geo.RegionNode.ChangeOfAuthorization;
 using Geo.RegionNode.Operations;
-using Geo.RegionNode.Radius;
 using Geo.RegionNode.Shards;
+using Geo.RegionNode.Telemetry;
+using Geo.RegionNode.Transport;
 using Geo.Schema.Secrets;
-using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.Extensions.Options;
 
 namespace Geo.RegionNode;

@@ -139,7 +139,7 @@ public sealed class CommittedStateTests : IAsyncDisposable
     [Fact]
     public void Account_OnAFlatPlan_IsReusedUntilThePlanChanges()
     {
-        var state = Remembering(new Charger.Account(Flat, T0) { SubscriberId = Subscriber, Username = "alice", LoadedAt = T0 });
+        var state = Remembering(new ChargingAccount(Flat, T0) { SubscriberId = Subscriber, Username = "alice", LoadedAt = T0 });
         Assert.False(state.GetAccount(Subscriber, _shard, T0.AddSeconds(1))!.Plan.IsRated);
 
         _shard.Plans = new Dictionary<string, Plan> { [Flat.Id] = Prepaid with { Id = Flat.Id } };
@@ -170,7 +170,7 @@ public sealed class CommittedStateTests : IAsyncDisposable
 
     private static readonly Guid Subscriber = Guid.CreateVersion7();
 
-    private CommittedState Remembering(Charger.Account account)
+    private CommittedState Remembering(ChargingAccount account)
     {
         var state = new CommittedState(16, PlanAge);
         state.Prepare(_shard);
@@ -178,12 +178,12 @@ public sealed class CommittedStateTests : IAsyncDisposable
         return state;
     }
 
-    private static Charger.Account Account(long used, long balance) => new(Prepaid, T0)
+    private static ChargingAccount Account(long used, long balance) => new(Prepaid, T0)
     {
         SubscriberId = Subscriber,
         Username = "alice",
         LoadedAt = T0,
-        Data = new Charger.BucketState(Guid.CreateVersion7(), 5_000_000_000, used, null, null, T0.AddDays(30)),
+        Data = new BucketState(Guid.CreateVersion7(), 5_000_000_000, used, null, null, T0.AddDays(30)),
         Balance = balance,
         ReadBalance = balance,
     };

@@ -1,6 +1,6 @@
 using System.Net;
 using Geo.Radius;
-using Geo.RegionNode.Radius;
+using Geo.RegionNode.Transport;
 
 namespace Geo.RegionNode.Tests;
 

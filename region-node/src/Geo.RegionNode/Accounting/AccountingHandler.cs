@@ -1,9 +1,9 @@
-using Geo.Radius;
 using Geo.Radius.Dictionary;
+using Geo.Radius;
 using Geo.RegionNode.Authentication;
-using Geo.RegionNode.Operations;
-using Geo.RegionNode.Radius;
 using Geo.RegionNode.Shards;
+using Geo.RegionNode.Telemetry;
+using Geo.RegionNode.Transport;
 
 namespace Geo.RegionNode.Accounting;
 

@@ -14,13 +14,13 @@ namespace Geo.RegionNode.Accounting;
 /// starts over from fresh reads. What no write checks is a subscriber's plan: a remembered plan is forgotten when the
 /// subscriber's profile changes (through any node's API: the cache tells every node) and read again at least every
 /// <c>planAge</c> whatever happens. An account charging could decide something from without writing it (an exhausted
-/// bucket, an empty balance) is always read again (<see cref="Charger.Reusable"/>).
+/// bucket, an empty balance) is always read again (<see cref="ChargingAccount.Reusable"/>).
 /// </para>
 /// </summary>
 internal sealed class CommittedState(int capacity, TimeSpan planAge)
 {
     private readonly RecentMap<(string NasId, string AcctSessionId), SessionState> _sessions = new(capacity);
-    private readonly RecentMap<Guid, Charger.Account> _accounts = new(capacity);
+    private readonly RecentMap<Guid, ChargingAccount> _accounts = new(capacity);
     private readonly Dictionary<string, Guid> _subscribersByName = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _forgotten = new();
     private long _epoch = -1;
@@ -70,9 +70,9 @@ internal sealed class CommittedState(int capacity, TimeSpan planAge)
         return false;
     }
 
-    /// <summary>A copy of the account as last committed, when charging may use it without reading it (<see cref="Charger.Reusable"/>).</summary>
-    public Charger.Account? GetAccount(Guid subscriberId, ShardHandle shard, DateTimeOffset now) =>
-        _accounts.TryGet(subscriberId, out var remembered) ? Charger.Reusable(remembered, shard, now, planAge) : null;
+    /// <summary>A copy of the account as last committed, when charging may use it without reading it (<see cref="ChargingAccount.Reusable"/>).</summary>
+    public ChargingAccount? GetAccount(Guid subscriberId, ShardHandle shard, DateTimeOffset now) =>
+        _accounts.TryGet(subscriberId, out var remembered) ? remembered.Reusable(shard, now, planAge) : null;
 
     /// <summary>
     /// After a commit: the sessions as they are now, each written one at the committing transaction's row version
@@ -80,7 +80,7 @@ internal sealed class CommittedState(int capacity, TimeSpan planAge)
     /// (and did not charge) as read. What is remembered already is updated in place: remembering makes new objects
     /// only for what is new, so the garbage collector does not promote a copy per request.
     /// </summary>
-    public void Remember(IEnumerable<SessionState> sessions, uint writtenVersion, IEnumerable<Charger.Account> read, IEnumerable<Charger.Account> charged)
+    public void Remember(IEnumerable<SessionState> sessions, uint writtenVersion, IEnumerable<ChargingAccount> read, IEnumerable<ChargingAccount> charged)
     {
         foreach (var session in sessions)
         {
@@ -121,7 +121,7 @@ internal sealed class CommittedState(int capacity, TimeSpan planAge)
         _subscribersByName.Clear();
     }
 
-    private void RememberAccount(Charger.Account account)
+    private void RememberAccount(ChargingAccount account)
     {
         _accounts.Set(account.SubscriberId, account);
         _subscribersByName[account.Username] = account.SubscriberId;

@@ -1,12 +1,12 @@
 using System.Security.Cryptography;
-using Geo.Radius;
 using Geo.Radius.Dictionary;
 using Geo.Radius.Security;
+using Geo.Radius;
 using Geo.RegionNode.Caching;
 using Geo.RegionNode.ChangeOfAuthorization;
-using Geo.RegionNode.Operations;
-using Geo.RegionNode.Radius;
 using Geo.RegionNode.Shards;
+using Geo.RegionNode.Telemetry;
+using Geo.RegionNode.Transport;
 using Geo.Schema.Secrets;
 
 namespace Geo.RegionNode.Authentication;

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Geo.RegionNode.Caching;
-using Geo.RegionNode.Operations;
 using Geo.RegionNode.Shards;
+using Geo.RegionNode.Telemetry;
 using Npgsql;
 
 namespace Geo.RegionNode.Authentication;

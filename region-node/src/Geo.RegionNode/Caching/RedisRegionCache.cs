@@ -1,5 +1,5 @@
-using Geo.RegionNode.Operations;
 using Geo.RegionNode.Shards;
+using Geo.RegionNode.Telemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using StackExchange.Redis;

@@ -1,12 +1,12 @@
-using System.Net;
 using System.Net.Sockets;
-using Geo.RegionNode.Radius;
+using System.Net;
 using System.Threading.Channels;
-using Geo.Radius;
 using Geo.Radius.Dictionary;
 using Geo.Radius.Security;
-using Geo.RegionNode.Operations;
+using Geo.Radius;
 using Geo.RegionNode.Shards;
+using Geo.RegionNode.Telemetry;
+using Geo.RegionNode.Transport;
 using Microsoft.Extensions.Options;
 using Npgsql;
 

@@ -1,7 +1,8 @@
 using Geo.Hosting;
 using Geo.RegionNode.Caching;
-using Geo.RegionNode.Radius;
 using Geo.RegionNode.Shards;
+using Geo.RegionNode.Telemetry;
+using Geo.RegionNode.Transport;
 using Microsoft.Extensions.Options;
 using Npgsql;
 

@@ -2,16 +2,16 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using Geo.Radius;
 using Geo.Radius.Dictionary;
 using Geo.Radius.Security;
+using Geo.Radius;
 using Geo.RegionNode.Accounting;
 using Geo.RegionNode.Authentication;
-using Geo.RegionNode.Operations;
 using Geo.RegionNode.Shards;
+using Geo.RegionNode.Telemetry;
 using Microsoft.Extensions.Options;
 
-namespace Geo.RegionNode.Radius;
+namespace Geo.RegionNode.Transport;
 
 /// <summary>
 /// The RADIUS front door on the authentication and accounting ports. Every datagram is checked before

@@ -2,7 +2,7 @@ using System.Net;
 using Geo.Radius;
 using Geo.RegionNode.Shards;
 
-namespace Geo.RegionNode.Radius;
+namespace Geo.RegionNode;
 
 /// <summary>
 /// A request that passed the checks of the listener: known NAS, right secret, valid authenticators. A request

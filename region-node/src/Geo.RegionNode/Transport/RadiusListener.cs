@@ -1,10 +1,10 @@
 using System.Buffers;
-using System.Net;
 using System.Net.Sockets;
+using System.Net;
 using System.Threading.Channels;
-using Geo.RegionNode.Operations;
+using Geo.RegionNode.Telemetry;
 
-namespace Geo.RegionNode.Radius;
+namespace Geo.RegionNode.Transport;
 
 /// <summary>A received datagram; its buffer is rented and returned when the request is done.</summary>
 internal sealed record Datagram(byte[] Buffer, int Length, IPEndPoint Remote, long ReceivedAt);

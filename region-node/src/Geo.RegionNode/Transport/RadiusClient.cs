@@ -1,8 +1,8 @@
-using System.Net;
 using System.Net.Sockets;
+using System.Net;
 using Geo.Radius;
 
-namespace Geo.RegionNode.Radius;
+namespace Geo.RegionNode.Transport;
 
 /// <summary>
 /// The client side of RADIUS for the node's own requests (forwarding to another region, CoA and Disconnect to a

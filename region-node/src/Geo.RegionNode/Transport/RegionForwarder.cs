@@ -1,13 +1,13 @@
 using System.Net;
 using System.Security.Cryptography;
-using Geo.Radius;
 using Geo.Radius.Dictionary;
 using Geo.Radius.Security;
-using Geo.RegionNode.Operations;
+using Geo.Radius;
 using Geo.RegionNode.Shards;
+using Geo.RegionNode.Telemetry;
 using Microsoft.Extensions.Options;
 
-namespace Geo.RegionNode.Radius;
+namespace Geo.RegionNode.Transport;
 
 /// <summary>
 /// Forwards a NAS's request for a shard that another region owns to that region, and relays the answer.

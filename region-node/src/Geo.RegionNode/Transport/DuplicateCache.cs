@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Geo.Radius;
 
-namespace Geo.RegionNode.Radius;
+namespace Geo.RegionNode.Transport;
 
 /// <summary>
 /// RFC 5080 duplicate detection: a retransmission (same NAS, source port, code, identifier and

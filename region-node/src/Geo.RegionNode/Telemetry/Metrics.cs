@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 
-namespace Geo.RegionNode.Operations;
+namespace Geo.RegionNode.Telemetry;
 
 /// <summary>
 /// The node's counters, gauges and histograms, rendered in the Prometheus text format on <c>/metrics</c>.
