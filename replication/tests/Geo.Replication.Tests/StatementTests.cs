@@ -1,6 +1,9 @@
+using System.Diagnostics.Metrics;
+using Geo.Hosting.Telemetry;
 using Geo.Replication.Applying;
 using Geo.Replication.Changes;
 using Geo.Replication.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Geo.Replication.Tests;
 
@@ -102,7 +105,7 @@ public sealed class StatementTests
     }
 
     [Fact]
-    public void Render_Shards_PrometheusTextWithShardLabels()
+    public void ReplicationMetrics_Shards_PrometheusTextWithShardLabels()
     {
         var shards = new[]
         {
@@ -110,7 +113,12 @@ public sealed class StatementTests
             new ShardStatus("zen\"ith@b", ShardState.Retrying, double.NaN, null, true, 0, 0, 0, null, null, "down"),
         };
 
-        var text = PrometheusText.Render(shards, 5);
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meters = services.GetRequiredService<IMeterFactory>();
+        using var exporter = new PrometheusExporter(meters);
+        ReplicationMetrics.Create(meters, () => shards, () => 5);
+
+        var text = exporter.Render();
 
         Assert.Contains("# TYPE geo_replication_lag_seconds gauge\n", text, StringComparison.Ordinal);
         Assert.Contains("geo_replication_lag_seconds{shard=\"acme@a\"} 0.25\n", text, StringComparison.Ordinal);
@@ -119,6 +127,8 @@ public sealed class StatementTests
         Assert.Contains("geo_replication_lag_warning{shard=\"zen\\\"ith@b\"} 1\n", text, StringComparison.Ordinal);
         Assert.Contains("geo_replication_streaming{shard=\"acme@a\"} 1\n", text, StringComparison.Ordinal);
         Assert.Contains("geo_replication_last_applied_commit_timestamp_seconds{shard=\"acme@a\"} 1700000000\n", text, StringComparison.Ordinal);
-        Assert.EndsWith("geo_replication_lag_warning_threshold_seconds 5\n", text, StringComparison.Ordinal);
+        Assert.Contains("geo_replication_applied_changes_total{shard=\"acme@a\"} 100\n", text, StringComparison.Ordinal);
+        Assert.Contains("# TYPE geo_replication_applied_changes_total counter\n", text, StringComparison.Ordinal);
+        Assert.Contains("\ngeo_replication_lag_warning_threshold_seconds 5\n", text, StringComparison.Ordinal);
     }
 }

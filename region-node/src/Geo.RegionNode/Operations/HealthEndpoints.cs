@@ -1,19 +1,18 @@
 using Geo.Hosting;
 using Geo.RegionNode.Caching;
 using Geo.RegionNode.Shards;
-using Geo.RegionNode.Telemetry;
 using Geo.RegionNode.Transport;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Geo.RegionNode.Operations;
 
-/// <summary><c>/health/live</c>, <c>/health/ready</c> and <c>/metrics</c>.</summary>
+/// <summary><c>/health/live</c>, <c>/health/ready</c> and <c>/metrics</c> (Geo.Hosting's formats).</summary>
 internal static class HealthEndpoints
 {
     public static void Map(WebApplication app)
     {
-        app.MapGet("/metrics", (Metrics metrics) => Results.Text(metrics.Render(), "text/plain; version=0.0.4"));
+        GeoService.MapMetrics(app);
         GeoService.MapHealth(app, async context =>
         {
             var services = context.RequestServices;
