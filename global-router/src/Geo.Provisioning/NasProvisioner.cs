@@ -43,9 +43,10 @@ public sealed partial class NasProvisioner
     private readonly PlatformDatabases _databases;
     private readonly SecretBox _secrets;
     private readonly IProvisioningProgress _progress;
+    private readonly TimeProvider _time;
 
-    /// <summary>Creates the provisioner.</summary>
-    public NasProvisioner(IDirectoryStore directory, PlatformDatabases databases, SecretBox secrets, IProvisioningProgress progress)
+    /// <summary>Creates the provisioner; <paramref name="time"/> (the system clock by default) dates a rotation's overlap.</summary>
+    public NasProvisioner(IDirectoryStore directory, PlatformDatabases databases, SecretBox secrets, IProvisioningProgress progress, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(databases);
@@ -55,6 +56,7 @@ public sealed partial class NasProvisioner
         _databases = databases;
         _secrets = secrets;
         _progress = progress;
+        _time = time ?? TimeProvider.System;
     }
 
     /// <summary>A NAS id from its address when none is given: <c>nas-10-0-0-1</c>.</summary>
@@ -185,7 +187,7 @@ public sealed partial class NasProvisioner
         var data = await _directory.LoadAsync(cancellationToken);
         var device = Find(data, tenantId, nasId);
         var sealedSecret = _secrets.Seal(newSecret, SecretContext.NasSecret(nasId));
-        var until = DateTimeOffset.UtcNow + overlap;
+        var until = _time.GetUtcNow() + overlap;
         foreach (var shard in InventoryShards(data, tenantId))
         {
             until = await _progress.StepAsync($"inventory of {shard.Key}: rotate secret of {nasId}", async () =>
@@ -214,7 +216,7 @@ public sealed partial class NasProvisioner
 
                 // Two secrets at most: a second rotation inside the overlap would drop the oldest one, which a NAS not yet
                 // re-keyed still uses.
-                if (expires > DateTimeOffset.UtcNow && !force)
+                if (expires > _time.GetUtcNow() && !force)
                 {
                     throw new ProvisioningException(
                         $"NAS {nasId} is inside the overlap of a rotation (old secret accepted until {expires:u}): end it with --finish once the NAS uses the current secret, or pass --force to drop the old secret now");
@@ -261,6 +263,7 @@ public sealed partial class NasProvisioner
     public async Task<IReadOnlyList<NasEntry>> ListAsync(string? tenantId, CancellationToken cancellationToken)
     {
         var data = await _directory.LoadAsync(cancellationToken);
+        var now = _time.GetUtcNow();
         var entries = new List<NasEntry>();
         foreach (var group in data.NasDevices.Where(n => tenantId is null || n.TenantId == tenantId).GroupBy(n => n.TenantId, StringComparer.Ordinal))
         {
@@ -281,7 +284,7 @@ public sealed partial class NasProvisioner
             foreach (var device in group.OrderBy(n => n.Id, StringComparer.Ordinal))
             {
                 var known = inventory.TryGetValue(device.Id, out var row);
-                var until = known && row.Until > DateTimeOffset.UtcNow ? row.Until : null;
+                var until = known && row.Until > now ? row.Until : null;
                 entries.Add(new NasEntry(device, known ? row.Vendor : null, known ? row.CoaPort : null, until, known ? row.Shards : 0));
             }
         }
