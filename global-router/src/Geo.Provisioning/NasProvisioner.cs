@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using Dapper;
 using Geo.Directory;
 using Geo.Directory.Nas;
 using Geo.Directory.Shards;
@@ -271,13 +272,15 @@ public sealed partial class NasProvisioner
             foreach (var shard in InventoryShards(data, group.Key, requireAny: false))
             {
                 await using var connection = await OpenAsync(shard, cancellationToken);
-                await using var read = new NpgsqlCommand("SELECT id, vendor, coa_port, previous_secret_expires_at FROM nas_devices", connection);
-                await using var reader = await read.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
+                var rows = await connection.QueryAsync<InventoryRow>(new CommandDefinition(
+                    "SELECT id AS Id, vendor AS Vendor, coa_port AS CoaPort, previous_secret_expires_at AS PreviousSecretExpiresAt FROM nas_devices",
+                    cancellationToken: cancellationToken));
+                foreach (var row in rows)
                 {
-                    var until = reader.IsDBNull(3) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(3);
-                    var seen = inventory.GetValueOrDefault(reader.GetString(0));
-                    inventory[reader.GetString(0)] = (reader.GetString(1), reader.GetInt32(2), until > seen.Until || seen.Until is null ? until : seen.Until, seen.Shards + 1);
+                    // timestamptz comes back as a UTC DateTime.
+                    var until = row.PreviousSecretExpiresAt is { } at ? new DateTimeOffset(at.Ticks, TimeSpan.Zero) : (DateTimeOffset?)null;
+                    var seen = inventory.GetValueOrDefault(row.Id);
+                    inventory[row.Id] = (row.Vendor, row.CoaPort, until > seen.Until || seen.Until is null ? until : seen.Until, seen.Shards + 1);
                 }
             }
 
@@ -291,6 +294,9 @@ public sealed partial class NasProvisioner
 
         return entries;
     }
+
+    /// <summary>What the listing reads of a NAS in one shard's inventory.</summary>
+    private sealed record InventoryRow(string Id, string Vendor, int CoaPort, DateTime? PreviousSecretExpiresAt);
 
     private static NasDevice Find(DirectoryData data, string tenantId, string nasId) =>
         data.NasDevices.FirstOrDefault(n => n.TenantId == tenantId && n.Id == nasId)
