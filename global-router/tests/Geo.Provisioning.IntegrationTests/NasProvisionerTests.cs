@@ -10,6 +10,7 @@ public sealed class NasProvisionerTests
 {
     private const string OldSecret = "old-secret-0001";
     private const string NewSecret = "new-secret-0002";
+    private const string ThirdSecret = "third-secret-03";
     private static readonly DateTimeOffset Start = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan Overlap = TimeSpan.FromHours(1);
 
@@ -97,48 +98,53 @@ public sealed class NasProvisionerTests
     }
 
     [Fact]
-    public async Task RotateSecretAsync_InsideTheOverlap_RefusedUnlessForcedOrOver()
+    public async Task RotateSecretAsync_InsideTheOverlap_RefusedUnlessForced()
     {
-        await using var platform = await TenantWithShardsAsync("a");
         var time = new FakeTimeProvider(Start);
-        await platform.Nas(time).AddAsync(Spec(platform), default);
-        await platform.Nas(time).RotateSecretAsync(platform.TenantId, "bng-1", NewSecret, Overlap, force: false, default);
+        await using var platform = await RotatedAsync(time);
         time.Advance(Overlap / 2);
 
         var refused = await Assert.ThrowsAsync<ProvisioningException>(() =>
-            platform.Nas(time).RotateSecretAsync(platform.TenantId, "bng-1", "third-secret-03", Overlap, force: false, default));
+            platform.Nas(time).RotateSecretAsync(platform.TenantId, "bng-1", ThirdSecret, Overlap, force: false, default));
         Assert.Contains("inside the overlap", refused.Message, StringComparison.Ordinal);
-        Assert.Equal(OldSecret, await SecretAsync(platform, "a", "previous_secret_enc"));
+        Assert.Equal((NewSecret, OldSecret), await SecretsAsync(platform));
 
-        time.Advance(Overlap);
-        await platform.Nas(time).RotateSecretAsync(platform.TenantId, "bng-1", "third-secret-03", Overlap, force: false, default);
+        await platform.Nas(time).RotateSecretAsync(platform.TenantId, "bng-1", ThirdSecret, Overlap, force: true, default);
 
-        Assert.Equal("third-secret-03", await SecretAsync(platform, "a", "secret_enc"));
-        Assert.Equal(NewSecret, await SecretAsync(platform, "a", "previous_secret_enc"));
+        Assert.Equal((ThirdSecret, NewSecret), await SecretsAsync(platform));
+    }
+
+    [Fact]
+    public async Task RotateSecretAsync_AfterTheOverlap_RotatesAgain()
+    {
+        var time = new FakeTimeProvider(Start);
+        await using var platform = await RotatedAsync(time);
+        time.Advance(Overlap + TimeSpan.FromSeconds(1));
+
+        var until = await platform.Nas(time).RotateSecretAsync(platform.TenantId, "bng-1", ThirdSecret, Overlap, force: false, default);
+
+        Assert.Equal(time.GetUtcNow() + Overlap, until);
+        Assert.Equal((ThirdSecret, NewSecret), await SecretsAsync(platform));
     }
 
     [Fact]
     public async Task RotateSecretAsync_SameNewSecretAgain_OldSecretAndDeadlineKept()
     {
-        await using var platform = await TenantWithShardsAsync("a");
         var time = new FakeTimeProvider(Start);
-        await platform.Nas(time).AddAsync(Spec(platform), default);
-        var first = await platform.Nas(time).RotateSecretAsync(platform.TenantId, "bng-1", NewSecret, Overlap, force: false, default);
+        await using var platform = await RotatedAsync(time);
         time.Advance(TimeSpan.FromMinutes(10));
 
         var again = await platform.Nas(time).RotateSecretAsync(platform.TenantId, "bng-1", NewSecret, Overlap, force: false, default);
 
-        Assert.Equal(first, again);
+        Assert.Equal(Start + Overlap, again);
         Assert.Equal(OldSecret, await SecretAsync(platform, "a", "previous_secret_enc"));
     }
 
     [Fact]
     public async Task FinishRotationAsync_InsideTheOverlap_OnlyTheNewSecretLeft()
     {
-        await using var platform = await TenantWithShardsAsync("a");
         var time = new FakeTimeProvider(Start);
-        await platform.Nas(time).AddAsync(Spec(platform), default);
-        await platform.Nas(time).RotateSecretAsync(platform.TenantId, "bng-1", NewSecret, Overlap, force: false, default);
+        await using var platform = await RotatedAsync(time);
 
         await platform.Nas(time).FinishRotationAsync(platform.TenantId, "bng-1", default);
 
@@ -167,6 +173,19 @@ public sealed class NasProvisionerTests
         await platform.Tenants().CreateAsync(platform.TenantId, "Nova", homes.Select(h => new ShardPlan(h, null)).ToList(), default);
         return platform;
     }
+
+    /// <summary>A tenant with one shard and NAS bng-1, its secret rotated from the old to the new one at the clock's time.</summary>
+    private static async Task<Platform> RotatedAsync(TimeProvider time)
+    {
+        var platform = await TenantWithShardsAsync("a");
+        await platform.Nas(time).AddAsync(Spec(platform), default);
+        await platform.Nas(time).RotateSecretAsync(platform.TenantId, "bng-1", NewSecret, Overlap, force: false, default);
+        return platform;
+    }
+
+    /// <summary>bng-1's current and previous secret in the inventory of the shard homed in a.</summary>
+    private static async Task<(string? Current, string? Previous)> SecretsAsync(Platform platform) =>
+        (await SecretAsync(platform, "a", "secret_enc"), await SecretAsync(platform, "a", "previous_secret_enc"));
 
     /// <summary>A sealed secret column of bng-1 in a shard's inventory, opened; null when the column is null.</summary>
     private static async Task<string?> SecretAsync(Platform platform, string home, string column)
