@@ -325,28 +325,11 @@ public sealed class TenantLifecycleTests(TwoRegions stack) : IClassFixture<TwoRe
             $"User-Name = \"{user}\"\nUser-Password = \"{password}\"\nMessage-Authenticator = 0x00\nPacket-Src-IP-Address = {nas}", timeoutSeconds: 1)).Output;
 
     /// <summary>Sends until the answer is (or is not) an Access-Accept: the node applies a NAS change when the directory notifies it.</summary>
-    private static async Task<string> AuthUntilAsync(IPEndPoint server, string user, string password, string nas, string secret, bool accepted)
-    {
-        var stopwatch = Stopwatch.StartNew();
-        while (true)
-        {
-            var output = await AuthAsync(server, user, password, nas, secret);
-            if (output.Contains("Received Access-Accept", StringComparison.Ordinal) == accepted)
-            {
-                return output;
-            }
+    private static Task<string> AuthUntilAsync(IPEndPoint server, string user, string password, string nas, string secret, bool accepted) =>
+        Eventually.ValueAsync(() => AuthAsync(server, user, password, nas, secret),
+            output => output.Contains("Received Access-Accept", StringComparison.Ordinal) == accepted, Deadline,
+            $"{user} via {nas} gets {(accepted ? "an Access-Accept" : "a refusal")}");
 
-            Assert.True(stopwatch.Elapsed < Deadline, $"no {(accepted ? "Access-Accept" : "refusal")} within {Deadline.TotalSeconds} s; last answer:\n{output}");
-        }
-    }
-
-    private static async Task WaitForAsync(Func<Task<bool>> condition, string what)
-    {
-        var stopwatch = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(stopwatch.Elapsed < Deadline, $"timed out waiting for {what}");
-            await Task.Delay(100);
-        }
-    }
+    private static Task WaitForAsync(Func<Task<bool>> condition, string what) =>
+        Eventually.TrueAsync(condition, Deadline, what, TimeSpan.FromMilliseconds(100));
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using Dapper;
 using Geo.Directory;
 using Geo.Directory.Nas;
 using Geo.Directory.Shards;
@@ -43,9 +44,10 @@ public sealed partial class NasProvisioner
     private readonly PlatformDatabases _databases;
     private readonly SecretBox _secrets;
     private readonly IProvisioningProgress _progress;
+    private readonly TimeProvider _time;
 
-    /// <summary>Creates the provisioner.</summary>
-    public NasProvisioner(IDirectoryStore directory, PlatformDatabases databases, SecretBox secrets, IProvisioningProgress progress)
+    /// <summary>Creates the provisioner; <paramref name="time"/> (the system clock by default) dates a rotation's overlap.</summary>
+    public NasProvisioner(IDirectoryStore directory, PlatformDatabases databases, SecretBox secrets, IProvisioningProgress progress, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(databases);
@@ -55,6 +57,7 @@ public sealed partial class NasProvisioner
         _databases = databases;
         _secrets = secrets;
         _progress = progress;
+        _time = time ?? TimeProvider.System;
     }
 
     /// <summary>A NAS id from its address when none is given: <c>nas-10-0-0-1</c>.</summary>
@@ -185,7 +188,7 @@ public sealed partial class NasProvisioner
         var data = await _directory.LoadAsync(cancellationToken);
         var device = Find(data, tenantId, nasId);
         var sealedSecret = _secrets.Seal(newSecret, SecretContext.NasSecret(nasId));
-        var until = DateTimeOffset.UtcNow + overlap;
+        var until = _time.GetUtcNow() + overlap;
         foreach (var shard in InventoryShards(data, tenantId))
         {
             until = await _progress.StepAsync($"inventory of {shard.Key}: rotate secret of {nasId}", async () =>
@@ -214,7 +217,7 @@ public sealed partial class NasProvisioner
 
                 // Two secrets at most: a second rotation inside the overlap would drop the oldest one, which a NAS not yet
                 // re-keyed still uses.
-                if (expires > DateTimeOffset.UtcNow && !force)
+                if (expires > _time.GetUtcNow() && !force)
                 {
                     throw new ProvisioningException(
                         $"NAS {nasId} is inside the overlap of a rotation (old secret accepted until {expires:u}): end it with --finish once the NAS uses the current secret, or pass --force to drop the old secret now");
@@ -261,6 +264,7 @@ public sealed partial class NasProvisioner
     public async Task<IReadOnlyList<NasEntry>> ListAsync(string? tenantId, CancellationToken cancellationToken)
     {
         var data = await _directory.LoadAsync(cancellationToken);
+        var now = _time.GetUtcNow();
         var entries = new List<NasEntry>();
         foreach (var group in data.NasDevices.Where(n => tenantId is null || n.TenantId == tenantId).GroupBy(n => n.TenantId, StringComparer.Ordinal))
         {
@@ -268,26 +272,31 @@ public sealed partial class NasProvisioner
             foreach (var shard in InventoryShards(data, group.Key, requireAny: false))
             {
                 await using var connection = await OpenAsync(shard, cancellationToken);
-                await using var read = new NpgsqlCommand("SELECT id, vendor, coa_port, previous_secret_expires_at FROM nas_devices", connection);
-                await using var reader = await read.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
+                var rows = await connection.QueryAsync<InventoryRow>(new CommandDefinition(
+                    "SELECT id AS Id, vendor AS Vendor, coa_port AS CoaPort, previous_secret_expires_at AS PreviousSecretExpiresAt FROM nas_devices",
+                    cancellationToken: cancellationToken));
+                foreach (var row in rows)
                 {
-                    var until = reader.IsDBNull(3) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(3);
-                    var seen = inventory.GetValueOrDefault(reader.GetString(0));
-                    inventory[reader.GetString(0)] = (reader.GetString(1), reader.GetInt32(2), until > seen.Until || seen.Until is null ? until : seen.Until, seen.Shards + 1);
+                    // timestamptz comes back as a UTC DateTime.
+                    var until = row.PreviousSecretExpiresAt is { } at ? new DateTimeOffset(at.Ticks, TimeSpan.Zero) : (DateTimeOffset?)null;
+                    var seen = inventory.GetValueOrDefault(row.Id);
+                    inventory[row.Id] = (row.Vendor, row.CoaPort, until > seen.Until || seen.Until is null ? until : seen.Until, seen.Shards + 1);
                 }
             }
 
             foreach (var device in group.OrderBy(n => n.Id, StringComparer.Ordinal))
             {
                 var known = inventory.TryGetValue(device.Id, out var row);
-                var until = known && row.Until > DateTimeOffset.UtcNow ? row.Until : null;
+                var until = known && row.Until > now ? row.Until : null;
                 entries.Add(new NasEntry(device, known ? row.Vendor : null, known ? row.CoaPort : null, until, known ? row.Shards : 0));
             }
         }
 
         return entries;
     }
+
+    /// <summary>What the listing reads of a NAS in one shard's inventory.</summary>
+    private sealed record InventoryRow(string Id, string Vendor, int CoaPort, DateTime? PreviousSecretExpiresAt);
 
     private static NasDevice Find(DirectoryData data, string tenantId, string nasId) =>
         data.NasDevices.FirstOrDefault(n => n.TenantId == tenantId && n.Id == nasId)

@@ -1,3 +1,4 @@
+using Dapper;
 using Geo.Replication.PgOutput;
 using Geo.Schema;
 using Geo.Schema.Migrations;
@@ -186,16 +187,9 @@ internal sealed class ShardStorage(PlatformDatabases databases, TimeProvider tim
     {
         await using var connection = new NpgsqlConnection(databases.Maintenance(region));
         await connection.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand("SELECT slot_name::text FROM pg_replication_slots WHERE database = $1 ORDER BY 1", connection);
-        command.Parameters.Add(new() { Value = database });
-        var slots = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            slots.Add(reader.GetString(0));
-        }
-
-        return slots;
+        var slots = await connection.QueryAsync<string>(new CommandDefinition(
+            "SELECT slot_name::text FROM pg_replication_slots WHERE database = @database ORDER BY 1", new { database }, cancellationToken: cancellationToken));
+        return slots.AsList();
     }
 
     /// <summary>Drops a database (its sessions are ended); false when there was none.</summary>

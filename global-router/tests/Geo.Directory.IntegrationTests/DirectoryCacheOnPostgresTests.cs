@@ -1,6 +1,7 @@
 using Geo.Directory.Placement;
 using Geo.Directory.Shards;
 using Geo.Directory.Stores.Postgres;
+using Geo.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
@@ -111,17 +112,9 @@ public sealed class DirectoryCacheOnPostgresTests
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()", connection);
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (true)
-        {
-            if (await command.ExecuteScalarAsync() is int pid)
-            {
-                return pid;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, "no LISTEN connection found within 5 s");
-            await Task.Delay(10);
-        }
+        var pid = await Eventually.ValueAsync(() => command.ExecuteScalarAsync(), value => value is int, TimeSpan.FromSeconds(5),
+            "the cache's LISTEN connection shows in pg_stat_activity");
+        return (int)pid!;
     }
 
     private static async Task ExecuteAsync(string connectionString, string sql, params object[] parameters)
@@ -137,20 +130,7 @@ public sealed class DirectoryCacheOnPostgresTests
         await command.ExecuteNonQueryAsync();
     }
 
-    private static async Task<T> WaitForAsync<T>(DirectoryCache cache, Func<DirectorySnapshot, T?> condition)
-        where T : class
-    {
-        // A condition with a deadline: polls the snapshot until it holds or 5 s pass.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
-        while (true)
-        {
-            if (condition(cache.Current) is { } value)
-            {
-                return value;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 5 s");
-            await Task.Delay(5);
-        }
-    }
+    private static Task<T> WaitForAsync<T>(DirectoryCache cache, Func<DirectorySnapshot, T?> condition)
+        where T : class =>
+        Eventually.NotNullAsync(() => Task.FromResult(condition(cache.Current)), TimeSpan.FromSeconds(5), "the directory snapshot meets the condition");
 }

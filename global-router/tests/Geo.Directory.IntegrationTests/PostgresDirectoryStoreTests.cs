@@ -512,20 +512,9 @@ public sealed class PostgresDirectoryStoreTests
         Sql.ScalarAsync<byte[]>(connectionString, "SELECT api_key_hash FROM tenants WHERE id = $1", tenantId);
 
     /// <summary>Waits until a session of the database waits on a lock (the operation under test blocked on an open transaction).</summary>
-    private static async Task WaitForLockWaitAsync(string connectionString, Task operation)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (await Sql.ScalarAsync<long>(connectionString,
-                   "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") == 0)
-        {
-            // Finished without waiting (or failed): nothing to wait for; the test's assertions say whether that was right.
-            if (operation.IsCompleted)
-            {
-                return;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, "the operation did not wait on the open transaction within 10 s");
-            await Task.Delay(10);
-        }
-    }
+    private static Task WaitForLockWaitAsync(string connectionString, Task operation) =>
+        // Finished without waiting (or failed): nothing to wait for; the test's assertions say whether that was right.
+        Eventually.TrueAsync(async () => operation.IsCompleted || await Sql.ScalarAsync<long>(connectionString,
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") > 0,
+            TimeSpan.FromSeconds(10), "the operation waits on the open transaction");
 }

@@ -1,5 +1,6 @@
 using Geo.Directory.Shards;
 using Geo.Directory.Stores.Memory;
+using Geo.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Geo.Directory.Tests;
@@ -132,22 +133,9 @@ public sealed class DirectoryCacheTests
         return store;
     }
 
-    internal static async Task<T> WaitForAsync<T>(DirectoryCache cache, Func<DirectorySnapshot, T?> condition)
-        where T : class
-    {
-        // A condition with a deadline, not a sleep: polls the snapshot until it holds or 5 s pass.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
-        while (true)
-        {
-            if (condition(cache.Current) is { } value)
-            {
-                return value;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, "condition not met within 5 s");
-            await Task.Delay(5);
-        }
-    }
+    internal static Task<T> WaitForAsync<T>(DirectoryCache cache, Func<DirectorySnapshot, T?> condition)
+        where T : class =>
+        Eventually.NotNullAsync(() => Task.FromResult(condition(cache.Current)), TimeSpan.FromSeconds(5), "the directory snapshot meets the condition");
 
     /// <summary>A store whose watch reports no placement changes (another process's write not notified yet).</summary>
     private sealed class SilentPlacementStore(InMemoryDirectoryStore inner) : DelegatingStore(inner)

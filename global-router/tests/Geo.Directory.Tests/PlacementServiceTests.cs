@@ -2,6 +2,7 @@ using Geo.Directory.Placement;
 using Geo.Directory.Shards;
 using Geo.Directory.Stores.Memory;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Geo.Directory.Tests;
 
@@ -89,7 +90,7 @@ public sealed class OrphanPlacementSweeperTests
     [Fact]
     public async Task SweepAsync_OldPlacementWithoutRow_Removed_OthersKept()
     {
-        var time = new ManualTimeProvider(Start);
+        var time = new FakeTimeProvider(Start);
         await using var store = await SeededAsync(time);
         await store.TryAddPlacementAsync("acme", "orphan", "a", default);
         await store.TryAddPlacementAsync("acme", "real", "a", default);
@@ -115,7 +116,7 @@ public sealed class OrphanPlacementSweeperTests
     [Fact]
     public async Task SweepAsync_ExistenceCheckFails_KeepsThatBatch()
     {
-        var time = new ManualTimeProvider(Start);
+        var time = new FakeTimeProvider(Start);
         await using var store = await SeededAsync(time);
         await store.TryAddPlacementAsync("acme", "maybe", "a", default);
         time.Advance(TimeSpan.FromHours(1));
@@ -130,7 +131,7 @@ public sealed class OrphanPlacementSweeperTests
     [Fact]
     public async Task SweepAsync_ManyPages_EveryOrphanRemoved()
     {
-        var time = new ManualTimeProvider(Start);
+        var time = new FakeTimeProvider(Start);
         await using var store = await SeededAsync(time);
         for (var i = 0; i < 25; i++)
         {

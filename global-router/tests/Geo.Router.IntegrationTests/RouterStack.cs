@@ -78,20 +78,6 @@ internal sealed class RouterStack : IAsyncDisposable
         await command.ExecuteNonQueryAsync();
     }
 
-    /// <summary>Polls until <paramref name="condition"/> holds or <paramref name="within"/> passes; returns how long it took.</summary>
-    public static async Task<TimeSpan> WaitUntilAsync(Func<Task<bool>> condition, TimeSpan within)
-    {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var deadline = within + TimeSpan.FromSeconds(4);
-        while (!await condition())
-        {
-            Assert.True(clock.Elapsed < deadline, $"condition not met within {deadline.TotalSeconds} s");
-            await Task.Delay(5);
-        }
-
-        return clock.Elapsed;
-    }
-
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();

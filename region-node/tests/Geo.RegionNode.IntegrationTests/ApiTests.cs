@@ -107,6 +107,39 @@ public sealed class ApiTests(RegionFixture stack)
     }
 
     [Fact]
+    public async Task Ledger_AfterTopUps_PagedInOrderWithEveryField()
+    {
+        using var api = stack.Api();
+        var (user, _) = stack.Subscriber(61);
+        var keys = Enumerable.Range(1, 3).Select(i => $"ledger-{i}-{Guid.NewGuid():N}").ToList();
+        foreach (var (key, amount) in keys.Zip([1_000L, 2_000L, 3_000L]))
+        {
+            using var posted = await Post(api, $"/tenants/acme/subscribers/{user}/topups", new { amountMicros = amount, reason = $"top-up {amount}" }, key);
+            Assert.Equal(HttpStatusCode.Created, posted.StatusCode);
+        }
+
+        var entries = new List<JsonElement>();
+        string? cursor = null;
+        do
+        {
+            var page = await api.GetFromJsonAsync<JsonElement>($"/tenants/acme/subscribers/{user}/ledger?limit=2{(cursor is null ? "" : $"&cursor={cursor}")}");
+            entries.AddRange(page.GetProperty("items").EnumerateArray());
+            cursor = page.GetProperty("next").GetString();
+        }
+        while (cursor is not null);
+
+        var topUps = entries.Where(e => keys.Contains(e.GetProperty("idempotencyKey").GetString() ?? "")).ToList();
+        Assert.Equal(keys, topUps.Select(e => e.GetProperty("idempotencyKey").GetString()));
+        Assert.Equal([1_000L, 2_000L, 3_000L], topUps.Select(e => e.GetProperty("amountMicros").GetInt64()));
+        Assert.Equal(["top-up 1000", "top-up 2000", "top-up 3000"], topUps.Select(e => e.GetProperty("reason").GetString()));
+        Assert.All(topUps, e => Assert.Equal("topup", e.GetProperty("kind").GetString()));
+        Assert.Equal(topUps[0].GetProperty("balanceAfterMicros").GetInt64() + 5_000, topUps[2].GetProperty("balanceAfterMicros").GetInt64());
+        var balance = await api.GetFromJsonAsync<JsonElement>($"/tenants/acme/subscribers/{user}/balance");
+        Assert.Equal(entries[^1].GetProperty("balanceAfterMicros").GetInt64(), balance.GetProperty("amountMicros").GetInt64());
+        Assert.Equal(TimeSpan.Zero, topUps[0].GetProperty("createdAt").GetDateTimeOffset().Offset);
+    }
+
+    [Fact]
     public async Task TopUp_WithoutIdempotencyKey_ValidationProblem()
     {
         using var api = stack.Api();

@@ -283,21 +283,10 @@ public sealed class ChargingTests(RegionFixture stack)
         Assert.Equal(0L, await NodeProbe.ScalarAsync<long>(stack.ShardConnectionString, "SELECT count(*) FROM balances WHERE amount_micros < 0"));
     }
 
-    private async Task<string?> WaitForOutcomeAsync(string session)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (true)
-        {
-            var outcome = await NodeProbe.ScalarAsync<string>(stack.ShardConnectionString,
-                "SELECT r.outcome FROM change_requests r JOIN sessions s ON s.id = r.session_id WHERE s.acct_session_id = $1", session);
-            if (outcome is not (null or "pending") || DateTime.UtcNow > deadline)
-            {
-                return outcome;
-            }
-
-            await Task.Delay(50);
-        }
-    }
+    private Task<string?> WaitForOutcomeAsync(string session) =>
+        Eventually.ValueAsync(() => NodeProbe.ScalarAsync<string>(stack.ShardConnectionString,
+                "SELECT r.outcome FROM change_requests r JOIN sessions s ON s.id = r.session_id WHERE s.acct_session_id = $1", session),
+            outcome => outcome is not (null or "pending"), TimeSpan.FromSeconds(15), $"the change request of session {session} has an outcome");
 
     private async Task Acct(string user, string session, string status, long inputOctets, long sessionTime)
     {

@@ -36,15 +36,8 @@ internal static class NodeProbe
         ((Caching.IRegionCache)node.Services.GetService(typeof(Caching.IRegionCache))!).InvalidateProfileAsync(database, username);
 
     /// <summary>Polls a condition that another process makes true (a Redis message crossing between nodes, a backend waiting on a lock).</summary>
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting until {what}");
-            await Task.Delay(50);
-        }
-    }
+    public static Task WaitUntilAsync(Func<Task<bool>> condition, string what) =>
+        Geo.Testing.Eventually.TrueAsync(condition, TimeSpan.FromSeconds(30), what, TimeSpan.FromMilliseconds(50));
 
     public static Task<T?> ScalarAsync<T>(string connectionString, string sql, params object[] parameters) =>
         Geo.Testing.Sql.ScalarAsync<T>(connectionString, sql, parameters);

@@ -34,13 +34,7 @@ public sealed class RedisOutageTests(RegionFixture stack)
         }
 
         // Back: the node reconnects, rebuilds its session index, and serves from the cache again.
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (await NodeProbe.MetricAsync(stack.Node, "geo_redis_connected") != 1 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-        }
-
-        Assert.Equal(1, await NodeProbe.MetricAsync(stack.Node, "geo_redis_connected"));
+        await NodeProbe.WaitUntilAsync(async () => await NodeProbe.MetricAsync(stack.Node, "geo_redis_connected") == 1, "the node is connected to Redis again");
         Assert.Contains("Received Access-Accept", (await Radclient.SendAsync(stack.Auth, "auth", stack.NasSecret, login)).Output, StringComparison.Ordinal);
     }
 }

@@ -1,12 +1,13 @@
 using System.Net;
 using Geo.Radius;
 using Geo.RegionNode.Transport;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Geo.RegionNode.Tests;
 
 public sealed class DuplicateCacheTests
 {
-    private readonly ManualTime _time = new();
+    private readonly FakeTimeProvider _time = new();
     private readonly byte[] _answer = new byte[4096];
 
     [Fact]
@@ -141,15 +142,4 @@ public sealed class DuplicateCacheTests
 
     private static RadiusRequestKey Key(byte identifier, int authenticator = 7) =>
         new(IPAddress.Parse("192.0.2.1"), 50000, RadiusCode.AccessRequest, identifier, (UInt128)authenticator);
-
-    private sealed class ManualTime : TimeProvider
-    {
-        private long _ticks;
-
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-        public override long GetTimestamp() => _ticks;
-
-        public void Advance(TimeSpan by) => _ticks += by.Ticks;
-    }
 }

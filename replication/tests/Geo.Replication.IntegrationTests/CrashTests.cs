@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Geo.Engines;
 using Geo.Replication.PgOutput;
 using Geo.Replication.Verification;
+using Geo.Testing;
 using Npgsql;
 using Xunit.Abstractions;
 
@@ -39,12 +40,8 @@ public sealed class CrashTests(TwoClusters clusters, ITestOutputHelper output)
             // The initial sync first (the audit counts changes applied by streaming; a snapshot copies rows, not changes).
             await using (var seeding = ReplicatorProcess.Start(shard, logs))
             {
-                var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
-                while (await TwoClusters.ScalarAsync<long>(shard.Replica, "SELECT count(*) FROM replication_progress") == 0)
-                {
-                    Assert.True(DateTime.UtcNow < deadline, "initial sync did not finish:\n" + seeding.Tail());
-                    await Task.Delay(50);
-                }
+                await Eventually.TrueAsync(async () => await TwoClusters.ScalarAsync<long>(shard.Replica, "SELECT count(*) FROM replication_progress") > 0,
+                    TimeSpan.FromMinutes(1), "the initial sync finishes", TimeSpan.FromMilliseconds(50), seeding.Tail);
 
                 seeding.Kill();
                 await seeding.WaitForExitAsync(TimeSpan.FromSeconds(10));

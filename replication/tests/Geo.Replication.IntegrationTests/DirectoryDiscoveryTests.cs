@@ -325,15 +325,8 @@ public sealed class DirectoryDiscoveryTests(TwoClusters clusters)
 
     private static Task WaitUntilAsync(Func<bool> condition, Func<string> failure) => WaitUntilAsync(() => Task.FromResult(condition()), failure);
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, Func<string> failure)
-    {
-        var deadline = DateTime.UtcNow + Deadline;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, failure());
-            await Task.Delay(20);
-        }
-    }
+    private static Task WaitUntilAsync(Func<Task<bool>> condition, Func<string> failure) =>
+        Eventually.TrueAsync(condition, Deadline, "the replicator reacts to the directory", context: failure);
 
     /// <summary>Waits until the replica (created by the replicator, so perhaps not there yet) holds the plan.</summary>
     private static Task WaitForPlanAsync(string replica, string plan) => WaitUntilAsync(async () =>

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Geo.Replication.Hosting;
 using Geo.Replication.Kafka;
 using Geo.Replication.Verification;
+using Geo.Testing;
 using Microsoft.Extensions.Logging;
 
 namespace Geo.Replication.IntegrationTests;
@@ -182,19 +183,10 @@ public sealed class KafkaMockClusterTests(TwoClusters clusters)
 
     private static async Task WaitForTransactionTopicAsync(string replica, string transactionTopic, int messages)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-        while (true)
-        {
-            var token = await TryScalarAsync(replica);
-            if (token is not null && KafkaPosition.TryParse(token, out var position) &&
-                position.NextOffsets.TryGetValue($"{transactionTopic}/0", out var next) && next >= messages)
-            {
-                return;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"replica did not reach offset {messages} of {transactionTopic}; stored: {token}");
-            await Task.Delay(50);
-        }
+        await Eventually.ValueAsync(() => TryScalarAsync(replica),
+            token => token is not null && KafkaPosition.TryParse(token, out var position) &&
+                position.NextOffsets.TryGetValue($"{transactionTopic}/0", out var next) && next >= messages,
+            TimeSpan.FromSeconds(90), $"the replica's stored position reaches offset {messages} of {transactionTopic}", TimeSpan.FromMilliseconds(50));
 
         static async Task<string?> TryScalarAsync(string replica)
         {

@@ -3,6 +3,7 @@ using Geo.Replication.Hosting;
 using Geo.Replication.PgOutput;
 using Geo.Replication.Verification;
 using Geo.Schema;
+using Geo.Testing;
 using Npgsql;
 
 namespace Geo.Replication.IntegrationTests;
@@ -127,12 +128,9 @@ public sealed class PgOutputReplicationTests(TwoClusters clusters)
         // A shard being provisioned: migrated, but its fence not written yet (the last step before it may stream).
         var shard = await clusters.CreateShardAsync(createReplica: false, fence: false);
         await using var replicator = RunningReplicator.Start(shard.Options(applyTenantMigrations: true));
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (replicator.Replicator.Status.LastError?.Contains("not ready to stream", StringComparison.Ordinal) != true)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"no 'not ready' state: {replicator.Replicator.Status.State} {replicator.Replicator.Status.LastError}");
-            await Task.Delay(20);
-        }
+        await Eventually.ValueAsync(() => Task.FromResult(replicator.Replicator.Status),
+            status => status.LastError?.Contains("not ready to stream", StringComparison.Ordinal) == true, TimeSpan.FromSeconds(30),
+            "the replicator reports the shard not ready to stream");
 
         Assert.False(await ReplicationSlots.SlotExistsAsync(shard.Source, replicator.Replicator.SlotName));
 
@@ -140,12 +138,8 @@ public sealed class PgOutputReplicationTests(TwoClusters clusters)
         await replicator.WaitStreamingAsync();
         // The fence table (migration 0002) is published although it was created before the replicator first looked.
         await TwoClusters.ExecuteAsync(shard.Source, "UPDATE shard_fence SET epoch = 2");
-        deadline = DateTime.UtcNow + CatchUp;
-        while (await TwoClusters.ScalarAsync<long?>(shard.Replica, "SELECT max(epoch) FROM shard_fence") != 2)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the fence's change did not reach the replica");
-            await Task.Delay(20);
-        }
+        await Eventually.ValueAsync(() => TwoClusters.ScalarAsync<long?>(shard.Replica, "SELECT max(epoch) FROM shard_fence"), epoch => epoch == 2, CatchUp,
+            "the fence's change reaches the replica");
     }
 
     [Fact]
@@ -317,14 +311,8 @@ public sealed class PgOutputReplicationTests(TwoClusters clusters)
             Assert.True(await ReplicationBarrier.WaitForReplicaAsync(shard.Source, shard.Replica, CatchUp));
 
             // Caught up and idle: the idle acknowledgement confirms the server's WAL end, so bytes behind drops to near zero.
-            var deadline = DateTime.UtcNow + CatchUp;
-            ShardStatus status;
-            do
-            {
-                await Task.Delay(100);
-                status = replicator.Replicator.Status;
-            }
-            while ((status.LagBytes is null or > 1024) && DateTime.UtcNow < deadline);
+            var status = await Eventually.ValueAsync(() => Task.FromResult(replicator.Replicator.Status), s => s.LagBytes is not (null or > 1024), CatchUp,
+                "the replicator reports at most 1 KiB behind", TimeSpan.FromMilliseconds(100));
 
             Assert.Equal(ShardState.Streaming, status.State);
             Assert.Equal(0, status.LagSeconds);

@@ -2,6 +2,7 @@ using System.Net;
 using Geo.Replication.Hosting;
 using Geo.Replication.PgOutput;
 using Geo.Replication.Verification;
+using Geo.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
@@ -34,14 +35,10 @@ public sealed class ReplicatorServerTests(TwoClusters clusters)
 
             var ready = await http.GetAsync(new Uri("/health/ready", UriKind.Relative));
             var live = await http.GetAsync(new Uri("/health/live", UriKind.Relative));
-            var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-            while (metrics.Contains("geo_replication_applied_transactions_total{shard=\"acme@a\"} 0\n", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
-            {
-                // The counters move right after the replica commit the barrier saw.
-                await Task.Delay(20);
-                metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
-            }
+            // The counters move right after the replica commit the barrier saw.
+            var metrics = await Eventually.ValueAsync(() => http.GetStringAsync(new Uri("/metrics", UriKind.Relative)),
+                text => !text.Contains("geo_replication_applied_transactions_total{shard=\"acme@a\"} 0\n", StringComparison.Ordinal), TimeSpan.FromSeconds(30),
+                "the applied-transactions counter of acme@a moves");
 
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
             Assert.Equal(HttpStatusCode.OK, live.StatusCode);
@@ -57,15 +54,8 @@ public sealed class ReplicatorServerTests(TwoClusters clusters)
         }
     }
 
-    private static async Task WaitStreamingAsync(ShardReplicator shard)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (shard.Status.State != ShardState.Streaming)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"not streaming: {shard.Status.LastError}");
-            await Task.Delay(20);
-        }
-    }
+    private static Task WaitStreamingAsync(ShardReplicator shard) =>
+        Eventually.TrueAsync(() => shard.Status.State == ShardState.Streaming, TimeSpan.FromSeconds(60), $"{shard.SlotName} streams", context: () => $"status: {shard.Status}");
 
     [Fact]
     public async Task Server_ShardWithoutConnectionStrings_RefusesToStart()

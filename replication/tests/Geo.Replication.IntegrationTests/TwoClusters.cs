@@ -143,15 +143,9 @@ public sealed class RunningReplicator : IAsyncDisposable
         new(new ShardReplicator(shard, settings ?? new ReplicatorOptions { Region = "b" }, loggerFactory ?? TestLogging.Factory, TimeProvider.System, new Kafka.KafkaSourceFactory()));
 
     /// <summary>Waits until the stream applies changes (initial sync done).</summary>
-    public async Task WaitStreamingAsync()
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (Replicator.Status.State != ShardState.Streaming)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"not streaming: {Replicator.Status.State} {Replicator.Status.LastError}");
-            await Task.Delay(20);
-        }
-    }
+    public Task WaitStreamingAsync() =>
+        Eventually.TrueAsync(() => Replicator.Status.State == ShardState.Streaming, TimeSpan.FromSeconds(60), $"{Replicator.SlotName} streams",
+            context: () => $"status: {Replicator.Status}");
 
     public async ValueTask DisposeAsync()
     {

@@ -12,6 +12,7 @@ internal static class ApiSetup
         services.AddOpenApi();
         services.AddSingleton<TenantAccess>();
         services.AddSingleton<ShardAccess>();
+        SqlMapping.Register();
     }
 
     public static void MapApi(WebApplication app)

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Dapper;
 using Geo.RegionNode.Caching;
 using Npgsql;
 
@@ -33,15 +34,12 @@ internal static class BillingEndpoints
         }
 
         await using var connection = await shard.DataSource.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand("""
-            SELECT b.amount_micros, b.currency, b.updated_at FROM balances b JOIN subscribers s ON s.id = b.subscriber_id
-            WHERE s.username = $1 AND s.status <> 'deleted'
-            """, connection);
-        command.Parameters.Add(new() { Value = username });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken)
-            ? Results.Ok(new BalanceResponse(username, reader.GetInt64(0), reader.GetString(1), reader.GetFieldValue<DateTimeOffset>(2)))
-            : SubscriberEndpoints.NotFound();
+        var balance = await connection.QuerySingleOrDefaultAsync<BalanceResponse>(new CommandDefinition("""
+            SELECT s.username AS Username, b.amount_micros AS AmountMicros, b.currency AS Currency, b.updated_at AS UpdatedAt
+            FROM balances b JOIN subscribers s ON s.id = b.subscriber_id
+            WHERE s.username = @username AND s.status <> 'deleted'
+            """, new { username }, cancellationToken: cancellationToken));
+        return balance is null ? SubscriberEndpoints.NotFound() : Results.Ok(balance);
     }
 
     private static async Task<IResult> LedgerAsync(HttpContext http, string tenant, string username, string? cursor, int? limit, ShardAccess access, CancellationToken cancellationToken)
@@ -60,24 +58,20 @@ internal static class BillingEndpoints
 
         var size = Math.Clamp(limit ?? 100, 1, 1000);
         await using var connection = await shard.DataSource.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand($"""
-            SELECT {EntryColumns} FROM ledger l JOIN subscribers s ON s.id = l.subscriber_id
-            WHERE s.username = $1 AND l.id > $2 ORDER BY l.id LIMIT $3
-            """, connection);
-        command.Parameters.Add(new() { Value = username });
-        command.Parameters.Add(new() { Value = after });
-        command.Parameters.Add(new() { Value = size });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var entries = new List<LedgerEntryResponse>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            entries.Add(ReadEntry(reader));
-        }
+        var entries = (await connection.QueryAsync<LedgerEntryResponse>(new CommandDefinition($"""
+            SELECT {ResponseColumns} FROM ledger l JOIN subscribers s ON s.id = l.subscriber_id
+            WHERE s.username = @username AND l.id > @after ORDER BY l.id LIMIT @size
+            """, new { username, after, size }, cancellationToken: cancellationToken))).AsList();
 
         return Results.Ok(new Page<LedgerEntryResponse>(entries, entries.Count == size ? Cursor.Encode(entries[^1].Id.ToString()) : null));
     }
 
-    private const string EntryColumns = "l.id, l.kind, l.amount_micros, l.balance_after_micros, l.idempotency_key, l.reason, l.created_at, l.request_hash";
+    /// <summary>A ledger entry as <see cref="LedgerEntryResponse"/> (aliased for Dapper).</summary>
+    private const string ResponseColumns =
+        "l.id AS Id, l.kind AS Kind, l.amount_micros AS AmountMicros, l.balance_after_micros AS BalanceAfterMicros, l.idempotency_key AS IdempotencyKey, l.reason AS Reason, l.created_at AS CreatedAt";
+
+    /// <summary>The response's columns and the hash that tells a repeated request from a different one with the same key.</summary>
+    private const string EntryColumns = ResponseColumns + ", l.request_hash";
 
     private static async Task<IResult> PostAsync(HttpContext http, string tenant, string username, string kind, MoneyRequest body, ShardAccess access, IRegionCache cache,
         CancellationToken cancellationToken)

@@ -1,3 +1,4 @@
+using Dapper;
 using Npgsql;
 using Geo.RegionNode.Shards;
 
@@ -30,17 +31,17 @@ internal static class PlanEndpoints
         }
 
         await using var connection = await shard.DataSource.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand($"SELECT {Columns} FROM plans ORDER BY id", connection);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var plans = new List<PlanBody>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            plans.Add(new PlanBody(reader.GetString(0), reader.GetString(1), Int(reader, 2), Int(reader, 3), Int(reader, 4), reader.GetInt32(5), reader.GetInt32(6),
-                reader.IsDBNull(7) ? null : reader.GetString(7), Long(reader, 8), Long(reader, 9), Int(reader, 10), reader.IsDBNull(11) ? null : reader.GetInt16(11),
-                reader.GetInt64(12), reader.GetInt64(13), reader.GetBoolean(14), reader.GetString(15), Int(reader, 16), Int(reader, 17)));
-        }
-
-        return Results.Ok(plans);
+        // Aliased to PlanBody's parameters, in order, for Dapper (reset_day is a smallint, the body's field an int).
+        var plans = await connection.QueryAsync<PlanBody>(new CommandDefinition("""
+            SELECT id AS Id, display_name AS DisplayName, download_kbps AS DownloadKbps, upload_kbps AS UploadKbps,
+                   session_timeout_s AS SessionTimeoutSeconds, interim_interval_s AS InterimIntervalSeconds, simultaneous_use AS SimultaneousUse,
+                   framed_pool AS FramedPool, data_quota_bytes AS DataQuotaBytes, time_quota_s AS TimeQuotaSeconds, validity_days AS ValidityDays,
+                   reset_day::integer AS ResetDay, price_per_mb_micros AS PricePerMbMicros, price_per_minute_micros AS PricePerMinuteMicros,
+                   allow_overdraft AS AllowOverdraft, exhaustion_action AS ExhaustionAction, throttle_download_kbps AS ThrottleDownloadKbps,
+                   throttle_upload_kbps AS ThrottleUploadKbps
+            FROM plans ORDER BY id
+            """, cancellationToken: cancellationToken));
+        return Results.Ok(plans.AsList());
     }
 
     private static async Task<IResult> PutAsync(string tenant, string planId, PlanBody body, ShardCatalog catalog, CancellationToken cancellationToken)
@@ -100,8 +101,4 @@ internal static class PlanEndpoints
         await catalog.RefreshAsync(cancellationToken);
         return Results.Ok(body with { Id = planId });
     }
-
-    private static int? Int(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetInt32(ordinal);
-
-    private static long? Long(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetInt64(ordinal);
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using Dapper;
 using Geo.RegionNode.Caching;
 using Geo.RegionNode.ChangeOfAuthorization;
 using Geo.RegionNode.Shards;
@@ -259,20 +260,13 @@ internal static class SubscriberEndpoints
         }
 
         await using var connection = await shard.DataSource.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand("""
-            SELECT id, nas_id, acct_session_id, framed_ip, started_at, last_update_at, input_octets, output_octets, session_time_s
-            FROM sessions WHERE username = $1 AND state = 'open' ORDER BY started_at
-            """, connection);
-        command.Parameters.Add(new() { Value = username });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var sessions = new List<SessionResponse>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            sessions.Add(new SessionResponse(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetFieldValue<IPAddress>(3).ToString(),
-                reader.GetFieldValue<DateTimeOffset>(4), reader.GetFieldValue<DateTimeOffset>(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8)));
-        }
-
-        return Results.Ok(sessions);
+        // host(): the address without its /32, as IPAddress.ToString() wrote it.
+        var sessions = await connection.QueryAsync<SessionResponse>(new CommandDefinition("""
+            SELECT id AS Id, nas_id AS NasId, acct_session_id AS AcctSessionId, host(framed_ip) AS FramedIp, started_at AS StartedAt,
+                   last_update_at AS LastUpdateAt, input_octets AS InputOctets, output_octets AS OutputOctets, session_time_s AS SessionTimeSeconds
+            FROM sessions WHERE username = @username AND state = 'open' ORDER BY started_at
+            """, new { username }, cancellationToken: cancellationToken));
+        return Results.Ok(sessions.AsList());
     }
 
     private static async Task<IResult> CdrsAsync(HttpContext http, string tenant, string username, DateTimeOffset? from, DateTimeOffset? to, string? cursor, int? limit,
@@ -293,25 +287,16 @@ internal static class SubscriberEndpoints
         var size = Math.Clamp(limit ?? 100, 1, 1000);
         await using var connection = await shard.DataSource.OpenConnectionAsync(cancellationToken);
         // CDR ids are UUIDv7: ordered by creation, so they page without gaps or repeats.
-        await using var command = new NpgsqlCommand("""
-            SELECT c.id, c.session_id, c.kind, c.event_time, c.input_octets, c.output_octets, c.session_time_s,
-                   c.delta_input_octets, c.delta_output_octets, c.delta_session_time_s, c.charged_micros, c.flags
+        var cdrs = (await connection.QueryAsync<CdrResponse>(new CommandDefinition("""
+            SELECT c.id AS Id, c.session_id AS SessionId, c.kind AS Kind, c.event_time AS EventTime, c.input_octets AS InputOctets,
+                   c.output_octets AS OutputOctets, c.session_time_s AS SessionTimeSeconds, c.delta_input_octets AS DeltaInputOctets,
+                   c.delta_output_octets AS DeltaOutputOctets, c.delta_session_time_s AS DeltaSessionTimeSeconds, c.charged_micros AS ChargedMicros,
+                   c.flags AS Flags
             FROM cdrs c JOIN subscribers s ON s.id = c.subscriber_id
-            WHERE s.username = $1 AND c.id > $2 AND c.event_time >= $3 AND c.event_time < $4
-            ORDER BY c.id LIMIT $5
-            """, connection);
-        command.Parameters.Add(new() { Value = username });
-        command.Parameters.Add(new() { Value = after });
-        command.Parameters.Add(new() { Value = from ?? DateTimeOffset.UnixEpoch });
-        command.Parameters.Add(new() { Value = to ?? DateTimeOffset.MaxValue.AddDays(-1) });
-        command.Parameters.Add(new() { Value = size });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var cdrs = new List<CdrResponse>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            cdrs.Add(new CdrResponse(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3), reader.GetInt64(4), reader.GetInt64(5),
-                reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9), reader.GetInt64(10), reader.GetInt32(11)));
-        }
+            WHERE s.username = @username AND c.id > @after AND c.event_time >= @since AND c.event_time < @until
+            ORDER BY c.id LIMIT @size
+            """, new { username, after, since = from ?? DateTimeOffset.UnixEpoch, until = to ?? DateTimeOffset.MaxValue.AddDays(-1), size },
+            cancellationToken: cancellationToken))).AsList();
 
         return Results.Ok(new Page<CdrResponse>(cdrs, cdrs.Count == size ? Cursor.Encode(cdrs[^1].Id.ToString()) : null));
     }
