@@ -3,10 +3,9 @@ using System.Diagnostics;
 namespace Geo.Engines;
 
 /// <summary>
-/// Guarantees that a cleanup script runs when its owner goes away, however it goes: a normal dispose, an
-/// unhandled exception, a cancelled test run or a SIGKILL. The reaper is a shell in its own session that
-/// blocks reading a pipe from this process; when the pipe closes (this process closed it or died), the
-/// shell runs the script. It ignores SIGINT/SIGTERM/SIGHUP so a Ctrl-C to the test run cannot skip it.
+/// Runs a cleanup script when its owner goes away, however: dispose, unhandled exception, cancelled test run or SIGKILL.
+/// A shell in its own session blocks reading a pipe from this process and runs the script when the pipe closes; it
+/// ignores SIGINT/SIGTERM/SIGHUP so a Ctrl-C to the test run cannot skip it.
 /// </summary>
 public sealed class Reaper : IDisposable
 {

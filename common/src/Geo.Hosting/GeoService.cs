@@ -14,20 +14,9 @@ using Microsoft.Extensions.Logging;
 namespace Geo.Hosting;
 
 /// <summary>
-/// The defaults every Geo server is built on, so that geo-region, geo-router and geo-replicator are configured,
-/// addressed, logged and probed the same way:
-/// <list type="bullet">
-/// <item>content root = the program's folder (its <c>appsettings.json</c>), never the working directory;</item>
-/// <item>configuration, lowest first: these defaults, <c>appsettings.json</c>, environment variables (plain, and with the
-/// <c>GEO_</c> prefix: <c>GEO_RegionNode__RegionId=a</c>), the command line (<c>--RegionNode:RegionId=a</c>), then
-/// the caller's own sources;</item>
-/// <item>the HTTP listen address is ASP.NET Core's <c>Urls</c> setting (<c>--urls</c>, <c>GEO_URLS</c>), each service with its own default;</item>
-/// <item>console logs on one line each with a UTC timestamp; framework request logging quiet (Warning);
-/// <c>Logging:Console:FormatterName=json</c> switches to JSON lines;</item>
-/// <item>30 s to stop gracefully; no Server header;</item>
-/// <item>metrics on <see cref="System.Diagnostics.Metrics"/> instruments made through the host's <see cref="IMeterFactory"/>,
-/// served on <c>/metrics</c> by <see cref="MapMetrics"/>.</item>
-/// </list>
+/// Shared defaults of geo-region, geo-router and geo-replicator, so all three are configured, logged and probed alike.
+/// Content root is the program's folder, never the working directory; configuration, lowest first: defaults, <c>appsettings.json</c>,
+/// environment (also <c>GEO_</c>-prefixed), command line. Metrics: the host's <see cref="IMeterFactory"/> (<see cref="System.Diagnostics.Metrics"/>) via <see cref="MapMetrics"/>.
 /// </summary>
 public static class GeoService
 {

@@ -5,10 +5,9 @@ using Microsoft.Extensions.Logging;
 namespace Geo.Directory;
 
 /// <summary>
-/// Keeps a process's <see cref="DirectorySnapshot"/> current: one full load, then the store's change feed
-/// (PostgreSQL LISTEN, Consul blocking queries), so a change is visible within milliseconds of its commit.
-/// A broken feed is reopened with backoff and followed by a full reload, so nothing missed while it was down
-/// stays missed. Lookups read <see cref="Current"/> without locks.
+/// Keeps the process's <see cref="DirectorySnapshot"/> current from the store's change feed, so a change is visible
+/// within milliseconds of its commit; a broken feed is reopened with backoff and followed by a full reload, so nothing
+/// missed stays missed. <see cref="Current"/> is read without locks.
 /// </summary>
 public sealed partial class DirectoryCache : IAsyncDisposable
 {

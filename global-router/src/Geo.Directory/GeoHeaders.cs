@@ -1,11 +1,9 @@
 namespace Geo.Directory;
 
 /// <summary>
-/// HTTP headers between the router, the regions and clients.
-/// Router → region: <see cref="Shard"/> and <see cref="Epoch"/> name the shard and the epoch the router
-/// believes current; a region that does not own that shard at that epoch answers 421 Misdirected Request
-/// (the router reloads the directory and retries once) and never applies a write.
-/// Router → client: <see cref="Region"/> and <see cref="Epoch"/> say who answered at which epoch.
+/// HTTP headers between router, regions and clients. <see cref="Shard"/> and <see cref="Epoch"/> carry the router's view;
+/// a region not owning that shard at that epoch answers 421 and never applies a write (the router reloads and retries
+/// once). <see cref="Region"/> and <see cref="Epoch"/> tell the client who answered at which epoch.
 /// </summary>
 public static class GeoHeaders
 {

@@ -32,10 +32,8 @@ public sealed record NasSpec(string TenantId, string Id, IPAddress Address, stri
 public sealed record NasEntry(NasDevice Device, string? Vendor, int? CoaPort, DateTimeOffset? PreviousSecretValidUntil, int Shards);
 
 /// <summary>
-/// The NAS inventory: each NAS is in the directory (address, primary and backup region) and, with its sealed
-/// secret, in every shard database of its tenant, so that whichever region a packet reaches recognises it. The
-/// shard databases are written first and the directory last: the directory's change notification is what makes
-/// region nodes reload, and by then the inventory is complete.
+/// The NAS inventory: the directory, plus every shard database of the tenant (with the sealed secret) so any region
+/// recognises it. Shards are written first, the directory last: its change notification makes nodes reload.
 /// </summary>
 public sealed partial class NasProvisioner
 {

@@ -4,10 +4,8 @@ using Npgsql;
 namespace Geo.Provisioning;
 
 /// <summary>
-/// One lifecycle command per tenant at a time: a session advisory lock on every region's server, taken in region
-/// order and held for the whole command (a crashed command's sessions end, and with them its locks). A second
-/// command for the same tenant is refused at once rather than racing the first (an abort against a creation would
-/// leave a database behind).
+/// One lifecycle command per tenant at a time: a session advisory lock on every region's server, taken in region order
+/// (a crashed command's locks end with its sessions). A second command is refused rather than racing the first.
 /// </summary>
 internal sealed class TenantLock : IAsyncDisposable
 {

@@ -30,11 +30,9 @@ public sealed record ProvisioningOptions
 public sealed record TenantCreated(string TenantId, string? ApiKey, string ApiKeyNote, IReadOnlyList<Shard> Shards);
 
 /// <summary>
-/// Onboards, extends and retires tenants. Each command is a list of idempotent steps in an order that keeps the
-/// platform consistent at every point: the directory records a shard (state <c>provisioning</c>, invisible to
-/// RADIUS and the API) before any database of it exists, and the shard turns <c>active</c> only after its
-/// database is migrated and fenced and its replica streams. An interrupted command is finished by running it
-/// again, or undone with <see cref="AbortAsync"/>.
+/// Onboards, extends and retires tenants as idempotent steps that keep the platform consistent throughout: a shard is
+/// recorded <c>provisioning</c> before its database exists and turns <c>active</c> only once migrated, fenced and
+/// replicating. An interrupted command is finished by running it again, or undone with <see cref="AbortAsync"/>.
 /// </summary>
 public sealed class TenantProvisioner
 {

@@ -10,15 +10,10 @@ using Geo.Radius.Security;
 namespace Geo.Radius;
 
 /// <summary>
-/// Builds one RADIUS packet into a span or an <see cref="IBufferWriter{T}"/>: header, attributes, vendor
-/// attributes, then <see cref="FinishRequest"/> or <see cref="FinishResponse(ReadOnlySpan{byte}, ReadOnlySpan{byte})"/>,
-/// which set the Length, sign the Message-Authenticator and only then compute the authenticator that covers it.
+/// Builds one RADIUS packet into a span or an <see cref="IBufferWriter{T}"/>; <see cref="FinishRequest"/> or
+/// <see cref="FinishResponse(ReadOnlySpan{byte}, ReadOnlySpan{byte})"/> signs the Message-Authenticator before the authenticator that covers it.
 /// </summary>
-/// <remarks>
-/// The writer is fed the host's own data, never the network's, so misuse (a value over 253 octets, a packet over
-/// 4096, adding after finishing) throws instead of returning a status. Nothing is committed to an
-/// <see cref="IBufferWriter{T}"/> until the packet is finished.
-/// </remarks>
+/// <remarks>Fed the host's own data, so misuse (value over 253 octets, packet over 4096) throws; nothing is committed until finished.</remarks>
 public ref struct RadiusPacketWriter
 {
     private readonly Span<byte> _buffer;
@@ -221,10 +216,9 @@ public ref struct RadiusPacketWriter
     }
 
     /// <summary>
-    /// Finishes a request. Access-Request and Status-Server keep their random Request Authenticator and get the
-    /// Message-Authenticator over it (Status-Server gets one added if missing, RFC 5997 §3). Accounting-Request,
-    /// Disconnect-Request and CoA-Request get the Message-Authenticator over sixteen zero octets, then the Request
-    /// Authenticator MD5(Code + Identifier + Length + 16 zeros + Attributes + Secret). Returns the packet length.
+    /// Finishes a request; returns its length. Access-Request and Status-Server (RFC 5997 §3: one added if missing) get the
+    /// Message-Authenticator over their random Request Authenticator; Accounting, Disconnect and CoA get it over 16 zeros,
+    /// then MD5(Code + Identifier + Length + 16 zeros + Attributes + Secret).
     /// </summary>
     public int FinishRequest(scoped ReadOnlySpan<byte> secret)
     {
@@ -250,10 +244,8 @@ public ref struct RadiusPacketWriter
     }
 
     /// <summary>
-    /// Finishes a response to a request whose Request Authenticator is <paramref name="requestAuthenticator"/>:
-    /// the Message-Authenticator is computed with that authenticator in the field (RFC 3579 §3.2), then the
-    /// Response Authenticator MD5(Code + Identifier + Length + RequestAuth + Attributes + Secret) replaces it.
-    /// Returns the packet length.
+    /// Finishes a response; returns its length. The Message-Authenticator is computed with <paramref name="requestAuthenticator"/>
+    /// in the field (RFC 3579 §3.2), then MD5(Code + Identifier + Length + RequestAuth + Attributes + Secret) replaces it.
     /// </summary>
     public int FinishResponse(scoped ReadOnlySpan<byte> requestAuthenticator, scoped ReadOnlySpan<byte> secret)
     {

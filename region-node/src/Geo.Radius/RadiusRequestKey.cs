@@ -3,9 +3,8 @@ using System.Net;
 namespace Geo.Radius;
 
 /// <summary>
-/// Identifies one request for duplicate detection (RFC 5080 §2.2.2): a retransmission from the same NAS address
-/// and source port has the same Code, Identifier and Request Authenticator, while a new request with a reused
-/// Identifier has a new authenticator. The codec provides the key; the cache belongs to the server.
+/// Duplicate-detection key (RFC 5080 §2.2.2): a retransmission repeats Code, Identifier and Request Authenticator
+/// from the same address and port; a reused Identifier comes with a new authenticator.
 /// </summary>
 /// <param name="NasAddress">The source address of the datagram (normalize IPv4-mapped IPv6 addresses first).</param>
 /// <param name="SourcePort">The source UDP port of the datagram.</param>

@@ -46,10 +46,8 @@ public enum RatingMarks
 }
 
 /// <summary>
-/// Rates usage against a tariff. Money is priced on the session's cumulative billed usage —
-/// cost(after) − cost(before), each rounded down — so splitting usage into many interims never adds or
-/// loses a micro-unit, and rating the same usage twice is impossible by construction: callers only rate
-/// what their counters say is new. Without overdraft, nothing goes below zero: the excess is capped and flagged.
+/// Rates usage against a tariff as cost(cumulative after) − cost(cumulative before), each rounded down, so splitting into
+/// interims never gains or loses a micro-unit. Without overdraft nothing goes below zero: the excess is capped and flagged.
 /// </summary>
 public static class Rater
 {

@@ -9,12 +9,9 @@ using Microsoft.Extensions.Logging;
 namespace Geo.Replication.Kafka;
 
 /// <summary>
-/// Feeds a shard's pgoutput stream into Kafka in Debezium's format (JSON converter without schemas): one topic
-/// per table (<c>&lt;prefix&gt;.&lt;schema&gt;.&lt;table&gt;</c>, keyed by primary key, tombstone after delete), and
-/// BEGIN/END events on the one-partition transaction topic. The slot is acknowledged only after Kafka acknowledged
-/// every message up to that transaction, so a crash re-publishes (at least once, like Debezium) and the Kafka source
-/// skips the repeats by their commit order key (<c>source.sequence[0]</c>). Streams from the slot's position: it
-/// does not snapshot existing rows (seed a Kafka-fed replica from a snapshot first).
+/// Publishes a shard's pgoutput stream to Kafka in Debezium's format (one topic per table, transaction topic). The slot is
+/// acknowledged only after Kafka acked everything up to it: at least once, repeats skipped by <c>source.sequence[0]</c>.
+/// No snapshot of existing rows.
 /// </summary>
 public sealed partial class DebeziumPublisher
 {

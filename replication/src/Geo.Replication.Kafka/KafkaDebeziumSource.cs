@@ -10,11 +10,8 @@ using Npgsql;
 namespace Geo.Replication.Kafka;
 
 /// <summary>
-/// The topics of Debezium's PostgreSQL connector as a change source: one consumer reads every data topic of the
-/// shard's replicated tables and the transaction metadata topic, a <see cref="TransactionAssembler"/> rebuilds
-/// whole transactions in commit order, and offsets are committed to the consumer group only after the replica
-/// committed them. On (re)start the offsets the replica stored win over the group's, so the replica's own
-/// transaction decides where reading resumes.
+/// Debezium's topics as a change source: a <see cref="TransactionAssembler"/> rebuilds whole transactions in commit order,
+/// and group offsets are committed only after the replica commits. On start the replica's stored offsets win.
 /// </summary>
 internal sealed partial class KafkaDebeziumSource : IChangeSource
 {

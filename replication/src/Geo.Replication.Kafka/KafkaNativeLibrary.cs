@@ -5,10 +5,8 @@ using Confluent.Kafka;
 namespace Geo.Replication.Kafka;
 
 /// <summary>
-/// Loads librdkafka from librdkafka.redist's own build on Debian. The package's default <c>linux-x64/native/librdkafka.so</c>
-/// wants <c>libsasl2.so.3</c> (a RHEL name; Debian has <c>libsasl2.so.2</c>), so librdkafka resolves to the package's
-/// <c>centos8-librdkafka.so</c> beside it, which links only what Debian has; Confluent.Kafka's loader P/Invokes
-/// <c>libdl</c>, which exists only as <c>libdl.so.2</c> without libc6-dev.
+/// Loads librdkafka on Debian: the default <c>librdkafka.so</c> wants RHEL's <c>libsasl2.so.3</c>, so it resolves to
+/// <c>centos8-librdkafka.so</c>; Confluent.Kafka's loader needs <c>libdl</c>, only <c>libdl.so.2</c> without libc6-dev.
 /// </summary>
 public static class KafkaNativeLibrary
 {

@@ -5,14 +5,9 @@ using System.Text;
 namespace Geo.Hosting.Telemetry;
 
 /// <summary>
-/// Serves a host's <see cref="System.Diagnostics.Metrics"/> instruments in the Prometheus text format (<c>/metrics</c>).
-/// It listens only to the meters made by the host's own <see cref="IMeterFactory"/>, so two servers in one process
-/// (as in the tests) each report their own figures. The OpenTelemetry exporter served here (1.20.1-beta.1) was tried
-/// first: it merged the same-named meters of two hosts in one process (a counter at 5 in one and 7 in the other read
-/// 12 in both) and labels every series with <c>otel_scope_name</c>.
-/// Counters and histograms are cumulative since start; observable instruments are read at each scrape, and a series
-/// they no longer report (a shard that went away) disappears. Histogram buckets come from the instrument's advice
-/// (<see cref="InstrumentAdvice{T}.HistogramBucketBoundaries"/>).
+/// Serves the host's <see cref="System.Diagnostics.Metrics"/> instruments as Prometheus text (<c>/metrics</c>), listening only
+/// to its own <see cref="IMeterFactory"/>'s meters: the OpenTelemetry exporter (1.20.1-beta.1) merged same-named meters of two
+/// hosts in one process (5 and 7 read 12 in both). Buckets: <see cref="InstrumentAdvice{T}.HistogramBucketBoundaries"/>.
 /// </summary>
 public sealed class PrometheusExporter : IDisposable
 {

@@ -6,10 +6,9 @@ using Npgsql;
 namespace Geo.Ctl.NasConfig;
 
 /// <summary>
-/// <c>geoctl nas-config &lt;nas-id&gt; --format mikrotik|cisco|juniper|freeradius</c>: prints a NAS's RADIUS client
-/// configuration — the home region first, the backup second, timeouts and retries that fail over within 5 s (see
-/// <see cref="FailoverTiming"/>). The shared secret is read from the NAS's secret file and written only when asked
-/// (<c>--show-secret</c>, or <c>--output</c> to a file only its owner can read); otherwise a placeholder stands in.
+/// <c>geoctl nas-config &lt;nas-id&gt; --format mikrotik|cisco|juniper|freeradius</c>: a NAS's RADIUS client config that
+/// fails over within 5 s (<see cref="FailoverTiming"/>). The secret is written only on <c>--show-secret</c> or to an
+/// owner-only <c>--output</c> file; otherwise a placeholder stands in.
 /// </summary>
 internal static class NasConfigCommand
 {

@@ -23,10 +23,9 @@ internal sealed record NasClient(string TenantId, string NasId, string NasAddres
 }
 
 /// <summary>
-/// How fast a NAS gives up on its primary region. A NAS sends a request, waits <see cref="TimeoutSeconds"/>,
-/// resends, and after <see cref="Attempts"/> unanswered sends marks the server dead and sends the request to the
-/// backup: 3 × 1 s = 3 s, plus at most 1 s for the backup to answer = 4 s, inside the 5 s failover budget.
-/// A dead primary is skipped for <see cref="DeadTimeSeconds"/>, so later requests go to the backup at once.
+/// How fast a NAS gives up on its primary: <see cref="Attempts"/> × <see cref="TimeoutSeconds"/> = 3 × 1 s, plus at most
+/// 1 s for the backup to answer = 4 s, inside the 5 s failover budget. A dead primary is skipped for
+/// <see cref="DeadTimeSeconds"/>, so later requests go to the backup at once.
 /// </summary>
 internal static class FailoverTiming
 {

@@ -4,12 +4,9 @@ using Microsoft.Extensions.Logging;
 namespace Geo.Directory.Placement;
 
 /// <summary>
-/// Removes orphaned placements: written for a subscriber whose row was never created (the create failed after
-/// the placement was written). Only placements older than <see cref="OrphanSweepOptions.MinAge"/> are looked at
-/// (any create still in flight has long finished by then) and younger than <see cref="OrphanSweepOptions.MaxAge"/>
-/// (orphans are born young; older placements were checked by earlier sweeps). The owner region of each shard
-/// answers which usernames exist, through the callback; a placement is deleted only if it is still the one that
-/// was checked (same creation time).
+/// Removes placements whose subscriber row was never created. Only placements between
+/// <see cref="OrphanSweepOptions.MinAge"/> (creates in flight have finished) and <see cref="OrphanSweepOptions.MaxAge"/>
+/// (older ones were checked by earlier sweeps) are checked; one is deleted only if unchanged since (same creation time).
 /// </summary>
 public sealed partial class OrphanPlacementSweeper
 {

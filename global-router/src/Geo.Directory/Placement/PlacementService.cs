@@ -3,10 +3,8 @@ using Geo.Directory.Shards;
 namespace Geo.Directory.Placement;
 
 /// <summary>
-/// Chooses a new subscriber's home region and writes its placement to the directory before the subscriber row
-/// exists (the caller creates the row afterwards), so that a lookup never points nowhere. A placement whose row
-/// never gets created is an orphan: harmless (lookups of it find no subscriber) and removed later by
-/// <see cref="OrphanPlacementSweeper"/>.
+/// Chooses a new subscriber's home region and writes the placement before the row exists, so a lookup never points
+/// nowhere. A placement whose row is never created is harmless and removed by <see cref="OrphanPlacementSweeper"/>.
 /// </summary>
 public sealed class PlacementService
 {

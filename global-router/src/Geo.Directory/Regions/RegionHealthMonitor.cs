@@ -4,10 +4,9 @@ using Microsoft.Extensions.Logging;
 namespace Geo.Directory.Regions;
 
 /// <summary>
-/// Health of every region in the directory, from active checks (<c>GET {api_url}/health/ready</c> on an
-/// interval) and passive reports (a forward that could not connect marks its region down at once), combined
-/// with what the store reports (Consul health checks). A region marked down comes back only when an active
-/// check passes. Unchecked regions count as available, so a fresh process routes at once.
+/// Health of every region: active checks (<c>GET {api_url}/health/ready</c>), passive reports (a failed connect marks it down
+/// at once) and the store's own checks. A down region returns only on a passing active check; unchecked regions count as
+/// available, so a fresh process routes at once.
 /// </summary>
 public sealed partial class RegionHealthMonitor : IAsyncDisposable
 {

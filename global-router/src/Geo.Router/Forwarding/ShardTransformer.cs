@@ -8,10 +8,9 @@ using Yarp.ReverseProxy.Forwarder;
 namespace Geo.Router.Forwarding;
 
 /// <summary>
-/// Per-request YARP transform: tells the region which shard and epoch the router routed by (a region that does not
-/// own the shard at that epoch answers 421 and applies nothing), replaces any Geo-* header a client sent, and
-/// labels the answer with the region and epoch. A 421 (or a 409 "Stale epoch") is not copied to the client: the
-/// caller reloads the directory and retries once.
+/// Per-request YARP transform: sends the shard and epoch routed by (a region not owning it answers 421 and applies
+/// nothing), replaces client-sent Geo-* headers, labels the answer with region and epoch. A 421 or a 409 "Stale epoch"
+/// is not copied to the client: the caller reloads the directory and retries once.
 /// </summary>
 internal sealed class ShardTransformer(Shard shard, string ownerRegion, Uri? destination = null) : HttpTransformer
 {

@@ -10,11 +10,9 @@ using Yarp.ReverseProxy.Forwarder;
 namespace Geo.Router.Forwarding;
 
 /// <summary>
-/// Forwards a request about one subscriber to the owner region of the subscriber's shard, and a create to the
-/// home region chosen by placement (written to the directory before the region creates the row). The forward
-/// carries the shard and its epoch; a region that answers 421 (stale epoch) makes the router reload the
-/// directory and retry once, so a write never lands in a region that no longer owns the shard. A region that
-/// cannot be reached is marked down and its shards answer 503 with Retry-After at once.
+/// Forwards a subscriber request to its shard's owner region (a create to the placement's home region) with shard and
+/// epoch; a 421 makes the router reload and retry once, so a write never lands in a region that lost the shard.
+/// An unreachable region is marked down and its shards answer 503 with Retry-After at once.
 /// </summary>
 internal sealed partial class SubscriberProxy(
     DirectoryCache directory,

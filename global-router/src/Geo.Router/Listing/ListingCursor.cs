@@ -4,10 +4,8 @@ using System.Text;
 namespace Geo.Router.Listing;
 
 /// <summary>
-/// The cursor of a merged tenant-wide listing: the last username returned, as <c>base64url("1:" + username)</c>.
-/// Every shard lists its subscribers in UTF-8 byte order of the username (PostgreSQL <c>COLLATE "C"</c>), and a
-/// username is unique within a tenant across shards, so "after this username" is a position in every shard at once.
-/// Opaque to clients; the version prefix lets the format change.
+/// Cursor of a merged tenant-wide listing: <c>base64url("1:" + username)</c>. Shards list in UTF-8 byte order
+/// (<c>COLLATE "C"</c>) and usernames are unique per tenant, so "after this username" is a position in every shard.
 /// </summary>
 internal static class ListingCursor
 {

@@ -12,14 +12,9 @@ using Microsoft.Extensions.Options;
 namespace Geo.Router.Listing;
 
 /// <summary>
-/// <c>GET /tenants/{tenant}/subscribers?limit=&amp;cursor=</c>: asks every region that owns shards of the tenant
-/// for its first <c>limit</c> subscribers after the cursor's username, merges the pages by username and returns the
-/// first <c>limit</c> with a cursor for the next page. One request per owner region (a region lists every shard
-/// of the tenant it owns): <c>GET {api}/tenants/{tenant}/subscribers?limit=N[&amp;cursor=base64url(username)]</c>
-/// with <c>Geo-Shard</c> and <c>Geo-Epoch</c> naming the shards and epochs the router expects there
-/// (<c>tenant@home=epoch</c>, comma-separated); the answer is <c>{"items":[{"username":...,...}],"next":...}</c> in
-/// username order. If any shard cannot be served the listing answers 503 with Retry-After, never a silently
-/// partial page.
+/// <c>GET /tenants/{tenant}/subscribers?limit=&amp;cursor=</c>: one request per owner region (<c>Geo-Shard</c>/<c>Geo-Epoch</c>
+/// as <c>tenant@home=epoch,...</c>), pages merged by username. If any shard cannot be served it answers 503 with
+/// Retry-After, never a silently partial page.
 /// </summary>
 internal sealed partial class SubscriberListing(
     DirectoryCache directory,

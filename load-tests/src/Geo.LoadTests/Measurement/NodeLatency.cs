@@ -3,10 +3,9 @@ using System.Globalization;
 namespace Geo.LoadTests.Measurement;
 
 /// <summary>
-/// The node's own view of latency: its <c>geo_radius_request_duration_seconds</c> histogram (receive to send,
-/// inside the node), read before and after the measured run. It leaves out the load generator — its pacing,
-/// its thread hops, its collections — which on a machine shared with the server can dominate the client figure.
-/// Percentiles are bucket upper bounds ("at most").
+/// The node's own latency histogram (<c>geo_radius_request_duration_seconds</c>), read before and after the run. It leaves
+/// out the load generator, which on a machine shared with the server can dominate the client figure. Percentiles are
+/// bucket upper bounds.
 /// </summary>
 internal sealed class NodeLatency(Uri metrics, string type)
 {

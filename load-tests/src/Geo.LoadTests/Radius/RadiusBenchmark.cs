@@ -10,10 +10,8 @@ using Geo.Radius.Dictionary;
 namespace Geo.LoadTests.Radius;
 
 /// <summary>
-/// <c>geo-load radius</c>: PAP authentication or accounting session lifecycles (Start, 3 Interim-Updates,
-/// Stop) against a running region node, closed-loop at a concurrency or open-loop at a rate; prints
-/// requests/s and latency percentiles. Open-loop latency is measured from the scheduled send time, so a
-/// server that falls behind shows it (no coordinated omission).
+/// <c>geo-load radius</c>: PAP auth or accounting lifecycles against a region node, closed- or open-loop. Open-loop
+/// latency counts from the scheduled send time, so a server that falls behind shows it (no coordinated omission).
 /// </summary>
 internal static class RadiusBenchmark
 {

@@ -7,12 +7,9 @@ using Geo.Radius;
 namespace Geo.LoadTests.Radius;
 
 /// <summary>
-/// One UDP socket playing a NAS: up to 256 requests in flight (the RADIUS identifier space), answers
-/// matched by identifier in a receive loop. A request that gets no answer in time counts as a timeout.
-/// Lean on purpose, since it shares the machine with the server it measures: a thread blocks in the
-/// receive call (no event loop in between), an answer continues its waiting worker on that thread
-/// (no hand-off), requests go out with a plain send call to a pre-encoded address, and one sweep a
-/// tenth of a second times out requests instead of a timer per request.
+/// One UDP socket playing a NAS: up to 256 requests in flight (the identifier space), answers matched by identifier.
+/// Lean because it shares the machine with the server it measures: a blocking receive thread continues waiters inline,
+/// plain sends to a pre-encoded address, and one timeout sweep every 100 ms instead of a timer per request.
 /// </summary>
 internal sealed class RadiusLoadClient : IAsyncDisposable
 {

@@ -12,10 +12,9 @@ using Geo.Router;
 namespace Geo.LoadTests.Router;
 
 /// <summary>
-/// <c>geo-load router latency</c>: what geo-router adds to a request — p50/p99 of the same GET sent straight to a
-/// region and through the router (sequential, interleaved, so both see the same machine), then requests/s through
-/// the router at a concurrency. Everything in-process: an in-memory directory, a stand-in region on Kestrel.
-/// <c>geo-load router placements</c>: memory and lookup time of the placement index for N subscribers.
+/// <c>geo-load router latency</c>: p50/p99 of one GET straight to a region vs. through the router (interleaved, so both
+/// see the same machine), then requests/s through the router. <c>geo-load router placements</c>: placement index memory
+/// and lookup time for N subscribers.
 /// </summary>
 internal static class RouterBenchmark
 {

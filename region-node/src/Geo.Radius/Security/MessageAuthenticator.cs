@@ -3,11 +3,9 @@ using System.Security.Cryptography;
 namespace Geo.Radius.Security;
 
 /// <summary>
-/// The Message-Authenticator attribute (RFC 2869 §5.14, RFC 3579 §3.2, RFC 5176 §3.3): HMAC-MD5, keyed with the
-/// shared secret, over the whole packet with the Message-Authenticator value zeroed and the authenticator field
-/// holding: the packet's own Request Authenticator (Access-Request, Status-Server); sixteen zeros
-/// (Accounting-Request, CoA-Request, Disconnect-Request); or the Request Authenticator of the request being
-/// answered (every response).
+/// Message-Authenticator (RFC 2869 §5.14, RFC 3579 §3.2, RFC 5176 §3.3): HMAC-MD5 over the packet with its value zeroed and the
+/// authenticator field holding the own Request Authenticator (Access-Request, Status-Server), 16 zeros (Accounting, CoA,
+/// Disconnect requests) or the answered request's authenticator (responses).
 /// </summary>
 public static class MessageAuthenticator
 {
@@ -56,10 +54,8 @@ public static class MessageAuthenticator
         ReadOnlySpan<byte> requestAuthenticator = default) => Verify(packet.Span, secret, requestAuthenticator);
 
     /// <summary>
-    /// Recomputes the Message-Authenticator of a finished packet in place (for a proxy that re-signs a packet
-    /// under another secret). Sign before computing a Response or Accounting/CoA Request Authenticator, which
-    /// covers it. False if the packet is malformed, carries no (or more than one) Message-Authenticator, or is
-    /// a response and <paramref name="requestAuthenticator"/> is not 16 octets.
+    /// Re-signs a finished packet in place (a proxy changing secrets); sign before computing the authenticator that covers it.
+    /// False if malformed, without exactly one Message-Authenticator, or a response without a 16-octet <paramref name="requestAuthenticator"/>.
     /// </summary>
     public static bool TrySign(Span<byte> packet, ReadOnlySpan<byte> secret, ReadOnlySpan<byte> requestAuthenticator = default)
     {

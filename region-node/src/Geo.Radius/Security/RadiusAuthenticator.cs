@@ -3,10 +3,8 @@ using System.Security.Cryptography;
 namespace Geo.Radius.Security;
 
 /// <summary>
-/// The Authenticator field: random Request Authenticators for Access-Request and Status-Server (RFC 2865 §3),
-/// the computed Request Authenticator of Accounting-Request (RFC 2866 §3), Disconnect-Request and CoA-Request
-/// (RFC 5176 §2.3), and the Response Authenticator of every response (RFC 2865 §3, RFC 2866 §3). Comparisons
-/// take constant time; malformed packets verify as false, never throw.
+/// The Authenticator field: random for Access-Request and Status-Server (RFC 2865 §3), computed for Accounting (RFC 2866 §3),
+/// Disconnect and CoA requests (RFC 5176 §2.3) and every response. Constant-time comparisons; malformed packets verify false.
 /// </summary>
 public static class RadiusAuthenticator
 {
@@ -31,10 +29,8 @@ public static class RadiusAuthenticator
     }
 
     /// <summary>
-    /// Computes the Request Authenticator of an Accounting-Request, Disconnect-Request or CoA-Request:
-    /// MD5(Code + Identifier + Length + 16 zero octets + Attributes + Secret). False if <paramref name="packet"/>
-    /// is not a well-formed packet of one of those codes or <paramref name="destination"/> is too small.
-    /// <paramref name="destination"/> may be the packet's own authenticator field.
+    /// MD5(Code + Identifier + Length + 16 zeros + Attributes + Secret) of an Accounting, Disconnect or CoA request; false if
+    /// <paramref name="packet"/> is not one or <paramref name="destination"/> (may be the packet's own field) is too small.
     /// </summary>
     public static bool TryComputeRequestAuthenticator(ReadOnlySpan<byte> packet, ReadOnlySpan<byte> secret, Span<byte> destination)
     {
@@ -65,10 +61,8 @@ public static class RadiusAuthenticator
         VerifyRequestAuthenticator(packet.Span, secret);
 
     /// <summary>
-    /// Computes a Response Authenticator: MD5(Code + Identifier + Length + RequestAuth + Attributes + Secret),
-    /// with RequestAuth the authenticator of the request being answered. False if <paramref name="response"/> is
-    /// not a well-formed packet or an argument has the wrong size. <paramref name="destination"/> may be the
-    /// response's own authenticator field (a proxy re-signing a response under another secret).
+    /// MD5(Code + Identifier + Length + RequestAuth + Attributes + Secret); false if <paramref name="response"/> is malformed or
+    /// a size is wrong. <paramref name="destination"/> may be the response's own field (a proxy re-signing it).
     /// </summary>
     public static bool TryComputeResponseAuthenticator(
         ReadOnlySpan<byte> response,

@@ -7,10 +7,8 @@ using NpgsqlTypes;
 namespace Geo.RegionNode.Accounting;
 
 /// <summary>
-/// The SQL of a group commit. Every set-based write is built from one <see cref="ColumnList{TRow}"/> per table: its
-/// column names, its <c>unnest($1::type[], …)</c> and its parameters come from the same list, in the same order, so
-/// a column's name and its position cannot drift apart. The text of each statement is fixed (built once), so Npgsql
-/// prepares it after its first uses.
+/// The SQL of a group commit. Each table's column names, <c>unnest($1::type[], …)</c> and parameters come from one
+/// <see cref="ColumnList{TRow}"/>, so name and position cannot drift apart; fixed text lets Npgsql prepare it.
 /// </summary>
 internal static class AccountingStatements
 {

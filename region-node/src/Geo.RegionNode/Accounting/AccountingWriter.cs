@@ -8,10 +8,9 @@ using Npgsql;
 namespace Geo.RegionNode.Accounting;
 
 /// <summary>
-/// The group-commit queue of one shard: accounting requests queue up while a transaction is in flight, and the next
-/// transaction takes all of them (up to <see cref="RegionNodeOptions.CommitMaxBatch"/>). Each waiting request learns
-/// whether its event is committed; only then does the node answer the NAS. A transaction that lost a race another
-/// transaction won is started over. What one transaction does is <see cref="GroupCommit"/>'s.
+/// One shard's group-commit queue: requests queue while a transaction runs and the next takes them all (up to
+/// <see cref="RegionNodeOptions.CommitMaxBatch"/>); the NAS is answered only once its event is committed. A transaction
+/// that lost a race is started over. One transaction's work: <see cref="GroupCommit"/>.
 /// </summary>
 internal sealed partial class AccountingWriter : IAsyncDisposable
 {

@@ -136,10 +136,8 @@ internal static class BatchPlanner
     }
 
     /// <summary>
-    /// Rates every CDR in order (<see cref="Rater"/>) against the account of its subscriber in
-    /// <paramref name="accounts"/> (one on a rated plan; any other usage is recorded, not charged), adds what each
-    /// session was billed for, and decides the writes: the CDRs with their charges, buckets, balances, exhaustion
-    /// actions and the sessions to insert or update.
+    /// Rates every CDR in order (<see cref="Rater"/>) against its subscriber's account in <paramref name="accounts"/> (unrated
+    /// usage is recorded, not charged) and decides the batch's writes.
     /// </summary>
     public static void Charge(BatchPlan plan, IReadOnlyDictionary<Guid, ChargingAccount> accounts, DateTimeOffset now)
     {

@@ -60,11 +60,8 @@ internal sealed class ChargingAccount(Plan plan, DateTimeOffset createdAt)
     }
 
     /// <summary>
-    /// A copy of this remembered account that charging can use without reading it again, or null when it must be read:
-    /// it was read longer than <paramref name="planAge"/> ago, its plan is gone or changed between rated and not, or
-    /// charging could decide something from it that no compare-and-set write would check — an exhausted bucket or an
-    /// empty balance is left as it is by the next charge, so it is re-read (a top-up or a new period may have changed
-    /// it), and so is a bucket whose period has ended.
+    /// A reusable copy of this account, or null when it must be re-read: older than <paramref name="planAge"/>, plan changed, or
+    /// holding state no compare-and-set would check (an exhausted bucket, an empty balance, an ended period).
     /// </summary>
     public ChargingAccount? Reusable(ShardHandle shard, DateTimeOffset now, TimeSpan planAge)
     {

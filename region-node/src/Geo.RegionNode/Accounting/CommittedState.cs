@@ -4,18 +4,9 @@ using Geo.RegionNode.Shards;
 namespace Geo.RegionNode.Accounting;
 
 /// <summary>
-/// What the group-commit loop of one shard committed last — its sessions and its subscribers' charging accounts — so
-/// that the next group commit need not read back what it wrote itself. Only the loop uses it, one commit at a time;
-/// <see cref="Forget"/> may be called from any thread.
-/// <para>
-/// A copy is never trusted blindly. Every write that depends on one compares and sets: a session where the row is
-/// still the version this loop wrote (its xmin), a bucket or balance where it still holds what this loop wrote. A row
-/// another transaction changed since then fails that check, and the group commit forgets everything it remembers and
-/// starts over from fresh reads. What no write checks is a subscriber's plan: a remembered plan is forgotten when the
-/// subscriber's profile changes (through any node's API: the cache tells every node) and read again at least every
-/// <c>planAge</c> whatever happens. An account charging could decide something from without writing it (an exhausted
-/// bucket, an empty balance) is always read again (<see cref="ChargingAccount.Reusable"/>).
-/// </para>
+/// What one shard's group-commit loop last committed, so it need not read back its own writes. Safe because every dependent
+/// write compares and sets (session xmin, bucket/balance values) and a failed check forgets all; plans, which no write checks,
+/// are forgotten on profile change and re-read every <c>planAge</c> (see <see cref="ChargingAccount.Reusable"/>). <see cref="Forget"/> is thread-safe.
 /// </summary>
 internal sealed class CommittedState(int capacity, TimeSpan planAge)
 {
@@ -75,10 +66,8 @@ internal sealed class CommittedState(int capacity, TimeSpan planAge)
         _accounts.TryGet(subscriberId, out var remembered) ? remembered.Reusable(shard, now, planAge) : null;
 
     /// <summary>
-    /// After a commit: the sessions as they are now, each written one at the committing transaction's row version
-    /// <paramref name="writtenVersion"/>; the accounts it charged as written, and those it read from the database
-    /// (and did not charge) as read. What is remembered already is updated in place: remembering makes new objects
-    /// only for what is new, so the garbage collector does not promote a copy per request.
+    /// Records a commit: sessions at row version <paramref name="writtenVersion"/>, charged accounts as written, read ones as
+    /// read. Existing entries are updated in place so the GC does not promote a copy per request.
     /// </summary>
     public void Remember(IEnumerable<SessionState> sessions, uint writtenVersion, IEnumerable<ChargingAccount> read, IEnumerable<ChargingAccount> charged)
     {

@@ -7,10 +7,8 @@ using Npgsql;
 namespace Geo.RegionNode.Accounting;
 
 /// <summary>
-/// One group-commit transaction of a shard: the fence and what the batch needs that is not remembered are read in
-/// one round trip, <see cref="BatchPlanner"/> decides every write, <see cref="AccountingStatements"/> sends them in
-/// a second round trip, and once committed the writes are remembered (<see cref="CommittedState"/>) and their effects
-/// (cache, session index, exhaustion actions) follow. Only the shard's <see cref="AccountingWriter"/> loop uses it.
+/// One group-commit transaction: reads (one round trip), <see cref="BatchPlanner"/> decides, <see cref="AccountingStatements"/>
+/// writes (second round trip), then <see cref="CommittedState"/> remembers. Used only by the shard's <see cref="AccountingWriter"/> loop.
 /// </summary>
 internal sealed class GroupCommit : IDisposable
 {
@@ -95,12 +93,8 @@ internal sealed class GroupCommit : IDisposable
     }
 
     /// <summary>
-    /// The first round trip of a group commit: the fence, the transaction's id (the row version of what it writes),
-    /// the batch's sessions and, for rated plans, the accounts charging will change — those the loop does not
-    /// remember. Nothing is locked (a row lock costs a WAL record per row): every write compares and sets (a session
-    /// where it is still the version read, a bucket or balance where it still holds what was read), and a new session is
-    /// a plain insert that a concurrent insert of the same session makes fail. Either way the group commit starts over
-    /// from its reads.
+    /// First round trip: fence, transaction id, the batch's sessions and the unremembered accounts. Nothing is locked (a row
+    /// lock costs a WAL record per row): every write compares and sets, and a losing race restarts the group commit.
     /// </summary>
     private async Task<FirstRead> ReadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<AccountingWork> work, DateTimeOffset now)
     {

@@ -104,10 +104,8 @@ internal sealed record CdrRow(Guid Id, Guid SessionId, Guid? SubscriberId, Accou
 }
 
 /// <summary>
-/// Applies accounting events to sessions. Pure: no I/O, so the rules are tested on their own.
-/// Counters are cumulative, so what an event adds is the difference to the session's last counters:
-/// a repeated event adds nothing, a stale (reordered) one never lowers the counters, and a counter that
-/// went backwards while the session went on (NAS restart, wrap) is re-based and flagged, never negative.
+/// Applies accounting events to sessions, pure (no I/O). Counters are cumulative, so a repeated event adds nothing, a
+/// reordered one never lowers counters, and one that went backwards (NAS restart, wrap) is re-based and flagged.
 /// </summary>
 internal static class SessionAccumulator
 {

@@ -1,12 +1,9 @@
 namespace Geo.RegionNode.Caching;
 
 /// <summary>
-/// This node's in-memory copy of the region's active-session index: the open sessions of every subscriber, kept
-/// current by the node's own accounting and by the changes the other nodes of the region publish through Redis.
-/// It answers Simultaneous-Use counts without a round trip. It is only trusted between a load from PostgreSQL and
-/// the next loss of the Redis connection (changes published meanwhile would be missed); changes that arrive while a
-/// load runs are held and applied after it, in order, so a session stopped during the load is not left open.
-/// Adding and removing are idempotent (a session is a set member), so a change seen twice does no harm.
+/// In-memory copy of the region's active-session index for Simultaneous-Use counts without a round trip. Trusted only
+/// between a PostgreSQL load and the next Redis disconnect; changes during a load are applied after it, in order.
+/// Adds and removes are idempotent (set members), so a change seen twice does no harm.
 /// </summary>
 internal sealed class LocalSessionIndex(TimeProvider time)
 {

@@ -7,14 +7,9 @@ using StackExchange.Redis;
 namespace Geo.RegionNode.Caching;
 
 /// <summary>
-/// <see cref="IRegionCache"/> on Redis (StackExchange.Redis), with a short-lived in-process copy of auth
-/// profiles in front of it: a hot profile costs no round trip. Invalidations evict both and are published
-/// to the other nodes of the region, which evict their copies. Failures are counted and answered as cache
-/// misses. The session index carries a generation in its keys: after an outage the node rebuilds it from
-/// PostgreSQL under a new generation (old keys expire), and until then simultaneous-use counts come from
-/// PostgreSQL, so an outage never lets a subscriber over their limit. Every session change is also published
-/// on the region's session channel; each node keeps the index in memory from those (<see cref="LocalSessionIndex"/>),
-/// so an authentication asks Redis nothing when the profile is hot.
+/// <see cref="IRegionCache"/> on Redis with a short-lived in-process profile copy, invalidated across the region. Failures
+/// count as misses; after an outage the session index is rebuilt under a new generation and counts come from PostgreSQL
+/// meanwhile, so an outage never lets a subscriber over their limit. Sessions feed <see cref="LocalSessionIndex"/>.
 /// </summary>
 internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
 {

@@ -25,10 +25,8 @@ internal sealed record ChangeRequest(
     int? UploadKbps);
 
 /// <summary>
-/// RFC 5176 client: sends CoA-Requests and Disconnect-Requests to the NAS's CoA port, retransmits on
-/// silence, verifies the answer's authenticator, and records the outcome (ack, nak with Error-Cause,
-/// timeout) on the request's row. Requests are queued and sent in the background: the accounting
-/// answer never waits for the NAS.
+/// RFC 5176 client: sends CoA and Disconnect requests with retransmission, verifies the answer and records the outcome.
+/// Sent in the background, so the accounting answer never waits for the NAS.
 /// </summary>
 internal sealed partial class ChangeRequestSender : BackgroundService
 {

@@ -10,13 +10,9 @@ namespace Geo.RegionNode.Transport;
 internal sealed record Datagram(byte[] Buffer, int Length, IPEndPoint Remote, long ReceivedAt);
 
 /// <summary>
-/// One UDP socket, one receive thread, at most <c>workers</c> requests in flight and a bounded queue behind them.
-/// The receive thread blocks in the receive call itself (no event loop between the kernel and the request), and
-/// answers are sent with a plain send call from whichever thread has them: a UDP send does not wait. While a slot
-/// is free, the receive thread starts handling a datagram itself — verification and everything up to the handler's
-/// first wait (a cached authentication answers without one) run on it, with no hand-off to another thread. When every slot is
-/// taken the datagram waits in the queue, which the finishing handlers drain; when the queue is full as well, the
-/// newest datagram is dropped and counted: the NAS retransmits, and the node never falls behind by more than the queue.
+/// One UDP socket, one blocking receive thread, at most <c>workers</c> in flight and a bounded queue. The receive thread runs
+/// a handler up to its first wait itself (no hand-off); when the queue is full the newest datagram is dropped and counted:
+/// the NAS retransmits, and the node never falls further behind than the queue.
 /// </summary>
 internal sealed partial class RadiusListener : IAsyncDisposable
 {

@@ -14,10 +14,8 @@ using Microsoft.Extensions.Options;
 namespace Geo.RegionNode.Transport;
 
 /// <summary>
-/// The RADIUS front door on the authentication and accounting ports. Every datagram is checked before
-/// anything is done for it — well-formed, from a known NAS, signed with its secret (Message-Authenticator
-/// required on Access-Request unless the NAS is exempted: Blast-RADIUS, CVE-2024-3596), not a duplicate —
-/// and everything dropped is counted by reason.
+/// The RADIUS front door: each datagram must be well-formed, from a known NAS, signed (Message-Authenticator required on
+/// Access-Request unless exempted: Blast-RADIUS, CVE-2024-3596) and not a duplicate; drops are counted by reason.
 /// </summary>
 internal sealed partial class RadiusServer(
     IOptions<RegionNodeOptions> options,

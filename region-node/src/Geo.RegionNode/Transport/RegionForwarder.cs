@@ -10,11 +10,8 @@ using Microsoft.Extensions.Options;
 namespace Geo.RegionNode.Transport;
 
 /// <summary>
-/// Forwards a NAS's request for a shard that another region owns to that region, and relays the answer.
-/// The forwarded request is signed with the inter-region secret (User-Password re-hidden, CHAP challenge kept,
-/// Message-Authenticator recomputed), names the NAS in NAS-IP-Address, and carries a Proxy-State of ours that
-/// is removed again from the answer. The owner region answers it itself and never forwards it on (no loops).
-/// No answer within the timeout (one retry) means no answer to the NAS either, which then retransmits.
+/// Relays a NAS request for a shard another region owns, re-signed with the inter-region secret and tagged with our
+/// Proxy-State; the owner never forwards it on (no loops). No answer after one retry means none to the NAS, which retransmits.
 /// </summary>
 internal sealed partial class RegionForwarder : IDisposable
 {

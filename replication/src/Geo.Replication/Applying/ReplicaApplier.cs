@@ -19,14 +19,9 @@ internal sealed record StoredPosition(string Token, ulong Lsn, DateTimeOffset? S
 internal readonly record struct ApplyResult(int Transactions, int Changes, int Skipped, int MissingRows);
 
 /// <summary>
-/// Writes whole source transactions into the replica. One replica transaction holds one or several consecutive
-/// whole source transactions plus the <c>replication_progress</c> row with the last one's position, so the
-/// replica is always a consistent prefix of the source and knows exactly where it stands. Runs with
-/// <c>session_replication_role = replica</c> (foreign keys and ordinary triggers, such as the ledger's
-/// append-only guard, do not fire; <c>ENABLE ALWAYS</c> triggers do). A session advisory lock keyed by the
-/// source makes a second applier for the same stream wait its turn instead of interleaving. Consecutive changes
-/// of one table, operation and column set that touch different rows go out as one set-based statement (each
-/// column a text array); a group commit of the region node thus costs the replica a few statements, not one per row.
+/// Applies whole source transactions with their <c>replication_progress</c> row, so the replica is always a consistent
+/// prefix that knows its position. Runs as <c>session_replication_role = replica</c>; an advisory lock per source serializes
+/// appliers. Same-shape changes batch into one set-based statement: a group commit costs a few statements, not one per row.
 /// </summary>
 internal sealed partial class ReplicaApplier : IAsyncDisposable
 {

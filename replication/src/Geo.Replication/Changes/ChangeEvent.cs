@@ -1,9 +1,6 @@
 namespace Geo.Replication.Changes;
 
-/// <summary>
-/// Debezium's <c>source</c> block: where a change came from. <see cref="Lsn"/> is the WAL position of the
-/// change (for pgoutput the commit LSN of its transaction); <see cref="TxId"/> the source transaction id.
-/// </summary>
+/// <summary>Debezium's <c>source</c> block; <see cref="Lsn"/> is the change's WAL position, <see cref="TxId"/> the source transaction id.</summary>
 /// <param name="Database">The source database (<c>source.db</c>).</param>
 /// <param name="Schema">The table's schema (<c>source.schema</c>).</param>
 /// <param name="Table">The table (<c>source.table</c>).</param>
@@ -13,10 +10,8 @@ namespace Geo.Replication.Changes;
 public sealed record ChangeEventSource(string Database, string Schema, string Table, ulong Lsn, long TxId, DateTimeOffset Timestamp);
 
 /// <summary>
-/// One row change, shaped like Debezium's envelope: <c>op</c>, <c>before</c>, <c>after</c>, <c>source</c>.
-/// Row images are aligned with <see cref="ChangeTable.Columns"/>. <see cref="Before"/> holds the old key (or the
-/// whole old row) of updates that changed the key and of deletes; <see cref="After"/> the new row of inserts and
-/// updates, where <see cref="ColumnValueKind.Unchanged"/> marks TOASTed values the source did not send.
+/// One row change as Debezium's envelope, rows aligned with <see cref="ChangeTable.Columns"/>. <see cref="Before"/>: old key
+/// of deletes and key changes; <see cref="After"/>: new row, <see cref="ColumnValueKind.Unchanged"/> marking unsent TOASTed values.
 /// </summary>
 public sealed class ChangeEvent
 {

@@ -2,11 +2,7 @@ using System.Globalization;
 
 namespace Geo.Replication.Changes;
 
-/// <summary>
-/// A position in a source's stream. <see cref="Lsn"/> orders transactions (the end LSN of the source commit;
-/// 0 when the source has no LSN), <see cref="Token"/> is what the applier stores in <c>replication_progress</c>
-/// and what the source resumes from (an LSN for pgoutput, topic-partition offsets for Kafka).
-/// </summary>
+/// <summary>A position in a source's stream: <see cref="Lsn"/> orders transactions; <see cref="Token"/> is stored and resumed from.</summary>
 /// <param name="Lsn">Commit-ordered WAL position; 0 when unknown.</param>
 /// <param name="Token">The stored, source-specific form of the position.</param>
 public readonly record struct SourcePosition(ulong Lsn, string Token);

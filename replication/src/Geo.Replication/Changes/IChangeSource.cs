@@ -1,9 +1,6 @@
 namespace Geo.Replication.Changes;
 
-/// <summary>
-/// A consistent snapshot of the source to seed a new replica from, and the position streaming continues at:
-/// every transaction committed before <see cref="Position"/> is in the snapshot, none after it.
-/// </summary>
+/// <summary>A snapshot to seed a replica from: every commit before <see cref="Position"/> is in it, none after.</summary>
 /// <param name="ConnectionString">Connection string of the source database.</param>
 /// <param name="SnapshotName">The exported snapshot (<c>SET TRANSACTION SNAPSHOT</c>), valid while the source stays open.</param>
 /// <param name="Position">The slot's consistent point.</param>

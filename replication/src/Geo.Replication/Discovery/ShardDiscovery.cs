@@ -7,11 +7,8 @@ using Npgsql;
 namespace Geo.Replication.Discovery;
 
 /// <summary>
-/// Follows the directory: reads the shards this region stands by for whenever the directory announces a change
-/// (LISTEN <c>geo_directory</c>; its triggers NOTIFY on every change of regions, tenants, shards and NAS devices) and
-/// every <see cref="ReplicatorDirectoryOptions.RefreshInterval"/> as a safety net, and hands the streams it asks for
-/// to the runtime. While the directory is unreachable nothing is handed over (the running streams stay as they are)
-/// and the failure is logged at most once a minute.
+/// Follows the directory (LISTEN <c>geo_directory</c>, plus every <see cref="ReplicatorDirectoryOptions.RefreshInterval"/>
+/// as a safety net) for the shards this region stands by for. While it is unreachable running streams stay as they are.
 /// </summary>
 internal sealed partial class ShardDiscovery
 {

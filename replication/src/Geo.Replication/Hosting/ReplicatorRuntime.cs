@@ -9,10 +9,8 @@ using Npgsql;
 namespace Geo.Replication.Hosting;
 
 /// <summary>
-/// Runs the replicator's shards for the life of the host: every shard listed in <see cref="ReplicatorOptions.Shards"/>,
-/// and, with a directory configured (<see cref="ReplicatorOptions.Directory"/>), every shard the directory says this
-/// region stands by for, started, restarted (owner moved) and stopped as the directory changes. A static shard wins
-/// over a discovered one of the same name.
+/// Runs the static shards of <see cref="ReplicatorOptions.Shards"/> and those the <see cref="ReplicatorOptions.Directory"/>
+/// says this region stands by for, following directory changes. A static shard wins over a discovered one of the same name.
 /// </summary>
 public sealed partial class ReplicatorRuntime : BackgroundService
 {

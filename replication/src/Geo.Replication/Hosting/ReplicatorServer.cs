@@ -10,12 +10,8 @@ using Microsoft.Extensions.Options;
 namespace Geo.Replication.Hosting;
 
 /// <summary>
-/// The geo-replicator process: one <see cref="ShardReplicator"/> per configured or discovered shard (see
-/// <see cref="ReplicatorRuntime"/>), plus a small HTTP endpoint with <c>/metrics</c> (Prometheus text),
-/// <c>/health/live</c> and <c>/health/ready</c> (every shard streaming). Configuration section <c>Replication</c>
-/// (<see cref="ReplicatorOptions"/>) from appsettings, environment (<c>Replication__Shards__0__Name</c>) or command
-/// line (<c>--Replication:Shards:0:Name=...</c>).
-/// SIGTERM stops it gracefully: each shard finishes and acknowledges the batch it is applying.
+/// The geo-replicator process: a <see cref="ShardReplicator"/> per shard (<see cref="ReplicatorRuntime"/>), <c>/metrics</c> and
+/// health endpoints, configured by <see cref="ReplicatorOptions"/>. SIGTERM lets each shard finish and acknowledge its batch.
 /// </summary>
 public sealed class ReplicatorServer : IAsyncDisposable
 {

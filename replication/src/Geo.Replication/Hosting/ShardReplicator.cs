@@ -8,11 +8,8 @@ using Npgsql;
 namespace Geo.Replication.Hosting;
 
 /// <summary>
-/// Keeps one shard's replica current: opens the source at the replica's stored position (seeding a new
-/// replica from a snapshot first), reads whole transactions ahead into a bounded queue, applies them in
-/// batches of consecutive whole transactions, and acknowledges the source only after each replica commit.
-/// A broken stream is retried with backoff from the stored position, so a crash anywhere loses and
-/// duplicates nothing.
+/// Keeps one shard's replica current: streams from the stored position (seeding first if new), applies batches of whole
+/// transactions and acknowledges only after each replica commit, so a crash anywhere loses and duplicates nothing.
 /// </summary>
 public sealed partial class ShardReplicator
 {

@@ -7,10 +7,9 @@ using Geo.Replication.Changes;
 namespace Geo.Replication.Kafka;
 
 /// <summary>
-/// Turns the JSON converter's rendering of Debezium's PostgreSQL types back into PostgreSQL text, guided by the
-/// replica column's type (and, when the message embeds its schema, the field's semantic type name). Supports the
-/// settings <c>DebeziumConnectorConfig</c> generates: <c>decimal.handling.mode=string</c> (or double),
-/// <c>binary.handling.mode=base64</c>, <c>time.precision.mode=adaptive_time_microseconds</c>, <c>interval.handling.mode=string</c>.
+/// Turns Debezium JSON values back into PostgreSQL text by the replica column's type, for the settings <c>DebeziumConnectorConfig</c>
+/// generates: <c>decimal.handling.mode=string</c> (or double), <c>binary.handling.mode=base64</c>,
+/// <c>time.precision.mode=adaptive_time_microseconds</c>, <c>interval.handling.mode=string</c>.
 /// </summary>
 internal static class DebeziumValues
 {

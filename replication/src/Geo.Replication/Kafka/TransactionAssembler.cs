@@ -8,16 +8,9 @@ namespace Geo.Replication.Kafka;
 internal sealed record TableShape(ChangeTable Table, IReadOnlyList<string> Types);
 
 /// <summary>
-/// Rebuilds whole source transactions from Debezium's topics: data events (one topic per table, any number of
-/// partitions) carry <c>transaction.id</c> and <c>total_order</c>; the transaction metadata topic's <c>END</c>
-/// events, in commit order, say how many events each transaction has. A transaction is emitted when its END
-/// and all its events have arrived, its events ordered by <c>total_order</c>. Events without transaction
-/// metadata (the connector's snapshot, <c>op = r</c>) are emitted alone, in their partition's order.
-/// <para>
-/// Positions: for every partition a FIFO of the messages not yet emitted; after each emitted transaction the
-/// next offset of a partition is its first unemitted message, so a restart from the stored offsets re-reads
-/// exactly what was not applied, never less and never more.
-/// </para>
+/// Rebuilds source transactions from Debezium topics: one is emitted once its <c>END</c> and all its events arrived, ordered
+/// by <c>total_order</c>; snapshot events (<c>op = r</c>) go alone. Each partition's stored offset is its first unemitted
+/// message, so a restart re-reads exactly what was not applied.
 /// </summary>
 internal sealed class TransactionAssembler
 {

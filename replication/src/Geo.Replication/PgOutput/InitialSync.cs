@@ -7,10 +7,8 @@ using Npgsql;
 namespace Geo.Replication.PgOutput;
 
 /// <summary>
-/// Seeds a new replica from the slot's exported snapshot: every replicated table is copied (binary COPY,
-/// source to replica) inside one REPEATABLE READ transaction on that snapshot, and in one replica transaction
-/// together with the slot's consistent point as the stored position. Streaming then starts at exactly that
-/// point, so no change is missed or applied twice; a crash before the commit leaves the replica unseeded.
+/// Seeds a replica from the slot's exported snapshot: binary COPY of every table and the stored position in one replica
+/// transaction, so streaming starts exactly there; a crash before commit leaves the replica unseeded.
 /// </summary>
 internal static partial class InitialSync
 {

@@ -3,10 +3,8 @@ using Npgsql;
 namespace Geo.Replication.Verification;
 
 /// <summary>
-/// "The replica has applied everything committed at the source until now": a marker row committed on the source in
-/// <c>replication_markers</c> (migration 0004). The row travels like any other change (pgoutput or Debezium through
-/// Kafka), and the replica is a consistent prefix of its source, so once the replica holds the marker every earlier
-/// source commit is applied too.
+/// A marker row in <c>replication_markers</c> (migration 0004) committed on the source: the replica is a consistent prefix,
+/// so once it holds the marker every earlier source commit is applied.
 /// </summary>
 public static class ReplicationBarrier
 {

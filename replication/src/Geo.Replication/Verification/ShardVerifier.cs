@@ -34,12 +34,9 @@ public sealed record VerificationReport(string SourceDatabase, string ReplicaDat
 }
 
 /// <summary>
-/// Compares a shard's source and replica table by table at a common position: it commits a marker row on the source
-/// (<see cref="ReplicationBarrier"/>), waits until the replica holds it, then computes per table the row count and an order-independent
-/// checksum (sum of a 64-bit hash of every row's text, columns in name order, with fixed output settings) on both
-/// sides, each side in one REPEATABLE READ snapshot. A source that keeps writing can move between the two reads,
-/// so a mismatch is re-checked after a new marker (up to <c>attempts</c>); differences that persist are reported
-/// with some of the differing primary keys.
+/// Compares source and replica per table at a common position (<see cref="ReplicationBarrier"/>): row count and an
+/// order-independent checksum, each side in one REPEATABLE READ snapshot. A moving source can cause mismatches, so they
+/// are re-checked after a new marker (up to <c>attempts</c>).
 /// </summary>
 public static class ShardVerifier
 {

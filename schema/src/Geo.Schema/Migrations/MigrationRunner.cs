@@ -12,10 +12,8 @@ namespace Geo.Schema.Migrations;
 public sealed record MigrationReport(string Database, IReadOnlyList<Migration> Applied, int AlreadyApplied);
 
 /// <summary>
-/// Applies the pending migrations of a set to one database, in order, each in its own transaction together
-/// with its row in <c>geo_schema_migrations</c> (version, file, checksum). Refuses to run when an applied
-/// file has changed or when the database knows a version this build does not. A session advisory lock makes
-/// concurrent runners on one database take turns, so each migration is applied exactly once.
+/// Applies pending migrations in order, each in one transaction with its <c>geo_schema_migrations</c> row. Refuses changed
+/// applied files and unknown versions; an advisory lock makes concurrent runners take turns.
 /// </summary>
 public sealed partial class MigrationRunner(ILogger<MigrationRunner>? logger = null)
 {

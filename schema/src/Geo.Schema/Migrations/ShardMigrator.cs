@@ -3,12 +3,9 @@ using Npgsql;
 namespace Geo.Schema.Migrations;
 
 /// <summary>
-/// Applies the tenant migrations to every shard the directory lists, to both of its copies: first the replica in
-/// the standby region (through <see cref="PlatformDatabases.WritableReplica"/>, since replicas are read-only), then
-/// the source in the owner region. The order matters: a migration that creates a table on a source publishes it in
-/// the same transaction (0004_replication.sql), so the table's first change can travel as soon as the source
-/// commits, and the replica must already have the table. Hence a source whose replica failed is not migrated.
-/// Shards are handled one after another; one shard's failure does not stop the others.
+/// Migrates every shard's replica (<see cref="PlatformDatabases.WritableReplica"/>) before its source: a migration publishes
+/// a new table in the same transaction (0004_replication.sql), so the replica must have it first; a source whose replica
+/// failed is skipped. One shard's failure does not stop the others.
 /// </summary>
 public sealed class ShardMigrator
 {

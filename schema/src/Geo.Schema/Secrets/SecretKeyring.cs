@@ -5,10 +5,8 @@ using System.Text;
 namespace Geo.Schema.Secrets;
 
 /// <summary>
-/// The keys that seal secrets at rest (subscriber passwords, NAS shared secrets): AES-256 keys by a one-byte
-/// id. New secrets are sealed with the active (highest) key; older keys stay to open what they sealed, so a
-/// key can be rotated without re-encrypting every row at once.
-/// Text form, one key per line or separated by ';': <c>&lt;id&gt;:&lt;base64 of 32 bytes&gt;</c>.
+/// AES-256 keys (by one-byte id) that seal secrets at rest; new secrets use the highest, older ones stay to open what they
+/// sealed, so rotation needs no bulk re-encryption. Text: <c>&lt;id&gt;:&lt;base64 of 32 bytes&gt;</c>, per line or ';'.
 /// </summary>
 public sealed class SecretKeyring
 {

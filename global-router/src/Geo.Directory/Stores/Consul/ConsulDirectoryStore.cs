@@ -12,8 +12,8 @@ using Geo.Directory.Tenants;
 namespace Geo.Directory.Stores.Consul;
 
 /// <summary>
-/// The directory in Consul (production: three sites, so that a quorum decides), over Consul's HTTP API.
-/// <para>KV layout, below <see cref="ConsulDirectoryOptions.KeyPrefix"/> (default <c>geo/</c>), values JSON:</para>
+/// The directory in Consul (production: three sites for a quorum), over its HTTP API; values JSON below
+/// <see cref="ConsulDirectoryOptions.KeyPrefix"/> (<c>geo/</c>):
 /// <code>
 /// directory/regions/&lt;id&gt;             {"displayName","apiUrl","radiusHost","radiusAuthPort","radiusAcctPort"}
 /// directory/tenants/&lt;id&gt;             {"displayName","apiKeyHash"}
@@ -22,19 +22,11 @@ namespace Geo.Directory.Stores.Consul;
 /// placements/&lt;tenant&gt;/&lt;bucket&gt;      {"&lt;username&gt;":{"h":"&lt;home&gt;","c":&lt;created ms&gt;} | {"d":&lt;removed ms&gt;}, ...}
 /// </code>
 /// <para>
-/// Shards are changed by compare-and-set on the key's ModifyIndex (<c>PUT ?cas=</c>), after checking the epoch in
-/// the value, so of concurrent changes exactly one wins. Placements are grouped in 4096 buckets per tenant (three
-/// hex digits of FNV-1a of the username; ~250 usernames per bucket at a million subscribers, far below Consul's
-/// 512 KB value limit), each written by compare-and-set, so a change notifies watchers with one bucket, not a
-/// million keys. Region endpoints and health come from the catalog: the instances of
-/// <see cref="ConsulDirectoryOptions.RegionService"/> with meta <c>geo-region</c> (and <c>radius-auth-port</c>,
-/// <c>radius-acct-port</c>); the KV document is the fallback while a region has no instance registered.
-/// Changes arrive by blocking queries (<c>?index=&lt;X-Consul-Index&gt;&amp;wait=</c>).
-/// </para>
-/// <para>
-/// No Consul server runs in this repository's test environment: the tests replay Consul's documented HTTP
-/// responses. The costs to know: a placement change makes every watcher fetch the placement prefix again
-/// (Consul answers a prefix query whole) and the orphan sweep reads all buckets.
+/// Shards change by compare-and-set on ModifyIndex after an epoch check, so exactly one concurrent change wins.
+/// Placements sit in 4096 buckets per tenant (FNV-1a; ~250 per bucket at a million subscribers, far below Consul's
+/// 512 KB value limit), so a change notifies watchers with one bucket, not a million keys. Region endpoints come from
+/// instances of <see cref="ConsulDirectoryOptions.RegionService"/> (meta <c>geo-region</c>), the KV document as fallback.
+/// Costs: a placement change makes every watcher refetch the placement prefix, and the orphan sweep reads all buckets.
 /// </para>
 /// </summary>
 public sealed class ConsulDirectoryStore : IDirectoryStore

@@ -11,10 +11,8 @@ using NpgsqlTypes;
 namespace Geo.Directory.Stores.Postgres;
 
 /// <summary>
-/// The directory in PostgreSQL (the embedded default: a small database at the witness site, schema in
-/// <c>schema/migrations/directory</c>). Compare-and-set is one conditional <c>UPDATE ... WHERE epoch = @expected</c>;
-/// changes arrive by LISTEN: <c>geo_directory</c> (a table changed: reload the control plane) and
-/// <c>geo_placements</c> (one placement row, with its content).
+/// The directory in PostgreSQL (the embedded default, schema in <c>schema/migrations/directory</c>). Compare-and-set is one
+/// <c>UPDATE ... WHERE epoch = @expected</c>; changes arrive by LISTEN on <c>geo_directory</c> and <c>geo_placements</c>.
 /// </summary>
 public sealed class PostgresDirectoryStore : IDirectoryStore
 {
