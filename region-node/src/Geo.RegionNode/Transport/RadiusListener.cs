@@ -39,17 +39,38 @@ internal sealed partial class RadiusListener : IAsyncDisposable
         metrics.Gauge("geo_radius_queue_depth", "Datagrams waiting for a worker", () => _queue.Reader.Count, $"port=\"{name}\"");
         metrics.Gauge("geo_radius_in_flight", "Requests being handled", () => Volatile.Read(ref _inFlight), $"port=\"{name}\"");
         _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        _socket.ReceiveBufferSize = 8 * 1024 * 1024;
-        _socket.SendBufferSize = 8 * 1024 * 1024;
+        ReceiveBufferBytes = RequestReceiveBuffer(_socket);
+        if (ReceiveBufferBytes < RequestedBufferBytes)
+        {
+            LogSmallReceiveBuffer(logger, name, ReceiveBufferBytes, RequestedBufferBytes);
+        }
+
+        metrics.Gauge("geo_radius_receive_buffer_bytes", "The socket's receive buffer as the kernel reports it (Linux counts twice what is asked)",
+            () => ReceiveBufferBytes, $"port=\"{name}\"");
+        _socket.SendBufferSize = RequestedBufferBytes;
         // The receive thread wakes this often to notice a stop; received datagrams do not wait for it.
         _socket.ReceiveTimeout = 200;
         _socket.Bind(bind);
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
     }
 
+    /// <summary>
+    /// What the node asks for its socket buffers: bursts (a BNG's mass re-login) queue in the kernel, not on the wire.
+    /// Linux caps an unprivileged request at <c>net.core.rmem_max</c> (~208 KiB by default), where <c>radclient -p 256</c>
+    /// already overflowed it (<c>UdpRcvbufErrors</c>; the NAS waited out its retransmit timeout).
+    /// </summary>
+    public const int RequestedBufferBytes = 8 * 1024 * 1024;
+
+    // SO_RCVBUFFORCE (Linux): sets the buffer past net.core.rmem_max for a process with CAP_NET_ADMIN.
+    private const int SolSocket = 1;
+    private const int SoRcvBufForce = 33;
+
     public string Name { get; }
 
     public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>The receive buffer the kernel granted, as it reports it.</summary>
+    public int ReceiveBufferBytes { get; }
 
     /// <summary>Starts receiving with at most <paramref name="workers"/> requests handled at once.</summary>
     public void Start(int workers)
@@ -217,6 +238,30 @@ internal sealed partial class RadiusListener : IAsyncDisposable
         _socket.Dispose();
         _receiving.Dispose();
     }
+
+    /// <summary>Asks for <see cref="RequestedBufferBytes"/>, past <c>net.core.rmem_max</c> where the process may; returns what it got.</summary>
+    private static int RequestReceiveBuffer(Socket socket)
+    {
+        socket.ReceiveBufferSize = RequestedBufferBytes;
+        if (socket.ReceiveBufferSize >= RequestedBufferBytes || !OperatingSystem.IsLinux())
+        {
+            return socket.ReceiveBufferSize;
+        }
+
+        try
+        {
+            socket.SetRawSocketOption(SolSocket, SoRcvBufForce, BitConverter.GetBytes(RequestedBufferBytes));
+        }
+        catch (SocketException)
+        {
+            // Not privileged: the caller warns with the size obtained.
+        }
+
+        return socket.ReceiveBufferSize;
+    }
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "RADIUS {Port}: the kernel granted a receive buffer of {Bytes} bytes of the {Requested} asked for; bursts beyond it are dropped (UdpRcvbufErrors) and wait for the NAS to retransmit. Raise the limit: sysctl -w net.core.rmem_max=8388608 (or run with CAP_NET_ADMIN)")]
+    private static partial void LogSmallReceiveBuffer(ILogger logger, string port, int bytes, int requested);
 
     [LoggerMessage(EventId = 1000, Level = LogLevel.Debug, Message = "RADIUS {Port}: receive error {Error}")]
     private static partial void LogReceiveError(ILogger logger, string port, SocketError error);
