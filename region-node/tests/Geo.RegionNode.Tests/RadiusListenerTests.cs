@@ -21,12 +21,12 @@ public sealed class RadiusListenerTests
         await using var listener = new RadiusListener("auth", new IPEndPoint(IPAddress.Loopback, 0), 16, (_, _, _) => Task.CompletedTask, new Metrics(meters), logger);
         listener.Start(1);
 
-        var granted = listener.ReceiveBufferBytes >= RadiusListener.RequestedBufferBytes;
+        var granted = listener.ReceiveBufferGranted;
         Assert.Equal(!granted, logger.Messages.Any(m => m.Contains("sysctl -w net.core.rmem_max=8388608", StringComparison.Ordinal)));
         Assert.Contains($"geo_radius_receive_buffer_bytes{{port=\"auth\"}} {listener.ReceiveBufferBytes}\n", exporter.Render(), StringComparison.Ordinal);
         if (Environment.UserName == "root")
         {
-            // The privileged option goes past net.core.rmem_max (the default caps a request at ~208 KiB).
+            // The privileged option goes past net.core.rmem_max (the default caps a request at ~208 KiB; this machine's at 4 MiB).
             Assert.True(granted, $"as root the node should get {RadiusListener.RequestedBufferBytes} bytes, got {listener.ReceiveBufferBytes}");
         }
     }

@@ -40,7 +40,7 @@ internal sealed partial class RadiusListener : IAsyncDisposable
         metrics.Gauge("geo_radius_in_flight", "Requests being handled", () => Volatile.Read(ref _inFlight), $"port=\"{name}\"");
         _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         ReceiveBufferBytes = RequestReceiveBuffer(_socket);
-        if (ReceiveBufferBytes < RequestedBufferBytes)
+        if (!Granted(ReceiveBufferBytes))
         {
             LogSmallReceiveBuffer(logger, name, ReceiveBufferBytes, RequestedBufferBytes);
         }
@@ -71,6 +71,9 @@ internal sealed partial class RadiusListener : IAsyncDisposable
 
     /// <summary>The receive buffer the kernel granted, as it reports it.</summary>
     public int ReceiveBufferBytes { get; }
+
+    /// <summary>Whether the kernel granted <see cref="RequestedBufferBytes"/> (Linux reports twice the size it sets).</summary>
+    public bool ReceiveBufferGranted => Granted(ReceiveBufferBytes);
 
     /// <summary>Starts receiving with at most <paramref name="workers"/> requests handled at once.</summary>
     public void Start(int workers)
@@ -243,7 +246,7 @@ internal sealed partial class RadiusListener : IAsyncDisposable
     private static int RequestReceiveBuffer(Socket socket)
     {
         socket.ReceiveBufferSize = RequestedBufferBytes;
-        if (socket.ReceiveBufferSize >= RequestedBufferBytes || !OperatingSystem.IsLinux())
+        if (Granted(socket.ReceiveBufferSize) || !OperatingSystem.IsLinux())
         {
             return socket.ReceiveBufferSize;
         }
@@ -259,6 +262,8 @@ internal sealed partial class RadiusListener : IAsyncDisposable
 
         return socket.ReceiveBufferSize;
     }
+
+    private static bool Granted(int reported) => reported >= (OperatingSystem.IsLinux() ? 2L : 1L) * RequestedBufferBytes;
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "RADIUS {Port}: the kernel granted a receive buffer of {Bytes} bytes of the {Requested} asked for; bursts beyond it are dropped (UdpRcvbufErrors) and wait for the NAS to retransmit. Raise the limit: sysctl -w net.core.rmem_max=8388608 (or run with CAP_NET_ADMIN)")]
     private static partial void LogSmallReceiveBuffer(ILogger logger, string port, int bytes, int requested);
