@@ -492,9 +492,11 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         var credentials = layout.CredentialsFile(database);
         var secret = StackLayout.Show(layout.NasSecretFile(nas.Id));
         var user = File.Exists(credentials) ? File.ReadLines(credentials).Skip(1).FirstOrDefault()?.Split(',') : null;
-        if (user is [var name, var password])
+        if (user is [var name, _])
         {
-            reporter.Line($"  printf 'User-Name = \"{name}\"\\nUser-Password = \"{password}\"\\nPacket-Src-IP-Address = {nas.Address}\\nMessage-Authenticator = 0x00\\n' \\");
+            // The password is read from the credentials file when the line runs, never printed (the NAS secret likewise).
+            reporter.Line($"  printf 'User-Name = \"%s\"\\nUser-Password = \"%s\"\\nPacket-Src-IP-Address = {nas.Address}\\nMessage-Authenticator = 0x00\\n' \\");
+            reporter.Line($"      {name} \"$(awk -F, '$1 == \"{name}\" {{ print $2 }}' {StackLayout.Show(credentials)})\" \\");
             reporter.Line($"    | radclient -x 127.0.0.1:{first.RadiusAuthPort} auth \"$(cat {secret})\"");
             reporter.Line($"  printf 'User-Name = \"{name}\"\\nAcct-Status-Type = Start\\nAcct-Session-Id = \"demo-1\"\\nPacket-Src-IP-Address = {nas.Address}\\n' \\");
             reporter.Line($"    | radclient -x 127.0.0.1:{first.RadiusAcctPort} acct \"$(cat {secret})\"");
