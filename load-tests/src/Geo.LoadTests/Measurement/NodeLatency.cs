@@ -12,6 +12,8 @@ internal sealed class NodeLatency(Uri metrics, string type)
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
     private SortedDictionary<double, long>? _before;
 
+    public Uri Metrics => metrics;
+
     /// <summary>Reads the histogram at the start of the measured run.</summary>
     public async Task BeginAsync() => _before = await ReadAsync();
 

@@ -36,16 +36,27 @@ internal static class RadiusBenchmark
             DefaultValueFactory = _ => "all",
         };
         plans.AcceptOnlyFromAmong("all", "flat", "rated");
+        var select = new Option<string>("--select")
+        {
+            Description = "Which subscriber each request names: cold (every request a different subscriber, in a shuffled order: the cache-miss path " +
+                "of a real login) or hot (a repeated set of --hot-set subscribers: the cache-hit path)",
+            DefaultValueFactory = _ => "cold",
+        };
+        select.AcceptOnlyFromAmong("cold", "hot");
+        var hotSet = new Option<int>("--hot-set") { Description = "Size of the repeated set for --select hot, and of the sessions' subscribers in acct mode", DefaultValueFactory = _ => 10_000 };
         var command = new Command("radius", "Load a region node with RADIUS authentication or accounting and print requests/s and latency percentiles")
         {
-            stack, region, tenant, mode, concurrency, rate, duration, warmup, plans,
+            stack, region, tenant, mode, concurrency, rate, duration, warmup, plans, select, hotSet,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
+            var isAuth = result.GetValue(mode) == "auth";
+            // Accounting runs sessions of a hot set (each subscriber authenticated once first, for its Class).
+            var cold = isAuth && result.GetValue(select) == "cold";
             var targets = result.GetValue(tenant)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(t => Target.FromStack(result.GetValue(stack)!, result.GetValue(region)!, t, result.GetValue(plans)!)).ToList();
+                .Select(t => Target.FromStack(result.GetValue(stack)!, result.GetValue(region)!, t, result.GetValue(plans)!, cold ? null : result.GetValue(hotSet))).ToList();
             var settings = new Settings(result.GetValue(mode)!, result.GetValue(concurrency), result.GetValue(rate),
-                TimeSpan.FromSeconds(result.GetValue(duration)), TimeSpan.FromSeconds(result.GetValue(warmup)));
+                TimeSpan.FromSeconds(result.GetValue(duration)), TimeSpan.FromSeconds(result.GetValue(warmup)), cold);
             return await RunAsync(targets, settings, Console.Out, cancellationToken);
         });
         return command;
@@ -84,6 +95,13 @@ internal static class RadiusBenchmark
             var server = new IPEndPoint(IPAddress.Loopback, isAuth ? t.AuthPort : t.AcctPort);
             return new Lane(t, Enumerable.Range(0, perTarget).Select(_ => new RadiusLoadClient(t.NasAddress, server)).ToArray());
         }).ToArray();
+        if (isAuth)
+        {
+            output.WriteLine(settings.Cold
+                ? $"  subscribers: cold, {targets.Sum(t => t.Credentials.Count):N0} in a new shuffled order: each request names a different subscriber"
+                : $"  subscribers: hot, the same {targets.Sum(t => t.Credentials.Count):N0} named over and over");
+        }
+
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"geo-load radius: {settings.Mode} against 127.0.0.1:{(isAuth ? targets[0].AuthPort : targets[0].AcctPort)} as NAS {string.Join(", ", targets.Select(t => t.NasAddress))}, {(settings.Rate > 0 ? $"open loop at {settings.Rate}/s" : $"closed loop, {settings.Concurrency} in flight")}, {targets.Sum(t => t.Credentials.Count)} subscribers"));
 
@@ -104,11 +122,14 @@ internal static class RadiusBenchmark
         output.WriteLine($"  warm-up done ({settings.Warmup.TotalSeconds:F0} s); measuring {settings.Duration.TotalSeconds:F0} s");
         // One region node serves every target (they are tenants of the same region).
         var node = new NodeLatency(new Uri($"http://127.0.0.1:{targets[0].ApiPort.ToString(CultureInfo.InvariantCulture)}/metrics"), isAuth ? "access" : "accounting");
+        var sources = new NodeCounters(node.Metrics, "geo_profile_lookups_total");
         await node.BeginAsync();
+        await sources.BeginAsync();
         measuring.Begin();
         await Task.Delay(settings.Duration, cancellationToken);
         var elapsed = measuring.End();
         var nodeSide = await node.SummaryAsync();
+        var profileSources = await sources.SummaryAsync();
         await stop.CancelAsync();
         await Task.WhenAll(workers);
         if (!isAuth)
@@ -129,6 +150,17 @@ internal static class RadiusBenchmark
             $"  {settings.Mode}: {total / elapsed.TotalSeconds:F0} requests/s answered over {elapsed.TotalSeconds:F1} s ({counts.Ok} ok, {counts.Rejected} rejected, {counts.Timeouts} timeouts)"));
         output.WriteLine($"  latency: {recorder.Summary()}");
         output.WriteLine($"  node-side latency: {nodeSide}");
+        if (isAuth)
+        {
+            output.WriteLine($"  profiles read from: {profileSources}");
+            var named = targets.Sum(t => t.Order.Issued);
+            var known = targets.Sum(t => t.Order.Count);
+            if (settings.Cold && named > known)
+            {
+                output.WriteLine($"  note: the run named {named:N0} subscribers of {known:N0}: it went round them again, so the later ones were not cold");
+            }
+        }
+
         return 0;
     }
 
@@ -244,7 +276,7 @@ internal static class RadiusBenchmark
     {
         if (isAuth)
         {
-            var (username, password) = target.Credentials[(worker * 7919 + sequence) % target.Credentials.Count];
+            var (username, password) = target.Credentials[target.Order.Next()];
             var authenticator = new byte[16];
             Random.Shared.NextBytes(authenticator);
             var writer = new RadiusPacketWriter(buffer, RadiusCode.AccessRequest, identifier, authenticator);
@@ -277,10 +309,13 @@ internal static class RadiusBenchmark
 
     private sealed record Lane(Target Target, RadiusLoadClient[] Clients);
 
-    private sealed record Settings(string Mode, int Concurrency, int Rate, TimeSpan Duration, TimeSpan Warmup);
+    private sealed record Settings(string Mode, int Concurrency, int Rate, TimeSpan Duration, TimeSpan Warmup, bool Cold);
 
     private sealed record Target(int AuthPort, int AcctPort, int ApiPort, IPAddress NasAddress, byte[] Secret, List<(string Username, string Password)> Credentials)
     {
+        /// <summary>Which subscriber the next Access-Request names: each in turn, so a run names every one once before any twice.</summary>
+        public SubscriberOrder Order { get; } = new(Credentials.Count);
+
         /// <summary>The Class of each subscriber's Access-Accept (accounting mode).</summary>
         public IReadOnlyDictionary<string, string>? Classes { get; init; }
 
@@ -328,7 +363,11 @@ internal static class RadiusBenchmark
                 : $"  {name} from NAS {NasAddress} got no answer ({answer}); sessions left open may hold subscribers back (Simultaneous-Use)");
         }
 
-        public static Target FromStack(string stackDirectory, string region, string tenant, string plans)
+        /// <summary>
+        /// The demo NAS and subscribers of a tenant in a region of the local stack. <paramref name="hotSet"/>: that many
+        /// subscribers, the same ones every run (null: all of them, shuffled afresh each run: the cold path).
+        /// </summary>
+        public static Target FromStack(string stackDirectory, string region, string tenant, string plans, int? hotSet)
         {
             using var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(stackDirectory, "stack.json")));
             var regions = state.RootElement.GetProperty("regions").EnumerateArray().ToList();
@@ -347,9 +386,33 @@ internal static class RadiusBenchmark
                 .Where(c => plans == "all" || (Index(c.Item1) % 10 is var kind && (plans == "flat" ? kind < 5 : kind == 9)))
                 .Where(c => Index(c.Item1) % 100 != 99)
                 .ToList();
+            if (hotSet is { } size)
+            {
+                credentials = credentials.Take(size).ToList();
+            }
+            else
+            {
+                var shuffled = credentials.ToArray();
+                Random.Shared.Shuffle(shuffled);
+                credentials = [.. shuffled];
+            }
+
             return new Target(regions[index].GetProperty("radiusAuthPort").GetInt32(), regions[index].GetProperty("radiusAcctPort").GetInt32(),
                 regions[index].GetProperty("apiPort").GetInt32(), IPAddress.Parse($"127.0.{block}.{index + 1}"), System.Text.Encoding.UTF8.GetBytes(secret), credentials);
         }
+    }
+
+    /// <summary>A shared position in a list of subscribers, counting how many times the run went round it.</summary>
+    private sealed class SubscriberOrder(int count)
+    {
+        private long _next = -1;
+
+        /// <summary>Subscribers named so far.</summary>
+        public long Issued => Interlocked.Read(ref _next) + 1;
+
+        public int Count => count;
+
+        public int Next() => (int)(Interlocked.Increment(ref _next) % count);
     }
 
     /// <summary>The number at the end of a demo username; its last digit says the plan (geoctl's demo data).</summary>
