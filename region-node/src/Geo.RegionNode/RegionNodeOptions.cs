@@ -52,7 +52,7 @@ public sealed class RegionNodeOptions
 
     /// <summary>Access-Requests handled concurrently.</summary>
     [Range(1, 4096)]
-    public int AuthWorkers { get; set; } = 64;
+    public int AuthWorkers { get; set; } = 256;
 
     /// <summary>Accounting-Requests in flight at once; each waits for its group commit, so this bounds the batch size too.</summary>
     [Range(1, 65_536)]
@@ -90,6 +90,20 @@ public sealed class RegionNodeOptions
     /// them and, through Redis, on the others; this bounds how stale a copy can be if that message is lost.
     /// </summary>
     public TimeSpan LocalProfileTtl { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Most auth profiles a node keeps in its own memory (least recently used make way; about 0.4 KiB apiece). Enough for
+    /// <see cref="LocalProfileTtl"/> times the peak login rate; beyond it a profile comes from Redis.
+    /// </summary>
+    [Range(16, 16_777_216)]
+    public int LocalProfileEntries { get; set; } = 262_144;
+
+    /// <summary>
+    /// Most subscribers' home regions a node remembers (placements never move, so they stay until evicted; about
+    /// 0.2 KiB apiece). A subscriber not remembered costs one directory query, shared with the others of its batch.
+    /// </summary>
+    [Range(16, 16_777_216)]
+    public int PlacementCacheEntries { get; set; } = 524_288;
 
     /// <summary>How long a cached auth profile lives in Redis.</summary>
     public TimeSpan ProfileCacheTtl { get; set; } = TimeSpan.FromMinutes(30);

@@ -59,6 +59,40 @@ public sealed class ProfileCacheTests(RegionFixture stack)
         }
     }
 
+    [Fact]
+    public async Task ColdLoginOfASubscriberHomedHere_ReadsItsShardOnly_NotTheDirectory()
+    {
+        // A subscriber no other test logs in: neither its profile nor its home region is remembered by the node.
+        var (user, password) = stack.Subscriber(77);
+        await NodeProbe.InvalidateProfileAsync(stack.Node, "geo_acme_a", user);
+        var reads = await NodeProbe.MetricAsync(stack.Node, DatabaseReads);
+        var directoryReads = await NodeProbe.MetricAsync(stack.Node, "geo_placement_read_batch_size_count");
+
+        using var peer = new NodeProbe.Peer(IPAddress.Parse(RegionFixture.NasAddress));
+        var answer = await peer.ExchangeAsync(AccessRequest(1, user, password, Encoding.UTF8.GetBytes(stack.NasSecret)), stack.Auth, TimeSpan.FromSeconds(10));
+
+        Assert.NotNull(answer);
+        Assert.Equal((byte)RadiusCode.AccessAccept, answer[0]);
+        Assert.Equal(reads + 1, await NodeProbe.MetricAsync(stack.Node, DatabaseReads));
+        Assert.Equal(directoryReads, await NodeProbe.MetricAsync(stack.Node, "geo_placement_read_batch_size_count"));
+    }
+
+    [Fact]
+    public async Task UsernameWithANul_RejectedAndCounted_WithoutAnyLookup()
+    {
+        const string Rejected = "geo_auth_rejects_total{reason=\"bad_username\"}";
+        var before = await NodeProbe.MetricAsync(stack.Node, Rejected);
+        var profileBatches = await NodeProbe.MetricAsync(stack.Node, "geo_profile_read_batch_size_count");
+
+        using var peer = new NodeProbe.Peer(IPAddress.Parse(RegionFixture.NasAddress));
+        var answer = await peer.ExchangeAsync(AccessRequest(2, "acme\0user", "secret", Encoding.UTF8.GetBytes(stack.NasSecret)), stack.Auth, TimeSpan.FromSeconds(10));
+
+        Assert.NotNull(answer);
+        Assert.Equal((byte)RadiusCode.AccessReject, answer[0]);
+        Assert.Equal(before + 1, await NodeProbe.MetricAsync(stack.Node, Rejected));
+        Assert.Equal(profileBatches, await NodeProbe.MetricAsync(stack.Node, "geo_profile_read_batch_size_count"));
+    }
+
     private static byte[] AccessRequest(byte identifier, string user, string password, byte[] secret)
     {
         var buffer = new byte[4096];

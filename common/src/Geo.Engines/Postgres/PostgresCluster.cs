@@ -46,7 +46,8 @@ public sealed class PostgresCluster
             ["-h", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-U", "postgres", "-Fc", "-f", file, database], cancellationToken);
 
     /// <summary>
-    /// Creates the cluster when its folder holds none, then starts it (a running cluster is left as it is).
+    /// Creates the cluster when its folder holds none, then starts it with the settings of <paramref name="options"/> (a
+    /// running cluster is left as it is).
     /// With <see cref="PostgresClusterOptions.Port"/> 0 a free port is chosen, and another one when that
     /// port was taken in the meantime.
     /// </summary>
@@ -65,6 +66,12 @@ public sealed class PostgresCluster
         if (cluster.IsRunning)
         {
             return cluster;
+        }
+
+        if (existingPort is not null)
+        {
+            // Settings given now (memory sized to the data, say) apply from this start on; the port stays.
+            await cluster.WriteConfigAsync(options, cancellationToken);
         }
 
         for (var attempt = 1; ; attempt++)

@@ -64,20 +64,25 @@ internal sealed partial class AuthenticationHandler(
             return Decision.Reject("no_username", "Authentication failed");
         }
 
-        var home = await locator.HomeRegionAsync(request.Nas.TenantId, username, cancellationToken);
+        if (username.Contains('\0', StringComparison.Ordinal))
+        {
+            // No subscriber can have it (the API refuses it) and PostgreSQL cannot compare it: rejected before any lookup.
+            return Decision.Reject("bad_username", "Authentication failed");
+        }
+
+        var (home, shard, profile) = await FindAsync(request.Nas.TenantId, username, cancellationToken);
         if (home is null)
         {
             return Decision.Reject("unknown_user", "Authentication failed");
         }
 
-        if (catalog.Shard(request.Nas.TenantId, home) is not { } shard)
+        if (shard is null)
         {
             return !request.FromPeer && catalog.OwnerOf(request.Nas.TenantId, home) is { } owner
                 ? new Decision(false, "", "", ForwardTo: owner)
                 : Decision.Reject("not_owner", "Subscriber is served by another region");
         }
 
-        var profile = await profiles.GetAsync(shard, username, cancellationToken);
         if (profile is null)
         {
             return Decision.Reject("unknown_user", "Authentication failed");
@@ -118,6 +123,37 @@ internal sealed partial class AuthenticationHandler(
         }
 
         return new Decision(true, "", "", shard, profile, plan, Throttled: exhausted);
+    }
+
+    /// <summary>
+    /// The subscriber's shard and profile, or the region to forward to. A remembered home region goes straight to its shard.
+    /// Otherwise the subscriber is looked for in the tenant's shards owned here first: the cold path of a login (after a
+    /// node restart, a failover, a BNG's mass re-login) then costs one batched read of its own shard, not a directory query
+    /// as well. Only a subscriber found in none of them is placed through the directory (served elsewhere, or unknown).
+    /// Placements never move and a username has one active row in its tenant, so a row found here is its home.
+    /// </summary>
+    private async ValueTask<(string? Home, ShardHandle? Shard, AuthProfile? Profile)> FindAsync(string tenant, string username, CancellationToken cancellationToken)
+    {
+        if (!locator.TryGetKnownHome(tenant, username, out var home))
+        {
+            foreach (var local in catalog.ShardsOf(tenant))
+            {
+                if (await profiles.GetAsync(local, username, cancellationToken) is { } found)
+                {
+                    locator.Remember(tenant, username, local.HomeRegion);
+                    return (local.HomeRegion, local, found);
+                }
+            }
+
+            if (await locator.HomeRegionAsync(tenant, username, cancellationToken) is not { } placed)
+            {
+                return (null, null, null);
+            }
+
+            home = placed;
+        }
+
+        return catalog.Shard(tenant, home) is { } shard ? (home, shard, await profiles.GetAsync(shard, username, cancellationToken)) : (home, null, null);
     }
 
     /// <summary>Null when the credentials are right, else the reject reason. Synchronous: the clear password lives on the stack only.</summary>

@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Geo.RegionNode.Caching;
 using Geo.RegionNode.Shards;
 using Geo.RegionNode.Telemetry;
@@ -6,84 +6,94 @@ using Npgsql;
 
 namespace Geo.RegionNode.Authentication;
 
-/// <summary>Auth profiles and open-session counts: from the cache when it can answer, from PostgreSQL otherwise.</summary>
+/// <summary>
+/// Auth profiles and open-session counts: from the node's memory, the region's cache (Redis) or PostgreSQL. What is not in
+/// memory is read in batches per shard (<see cref="BatchedLookup{TKey,TValue}"/>): one Redis MGET for the batch, then one
+/// query for those Redis did not have. The cold path of a mass re-login costs a few round trips per batch, not per subscriber.
+/// </summary>
 internal sealed class ProfileStore(IRegionCache cache, Metrics metrics)
 {
-    private readonly Counter _cacheHits = metrics.Counter("geo_profile_lookups_total", "Auth profile lookups by source", "source=\"cache\"");
-    private readonly Counter _databaseHits = metrics.Counter("geo_profile_lookups_total", "Auth profile lookups by source", "source=\"database\"");
-    private readonly Counter _sharedReads = metrics.Counter("geo_profile_lookups_total", "Auth profile lookups by source", "source=\"shared_database_read\"");
-    private readonly ConcurrentDictionary<(string Database, string Username), Task<AuthProfile?>> _reading = new();
+    private const string Help = "Auth profile lookups by where the profile came from (shared_database_read: joined another request's read of the same subscriber)";
+    private readonly Counter _memoryHits = metrics.Counter("geo_profile_lookups_total", Help, "source=\"memory\"");
+    private readonly Counter _redisHits = metrics.Counter("geo_profile_lookups_total", Help, "source=\"redis\"");
+    private readonly Counter _databaseReads = metrics.Counter("geo_profile_lookups_total", Help, "source=\"database\"");
+    private readonly Counter _sharedReads = metrics.Counter("geo_profile_lookups_total", Help, "source=\"shared_database_read\"");
+    private readonly Histogram _batchSizes = metrics.Histogram("geo_profile_read_batch_size", "Subscribers whose profiles one batched read looked up", Histogram.SizeBounds);
     private readonly Counter _sessionCountsFromDatabase = metrics.Counter("geo_session_counts_from_database_total", "Simultaneous-use counts answered by PostgreSQL because the cache could not");
+    private readonly ConditionalWeakTable<ShardHandle, BatchedLookup<string, AuthProfile>> _readers = [];
 
     public async ValueTask<AuthProfile?> GetAsync(ShardHandle shard, string username, CancellationToken cancellationToken)
     {
-        if (await cache.GetProfileAsync(shard.DatabaseName, username) is { } cached)
+        if (cache.TryGetLocalProfile(shard.DatabaseName, username, out var local))
         {
-            _cacheHits.Increment();
-            return cached;
+            _memoryHits.Increment();
+            return local;
         }
 
         // Misses for one subscriber while its profile is being read (its NAS retransmitting while the first read runs,
-        // several of its sessions starting at once) wait for that one read instead of each reading PostgreSQL:
-        // measured before this, a cold cache under load read the same profile up to 26 times in a second.
-        var key = (shard.DatabaseName, username);
-        while (true)
+        // several of its sessions starting at once) share that read: measured before this, a cold cache under load read
+        // the same profile up to 26 times in a second.
+        var reading = _readers.GetValue(shard, s => new BatchedLookup<string, AuthProfile>(keys => ReadAsync(s, keys), comparer: StringComparer.Ordinal))
+            .GetAsync(username, out var joined);
+        if (joined)
         {
-            if (_reading.TryGetValue(key, out var reading))
-            {
-                _sharedReads.Increment();
-                return await reading.WaitAsync(cancellationToken);
-            }
-
-            var mine = new TaskCompletionSource<AuthProfile?>(TaskCreationOptions.RunContinuationsAsynchronously);
-            if (!_reading.TryAdd(key, mine.Task))
-            {
-                continue;
-            }
-
-            try
-            {
-                var profile = await ReadAsync(shard, username);
-                mine.SetResult(profile);
-                return profile;
-            }
-            catch (Exception ex)
-            {
-                mine.SetException(ex);
-                _ = mine.Task.Exception;
-                throw;
-            }
-            finally
-            {
-                _reading.TryRemove(new KeyValuePair<(string, string), Task<AuthProfile?>>(key, mine.Task));
-            }
+            _sharedReads.Increment();
         }
+
+        return await reading.WaitAsync(cancellationToken);
     }
 
-    /// <summary>Reads a profile from PostgreSQL and caches it; shared by every request that missed meanwhile, so no caller's cancellation applies.</summary>
-    private async Task<AuthProfile?> ReadAsync(ShardHandle shard, string username)
+    /// <summary>Reads a batch of profiles: Redis first, PostgreSQL for the rest (which then go into the cache).</summary>
+    private async Task<IReadOnlyDictionary<string, AuthProfile>> ReadAsync(ShardHandle shard, IReadOnlyList<string> usernames)
     {
-        _databaseHits.Increment();
+        _batchSizes.Observe(usernames.Count);
+        var cached = await cache.GetProfilesAsync(shard.DatabaseName, usernames);
+        var profiles = new Dictionary<string, AuthProfile>(usernames.Count, StringComparer.Ordinal);
+        var missing = new List<string>(usernames.Count);
+        for (var i = 0; i < usernames.Count; i++)
+        {
+            if (cached[i] is { } profile)
+            {
+                profiles[usernames[i]] = profile;
+            }
+            else
+            {
+                missing.Add(usernames[i]);
+            }
+        }
+
+        _redisHits.Add(profiles.Count);
+        if (missing.Count == 0)
+        {
+            return profiles;
+        }
+
+        _databaseReads.Add(missing.Count);
         await using var connection = await shard.DataSource.OpenConnectionAsync();
         await using var command = new NpgsqlCommand("""
-            SELECT s.id, s.plan_id, s.status, s.valid_until, s.password_enc, s.framed_ip, coalesce(b.amount_micros, 0),
+            SELECT s.username, s.id, s.plan_id, s.status, s.valid_until, s.password_enc, s.framed_ip, coalesce(b.amount_micros, 0),
                    EXISTS (SELECT 1 FROM quota_buckets q WHERE q.subscriber_id = s.id AND q.period_start <= now()
                            AND (q.period_end IS NULL OR q.period_end > now()) AND q.used >= q.granted)
             FROM subscribers s LEFT JOIN balances b ON b.subscriber_id = s.id
-            WHERE s.username = $1 AND s.status <> 'deleted'
+            WHERE s.username = ANY($1) AND s.status <> 'deleted'
             """, connection);
-        command.Parameters.Add(new() { Value = username });
-        await using var reader = await command.ExecuteReaderAsync();
-        if (!await reader.ReadAsync())
+        command.Parameters.Add(new() { Value = missing.ToArray() });
+        var read = new List<(string, AuthProfile)>(missing.Count);
+        await using (var reader = await command.ExecuteReaderAsync())
         {
-            return null;
+            while (await reader.ReadAsync())
+            {
+                var username = reader.GetString(0);
+                var profile = new AuthProfile(reader.GetGuid(1), reader.GetString(2), reader.GetString(3) != "active",
+                    reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), (byte[])reader[5],
+                    reader.IsDBNull(6) ? null : reader.GetFieldValue<System.Net.IPAddress>(6), reader.GetInt64(7), reader.GetBoolean(8));
+                profiles[username] = profile;
+                read.Add((username, profile));
+            }
         }
 
-        var profile = new AuthProfile(reader.GetGuid(0), reader.GetString(1), reader.GetString(2) != "active",
-            reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3), (byte[])reader[4],
-            reader.IsDBNull(5) ? null : reader.GetFieldValue<System.Net.IPAddress>(5), reader.GetInt64(6), reader.GetBoolean(7));
-        cache.SetProfile(shard.DatabaseName, username, profile);
-        return profile;
+        cache.SetProfiles(shard.DatabaseName, read);
+        return profiles;
     }
 
     public async ValueTask<long> CountOpenSessionsAsync(ShardHandle shard, Guid subscriberId, CancellationToken cancellationToken)

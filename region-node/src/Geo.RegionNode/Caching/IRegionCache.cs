@@ -10,9 +10,17 @@ internal interface IRegionCache
     /// <summary>True while the session index can be trusted (connected, and rebuilt since the last outage).</summary>
     bool SessionIndexValid { get; }
 
-    ValueTask<AuthProfile?> GetProfileAsync(string database, string username);
+    /// <summary>A profile from this node's own memory: no round trip.</summary>
+    bool TryGetLocalProfile(string database, string username, out AuthProfile profile);
 
-    void SetProfile(string database, string username, AuthProfile profile);
+    /// <summary>
+    /// Profiles of several subscribers of a shard from the region's cache in one round trip (null where it has none,
+    /// and for all of them when the cache is unavailable); those found are kept in this node's memory too.
+    /// </summary>
+    Task<AuthProfile?[]> GetProfilesAsync(string database, IReadOnlyList<string> usernames);
+
+    /// <summary>Keeps profiles just read from PostgreSQL, in this node's memory and in the region's cache (one round trip).</summary>
+    void SetProfiles(string database, IReadOnlyList<(string Username, AuthProfile Profile)> profiles);
 
     Task InvalidateProfileAsync(string database, string username);
 

@@ -1,53 +1,92 @@
-using System.Collections.Concurrent;
+using Geo.RegionNode.Caching;
+using Geo.RegionNode.Telemetry;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Geo.RegionNode.Shards;
 
 /// <summary>
-/// Finds the home region of a subscriber from the directory's placements, remembering answers in memory
-/// (placements never move: a subscriber's home shard is fixed; its owner region is what changes).
-/// Unknown usernames are remembered briefly, so a flood of bad names does not become a flood of queries.
+/// Finds the home region of a subscriber from the directory's placements, remembering answers in a bounded cache
+/// (placements never move: a subscriber's home shard is fixed; its owner region is what changes). Lookups that miss are
+/// read in batches, one query for all the subscribers asked for meanwhile. Unknown usernames are remembered briefly, so a
+/// flood of bad names does not become a flood of queries.
 /// </summary>
-internal sealed class SubscriberLocator(IOptions<RegionNodeOptions> options, TimeProvider time) : IAsyncDisposable
+internal sealed class SubscriberLocator : IAsyncDisposable
 {
     private static readonly TimeSpan NegativeTtl = TimeSpan.FromSeconds(5);
-    private readonly ConcurrentDictionary<(string Tenant, string Username), string> _homes = new();
-    private readonly ConcurrentDictionary<(string Tenant, string Username), DateTimeOffset> _unknown = new();
-    private readonly NpgsqlDataSource _directory = NpgsqlDataSource.Create(options.Value.DirectoryConnectionString);
+    private readonly BoundedCache<(string Tenant, string Username), string> _homes;
+    private readonly BoundedCache<(string Tenant, string Username), bool> _unknown;
+    private readonly BatchedLookup<(string Tenant, string Username), string> _reader;
+    private readonly Histogram _batchSizes;
+    private readonly NpgsqlDataSource _directory;
+
+    public SubscriberLocator(IOptions<RegionNodeOptions> options, TimeProvider time, Metrics metrics)
+    {
+        // The batched placement read runs again and again: prepared once per connection, not parsed and planned each time.
+        _directory = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(options.Value.DirectoryConnectionString) { MaxAutoPrepare = 16, AutoPrepareMinUsages = 2 }.ConnectionString);
+        _homes = new(name: "placements", options.Value.PlacementCacheEntries, Timeout.InfiniteTimeSpan, time, metrics);
+        _unknown = new(name: "unknown_usernames", capacity: 65_536, NegativeTtl, time, metrics);
+        _reader = new(ReadAsync);
+        _batchSizes = metrics.Histogram("geo_placement_read_batch_size", "Placements read from the directory by one query", Histogram.SizeBounds);
+    }
+
+    /// <summary>The home region if it is remembered; no query.</summary>
+    public bool TryGetKnownHome(string tenantId, string username, out string home) => _homes.TryGet((tenantId, username), out home);
+
+    /// <summary>Remembers a home region learnt elsewhere (the subscriber's row found in a shard owned here).</summary>
+    public void Remember(string tenantId, string username, string home)
+    {
+        _homes.Set((tenantId, username), string.Intern(home));
+        _unknown.Remove((tenantId, username));
+    }
 
     public async ValueTask<string?> HomeRegionAsync(string tenantId, string username, CancellationToken cancellationToken)
     {
         var key = (tenantId, username);
-        if (_homes.TryGetValue(key, out var home))
+        if (_homes.TryGet(key, out var home))
         {
             return home;
         }
 
-        var now = time.GetUtcNow();
-        if (_unknown.TryGetValue(key, out var until) && until > now)
+        if (_unknown.TryGet(key, out _))
         {
             return null;
         }
 
-        await using var connection = await _directory.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand("SELECT home_region FROM subscriber_placements WHERE tenant_id = $1 AND username = $2", connection);
-        command.Parameters.Add(new() { Value = tenantId });
-        command.Parameters.Add(new() { Value = username });
-        if (await command.ExecuteScalarAsync(cancellationToken) is string found)
+        var found = await _reader.GetAsync(key, out _).WaitAsync(cancellationToken);
+        if (found is null)
         {
-            _homes[key] = found;
-            _unknown.TryRemove(key, out _);
-            return found;
+            _unknown.Set(key, true);
         }
 
-        if (_unknown.Count > 100_000)
+        return found;
+    }
+
+    /// <summary>Reads the placements of a batch of (tenant, username) and remembers them.</summary>
+    private async Task<IReadOnlyDictionary<(string Tenant, string Username), string>> ReadAsync(IReadOnlyList<(string Tenant, string Username)> keys)
+    {
+        _batchSizes.Observe(keys.Count);
+        await using var connection = await _directory.OpenConnectionAsync();
+        await using var command = new NpgsqlCommand("""
+            SELECT p.tenant_id, p.username, p.home_region
+            FROM unnest($1::text[], $2::text[]) AS k(tenant_id, username)
+            JOIN subscriber_placements p ON p.tenant_id = k.tenant_id AND p.username = k.username
+            """, connection);
+        command.Parameters.Add(new() { Value = keys.Select(k => k.Tenant).ToArray() });
+        command.Parameters.Add(new() { Value = keys.Select(k => k.Username).ToArray() });
+        var homes = new Dictionary<(string, string), string>(keys.Count);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
         {
-            _unknown.Clear();
+            var key = (reader.GetString(0), reader.GetString(1));
+            // One string per region, not one per subscriber remembered.
+            var region = string.Intern(reader.GetString(2));
+            homes[key] = region;
+            _homes.Set(key, region);
+            _unknown.Remove(key);
         }
 
-        _unknown[key] = now + NegativeTtl;
-        return null;
+        return homes;
     }
 
     /// <summary>
@@ -68,9 +107,9 @@ internal sealed class SubscriberLocator(IOptions<RegionNodeOptions> options, Tim
         command.Parameters.Add(new() { Value = tenantId });
         command.Parameters.Add(new() { Value = username });
         command.Parameters.Add(new() { Value = home });
-        var placed = (string)(await command.ExecuteScalarAsync(cancellationToken))!;
-        _homes[(tenantId, username)] = placed;
-        _unknown.TryRemove((tenantId, username), out _);
+        var placed = string.Intern((string)(await command.ExecuteScalarAsync(cancellationToken))!);
+        _homes.Set((tenantId, username), placed);
+        _unknown.Remove((tenantId, username));
         return placed;
     }
 

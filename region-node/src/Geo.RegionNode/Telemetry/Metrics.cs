@@ -13,7 +13,8 @@ internal sealed class Metrics
     private readonly Meter _meter;
     private readonly ConcurrentDictionary<string, Counter<long>> _counters = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Histogram<double>> _histograms = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, GaugeFamily> _gauges = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ObservedFamily> _gauges = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ObservedFamily> _observedCounters = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Name, string Labels), Counter> _counterHandles = new();
     private readonly ConcurrentDictionary<(string Name, string Labels), Histogram> _histogramHandles = new();
 
@@ -35,12 +36,19 @@ internal sealed class Metrics
             Tags(key.Labels)));
 
     /// <summary>A gauge read at each scrape; a later registration of the same name and labels replaces the earlier.</summary>
-    public void Gauge(string name, string help, Func<double> read, string labels = "")
+    public void Gauge(string name, string help, Func<double> read, string labels = "") =>
+        Observed(_gauges, name, labels, read, family => _meter.CreateObservableGauge(name, family.Read, description: help));
+
+    /// <summary>A counter whose total is kept elsewhere (a cache's hits) and read at each scrape; same replacement rule as <see cref="Gauge"/>.</summary>
+    public void ObservedCounter(string name, string help, Func<double> read, string labels = "") =>
+        Observed(_observedCounters, name, labels, read, family => _meter.CreateObservableCounter(name, family.Read, description: help));
+
+    private static void Observed(ConcurrentDictionary<string, ObservedFamily> families, string name, string labels, Func<double> read, Action<ObservedFamily> create)
     {
-        var family = _gauges.GetOrAdd(name, n =>
+        var family = families.GetOrAdd(name, _ =>
         {
-            var created = new GaugeFamily();
-            _meter.CreateObservableGauge(n, created.Read, description: help);
+            var created = new ObservedFamily();
+            create(created);
             return created;
         });
         family.Readers[labels] = (Tags(labels), read);
@@ -65,7 +73,7 @@ internal sealed class Metrics
         return tags;
     }
 
-    private sealed class GaugeFamily
+    private sealed class ObservedFamily
     {
         public ConcurrentDictionary<string, (KeyValuePair<string, object?>[] Tags, Func<double> Read)> Readers { get; } = new(StringComparer.Ordinal);
 
