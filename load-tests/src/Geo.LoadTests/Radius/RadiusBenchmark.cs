@@ -24,8 +24,14 @@ internal static class RadiusBenchmark
             Description = "Demo tenant(s) whose NAS and subscribers are used; several (acme,zenith) load as many shards of the node at once",
             DefaultValueFactory = _ => "acme",
         };
-        var mode = new Option<string>("--mode") { Description = "auth (PAP Access-Request) or acct (Start, 3 Interim-Updates, Stop)", DefaultValueFactory = _ => "auth" };
-        mode.AcceptOnlyFromAmong("auth", "acct");
+        var mode = new Option<string>("--mode")
+        {
+            Description = "auth (PAP Access-Request), acct (Start, 3 Interim-Updates, Stop) or reconnect (a BNG's mass re-login: Accounting-On, " +
+                "then an Access-Request and an Accounting-Start per subscriber at --rate, default 2,000/s, retransmitting after 1 s, 3 tries)",
+            DefaultValueFactory = _ => "auth",
+        };
+        mode.AcceptOnlyFromAmong("auth", "acct", "reconnect");
+        var subscribers = new Option<int>("--subscribers") { Description = "reconnect: how many subscribers log in again", DefaultValueFactory = _ => 100_000 };
         var concurrency = new Option<int>("--concurrency") { Description = "Closed loop: requests in flight", DefaultValueFactory = _ => 64 };
         var rate = new Option<int>("--rate") { Description = "Open loop: requests per second (overrides --concurrency)" };
         var duration = new Option<double>("--duration") { Description = "Measured seconds", DefaultValueFactory = _ => 10 };
@@ -46,10 +52,17 @@ internal static class RadiusBenchmark
         var hotSet = new Option<int>("--hot-set") { Description = "Size of the repeated set for --select hot, and of the sessions' subscribers in acct mode", DefaultValueFactory = _ => 10_000 };
         var command = new Command("radius", "Load a region node with RADIUS authentication or accounting and print requests/s and latency percentiles")
         {
-            stack, region, tenant, mode, concurrency, rate, duration, warmup, plans, select, hotSet,
+            stack, region, tenant, mode, concurrency, rate, duration, warmup, plans, select, hotSet, subscribers,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
+            if (result.GetValue(mode) == "reconnect")
+            {
+                var nas = Target.FromStack(result.GetValue(stack)!, result.GetValue(region)!, result.GetValue(tenant)!.Split(',')[0], result.GetValue(plans)!, hotSet: null);
+                var rateOrDefault = result.GetValue(rate) > 0 ? result.GetValue(rate) : 2_000;
+                return await ReconnectScenario.RunAsync(nas, result.GetValue(subscribers), rateOrDefault, Console.Out, cancellationToken);
+            }
+
             var isAuth = result.GetValue(mode) == "auth";
             // Accounting runs sessions of a hot set (each subscriber authenticated once first, for its Class).
             var cold = isAuth && result.GetValue(select) == "cold";
@@ -276,15 +289,8 @@ internal static class RadiusBenchmark
     {
         if (isAuth)
         {
-            var (username, password) = target.Credentials[target.Order.Next()];
-            var authenticator = new byte[16];
-            Random.Shared.NextBytes(authenticator);
-            var writer = new RadiusPacketWriter(buffer, RadiusCode.AccessRequest, identifier, authenticator);
-            writer.AddString(RadiusAttributeType.UserName, username);
-            writer.AddUserPassword(System.Text.Encoding.UTF8.GetBytes(password), target.Secret);
-            writer.AddIPv4Address(RadiusAttributeType.NasIpAddress, target.NasAddress);
-            writer.AddMessageAuthenticator();
-            return writer.FinishRequest(target.Secret);
+            var (username, password) = target.Credentials[target.Order.Next() % target.Credentials.Count];
+            return BuildAccessRequest(buffer, identifier, target, username, password);
         }
 
         // Sessions of five steps: Start, three Interim-Updates with growing counters, Stop.
@@ -307,11 +313,24 @@ internal static class RadiusBenchmark
         return acct.FinishRequest(target.Secret);
     }
 
+    /// <summary>A PAP Access-Request of <paramref name="username"/> from the target's NAS.</summary>
+    private static int BuildAccessRequest(byte[] buffer, byte identifier, Target target, string username, string password)
+    {
+        var authenticator = new byte[16];
+        Random.Shared.NextBytes(authenticator);
+        var writer = new RadiusPacketWriter(buffer, RadiusCode.AccessRequest, identifier, authenticator);
+        writer.AddString(RadiusAttributeType.UserName, username);
+        writer.AddUserPassword(System.Text.Encoding.UTF8.GetBytes(password), target.Secret);
+        writer.AddIPv4Address(RadiusAttributeType.NasIpAddress, target.NasAddress);
+        writer.AddMessageAuthenticator();
+        return writer.FinishRequest(target.Secret);
+    }
+
     private sealed record Lane(Target Target, RadiusLoadClient[] Clients);
 
     private sealed record Settings(string Mode, int Concurrency, int Rate, TimeSpan Duration, TimeSpan Warmup, bool Cold);
 
-    private sealed record Target(int AuthPort, int AcctPort, int ApiPort, IPAddress NasAddress, byte[] Secret, List<(string Username, string Password)> Credentials)
+    internal sealed record Target(int AuthPort, int AcctPort, int ApiPort, IPAddress NasAddress, byte[] Secret, List<(string Username, string Password)> Credentials)
     {
         /// <summary>Which subscriber the next Access-Request names: each in turn, so a run names every one once before any twice.</summary>
         public SubscriberOrder Order { get; } = new(Credentials.Count);
@@ -332,7 +351,7 @@ internal static class RadiusBenchmark
                 while ((index = Interlocked.Increment(ref next)) < Credentials.Count)
                 {
                     var id = await client.RentIdentifierAsync(CancellationToken.None);
-                    var length = Build(buffer, id, this with { Credentials = [Credentials[index]] }, isAuth: true, "", 0, 0);
+                    var length = BuildAccessRequest(buffer, id, this, Credentials[index].Username, Credentials[index].Password);
                     if (await client.ExchangeAsync(id, buffer.AsMemory(0, length), TimeSpan.FromSeconds(2)) is { } answer &&
                         RadiusPacket.TryRead(answer, out var packet) == RadiusReadStatus.Ok && packet.Code == RadiusCode.AccessAccept &&
                         packet.TryGetString(RadiusAttributeType.Class, out var value))
@@ -403,7 +422,7 @@ internal static class RadiusBenchmark
     }
 
     /// <summary>A shared position in a list of subscribers, counting how many times the run went round it.</summary>
-    private sealed class SubscriberOrder(int count)
+    internal sealed class SubscriberOrder(int count)
     {
         private long _next = -1;
 

@@ -72,6 +72,38 @@ internal sealed class RadiusLoadClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Sends a finished request and waits up to <paramref name="timeout"/> for its answer, sending the same bytes again
+    /// (a NAS's retransmission: same identifier, same authenticator) up to <paramref name="tries"/> times in all. Returns
+    /// the answer (null when every try went unanswered) and how many times it was sent.
+    /// </summary>
+    public async Task<(byte[]? Answer, int Sent)> ExchangeWithRetriesAsync(byte identifier, ReadOnlyMemory<byte> request, TimeSpan timeout, int tries)
+    {
+        try
+        {
+            for (var sent = 1; ; sent++)
+            {
+                var pending = new Pending(Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency)) { KeepAnswer = true };
+                _pending[identifier] = pending;
+                _socket.SendTo(request.Span, SocketFlags.None, _server);
+                if (await pending.Answer.Task != 0)
+                {
+                    return (pending.Bytes, sent);
+                }
+
+                if (sent >= tries)
+                {
+                    return (null, sent);
+                }
+            }
+        }
+        finally
+        {
+            _pending[identifier] = null;
+            _freeIds.Writer.TryWrite(identifier);
+        }
+    }
+
     private void Receive()
     {
         try
