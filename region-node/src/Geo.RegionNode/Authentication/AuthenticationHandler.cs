@@ -136,13 +136,22 @@ internal sealed partial class AuthenticationHandler(
     {
         if (!locator.TryGetKnownHome(tenant, username, out var home))
         {
+            var tried = 0;
             foreach (var local in catalog.ShardsOf(tenant))
             {
                 if (await profiles.GetAsync(local, username, cancellationToken) is { } found)
                 {
-                    locator.Remember(tenant, username, local.HomeRegion);
+                    // Remembered only when it saves a read next time (a tenant with several shards here, after a
+                    // promotion): an entry per login would be kept for nothing, and its memory collected later.
+                    if (tried > 0)
+                    {
+                        locator.Remember(tenant, username, local.HomeRegion);
+                    }
+
                     return (local.HomeRegion, local, found);
                 }
+
+                tried++;
             }
 
             if (await locator.HomeRegionAsync(tenant, username, cancellationToken) is not { } placed)

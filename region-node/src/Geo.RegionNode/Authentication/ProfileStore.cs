@@ -19,6 +19,8 @@ internal sealed class ProfileStore(IRegionCache cache, Metrics metrics)
     private readonly Counter _databaseReads = metrics.Counter("geo_profile_lookups_total", Help, "source=\"database\"");
     private readonly Counter _sharedReads = metrics.Counter("geo_profile_lookups_total", Help, "source=\"shared_database_read\"");
     private readonly Histogram _batchSizes = metrics.Histogram("geo_profile_read_batch_size", "Subscribers whose profiles one batched read looked up", Histogram.SizeBounds);
+    private readonly Histogram _redisReads = metrics.Histogram("geo_profile_read_duration_seconds", "Time of one batched profile read, by step", Histogram.LatencyBounds, "step=\"redis\"");
+    private readonly Histogram _databaseReadTimes = metrics.Histogram("geo_profile_read_duration_seconds", "Time of one batched profile read, by step", Histogram.LatencyBounds, "step=\"database\"");
     private readonly Counter _sessionCountsFromDatabase = metrics.Counter("geo_session_counts_from_database_total", "Simultaneous-use counts answered by PostgreSQL because the cache could not");
     private readonly ConditionalWeakTable<ShardHandle, BatchedLookup<string, AuthProfile>> _readers = [];
 
@@ -47,7 +49,9 @@ internal sealed class ProfileStore(IRegionCache cache, Metrics metrics)
     private async Task<IReadOnlyDictionary<string, AuthProfile>> ReadAsync(ShardHandle shard, IReadOnlyList<string> usernames)
     {
         _batchSizes.Observe(usernames.Count);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var cached = await cache.GetProfilesAsync(shard.DatabaseName, usernames);
+        _redisReads.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
         var profiles = new Dictionary<string, AuthProfile>(usernames.Count, StringComparer.Ordinal);
         var missing = new List<string>(usernames.Count);
         for (var i = 0; i < usernames.Count; i++)
@@ -69,6 +73,7 @@ internal sealed class ProfileStore(IRegionCache cache, Metrics metrics)
         }
 
         _databaseReads.Add(missing.Count);
+        started = System.Diagnostics.Stopwatch.GetTimestamp();
         await using var connection = await shard.DataSource.OpenConnectionAsync();
         await using var command = new NpgsqlCommand("""
             SELECT s.username, s.id, s.plan_id, s.status, s.valid_until, s.password_enc, s.framed_ip, coalesce(b.amount_micros, 0),
@@ -84,7 +89,7 @@ internal sealed class ProfileStore(IRegionCache cache, Metrics metrics)
             while (await reader.ReadAsync())
             {
                 var username = reader.GetString(0);
-                var profile = new AuthProfile(reader.GetGuid(1), reader.GetString(2), reader.GetString(3) != "active",
+                var profile = new AuthProfile(reader.GetGuid(1), string.Intern(reader.GetString(2)), reader.GetString(3) != "active",
                     reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), (byte[])reader[5],
                     reader.IsDBNull(6) ? null : reader.GetFieldValue<System.Net.IPAddress>(6), reader.GetInt64(7), reader.GetBoolean(8));
                 profiles[username] = profile;
@@ -92,6 +97,7 @@ internal sealed class ProfileStore(IRegionCache cache, Metrics metrics)
             }
         }
 
+        _databaseReadTimes.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
         cache.SetProfiles(shard.DatabaseName, read);
         return profiles;
     }

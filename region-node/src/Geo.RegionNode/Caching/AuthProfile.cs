@@ -55,7 +55,7 @@ internal sealed record AuthProfile(
         var flags = bytes[1];
         var validUntil = (flags & 2) != 0 ? DateTimeOffset.FromUnixTimeMilliseconds(BinaryPrimitives.ReadInt64BigEndian(bytes.Slice(18, 8))) : (DateTimeOffset?)null;
         var framed = (flags & 4) != 0 ? new System.Net.IPAddress(bytes.Slice(26, 4)) : null;
-        return new AuthProfile(new Guid(bytes.Slice(2, 16)), Encoding.UTF8.GetString(bytes.Slice(HeaderLength, planLength)), (flags & 1) != 0, validUntil,
+        return new AuthProfile(new Guid(bytes.Slice(2, 16)), string.Intern(Encoding.UTF8.GetString(bytes.Slice(HeaderLength, planLength))), (flags & 1) != 0, validUntil,
             bytes[(HeaderLength + planLength)..].ToArray(), framed, BinaryPrimitives.ReadInt64BigEndian(bytes.Slice(32, 8)), (flags & 8) != 0);
     }
 }

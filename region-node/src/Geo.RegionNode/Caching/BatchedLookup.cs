@@ -23,7 +23,7 @@ internal sealed class BatchedLookup<TKey, TValue> where TKey : notnull
     /// <param name="maxBatch">Most keys in one read.</param>
     /// <param name="maxConcurrent">Most reads at once (each holds a database connection).</param>
     /// <param name="comparer">How keys compare (default: the type's own equality).</param>
-    public BatchedLookup(Func<IReadOnlyList<TKey>, Task<IReadOnlyDictionary<TKey, TValue>>> read, int maxBatch = 256, int maxConcurrent = 2,
+    public BatchedLookup(Func<IReadOnlyList<TKey>, Task<IReadOnlyDictionary<TKey, TValue>>> read, int maxBatch = 256, int maxConcurrent = 4,
         IEqualityComparer<TKey>? comparer = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
