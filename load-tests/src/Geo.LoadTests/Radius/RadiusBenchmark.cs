@@ -332,7 +332,8 @@ internal static class RadiusBenchmark
                 while ((index = Interlocked.Increment(ref next)) < Credentials.Count)
                 {
                     var id = await client.RentIdentifierAsync(CancellationToken.None);
-                    var length = Build(buffer, id, this with { Credentials = [Credentials[index]] }, isAuth: true, "", 0, 0);
+                    // A new Target, not a with-copy: a copy keeps this one's Order, which counts past a one-subscriber list.
+                    var length = Build(buffer, id, new Target(AuthPort, AcctPort, ApiPort, NasAddress, Secret, [Credentials[index]]), isAuth: true, "", 0, 0);
                     if (await client.ExchangeAsync(id, buffer.AsMemory(0, length), TimeSpan.FromSeconds(2)) is { } answer &&
                         RadiusPacket.TryRead(answer, out var packet) == RadiusReadStatus.Ok && packet.Code == RadiusCode.AccessAccept &&
                         packet.TryGetString(RadiusAttributeType.Class, out var value))
@@ -342,7 +343,7 @@ internal static class RadiusBenchmark
                 }
             }));
             output.WriteLine($"  authenticated {Credentials.Count} subscribers first: {classes.Count} accepted (their sessions carry the Class of the accept)");
-            return this with { Credentials = Credentials.Where(c => classes.ContainsKey(c.Username)).ToList(), Classes = classes };
+            return new Target(AuthPort, AcctPort, ApiPort, NasAddress, Secret, Credentials.Where(c => classes.ContainsKey(c.Username)).ToList()) { Classes = classes };
         }
 
         /// <summary>Sends an Accounting-On or -Off from the NAS (the node closes every session it has open) and waits for the answer.</summary>
