@@ -5,4 +5,5 @@ var root = new RootCommand("geo-load: Geo's load generators and benchmarks; each
 root.Subcommands.Add(Geo.LoadTests.Radius.RadiusBenchmark.Create());
 root.Subcommands.Add(Geo.LoadTests.Router.RouterBenchmark.Create());
 root.Subcommands.Add(Geo.LoadTests.Replication.ReplicationBenchmark.Create());
+root.Subcommands.Add(Geo.LoadTests.Compare.CompareCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -32,7 +32,18 @@ internal sealed class LatencyRecorder
         }
     }
 
-    private string Ms(double quantile) => (_total.GetValueAtPercentile(quantile * 100) / 1000.0).ToString("F2", CultureInfo.InvariantCulture);
+    /// <summary>The latency at <paramref name="quantile"/> (0.99: p99) in milliseconds; NaN when nothing was recorded.</summary>
+    public double Milliseconds(double quantile)
+    {
+        lock (_gate)
+        {
+            return _total.TotalCount == 0 ? double.NaN : ValueAt(quantile);
+        }
+    }
+
+    private string Ms(double quantile) => ValueAt(quantile).ToString("F2", CultureInfo.InvariantCulture);
+
+    private double ValueAt(double quantile) => _total.GetValueAtPercentile(quantile * 100) / 1000.0;
 
     private static LongHistogram NewHistogram() => new(HighestMicroseconds, 3);
 

@@ -100,14 +100,6 @@ internal static class RadiusBenchmark
             return 2;
         }
 
-        var inFlight = settings.Rate > 0 ? Math.Max(256, settings.Rate / 50) : settings.Concurrency;
-        var perTarget = Math.Max(1, (inFlight / targets.Count + 199) / 200);
-        // One lane per tenant: its NAS address (the node tells tenants apart by it) and its sockets.
-        var lanes = targets.Select(t =>
-        {
-            var server = new IPEndPoint(IPAddress.Loopback, isAuth ? t.AuthPort : t.AcctPort);
-            return new Lane(t, Enumerable.Range(0, perTarget).Select(_ => new RadiusLoadClient(t.NasAddress, server)).ToArray());
-        }).ToArray();
         if (isAuth)
         {
             output.WriteLine(settings.Cold
@@ -118,6 +110,67 @@ internal static class RadiusBenchmark
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"geo-load radius: {settings.Mode} against 127.0.0.1:{(isAuth ? targets[0].AuthPort : targets[0].AcctPort)} as NAS {string.Join(", ", targets.Select(t => t.NasAddress))}, {(settings.Rate > 0 ? $"open loop at {settings.Rate}/s" : $"closed loop, {settings.Concurrency} in flight")}, {targets.Sum(t => t.Credentials.Count)} subscribers"));
 
+        // One region node serves every target (they are tenants of the same region).
+        var node = new NodeLatency(new Uri($"http://127.0.0.1:{targets[0].ApiPort.ToString(CultureInfo.InvariantCulture)}/metrics"), isAuth ? "access" : "accounting");
+        var sources = new NodeCounters(node.Metrics, "geo_profile_lookups_total");
+        string nodeSide = "", profileSources = "";
+        var result = await MeasureAsync(targets, settings, output,
+            async () =>
+            {
+                await node.BeginAsync();
+                await sources.BeginAsync();
+            },
+            async () =>
+            {
+                nodeSide = await node.SummaryAsync();
+                profileSources = await sources.SummaryAsync();
+            },
+            cancellationToken);
+        if (!isAuth)
+        {
+            // The sessions in flight when the run stopped stay open otherwise: the load NAS shuts down with an Accounting-Off.
+            foreach (var target in targets)
+            {
+                await target.SendNasStatusAsync(AcctStatusType.AccountingOff, output);
+            }
+        }
+
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  {settings.Mode}: {result.RequestsPerSecond:F0} requests/s answered over {result.Elapsed.TotalSeconds:F1} s ({result.Ok} ok, {result.Rejected} rejected, {result.Timeouts} timeouts)"));
+        output.WriteLine($"  latency: {result.Latency.Summary()}");
+        output.WriteLine($"  node-side latency: {nodeSide}");
+        if (isAuth)
+        {
+            output.WriteLine($"  profiles read from: {profileSources}");
+            var named = targets.Sum(t => t.Order.Issued);
+            var known = targets.Sum(t => t.Order.Count);
+            if (settings.Cold && named > known)
+            {
+                output.WriteLine($"  note: the run named {named:N0} subscribers of {known:N0}: it went round them again, so the later ones were not cold");
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// Loads the targets (each at 127.0.0.1 on its auth or acct port, from its NAS address) as the settings say: the
+    /// warm-up, then the measured window, whose figures it returns. <paramref name="windowBegins"/> and
+    /// <paramref name="windowEnds"/> run at the window's edges with the load still running (a caller reads a server's
+    /// own metrics there).
+    /// </summary>
+    internal static async Task<RunResult> MeasureAsync(IReadOnlyList<Target> targets, Settings settings, TextWriter output,
+        Func<Task>? windowBegins, Func<Task>? windowEnds, CancellationToken cancellationToken)
+    {
+        var isAuth = settings.Mode == "auth";
+        var inFlight = settings.Rate > 0 ? Math.Max(256, settings.Rate / 50) : settings.Concurrency;
+        var perTarget = Math.Max(1, (inFlight / targets.Count + 199) / 200);
+        // One lane per tenant: its NAS address (the node tells tenants apart by it) and its sockets.
+        var lanes = targets.Select(t =>
+        {
+            var server = new IPEndPoint(IPAddress.Loopback, isAuth ? t.AuthPort : t.AcctPort);
+            return new Lane(t, Enumerable.Range(0, perTarget).Select(_ => new RadiusLoadClient(t.NasAddress, server)).ToArray());
+        }).ToArray();
         var measuring = new Phase();
         var recorder = new LatencyRecorder();
         var counts = new Counts();
@@ -133,48 +186,27 @@ internal static class RadiusBenchmark
 
         await Task.Delay(settings.Warmup, cancellationToken);
         output.WriteLine($"  warm-up done ({settings.Warmup.TotalSeconds:F0} s); measuring {settings.Duration.TotalSeconds:F0} s");
-        // One region node serves every target (they are tenants of the same region).
-        var node = new NodeLatency(new Uri($"http://127.0.0.1:{targets[0].ApiPort.ToString(CultureInfo.InvariantCulture)}/metrics"), isAuth ? "access" : "accounting");
-        var sources = new NodeCounters(node.Metrics, "geo_profile_lookups_total");
-        await node.BeginAsync();
-        await sources.BeginAsync();
+        if (windowBegins is not null)
+        {
+            await windowBegins();
+        }
+
         measuring.Begin();
         await Task.Delay(settings.Duration, cancellationToken);
         var elapsed = measuring.End();
-        var nodeSide = await node.SummaryAsync();
-        var profileSources = await sources.SummaryAsync();
+        if (windowEnds is not null)
+        {
+            await windowEnds();
+        }
+
         await stop.CancelAsync();
         await Task.WhenAll(workers);
-        if (!isAuth)
-        {
-            // The sessions in flight when the run stopped stay open otherwise: the load NAS shuts down with an Accounting-Off.
-            foreach (var target in targets)
-            {
-                await target.SendNasStatusAsync(AcctStatusType.AccountingOff, output);
-            }
-        }
         foreach (var client in lanes.SelectMany(l => l.Clients))
         {
             await client.DisposeAsync();
         }
 
-        var total = counts.Ok + counts.Rejected;
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  {settings.Mode}: {total / elapsed.TotalSeconds:F0} requests/s answered over {elapsed.TotalSeconds:F1} s ({counts.Ok} ok, {counts.Rejected} rejected, {counts.Timeouts} timeouts)"));
-        output.WriteLine($"  latency: {recorder.Summary()}");
-        output.WriteLine($"  node-side latency: {nodeSide}");
-        if (isAuth)
-        {
-            output.WriteLine($"  profiles read from: {profileSources}");
-            var named = targets.Sum(t => t.Order.Issued);
-            var known = targets.Sum(t => t.Order.Count);
-            if (settings.Cold && named > known)
-            {
-                output.WriteLine($"  note: the run named {named:N0} subscribers of {known:N0}: it went round them again, so the later ones were not cold");
-            }
-        }
-
-        return 0;
+        return new RunResult(elapsed, counts.Ok, counts.Rejected, counts.Timeouts, recorder);
     }
 
     private static async Task ClosedLoopAsync(RadiusLoadClient client, Target target, bool isAuth, string runId, int worker, Phase measuring,
@@ -328,21 +360,30 @@ internal static class RadiusBenchmark
 
     private sealed record Lane(Target Target, RadiusLoadClient[] Clients);
 
-    private sealed record Settings(string Mode, int Concurrency, int Rate, TimeSpan Duration, TimeSpan Warmup, bool Cold);
+    /// <summary>What a run sends: auth or acct, closed loop (<c>Concurrency</c> in flight) or open loop (<c>Rate</c> > 0), for how long.</summary>
+    internal sealed record Settings(string Mode, int Concurrency, int Rate, TimeSpan Duration, TimeSpan Warmup, bool Cold);
 
+    /// <summary>The figures of one measured window: answers by kind, and the client-side latency of each.</summary>
+    internal sealed record RunResult(TimeSpan Elapsed, long Ok, long Rejected, long Timeouts, LatencyRecorder Latency)
+    {
+        /// <summary>Requests answered (accepted or rejected) per second of the window.</summary>
+        public double RequestsPerSecond => (Ok + Rejected) / Elapsed.TotalSeconds;
+    }
+
+    /// <summary>A RADIUS server on 127.0.0.1 (its auth, acct and metrics ports), the NAS address the load comes from, its secret and subscribers.</summary>
     internal sealed record Target(int AuthPort, int AcctPort, int ApiPort, IPAddress NasAddress, byte[] Secret, List<(string Username, string Password)> Credentials)
     {
         /// <summary>Which subscriber the next Access-Request names: each in turn, so a run names every one once before any twice.</summary>
         public SubscriberOrder Order { get; } = new(Credentials.Count);
 
-        /// <summary>The Class of each subscriber's Access-Accept (accounting mode).</summary>
-        public IReadOnlyDictionary<string, string>? Classes { get; init; }
+        /// <summary>The Class of each subscriber's Access-Accept (accounting mode), null when the accept had none.</summary>
+        public IReadOnlyDictionary<string, string?>? Classes { get; init; }
 
-        /// <summary>Authenticates every subscriber once, 64 at a time, keeping the accepted ones with their Class.</summary>
+        /// <summary>Authenticates every subscriber once, 64 at a time, keeping the accepted ones with their Class (if the server sent one).</summary>
         public async Task<Target> WithClassesAsync(IPEndPoint authServer, TextWriter output)
         {
             await using var client = new RadiusLoadClient(NasAddress, authServer);
-            var classes = new System.Collections.Concurrent.ConcurrentDictionary<string, string>(StringComparer.Ordinal);
+            var classes = new System.Collections.Concurrent.ConcurrentDictionary<string, string?>(StringComparer.Ordinal);
             var next = -1;
             await Task.WhenAll(Enumerable.Range(0, 64).Select(async _ =>
             {
@@ -353,15 +394,15 @@ internal static class RadiusBenchmark
                     var id = await client.RentIdentifierAsync(CancellationToken.None);
                     var length = BuildAccessRequest(buffer, id, this, Credentials[index].Username, Credentials[index].Password);
                     if (await client.ExchangeAsync(id, buffer.AsMemory(0, length), TimeSpan.FromSeconds(2)) is { } answer &&
-                        RadiusPacket.TryRead(answer, out var packet) == RadiusReadStatus.Ok && packet.Code == RadiusCode.AccessAccept &&
-                        packet.TryGetString(RadiusAttributeType.Class, out var value))
+                        RadiusPacket.TryRead(answer, out var packet) == RadiusReadStatus.Ok && packet.Code == RadiusCode.AccessAccept)
                     {
-                        classes[Credentials[index].Username] = value;
+                        // FreeRADIUS's stock configuration sends no Class: its sessions go without one.
+                        classes[Credentials[index].Username] = packet.TryGetString(RadiusAttributeType.Class, out var value) ? value : null;
                     }
                 }
             }));
-            output.WriteLine($"  authenticated {Credentials.Count} subscribers first: {classes.Count} accepted (their sessions carry the Class of the accept)");
-            return this with { Credentials = Credentials.Where(c => classes.ContainsKey(c.Username)).ToList(), Classes = classes };
+            output.WriteLine($"  authenticated {Credentials.Count} subscribers first: {classes.Count} accepted, {classes.Count(c => c.Value is not null)} with a Class their sessions carry");
+            return new Target(AuthPort, AcctPort, ApiPort, NasAddress, Secret, Credentials.Where(c => classes.ContainsKey(c.Username)).ToList()) { Classes = classes };
         }
 
         /// <summary>Sends an Accounting-On or -Off from the NAS (the node closes every session it has open) and waits for the answer.</summary>
