@@ -8,7 +8,6 @@ namespace Geo.LoadTests.Measurement;
 /// </summary>
 internal sealed class NodeCounters(Uri metrics, string name)
 {
-    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
     private Dictionary<string, double>? _before;
 
     public async Task BeginAsync() => _before = await ReadAsync();
@@ -31,12 +30,7 @@ internal sealed class NodeCounters(Uri metrics, string name)
 
     private async Task<Dictionary<string, double>?> ReadAsync()
     {
-        string text;
-        try
-        {
-            text = await Http.GetStringAsync(metrics);
-        }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        if (await NodeLatency.ScrapeAsync(metrics) is not { } text)
         {
             return null;
         }

@@ -42,14 +42,22 @@ internal sealed class NodeLatency(Uri metrics, string type)
         return string.Create(CultureInfo.InvariantCulture, $"p50 {At(0.5)}, p99 {At(0.99)}, p99.9 {At(0.999)} ({total} requests, receive to send inside the node)");
     }
 
-    private async Task<SortedDictionary<double, long>?> ReadAsync()
+    /// <summary>The text of a node's <c>/metrics</c>; null when it cannot be read.</summary>
+    public static async Task<string?> ScrapeAsync(Uri metrics)
     {
-        string text;
         try
         {
-            text = await Http.GetStringAsync(metrics);
+            return await Http.GetStringAsync(metrics);
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            return null;
+        }
+    }
+
+    private async Task<SortedDictionary<double, long>?> ReadAsync()
+    {
+        if (await ScrapeAsync(metrics) is not { } text)
         {
             return null;
         }
