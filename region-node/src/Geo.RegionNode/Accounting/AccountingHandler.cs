@@ -62,6 +62,8 @@ internal sealed class AccountingHandler(ShardCatalog catalog, SubscriberLocator 
                 return Unanswered("unknown_subscriber");
             case Outcome.NotOwner:
                 return Unanswered("not_owner");
+            case Outcome.Rejected:
+                return Unanswered("rejected");
             default:
                 return Unanswered("commit_failed");
         }
@@ -80,6 +82,13 @@ internal sealed class AccountingHandler(ShardCatalog catalog, SubscriberLocator 
             !packet.TryGetString(RadiusAttributeType.AcctSessionId, out var acctSessionId) || acctSessionId.Length == 0)
         {
             return Outcome.Malformed;
+        }
+
+        if (HasNul(username) || HasNul(acctSessionId))
+        {
+            // PostgreSQL stores no NUL in text: refused here, alone, before any lookup or batch.
+            AccountingRejections.Count(metrics, "bad_attribute");
+            return Outcome.Rejected;
         }
 
         var tenant = request.Nas.TenantId;
@@ -127,11 +136,22 @@ internal sealed class AccountingHandler(ShardCatalog catalog, SubscriberLocator 
         packet.TryGetIPv4Address(RadiusAttributeType.FramedIpAddress, out var framedIp);
         string? terminateCause = packet.TryGetUInt32(RadiusAttributeType.AcctTerminateCause, out var cause)
             ? ((AcctTerminateCause)cause).ToString() : null;
+        if (HasNul(nasPort) || HasNul(callingStation) || inputOctets > long.MaxValue || outputOctets > long.MaxValue)
+        {
+            // As above; and no counter past 2^63 octets is real.
+            AccountingRejections.Count(metrics, "bad_attribute");
+            return Outcome.Rejected;
+        }
 
         var accountingEvent = new AccountingEvent(kind, request.Nas.Id, acctSessionId, username, subscriberId, eventTime,
             new Counters((long)inputOctets, (long)outputOctets, inputPackets, outputPackets, sessionTime),
             nasPort, callingStation, framedIp, terminateCause);
-        return await shard.Writer!.SubmitAsync(accountingEvent) ? Outcome.Committed : Outcome.Failed;
+        return await shard.Writer!.SubmitAsync(accountingEvent) switch
+        {
+            AccountingOutcome.Committed => Outcome.Committed,
+            AccountingOutcome.Rejected => Outcome.Rejected,
+            _ => Outcome.Failed,
+        };
     }
 
     private async ValueTask<Outcome> CloseNasSessionsAsync(RadiusRequest request, AcctStatusType statusType)
@@ -139,8 +159,10 @@ internal sealed class AccountingHandler(ShardCatalog catalog, SubscriberLocator 
         var cause = statusType == AcctStatusType.AccountingOn ? "NAS-Reboot (Accounting-On)" : "NAS-Reboot (Accounting-Off)";
         var at = time.GetUtcNow();
         var results = await Task.WhenAll(catalog.ShardsOf(request.Nas.TenantId).Select(s => s.Writer!.CloseNasSessionsAsync(request.Nas.Id, at, cause)));
-        return results.All(ok => ok) ? Outcome.Committed : Outcome.Failed;
+        return results.All(o => o == AccountingOutcome.Committed) ? Outcome.Committed : Outcome.Failed;
     }
+
+    private static bool HasNul(string? value) => value is not null && value.Contains('\0', StringComparison.Ordinal);
 
     private void NotOwnedHere(string tenant, string home, Action<string> notOwner)
     {
@@ -178,6 +200,14 @@ internal sealed class AccountingHandler(ShardCatalog catalog, SubscriberLocator 
         Malformed,
         UnknownSubscriber,
         NotOwner,
+        Rejected,
         Failed,
     }
+}
+
+/// <summary><c>geo_accounting_rejected_total{reason}</c>: requests refused for what they hold, each alone (never their batch).</summary>
+internal static class AccountingRejections
+{
+    public static void Count(Metrics metrics, string reason) =>
+        metrics.Counter("geo_accounting_rejected_total", "Accounting requests refused for what they hold, by reason; each alone, the rest of its batch is committed", $"reason=\"{reason}\"").Increment();
 }

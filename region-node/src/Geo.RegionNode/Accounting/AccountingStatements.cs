@@ -36,6 +36,10 @@ internal static class AccountingStatements
         ORDER BY s.id, q.period_start
         """;
 
+    private const string SubscribersFoundSql = "SELECT id FROM subscribers WHERE id = ANY($1)";
+
+    private const string SubscribersByNameSql = "SELECT username, id FROM subscribers WHERE username = ANY($1)";
+
     /// <summary>What a session write sets; the insert adds the session's key, the update the row version it read.</summary>
     private static readonly ColumnList<SessionState> SessionValues = new(
         Column.Of("id", NpgsqlDbType.Uuid, (SessionState s) => s.Id),
@@ -145,33 +149,21 @@ internal static class AccountingStatements
     /// <summary>The shard's fence (FOR SHARE) and the transaction's id: the first result of the group commit's read.</summary>
     public static NpgsqlBatchCommand Fence() => new(FenceSql);
 
-    public static NpgsqlBatchCommand SessionsByKey(string[] nasIds, string[] acctSessionIds)
-    {
-        var command = new NpgsqlBatchCommand(SessionsByKeySql);
-        command.Parameters.Add(new() { Value = nasIds });
-        command.Parameters.Add(new() { Value = acctSessionIds });
-        return command;
-    }
+    public static NpgsqlBatchCommand SessionsByKey(string[] nasIds, string[] acctSessionIds) => Command(SessionsByKeySql, nasIds, acctSessionIds);
 
-    public static NpgsqlBatchCommand OpenSessionsOfNas(string[] nasIds)
-    {
-        var command = new NpgsqlBatchCommand(OpenSessionsOfNasSql);
-        command.Parameters.Add(new() { Value = nasIds });
-        return command;
-    }
+    public static NpgsqlBatchCommand OpenSessionsOfNas(string[] nasIds) => Command(OpenSessionsOfNasSql, nasIds);
 
     /// <summary>
     /// The subscribers among <paramref name="subscriberIds"/> with their plan and, on a rated plan, their balance and
     /// current buckets: one row per bucket (or one without), in subscriber order, a later period after an earlier one.
     /// </summary>
-    public static NpgsqlBatchCommand Accounts(Guid[] subscriberIds, string[] ratedPlans, DateTimeOffset now)
-    {
-        var command = new NpgsqlBatchCommand(AccountsSql);
-        command.Parameters.Add(new() { Value = subscriberIds });
-        command.Parameters.Add(new() { Value = now });
-        command.Parameters.Add(new() { Value = ratedPlans });
-        return command;
-    }
+    public static NpgsqlBatchCommand Accounts(Guid[] subscriberIds, string[] ratedPlans, DateTimeOffset now) => Command(AccountsSql, subscriberIds, now, ratedPlans);
+
+    /// <summary>Which of <paramref name="subscriberIds"/> the shard holds.</summary>
+    public static NpgsqlBatchCommand SubscribersFound(Guid[] subscriberIds) => Command(SubscribersFoundSql, subscriberIds);
+
+    /// <summary>The subscribers the shard holds under <paramref name="usernames"/>: (username, id) rows.</summary>
+    public static NpgsqlBatchCommand SubscribersByName(string[] usernames) => Command(SubscribersByNameSql, usernames);
 
     /// <summary>
     /// Adds the plan's writes to <paramref name="batch"/>; each compare-and-set write goes to <paramref name="checks"/>
@@ -227,13 +219,17 @@ internal static class AccountingStatements
         };
     }
 
-    /// <summary>Reads what <see cref="Accounts"/> returns (every subscriber found, rated or not); the reader stands before that result.</summary>
-    public static async Task<Dictionary<Guid, ChargingAccount>> ReadAccountsAsync(NpgsqlDataReader reader, ShardHandle shard, DateTimeOffset now)
+    /// <summary>
+    /// Reads what <see cref="Accounts"/> returns (every subscriber found, rated or not; one on a plan the shard's catalog does
+    /// not know yet is only added to <paramref name="found"/>); the reader stands before that result.
+    /// </summary>
+    public static async Task<Dictionary<Guid, ChargingAccount>> ReadAccountsAsync(NpgsqlDataReader reader, ShardHandle shard, DateTimeOffset now, HashSet<Guid>? found = null)
     {
         var accounts = new Dictionary<Guid, ChargingAccount>();
         while (await reader.ReadAsync())
         {
             var id = reader.GetGuid(0);
+            found?.Add(id);
             if (!accounts.TryGetValue(id, out var account))
             {
                 if (!shard.Plans.TryGetValue(reader.GetString(1), out var plan))
@@ -271,6 +267,24 @@ internal static class AccountingStatements
         }
 
         return accounts;
+    }
+
+    // Positional parameters in order. No params array: a string[] argument would be taken for the array of parameters itself.
+    private static NpgsqlBatchCommand Command(string sql, object first, object? second = null, object? third = null)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        command.Parameters.Add(new() { Value = first });
+        if (second is not null)
+        {
+            command.Parameters.Add(new() { Value = second });
+        }
+
+        if (third is not null)
+        {
+            command.Parameters.Add(new() { Value = third });
+        }
+
+        return command;
     }
 
     private static string Prefixed(string prefix, string columns) => string.Join(", ", columns.Split(", ").Select(c => prefix + c));

@@ -12,6 +12,7 @@ internal sealed class CommittedState(int capacity, TimeSpan planAge)
 {
     private readonly RecentMap<(string NasId, string AcctSessionId), SessionState> _sessions = new(capacity);
     private readonly RecentMap<Guid, ChargingAccount> _accounts = new(capacity);
+    private readonly RecentMap<Guid, bool> _subscribers = new(capacity);
     private readonly Dictionary<string, Guid> _subscribersByName = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _forgotten = new();
     private long _epoch = -1;
@@ -65,6 +66,18 @@ internal sealed class CommittedState(int capacity, TimeSpan planAge)
     public ChargingAccount? GetAccount(Guid subscriberId, ShardHandle shard, DateTimeOffset now) =>
         _accounts.TryGet(subscriberId, out var remembered) ? remembered.Reusable(shard, now, planAge) : null;
 
+    /// <summary>True when the subscriber was found in the shard by an earlier group commit (its account, or its existence, was read).</summary>
+    public bool IsKnownSubscriber(Guid subscriberId) => _subscribers.TryGet(subscriberId, out _) || _accounts.TryGet(subscriberId, out _);
+
+    /// <summary>Remembers subscribers found in the shard, so that a later event naming one need not have it checked again.</summary>
+    public void RememberSubscribers(IEnumerable<Guid> found)
+    {
+        foreach (var id in found)
+        {
+            _subscribers.Set(id, true);
+        }
+    }
+
     /// <summary>
     /// Records a commit: sessions at row version <paramref name="writtenVersion"/>, charged accounts as written, read ones as
     /// read. Existing entries are updated in place so the GC does not promote a copy per request.
@@ -107,6 +120,7 @@ internal sealed class CommittedState(int capacity, TimeSpan planAge)
     {
         _sessions.Clear();
         _accounts.Clear();
+        _subscribers.Clear();
         _subscribersByName.Clear();
     }
 
@@ -130,12 +144,12 @@ internal sealed class CommittedState(int capacity, TimeSpan planAge)
     /// before it; when the current one is full it becomes the previous one (the oldest generation is dropped), and
     /// an entry found in the previous one moves to the current one.
     /// </summary>
-    internal sealed class RecentMap<TKey, TValue>(int capacity)
+    internal sealed class RecentMap<TKey, TValue>(int capacity, IEqualityComparer<TKey>? comparer = null)
         where TKey : notnull
     {
         private readonly int _generation = Math.Max(1, capacity / 2);
-        private Dictionary<TKey, TValue> _current = [];
-        private Dictionary<TKey, TValue> _previous = [];
+        private Dictionary<TKey, TValue> _current = new(comparer);
+        private Dictionary<TKey, TValue> _previous = new(comparer);
 
         public IEnumerable<TValue> Values => _current.Values.Concat(_previous.Where(p => !_current.ContainsKey(p.Key)).Select(p => p.Value));
 

@@ -22,6 +22,7 @@ internal sealed class GroupCommit : IDisposable
     private readonly Counter _sessionsRead;
     private readonly Counter _accountsRemembered;
     private readonly Counter _accountsRead;
+    private readonly Counter _staleClasses;
 
     public GroupCommit(ShardHandle shard, IRegionCache cache, Action<ShardHandle, ExhaustionRequest> exhausted, Metrics metrics, TimeProvider time, RegionNodeOptions options)
     {
@@ -37,15 +38,22 @@ internal sealed class GroupCommit : IDisposable
         _sessionsRead = metrics.Counter(Remembered, RememberedHelp, "kind=\"session\",source=\"read\"");
         _accountsRemembered = metrics.Counter(Remembered, RememberedHelp, "kind=\"account\",source=\"remembered\"");
         _accountsRead = metrics.Counter(Remembered, RememberedHelp, "kind=\"account\",source=\"read\"");
+        _staleClasses = metrics.Counter("geo_accounting_stale_class_total",
+            "Accounting requests whose Class named a subscriber the shard does not hold; the subscriber of their User-Name was used");
         _cache.ProfileChanged += OnProfileChanged;
     }
 
-    /// <summary>Commits <paramref name="work"/> in one transaction, or throws; then nothing is remembered any more.</summary>
-    public async Task CommitAsync(List<AccountingWork> work)
+    /// <summary>
+    /// Commits <paramref name="work"/> in one transaction, or throws; then nothing is remembered any more. An event whose
+    /// subscriber is in the shard neither by its Class nor by its User-Name is left out: its position goes to
+    /// <paramref name="rejected"/>, and the rest commits without it.
+    /// </summary>
+    public async Task CommitAsync(List<AccountingWork> work, List<int> rejected)
     {
+        rejected.Clear();
         try
         {
-            await CommitOnceAsync(work);
+            await CommitOnceAsync(work, rejected);
         }
         catch
         {
@@ -66,13 +74,14 @@ internal sealed class GroupCommit : IDisposable
         }
     }
 
-    private async Task CommitOnceAsync(List<AccountingWork> work)
+    private async Task CommitOnceAsync(List<AccountingWork> work, List<int> rejected)
     {
         await using var connection = await _shard.DataSource.OpenConnectionAsync();
         await using var transaction = await connection.BeginTransactionAsync();
         var now = _time.GetUtcNow();
         var read = await ReadAsync(connection, transaction, work, now);
-        var plan = BatchPlanner.Accumulate(work, read.Sessions);
+        var valid = read.Missing.Count == 0 ? work : await ResolveMissingAsync(connection, transaction, work, read, rejected);
+        var plan = BatchPlanner.Accumulate(valid, read.Sessions);
         _duplicates.Add(plan.Duplicates);
 
         // Charging joins the transaction: the CDR with its charge, bucket and balance changes and billed totals commit together.
@@ -88,6 +97,7 @@ internal sealed class GroupCommit : IDisposable
         }
 
         await transaction.CommitAsync();
+        _committed.RememberSubscribers(read.Found);
         _committed.Remember(plan.Sessions.Values, read.Version, read.Accounts is null ? [] : BatchPlanner.ReadNotCharged(read.Accounts.Values, plan), plan.Charged);
         ApplyEffects(plan);
     }
@@ -148,7 +158,25 @@ internal sealed class GroupCommit : IDisposable
         var ratedPlans = RatedPlans(_shard);
         Dictionary<Guid, ChargingAccount>? accounts = null;
         var toRead = new List<Guid>();
-        if (ratedPlans.Length > 0)
+        var toCheck = new List<Guid>();
+        if (ratedPlans.Length == 0)
+        {
+            // Nothing to charge, but a session or CDR naming a subscriber the shard does not hold would fail the whole
+            // group commit: each subscriber not seen before is checked in the same round trip.
+            foreach (var subscriber in subscribers)
+            {
+                if (!_committed.IsKnownSubscriber(subscriber))
+                {
+                    toCheck.Add(subscriber);
+                }
+            }
+
+            if (toCheck.Count > 0)
+            {
+                batch.BatchCommands.Add(AccountingStatements.SubscribersFound([.. toCheck]));
+            }
+        }
+        else
         {
             accounts = [];
             foreach (var subscriber in subscribers)
@@ -196,16 +224,79 @@ internal sealed class GroupCommit : IDisposable
             }
         }
 
+        var found = new HashSet<Guid>();
         if (accounts is not null && toRead.Count > 0)
         {
             await reader.NextResultAsync();
-            foreach (var (id, account) in await AccountingStatements.ReadAccountsAsync(reader, _shard, now))
+            foreach (var (id, account) in await AccountingStatements.ReadAccountsAsync(reader, _shard, now, found))
             {
                 accounts[id] = account;
             }
         }
+        else if (toCheck.Count > 0)
+        {
+            await reader.NextResultAsync();
+            while (await reader.ReadAsync())
+            {
+                found.Add(reader.GetGuid(0));
+            }
+        }
 
-        return new FirstRead(sessions, accounts, subscribers, version);
+        // What was to be read or checked and was not found: the shard does not hold that subscriber.
+        var missing = new HashSet<Guid>(toRead.Count > 0 ? toRead : toCheck);
+        missing.ExceptWith(found);
+        return new FirstRead(sessions, accounts, subscribers, version, found, missing);
+    }
+
+    /// <summary>
+    /// Some events name (by their Class) a subscriber the shard does not hold: a stale or foreign Class. Each is given the
+    /// subscriber of its User-Name instead, when the shard holds one; otherwise it is left out of the batch and its
+    /// position goes to <paramref name="rejected"/>. Returns the batch to commit.
+    /// </summary>
+    private async Task<List<AccountingWork>> ResolveMissingAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, List<AccountingWork> work, FirstRead read, List<int> rejected)
+    {
+        var usernames = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var item in work)
+        {
+            if (item.Event is { SubscriberId: { } id } e && read.Missing.Contains(id))
+            {
+                usernames.Add(e.Username);
+            }
+        }
+
+        var byName = new Dictionary<string, Guid>(StringComparer.Ordinal);
+        await using (var batch = new NpgsqlBatch(connection, transaction))
+        {
+            batch.BatchCommands.Add(AccountingStatements.SubscribersByName([.. usernames]));
+            await using var reader = await batch.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                byName[reader.GetString(0)] = reader.GetGuid(1);
+            }
+        }
+
+        var valid = new List<AccountingWork>(work.Count);
+        for (var i = 0; i < work.Count; i++)
+        {
+            var item = work[i];
+            if (item.Event is not { SubscriberId: { } id } e || !read.Missing.Contains(id))
+            {
+                valid.Add(item);
+            }
+            else if (byName.TryGetValue(e.Username, out var named))
+            {
+                _staleClasses.Increment();
+                read.Found.Add(named);
+                valid.Add(new AccountingWork(e with { SubscriberId = named }, null));
+            }
+            else
+            {
+                rejected.Add(i);
+            }
+        }
+
+        return valid;
     }
 
     /// <summary>
@@ -304,9 +395,13 @@ internal sealed class GroupCommit : IDisposable
         return [.. rated];
     }
 
-    /// <summary>What the first round trip found: the batch's sessions, the accounts (null when the shard rates nothing), which subscribers were asked for.</summary>
+    /// <summary>
+    /// What the first round trip found: the batch's sessions, the accounts (null when the shard rates nothing), which subscribers
+    /// were asked for, which were found in the shard (<see cref="Found"/>) and which the shard does not hold (<see cref="Missing"/>).
+    /// </summary>
     private sealed record FirstRead(
-        Dictionary<(string NasId, string AcctSessionId), SessionState> Sessions, Dictionary<Guid, ChargingAccount>? Accounts, HashSet<Guid> Requested, uint Version);
+        Dictionary<(string NasId, string AcctSessionId), SessionState> Sessions, Dictionary<Guid, ChargingAccount>? Accounts, HashSet<Guid> Requested, uint Version,
+        HashSet<Guid> Found, HashSet<Guid> Missing);
 }
 
 /// <summary>This node does not hold the shard's current epoch: the group commit writes nothing.</summary>
