@@ -22,6 +22,9 @@ public sealed class RegionNodeOptions
     /// <summary>host:port of this region's Redis; empty runs without the cache.</summary>
     public string RedisEndpoint { get; set; } = "";
 
+    /// <summary>File holding Redis's password (AUTH), when it requires one; read at start, never logged or put on a command line.</summary>
+    public string? RedisPasswordFile { get; set; }
+
     /// <summary>The key ring file that opens sealed passwords and NAS secrets.</summary>
     [Required]
     public string KeyringFile { get; set; } = "";

@@ -32,6 +32,7 @@ public sealed class DurabilityTests(RegionFixture stack)
             $"--RegionNode:DirectoryConnectionString={stack.DirectoryConnectionString}",
             $"--RegionNode:PostgresConnectionString={new NpgsqlConnectionStringBuilder(stack.ShardConnectionString) { Database = null }.ConnectionString}",
             $"--RegionNode:RedisEndpoint={stack.Redis.Endpoint}",
+            $"--RegionNode:RedisPasswordFile={stack.Redis.PasswordFile}",
             $"--RegionNode:KeyringFile={stack.Layout.KeyringFile}",
             "--RegionNode:RadiusBindAddress=127.0.0.1",
             $"--RegionNode:AuthPort={authPort.ToString(inv)}",

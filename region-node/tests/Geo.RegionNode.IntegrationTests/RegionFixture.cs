@@ -82,6 +82,7 @@ public sealed class RegionFixture : IAsyncLifetime
             ["RegionNode:DirectoryConnectionString"] = DirectoryConnectionString,
             ["RegionNode:PostgresConnectionString"] = PostgresCluster.Open(Layout.RegionPostgres(region))!.ConnectionString(),
             ["RegionNode:RedisEndpoint"] = RedisServer.Open(Layout.RegionRedis(region))!.Endpoint,
+            ["RegionNode:RedisPasswordFile"] = RedisServer.Open(Layout.RegionRedis(region))!.PasswordFile,
             ["RegionNode:InterRegionSecretFile"] = Layout.InterRegionSecretFile,
             ["RegionNode:KeyringFile"] = Layout.KeyringFile,
             ["RegionNode:RadiusBindAddress"] = "127.0.0.1",

@@ -36,14 +36,27 @@ public sealed class PostgresCluster
     /// <summary>True when the postmaster is alive.</summary>
     public bool IsRunning => ServerPid is { } pid && Processes.IsAlive(pid);
 
-    /// <summary>An Npgsql connection string for a database of this cluster, as the superuser.</summary>
+    /// <summary>
+    /// The pgpass file with the superuser's password (owner-only), when the cluster requires one; it exists only then.
+    /// libpq tools take it as <c>PGPASSFILE</c>, Npgsql as <c>Passfile</c>.
+    /// </summary>
+    public string PasswordFile => Path.Combine(Directory, "superuser.pgpass");
+
+    /// <summary>True when connections need the superuser's password (<see cref="PostgresClusterOptions.RequirePassword"/>).</summary>
+    public bool RequiresPassword => File.Exists(PasswordFile);
+
+    /// <summary>An Npgsql connection string for a database of this cluster, as the superuser (naming the password file, never the password).</summary>
     public string ConnectionString(string database = "postgres") =>
-        $"Host=127.0.0.1;Port={Port.ToString(CultureInfo.InvariantCulture)};Username=postgres;Database={database};Pooling=true;Include Error Detail=true";
+        $"Host=127.0.0.1;Port={Port.ToString(CultureInfo.InvariantCulture)};Username=postgres;Database={database};Pooling=true;Include Error Detail=true" +
+        (RequiresPassword ? $";Passfile={PasswordFile}" : "");
+
+    /// <summary>A libpq connection string (for pg_dump, psql) for a database of this cluster, as the superuser.</summary>
+    public string LibpqConnectionString(string database = "postgres") =>
+        $"host=127.0.0.1 port={Port.ToString(CultureInfo.InvariantCulture)} user=postgres dbname={database}" + (RequiresPassword ? $" passfile={PasswordFile}" : "");
 
     /// <summary>Writes a database to <paramref name="file"/> with pg_dump (custom format: restore with pg_restore).</summary>
     public Task<string> DumpAsync(string database, string file, CancellationToken cancellationToken = default) =>
-        ProcessRunner.RunCheckedAsync(PostgresTools.ClientTool("pg_dump"),
-            ["-h", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-U", "postgres", "-Fc", "-f", file, database], cancellationToken);
+        ProcessRunner.RunCheckedAsync(PostgresTools.ClientTool("pg_dump"), ["-d", LibpqConnectionString(database), "-Fc", "-f", file], cancellationToken);
 
     /// <summary>
     /// Creates the cluster when its folder holds none, then starts it with the settings of <paramref name="options"/> (a
@@ -126,13 +139,46 @@ public sealed class PostgresCluster
         }
 
         // The folder belongs to the server's user; root runs the tools through runuser (initdb refuses root).
-        System.IO.Directory.CreateDirectory(Directory);
+        System.IO.Directory.CreateDirectory(Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         await PostgresTools.GiveToServerUserAsync(Directory, cancellationToken);
-        await PostgresTools.RunCheckedAsync(
-            "initdb", ["-D", DataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"], cancellationToken);
+        if (options.RequirePassword)
+        {
+            await InitializeWithPasswordAsync(cancellationToken);
+        }
+        else
+        {
+            await PostgresTools.RunCheckedAsync(
+                "initdb", ["-D", DataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"], cancellationToken);
+        }
+
         await WriteConfigAsync(options, cancellationToken);
         var conf = Path.Combine(DataDirectory, "postgresql.conf");
         await File.AppendAllTextAsync(conf, $"{Environment.NewLine}include_if_exists = '{ConfigFileName}'{Environment.NewLine}", cancellationToken);
+    }
+
+    /// <summary>
+    /// initdb with scram-sha-256 for every connection and a generated superuser password: the password goes to initdb in a
+    /// file only the server's user reads (removed at once), and stays in <see cref="PasswordFile"/>, which only the caller reads.
+    /// </summary>
+    private async Task InitializeWithPasswordAsync(CancellationToken cancellationToken)
+    {
+        var password = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
+        var pwfile = Path.Combine(Directory, "initdb.pw");
+        PrivateFile.Write(pwfile, password + "\n");
+        try
+        {
+            await PostgresTools.GiveToServerUserAsync(pwfile, cancellationToken);
+            await PostgresTools.RunCheckedAsync("initdb",
+                ["-D", DataDirectory, "-U", "postgres", "-A", "scram-sha-256", $"--pwfile={pwfile}", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
+                cancellationToken);
+        }
+        finally
+        {
+            File.Delete(pwfile);
+        }
+
+        // Any host, port and database: the port may change before the first start, and the file names one user only.
+        PrivateFile.Write(PasswordFile, $"*:*:*:postgres:{password}\n");
     }
 
     private async Task WriteConfigAsync(PostgresClusterOptions options, CancellationToken cancellationToken)
@@ -142,6 +188,8 @@ public sealed class PostgresCluster
             ["port"] = Port.ToString(CultureInfo.InvariantCulture),
             ["listen_addresses"] = "'127.0.0.1'",
             ["unix_socket_directories"] = $"'{Directory}'",
+            // Only the server's own user may use the socket; everyone else comes over TCP, with a password when one is required.
+            ["unix_socket_permissions"] = "0700",
             ["wal_level"] = "logical",
             ["max_replication_slots"] = "32",
             ["max_wal_senders"] = "32",

@@ -28,6 +28,12 @@ public sealed class RedisServer
     /// <summary>host:port, as StackExchange.Redis takes it.</summary>
     public string Endpoint => $"127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}";
 
+    /// <summary>The file holding the server's password (owner-only), when it requires one; it exists only then.</summary>
+    public string PasswordFile => Path.Combine(Directory, "password");
+
+    /// <summary>The password clients give (AUTH), or null when the server requires none.</summary>
+    public string? Password => File.Exists(PasswordFile) ? File.ReadAllText(PasswordFile).Trim() : null;
+
     /// <summary>The server log.</summary>
     public string LogFile => Path.Combine(Directory, "redis.log");
 
@@ -46,9 +52,14 @@ public sealed class RedisServer
         var directory = Path.GetFullPath(options.Directory);
         var existingPort = ReadPort(directory);
         var server = new RedisServer(directory, existingPort ?? (options.Port == 0 ? LoopbackPorts.FreeTcpPort() : options.Port));
-        System.IO.Directory.CreateDirectory(directory);
+        System.IO.Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         if (existingPort is null)
         {
+            if (options.RequirePassword)
+            {
+                PrivateFile.Write(server.PasswordFile, Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)).ToLowerInvariant());
+            }
+
             await server.WriteConfigAsync(cancellationToken);
         }
 
@@ -133,10 +144,24 @@ public sealed class RedisServer
             timeout.CancelAfter(TimeSpan.FromSeconds(2));
             await client.ConnectAsync("127.0.0.1", Port, timeout.Token);
             var stream = client.GetStream();
-            await stream.WriteAsync("PING\r\n"u8.ToArray(), timeout.Token);
-            var buffer = new byte[16];
-            var read = await stream.ReadAsync(buffer, timeout.Token);
-            return Encoding.ASCII.GetString(buffer, 0, read).StartsWith("+PONG", StringComparison.Ordinal);
+            // With a password, AUTH first: its answer (+OK, or -WRONGPASS) comes before PING's.
+            var password = Password;
+            var command = password is null ? "PING\r\n" : $"AUTH {password}\r\nPING\r\n";
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(command), timeout.Token);
+            var answer = new StringBuilder();
+            var buffer = new byte[64];
+            while (answer.ToString().Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Length < (password is null ? 1 : 2))
+            {
+                var read = await stream.ReadAsync(buffer, timeout.Token);
+                if (read == 0)
+                {
+                    return false;
+                }
+
+                answer.Append(Encoding.ASCII.GetString(buffer, 0, read));
+            }
+
+            return answer.ToString().EndsWith("+PONG\r\n", StringComparison.Ordinal);
         }
         catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
@@ -159,7 +184,13 @@ public sealed class RedisServer
             protected-mode yes
 
             """;
-        await File.WriteAllTextAsync(Path.Combine(Directory, ConfigFileName), config, cancellationToken);
+        if (Password is { } password)
+        {
+            config += $"requirepass {password}\n";
+        }
+
+        // The configuration holds the password: owner-only, like the password file.
+        await Task.Run(() => PrivateFile.Write(Path.Combine(Directory, ConfigFileName), config), cancellationToken);
     }
 
     private static int? ReadPort(string directory)

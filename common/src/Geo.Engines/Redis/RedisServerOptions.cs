@@ -8,4 +8,10 @@ public sealed class RedisServerOptions
 
     /// <summary>The loopback port; 0 asks the operating system for a free one (only on first creation).</summary>
     public int Port { get; init; }
+
+    /// <summary>
+    /// True makes the server refuse every command before AUTH with a password generated on creation and kept in its folder,
+    /// readable by its owner only (<see cref="RedisServer.PasswordFile"/>). Applies on creation.
+    /// </summary>
+    public bool RequirePassword { get; init; }
 }

@@ -34,7 +34,8 @@ public sealed class ServiceProcess
             return service;
         }
 
-        System.IO.Directory.CreateDirectory(service.Directory);
+        // Its log names tenants and subscribers: its owner's only.
+        System.IO.Directory.CreateDirectory(service.Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var command = string.Join(' ', new[] { "dotnet", assembly }.Concat(arguments).Select(Shell.Quote));
         // setsid: its own session and process group, so a stop reaches its children and no terminal signal does.
         await ProcessRunner.RunCheckedAsync("sh",

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Geo.Ctl.LocalStack;
+using Geo.Engines;
 using Geo.Provisioning;
 using Geo.Schema;
 using Geo.Schema.Secrets;

@@ -69,17 +69,18 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
 
         // Engines start in parallel: each one is a separate process and they do not depend on each other.
         var directoryTask = reporter.StepAsync("directory PostgreSQL (witness)",
-            () => PostgresCluster.StartAsync(new PostgresClusterOptions { Directory = layout.DirectoryPostgres }, cancellationToken), c => $"127.0.0.1:{c.Port}");
+            () => PostgresCluster.StartAsync(new PostgresClusterOptions { Directory = layout.DirectoryPostgres, RequirePassword = true }, cancellationToken), c => $"127.0.0.1:{c.Port}");
         var regionTasks = state.Regions.Select(region => (
             region.Id,
             Postgres: reporter.StepAsync($"region {region.Id} PostgreSQL",
                 () => PostgresCluster.StartAsync(new PostgresClusterOptions
                 {
                     Directory = layout.RegionPostgres(region.Id),
+                    RequirePassword = true,
                     Settings = new Dictionary<string, string> { ["shared_buffers"] = SharedBuffers(state.SubscribersPerShard, DemoData.Tenants.Count * state.Regions.Count) },
                 }, cancellationToken), c => $"127.0.0.1:{c.Port}"),
             Redis: reporter.StepAsync($"region {region.Id} Redis",
-                () => RedisServer.StartAsync(new RedisServerOptions { Directory = layout.RegionRedis(region.Id) }, cancellationToken), r => r.Endpoint))).ToArray();
+                () => RedisServer.StartAsync(new RedisServerOptions { Directory = layout.RegionRedis(region.Id), RequirePassword = true }, cancellationToken), r => r.Endpoint))).ToArray();
         await Task.WhenAll(regionTasks.SelectMany(r => new Task[] { r.Postgres, r.Redis }).Append(directoryTask));
         var directoryCluster = await directoryTask;
 
@@ -208,8 +209,10 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             "--urls", $"http://127.0.0.1:{region.ApiPort.ToString(inv)}",
             $"--RegionNode:RegionId={region.Id}",
             $"--RegionNode:DirectoryConnectionString={directory}",
-            $"--RegionNode:PostgresConnectionString=Host=127.0.0.1;Port={postgres.Port.ToString(inv)};Username=postgres;Maximum Pool Size=50",
+            $"--RegionNode:PostgresConnectionString={new NpgsqlConnectionStringBuilder(postgres.ConnectionString()) { Database = null, MaxPoolSize = 50 }}",
             $"--RegionNode:RedisEndpoint={redis.Endpoint}",
+            // Empty for a Redis created without a password (a stack from before passwords).
+            $"--RegionNode:RedisPasswordFile={(redis.Password is null ? "" : redis.PasswordFile)}",
             $"--RegionNode:KeyringFile={layout.KeyringFile}",
             $"--RegionNode:InterRegionSecretFile={layout.InterRegionSecretFile}",
             "--RegionNode:RadiusBindAddress=127.0.0.1",
@@ -504,8 +507,10 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         reporter.Line($"  demo credentials {StackLayout.Show(Path.Combine(layout.DemoDirectory, "subscribers"))}/<database>.csv, NAS secrets {StackLayout.Show(Path.Combine(layout.DemoDirectory, "nas"))}/, API keys {StackLayout.Show(Path.Combine(layout.DemoDirectory, "api-keys"))}/");
         reporter.Line("");
         reporter.Line("Try:");
-        reporter.Line($"  psql -h 127.0.0.1 -p {cluster.Port.ToString(CultureInfo.InvariantCulture)} -U postgres -l");
-        reporter.Line($"  psql -h 127.0.0.1 -p {cluster.Port.ToString(CultureInfo.InvariantCulture)} -U postgres -d {database} -c 'SELECT username, plan_id, status FROM subscribers LIMIT 5'");
+        // The password stays in its file: psql reads it from there.
+        var psql = $"PGPASSFILE={StackLayout.Show(cluster.PasswordFile)} psql -h 127.0.0.1 -p {cluster.Port.ToString(CultureInfo.InvariantCulture)} -U postgres";
+        reporter.Line($"  {psql} -l");
+        reporter.Line($"  {psql} -d {database} -c 'SELECT username, plan_id, status FROM subscribers LIMIT 5'");
         var nas = DemoData.NasDevices(tenant, state.Regions.Select(r => r.Id).ToArray())[0];
         var credentials = layout.CredentialsFile(database);
         var secret = StackLayout.Show(layout.NasSecretFile(nas.Id));

@@ -12,7 +12,10 @@ internal sealed class StackLock : IDisposable
 
     public static StackLock Acquire(StackLayout layout)
     {
+        // Other users may pass through (PostgreSQL runs as its own user when root starts the stack) but not list it; every
+        // secret, data folder and log below it is its owner's only.
         System.IO.Directory.CreateDirectory(layout.Root);
+        File.SetUnixFileMode(layout.Root, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
         try
         {
             return new StackLock(new FileStream(layout.LockFile, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Geo.Ctl.LocalStack;
+using Geo.Engines;
 using Geo.Engines.Postgres;
 using Npgsql;
 

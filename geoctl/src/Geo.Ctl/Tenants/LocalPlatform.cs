@@ -1,5 +1,6 @@
 using Geo.Ctl.LocalStack;
 using Geo.Directory.Stores.Postgres;
+using Geo.Engines;
 using Geo.Engines.Postgres;
 using Geo.Provisioning;
 using Geo.Schema;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Net;
+using Geo.Engines;
 using Geo.Provisioning;
 
 namespace Geo.Ctl.Tenants;

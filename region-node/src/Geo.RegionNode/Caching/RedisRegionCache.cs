@@ -56,6 +56,7 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
             SyncTimeout = 1000,
             ConnectRetry = 1,
             KeepAlive = 5,
+            Password = string.IsNullOrEmpty(_options.RedisPasswordFile) ? null : File.ReadAllText(_options.RedisPasswordFile).Trim(),
         };
         configuration.EndPoints.Add(_options.RedisEndpoint);
         _redis = ConnectionMultiplexer.Connect(configuration);

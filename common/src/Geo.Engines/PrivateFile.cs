@@ -1,7 +1,7 @@
-namespace Geo.Ctl;
+namespace Geo.Engines;
 
 /// <summary>Files only their owner can read (secrets, keys, credentials).</summary>
-internal static class PrivateFile
+public static class PrivateFile
 {
     /// <summary>
     /// Writes the file through a temporary one created with mode 0600 before the content goes in (no moment where
@@ -25,4 +25,7 @@ internal static class PrivateFile
 
         File.Move(temp, path, overwrite: true);
     }
+
+    /// <summary>The same, synchronously.</summary>
+    public static void Write(string path, string content) => WriteAsync(path, content, CancellationToken.None).GetAwaiter().GetResult();
 }
