@@ -24,6 +24,12 @@ public sealed record DirectoryData
     public required IReadOnlyList<NasDevice> NasDevices { get; init; }
 
     /// <summary>
+    /// The SHA-256 of each tenant's API key, by tenant id (tenants without an issued key are missing). The keys
+    /// themselves are never stored; the router checks a presented key against these before touching anything else.
+    /// </summary>
+    public IReadOnlyDictionary<string, byte[]> TenantApiKeyHashes { get; init; } = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+
+    /// <summary>
     /// Region health as the store knows it (Consul: its health checks). Regions missing here are
     /// <see cref="RegionHealth.Unknown"/>; the PostgreSQL store knows none, the router checks for itself.
     /// </summary>

@@ -70,6 +70,10 @@ public sealed class DirectorySnapshot
     /// <summary>A tenant by id.</summary>
     public bool TryGetTenant(string tenantId, [NotNullWhen(true)] out Tenant? tenant) => _tenants.TryGetValue(tenantId, out tenant);
 
+    /// <summary>The SHA-256 of a tenant's API key; false for an unknown tenant or one without an issued key.</summary>
+    public bool TryGetTenantApiKeyHash(string tenantId, [NotNullWhen(true)] out byte[]? sha256) =>
+        Data.TenantApiKeyHashes.TryGetValue(tenantId, out sha256);
+
     /// <summary>A shard by key.</summary>
     public bool TryGetShard(ShardKey key, [NotNullWhen(true)] out Shard? shard) => _shards.TryGetValue(key, out shard);
 

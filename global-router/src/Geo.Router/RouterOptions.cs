@@ -30,8 +30,11 @@ public sealed class RouterOptions
     /// <summary>How long connecting to a region may take before its shards answer 503.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How long a region may stay silent during one forwarded request.</summary>
-    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long a region may stay silent during one forwarded request (or listing) before the router answers 503 with
+    /// Retry-After itself: a region that accepts connections but hangs holds no caller longer than this.
+    /// </summary>
+    public TimeSpan RegionTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>The <c>Retry-After</c> seconds of a 503 for a shard whose owner is down or changing.</summary>
     public int RetryAfterSeconds { get; set; } = 1;
@@ -44,6 +47,16 @@ public sealed class RouterOptions
 
     /// <summary>Largest page size a client may ask for.</summary>
     public int MaxPageSize { get; set; } = 1000;
+
+    /// <summary>
+    /// Time between sweeps for placements whose subscriber was never created (a create that timed out or a router that
+    /// stopped mid-create); <see cref="TimeSpan.Zero"/> turns the sweep off. It reads each shard's database, so it runs
+    /// only with <see cref="AdminOptions.Servers"/> configured.
+    /// </summary>
+    public TimeSpan OrphanSweepInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How old a placement must be before the sweep checks it: longer than any create can take.</summary>
+    public TimeSpan OrphanSweepMinAge { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>The operators' admin API (<c>/admin/...</c>): off unless an operator key is configured.</summary>
     public AdminOptions Admin { get; set; } = new();
@@ -63,13 +76,23 @@ public sealed class RouterOptions
         foreach (var (name, value) in new[]
                  {
                      ("HealthCheckInterval", HealthCheckInterval), ("HealthCheckTimeout", HealthCheckTimeout),
-                     ("ConnectTimeout", ConnectTimeout), ("RequestTimeout", RequestTimeout),
+                     ("ConnectTimeout", ConnectTimeout), ("RegionTimeout", RegionTimeout), ("OrphanSweepMinAge", OrphanSweepMinAge),
                  })
         {
             if (value <= TimeSpan.Zero)
             {
                 yield return $"Router:{name} must be positive";
             }
+        }
+
+        if (OrphanSweepInterval < TimeSpan.Zero)
+        {
+            yield return "Router:OrphanSweepInterval must be zero (off) or positive";
+        }
+
+        if (OrphanSweepMinAge <= RegionTimeout)
+        {
+            yield return "Router:OrphanSweepMinAge must be longer than Router:RegionTimeout, or a create still in flight could lose its placement";
         }
 
         if (Admin.Enabled)

@@ -4,6 +4,7 @@ using Geo.Directory.Regions;
 using Geo.Directory.Stores.Consul;
 using Geo.Directory.Stores.Postgres;
 using Geo.Hosting;
+using Geo.Router.Access;
 using Geo.Router.Forwarding;
 using Geo.Router.Hosting;
 using Geo.Router.Listing;
@@ -64,9 +65,12 @@ public sealed class RouterServer : IAsyncDisposable
         services.AddSingleton<RegionInvoker>();
         services.AddSingleton<SubscriberProxy>();
         services.AddSingleton<SubscriberListing>();
+        services.AddSingleton<TenantAuthenticator>();
+        services.AddSingleton<OrphanSweepService>();
         services.AddSingleton(sp => new TenantAdmin(store ?? sp.GetRequiredService<IDirectoryStore>(), sp.GetRequiredService<IOptions<RouterOptions>>()));
         services.AddHttpForwarder();
         services.AddHostedService<DirectoryHostedService>();
+        services.AddHostedService(sp => sp.GetRequiredService<OrphanSweepService>());
 
         var app = builder.Build();
         GeoService.MapMetrics(app);
@@ -81,6 +85,8 @@ public sealed class RouterServer : IAsyncDisposable
     internal DirectoryCache Directory => _app.Services.GetRequiredService<DirectoryCache>();
 
     internal RegionHealthMonitor Health => _app.Services.GetRequiredService<RegionHealthMonitor>();
+
+    internal OrphanSweepService OrphanSweep => _app.Services.GetRequiredService<OrphanSweepService>();
 
     /// <summary>Loads the directory, starts health checks, then listens.</summary>
     public Task StartAsync(CancellationToken cancellationToken = default) => _app.StartAsync(cancellationToken);

@@ -476,6 +476,20 @@ public sealed class PostgresDirectoryStoreTests
     }
 
     [Fact]
+    public async Task LoadAsync_KeyIssuedToOneTenant_OnlyItsHashLoaded()
+    {
+        var connectionString = await DirectoryDatabase.CreateAsync();
+        await using var store = new PostgresDirectoryStore(connectionString);
+        await store.UpsertTenantAsync(new Tenant("zenith", "Zenith"), default);
+        await store.SetTenantApiKeyHashAsync("acme", FirstHash, onlyIfUnset: false, default);
+
+        var data = await store.LoadAsync(default);
+
+        Assert.Equal(["acme"], data.TenantApiKeyHashes.Keys);
+        Assert.Equal(FirstHash, data.TenantApiKeyHashes["acme"]);
+    }
+
+    [Fact]
     public async Task SetTenantApiKeyHashAsync_UpsertTenantAfterwards_HashKept()
     {
         var connectionString = await DirectoryDatabase.CreateAsync();

@@ -33,7 +33,7 @@ public sealed class ConsulDirectoryStoreTests
                   {{ReplayedConsul.Entry("geo/directory/regions/a", """{"displayName":"Region a","apiUrl":"http://fallback-a:80","radiusHost":"fallback-a","radiusAuthPort":1812,"radiusAcctPort":1813}""", 5, 5)}},
                   {{ReplayedConsul.Entry("geo/directory/regions/b", """{"displayName":"Region b","apiUrl":"http://fallback-b:80","radiusHost":"fallback-b","radiusAuthPort":1812,"radiusAcctPort":1813}""", 6, 6)}},
                   {{ReplayedConsul.Entry("geo/directory/regions/c", """{"displayName":"Region c","apiUrl":"http://10.3.0.1:8080","radiusHost":"10.3.0.1","radiusAuthPort":1812,"radiusAcctPort":1813}""", 7, 7)}},
-                  {{ReplayedConsul.Entry("geo/directory/tenants/acme", """{"displayName":"Acme"}""", 8, 8)}},
+                  {{ReplayedConsul.Entry("geo/directory/tenants/acme", $$"""{"displayName":"Acme","apiKeyHash":"{{Convert.ToBase64String(FirstHash)}}"}""", 8, 8)}},
                   {{ReplayedConsul.Entry("geo/directory/shards/acme/a", ShardADocument, 9, 200)}},
                   {{ReplayedConsul.Entry("geo/directory/nas/acme/bng-a", """{"address":"10.0.0.1","primaryRegion":"a","backupRegion":"b"}""", 10, 10)}},
                   {{ReplayedConsul.Entry("geo/directory/unknown/thing", "{}", 11, 11)}}
@@ -55,6 +55,7 @@ public sealed class ConsulDirectoryStoreTests
         Assert.Equal((new ShardKey("acme", "a"), "a", "b", 1L, ShardState.Active), (shard.Key, shard.OwnerRegion, shard.StandbyRegion, shard.Epoch, shard.State));
         Assert.Equal(IPAddress.Parse("10.0.0.1"), Assert.Single(data.NasDevices).Address);
         Assert.Equal("Acme", Assert.Single(data.Tenants).DisplayName);
+        Assert.Equal(FirstHash, data.TenantApiKeyHashes["acme"]);
     }
 
     [Fact]

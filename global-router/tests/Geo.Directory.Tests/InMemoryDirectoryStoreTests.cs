@@ -4,6 +4,7 @@ using Geo.Directory.Placement;
 using Geo.Directory.Shards;
 using Geo.Directory.Stores.Memory;
 using Geo.Directory.Tenants;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Geo.Directory.Tests;
 
@@ -207,6 +208,21 @@ public sealed class InMemoryDirectoryStoreTests
         var otherTenant = await store.SetTenantApiKeyHashAsync("zenith", SecondHash, onlyIfUnset: true, default);
 
         Assert.Equal((true, false, true, true), (first, kept, replaced, otherTenant));
+    }
+
+    [Fact]
+    public async Task SetTenantApiKeyHashAsync_Set_InTheCachesSnapshotForThatTenantOnly()
+    {
+        await using var store = await DirectoryCacheTests.SeededStoreAsync();
+        await using var cache = new DirectoryCache(store, NullLogger<DirectoryCache>.Instance);
+        await cache.StartAsync(default);
+
+        await store.SetTenantApiKeyHashAsync("acme", FirstHash, onlyIfUnset: false, default);
+        await cache.RefreshAsync(default);
+
+        Assert.True(cache.Current.TryGetTenantApiKeyHash("acme", out var hash));
+        Assert.Equal(FirstHash, hash);
+        Assert.False(cache.Current.TryGetTenantApiKeyHash("zenith", out _));
     }
 
     [Fact]

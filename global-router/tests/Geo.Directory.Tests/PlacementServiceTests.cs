@@ -75,6 +75,47 @@ public sealed class PlacementServiceTests
         Assert.Equal("a", second.Placement.HomeRegion);
     }
 
+    [Fact]
+    public async Task UndoAsync_PlacementStillTheOneWritten_RemovedFromStoreAndMemory()
+    {
+        await using var cache = await StartedCacheAsync();
+        var service = new PlacementService(cache);
+        var write = await service.WriteAsync("acme", "gina", "a", default);
+
+        var undone = await service.UndoAsync(write, default);
+
+        Assert.True(undone);
+        Assert.Null(await cache.Store.GetPlacementAsync("acme", "gina", default));
+        Assert.False(cache.Current.Placements.TryGetHomeRegion("acme", "gina", out _));
+    }
+
+    [Fact]
+    public async Task UndoAsync_PlacementReplacedMeanwhile_KeepsTheNewOne()
+    {
+        await using var cache = await StartedCacheAsync();
+        var service = new PlacementService(cache);
+        var first = await service.WriteAsync("acme", "hugo", "a", default);
+        await cache.Store.DeletePlacementAsync("acme", "hugo", null, default);
+        await cache.Store.TryAddPlacementAsync("acme", "hugo", "b", default);
+
+        var undone = await service.UndoAsync(first with { Placement = first.Placement with { CreatedAt = first.Placement.CreatedAt.AddTicks(-10) } }, default);
+
+        Assert.False(undone);
+        Assert.Equal("b", (await cache.Store.GetPlacementAsync("acme", "hugo", default))!.HomeRegion);
+    }
+
+    [Fact]
+    public async Task UndoAsync_PlacementThisWriteDidNotCreate_Refused()
+    {
+        await using var cache = await StartedCacheAsync();
+        var service = new PlacementService(cache);
+        await service.WriteAsync("acme", "ivan", "a", default);
+        var second = await service.WriteAsync("acme", "ivan", "a", default);
+
+        await Assert.ThrowsAsync<ArgumentException>(() => service.UndoAsync(second, default));
+        Assert.NotNull(await cache.Store.GetPlacementAsync("acme", "ivan", default));
+    }
+
     private static async Task<DirectoryCache> StartedCacheAsync()
     {
         var cache = new DirectoryCache(await DirectoryCacheTests.SeededStoreAsync(), NullLogger<DirectoryCache>.Instance);

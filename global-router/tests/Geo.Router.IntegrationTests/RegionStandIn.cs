@@ -42,6 +42,15 @@ internal sealed class RegionStandIn : IAsyncDisposable
     /// <summary>Paths answered with an ordinary 409 conflict (a business error the router must pass on).</summary>
     public HashSet<string> Conflicts { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>When set, a create is refused with this status (as a region refuses a bad body) and nothing is created.</summary>
+    public int? CreateRefusal { get; set; }
+
+    /// <summary>When set, every request under /tenants waits for it (or for the caller to give up): a region that hangs.</summary>
+    public TaskCompletionSource? Hang { get; set; }
+
+    /// <summary>Paths answered 404 with the region's own words (a placement whose row is gone).</summary>
+    public HashSet<string> Missing { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Called when a create arrives, before it is answered (to look at the directory at that moment).</summary>
     public Func<string, Task<bool>>? OnCreate { get; set; }
 
@@ -90,7 +99,12 @@ internal sealed class RegionStandIn : IAsyncDisposable
         using var reader = new StreamReader(context.Request.Body, Encoding.UTF8);
         var body = await reader.ReadToEndAsync();
         var path = context.Request.Path.Value ?? "";
-        Requests.Enqueue(new Seen(context.Request.Method, path, context.Request.QueryString.Value ?? "", shard, epoch, body));
+        Requests.Enqueue(new Seen(context.Request.Method, path, context.Request.QueryString.Value ?? "", shard, epoch, body, context.Request.Host.Value ?? ""));
+        if (Hang is { } hang)
+        {
+            await hang.Task.WaitAsync(context.RequestAborted);
+        }
+
         var segments = path.Trim('/').Split('/');
         if (segments.Length == 3 && HttpMethods.IsGet(context.Request.Method))
         {
@@ -110,11 +124,25 @@ internal sealed class RegionStandIn : IAsyncDisposable
             return;
         }
 
+        if (Missing.Contains(path))
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            await context.Response.WriteAsJsonAsync(new { status = 404, title = "Subscriber not found", region = Id });
+            return;
+        }
+
         if (Conflicts.Contains(path))
         {
             context.Response.StatusCode = StatusCodes.Status409Conflict;
             context.Response.Headers[GeoHeaders.Epoch] = epoch.ToString(CultureInfo.InvariantCulture);
             await context.Response.WriteAsJsonAsync(new { status = 409, title = "Username taken", region = Id });
+            return;
+        }
+
+        if (segments.Length == 3 && HttpMethods.IsPost(context.Request.Method) && CreateRefusal is { } refusal)
+        {
+            context.Response.StatusCode = refusal;
+            await context.Response.WriteAsJsonAsync(new { status = refusal, title = "Refused by the region" });
             return;
         }
 
@@ -150,7 +178,7 @@ internal sealed class RegionStandIn : IAsyncDisposable
 
     private static int Utf8Compare(string? x, string? y) => Encoding.UTF8.GetBytes(x!).AsSpan().SequenceCompareTo(Encoding.UTF8.GetBytes(y!));
 
-    public sealed record Seen(string Method, string Path, string Query, string Shard, long Epoch, string Body);
+    public sealed record Seen(string Method, string Path, string Query, string Shard, long Epoch, string Body, string Host);
 
     public sealed record Answer(string Region, string Shard, long Epoch, string Method, string Path, string Body);
 }

@@ -77,6 +77,29 @@ public sealed class PlacementService
         _cache.RememberPlacement(write.Placement);
         return write;
     }
+
+    /// <summary>
+    /// Takes back a placement this process created for a create that was then refused: removes it only if it is still
+    /// the one written then (same creation time), from the store and from this process's memory at once.
+    /// Returns false when it was gone or replaced.
+    /// </summary>
+    public async Task<bool> UndoAsync(PlacementWrite write, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        if (!write.Created)
+        {
+            throw new ArgumentException("only a placement this write created can be taken back", nameof(write));
+        }
+
+        var placement = write.Placement;
+        if (!await _cache.Store.DeletePlacementAsync(placement.TenantId, placement.Username, placement.CreatedAt, cancellationToken))
+        {
+            return false;
+        }
+
+        _cache.Current.Placements.Remove(placement.TenantId, placement.Username);
+        return true;
+    }
 }
 
 /// <summary>Whether a home region could be chosen.</summary>

@@ -9,8 +9,9 @@ namespace Geo.Router.Forwarding;
 
 /// <summary>
 /// Per-request YARP transform: sends the shard and epoch routed by (a region not owning it answers 421 and applies
-/// nothing), replaces client-sent Geo-* headers, labels the answer with region and epoch. A 421 or a 409 "Stale epoch"
-/// is not copied to the client: the caller reloads the directory and retries once.
+/// nothing), replaces client-sent Geo-* headers and the client's Host (the region is asked by its own name), labels the
+/// answer with region and epoch. A 421 or a 409 "Stale epoch" is not copied to the client: the caller reloads the
+/// directory and retries once. Nor is a 401, 403 or 404: the caller answers its one 404 instead, unlabelled.
 /// </summary>
 internal sealed class ShardTransformer(Shard shard, string ownerRegion, Uri? destination = null) : HttpTransformer
 {
@@ -21,6 +22,12 @@ internal sealed class ShardTransformer(Shard shard, string ownerRegion, Uri? des
     /// <summary>Whether the region answered 421 Misdirected Request (its epoch differs from ours).</summary>
     public bool Misdirected { get; private set; }
 
+    /// <summary>Whether the region said "not found" or "not allowed", which the client gets as the router's own 404.</summary>
+    public bool Hidden { get; private set; }
+
+    /// <summary>The status code the region answered with; null when it did not answer.</summary>
+    public int? RegionStatus { get; private set; }
+
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
@@ -29,6 +36,8 @@ internal sealed class ShardTransformer(Shard shard, string ownerRegion, Uri? des
         proxyRequest.Headers.Remove(GeoHeaders.Region);
         proxyRequest.Headers.TryAddWithoutValidation(GeoHeaders.Shard, shard.Key.ToString());
         proxyRequest.Headers.TryAddWithoutValidation(GeoHeaders.Epoch, _epoch);
+        // Null: the Host header follows the request URI, the region's own address.
+        proxyRequest.Headers.Host = null;
         if (destination is not null)
         {
             proxyRequest.RequestUri = destination;
@@ -37,6 +46,13 @@ internal sealed class ShardTransformer(Shard shard, string ownerRegion, Uri? des
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
     {
+        RegionStatus = proxyResponse is null ? null : (int)proxyResponse.StatusCode;
+        if (proxyResponse?.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden or HttpStatusCode.NotFound)
+        {
+            Hidden = true;
+            return false;
+        }
+
         if (proxyResponse?.StatusCode == HttpStatusCode.MisdirectedRequest)
         {
             Misdirected = true;

@@ -1,7 +1,6 @@
-using System.Security.Cryptography;
-using System.Text;
 using Geo.Directory;
 using Geo.Directory.Shards;
+using Geo.Hosting;
 using Geo.Provisioning;
 using Geo.Schema;
 using Microsoft.Extensions.Options;
@@ -29,17 +28,7 @@ internal sealed class TenantAdmin(IDirectoryStore store, IOptions<RouterOptions>
 
     public bool Enabled => _admin.Enabled;
 
-    public bool IsOperator(HttpRequest request)
-    {
-        var header = request.Headers.Authorization.ToString();
-        if (!header.StartsWith("Bearer ", StringComparison.Ordinal))
-        {
-            return false;
-        }
-
-        var presented = SHA256.HashData(Encoding.UTF8.GetBytes(header["Bearer ".Length..].Trim()));
-        return CryptographicOperations.FixedTimeEquals(presented, _operatorKeyHash);
-    }
+    public bool IsOperator(HttpRequest request) => BearerKeys.Authorizes(request, _operatorKeyHash);
 
     public TenantProvisioner Provisioner(IProvisioningProgress progress) =>
         new(store, _databases!, progress, new ProvisioningOptions { ReplicationTimeout = _admin.ReplicationTimeout });
@@ -55,27 +44,33 @@ internal static class AdminEndpoints
 {
     public static void Map(WebApplication app)
     {
-        var admin = app.MapGroup("/admin").AddEndpointFilter(async (context, next) =>
-        {
-            var tenants = context.HttpContext.RequestServices.GetRequiredService<TenantAdmin>();
-            if (!tenants.Enabled)
-            {
-                return Problem(StatusCodes.Status404NotFound, "the admin API is off (configure Router:Admin:OperatorKeySha256)");
-            }
-
-            if (!tenants.IsOperator(context.HttpContext.Request))
-            {
-                context.HttpContext.Response.Headers.WWWAuthenticate = "Bearer";
-                return Problem(StatusCodes.Status401Unauthorized, "the admin API needs the operator key (Authorization: Bearer ...)");
-            }
-
-            return await next(context);
-        });
+        var admin = app.MapGroup("/admin").AddEndpointFilter(OperatorOnlyAsync);
         admin.MapPost("/tenants", CreateAsync);
         admin.MapDelete("/tenants/{tenant}/creation", AbortAsync);
         admin.MapPost("/tenants/{tenant}/key", RotateKeyAsync);
         admin.MapGet("/tenants", (TenantAdmin tenants, CancellationToken ct) => ReportAsync(tenants, null, ct));
         admin.MapGet("/tenants/{tenant}", (string tenant, TenantAdmin tenants, CancellationToken ct) => ReportAsync(tenants, tenant, ct));
+    }
+
+    /// <summary>
+    /// Lets only the operator key through (<c>/admin/...</c>, <c>/directory</c>): 404 while no operator key is configured,
+    /// 401 without it.
+    /// </summary>
+    public static async ValueTask<object?> OperatorOnlyAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var tenants = context.HttpContext.RequestServices.GetRequiredService<TenantAdmin>();
+        if (!tenants.Enabled)
+        {
+            return Problem(StatusCodes.Status404NotFound, "operator endpoints are off (configure Router:Admin:OperatorKeySha256)");
+        }
+
+        if (!tenants.IsOperator(context.HttpContext.Request))
+        {
+            context.HttpContext.Response.Headers.WWWAuthenticate = "Bearer";
+            return Problem(StatusCodes.Status401Unauthorized, "operator endpoints need the operator key (Authorization: Bearer <key>)");
+        }
+
+        return await next(context);
     }
 
     private static async Task<IResult> CreateAsync(AdminTenantBody? body, TenantAdmin tenants, CancellationToken cancellationToken)

@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Text;
+using Geo.Router.Access;
 
 namespace Geo.Router.Listing;
 
@@ -24,7 +25,7 @@ internal static class ListingCursor
         try
         {
             var text = Encoding.UTF8.GetString(Base64Url.DecodeFromChars(cursor));
-            if (!text.StartsWith(Version, StringComparison.Ordinal) || text.Length == Version.Length)
+            if (!text.StartsWith(Version, StringComparison.Ordinal) || !Usernames.IsValid(text[Version.Length..]))
             {
                 return false;
             }

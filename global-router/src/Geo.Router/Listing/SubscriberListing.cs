@@ -29,7 +29,7 @@ internal sealed partial class SubscriberListing(
     {
         if (!directory.Current.TryGetTenant(tenantId, out _))
         {
-            await Problems.WriteAsync(context, StatusCodes.Status404NotFound, $"unknown tenant '{tenantId}'");
+            await Problems.NotFoundAsync(context);
             return;
         }
 
@@ -86,6 +86,13 @@ internal sealed partial class SubscriberListing(
             {
                 await Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
                     unavailable.Unavailable ?? $"region {unavailable.Region} does not own the shards the directory says it does", null, _options.RetryAfterSeconds);
+                return;
+            }
+
+            if (pages.Any(p => p.Hidden))
+            {
+                // A region that does not know the tenant or its key (yet): the router's one 404, as for a forward.
+                await Problems.NotFoundAsync(context);
                 return;
             }
 
@@ -181,7 +188,8 @@ internal sealed partial class SubscriberListing(
         }
         catch (TaskCanceledException) when (!context.RequestAborted.IsCancellationRequested)
         {
-            return RegionPage.Failed(owner.Id, $"region {owner.Id} timed out");
+            LogRegionTimedOut(owner.Id, tenantId, _options.RegionTimeout);
+            return RegionPage.NotServed(owner.Id, $"region {owner.Id} did not answer within {_options.RegionTimeout.TotalSeconds:0.###} s; retry later");
         }
 
         using (response)
@@ -189,6 +197,11 @@ internal sealed partial class SubscriberListing(
             if (response.StatusCode == HttpStatusCode.MisdirectedRequest)
             {
                 return new RegionPage { Region = owner.Id, Misdirected = true };
+            }
+
+            if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden or HttpStatusCode.NotFound)
+            {
+                return new RegionPage { Region = owner.Id, Hidden = true };
             }
 
             if (!response.IsSuccessStatusCode)
@@ -212,6 +225,9 @@ internal sealed partial class SubscriberListing(
     [LoggerMessage(EventId = 3211, Level = LogLevel.Warning, Message = "Listing of tenant {Tenant}: region {Region} unreachable")]
     private partial void LogRegionUnreachable(string region, string tenant);
 
+    [LoggerMessage(EventId = 3212, Level = LogLevel.Warning, Message = "Listing of tenant {Tenant}: region {Region} did not answer within {Timeout}")]
+    private partial void LogRegionTimedOut(string region, string tenant, TimeSpan timeout);
+
     /// <summary>One region's answer to a listing.</summary>
     private sealed class RegionPage
     {
@@ -226,6 +242,8 @@ internal sealed partial class SubscriberListing(
         public JsonDocument? Document { get; init; }
 
         public bool Misdirected { get; init; }
+
+        public bool Hidden { get; init; }
 
         public string? Unavailable { get; init; }
 

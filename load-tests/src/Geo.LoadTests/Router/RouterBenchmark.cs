@@ -53,6 +53,9 @@ internal static class RouterBenchmark
         await using var store = new InMemoryDirectoryStore();
         await store.UpsertRegionAsync(new Region("a", "Region a", region.Url, "127.0.0.1", 1812, 1813), cancellationToken);
         await store.UpsertTenantAsync(new Tenant("acme", "Acme"), cancellationToken);
+        // The router checks the tenant's key before routing: the measured path includes that check.
+        const string apiKey = "geo_acme_benchmark-key-0123456789abcdef";
+        await store.SetTenantApiKeyHashAsync("acme", System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(apiKey)), onlyIfUnset: false, cancellationToken);
         await store.CreateShardAsync(new Shard(new ShardKey("acme", "a"), "a", null, 1, ShardState.Active, null, "geo_acme_a"), cancellationToken);
         await store.UpsertNasAsync(new NasDevice("acme", "bng-a", IPAddress.Parse("127.0.10.1"), "a", null), cancellationToken);
         for (var i = 0; i < placements; i++)
@@ -64,6 +67,7 @@ internal static class RouterBenchmark
         await router.StartAsync(cancellationToken);
         using var handler = new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = int.MaxValue, PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5) };
         using var client = new HttpClient(handler);
+        client.DefaultRequestHeaders.Authorization = new("Bearer", apiKey);
         var direct = region.Url.AbsoluteUri.TrimEnd('/');
         var routed = router.Url.AbsoluteUri.TrimEnd('/');
         output.WriteLine(Invariant($"geo-load router latency: stand-in region {direct}, router {routed}, {placements} placements; {Environment.ProcessorCount} cores, load average {LoadAverage()}"));

@@ -548,6 +548,7 @@ public sealed class ConsulDirectoryStore : IDirectoryStore
     {
         var regionDocuments = new Dictionary<string, RegionDocument>(StringComparer.Ordinal);
         var tenants = new List<Tenant>();
+        var apiKeyHashes = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         var shards = new List<Shard>();
         var nasDevices = new List<NasDevice>();
         foreach (var entry in entries)
@@ -559,7 +560,13 @@ public sealed class ConsulDirectoryStore : IDirectoryStore
                     regionDocuments[id] = Deserialize(entry, GeoConsulJson.Default.RegionDocument);
                     break;
                 case ["tenants", var id]:
-                    tenants.Add(new Tenant(id, Deserialize(entry, GeoConsulJson.Default.TenantDocument).DisplayName));
+                    var tenantDocument = Deserialize(entry, GeoConsulJson.Default.TenantDocument);
+                    tenants.Add(new Tenant(id, tenantDocument.DisplayName));
+                    if (tenantDocument.ApiKeyHash is not null)
+                    {
+                        apiKeyHashes[id] = ParseApiKeyHash(entry.Key, tenantDocument.ApiKeyHash);
+                    }
+
                     break;
                 case ["shards", var tenant, var home]:
                     shards.Add(ToShard(new ShardKey(tenant, home), Deserialize(entry, GeoConsulJson.Default.ShardDocument)));
@@ -580,7 +587,7 @@ public sealed class ConsulDirectoryStore : IDirectoryStore
         }
 
         var (regions, health) = MergeCatalog(regionDocuments, instances);
-        return new DirectoryData { Regions = regions, Tenants = tenants, Shards = shards, NasDevices = nasDevices, RegionHealth = health };
+        return new DirectoryData { Regions = regions, Tenants = tenants, Shards = shards, NasDevices = nasDevices, RegionHealth = health, TenantApiKeyHashes = apiKeyHashes };
     }
 
     private static (List<Region> Regions, Dictionary<string, RegionHealth> Health) MergeCatalog(
@@ -629,6 +636,14 @@ public sealed class ConsulDirectoryStore : IDirectoryStore
 
     private static int? MetaPort(IReadOnlyDictionary<string, string> meta, string name) =>
         meta.TryGetValue(name, out var text) && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) ? port : null;
+
+    private static byte[] ParseApiKeyHash(string key, string base64)
+    {
+        var hash = new byte[32];
+        return Convert.TryFromBase64String(base64, hash, out var written) && written == hash.Length
+            ? hash
+            : throw new DirectoryStoreException($"{key}: apiKeyHash is not the base64 of a SHA-256");
+    }
 
     private string ShardKeyPath(ShardKey key) => DirectoryPrefix + "shards/" + key.TenantId + "/" + key.HomeRegion;
 

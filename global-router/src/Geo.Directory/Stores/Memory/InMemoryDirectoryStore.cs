@@ -38,6 +38,7 @@ public sealed class InMemoryDirectoryStore : IDirectoryStore
                 Tenants = [.. _tenants.Values.OrderBy(t => t.Id, StringComparer.Ordinal)],
                 Shards = [.. _shards.Values],
                 NasDevices = [.. _nas.Values],
+                TenantApiKeyHashes = _apiKeyHashes.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal),
             });
         }
     }

@@ -42,7 +42,7 @@ public sealed class PostgresDirectoryStore : IDirectoryStore
             BatchCommands =
             {
                 new NpgsqlBatchCommand("SELECT id, display_name, api_url, radius_host, radius_auth_port, radius_acct_port FROM regions ORDER BY id"),
-                new NpgsqlBatchCommand("SELECT id, display_name FROM tenants ORDER BY id"),
+                new NpgsqlBatchCommand("SELECT id, display_name, api_key_hash FROM tenants ORDER BY id"),
                 new NpgsqlBatchCommand($"SELECT {ShardColumns} FROM shards ORDER BY tenant_id, home_region"),
                 new NpgsqlBatchCommand("SELECT tenant_id, id, address, primary_region, backup_region FROM nas_devices ORDER BY tenant_id, id"),
             },
@@ -50,6 +50,7 @@ public sealed class PostgresDirectoryStore : IDirectoryStore
 
         var regions = new List<Region>();
         var tenants = new List<Tenant>();
+        var apiKeyHashes = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         var shards = new List<Shard>();
         var nasDevices = new List<NasDevice>();
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
@@ -63,6 +64,10 @@ public sealed class PostgresDirectoryStore : IDirectoryStore
             while (await reader.ReadAsync(cancellationToken))
             {
                 tenants.Add(new Tenant(reader.GetString(0), reader.GetString(1)));
+                if (!reader.IsDBNull(2))
+                {
+                    apiKeyHashes[tenants[^1].Id] = reader.GetFieldValue<byte[]>(2);
+                }
             }
 
             await reader.NextResultAsync(cancellationToken);
@@ -81,7 +86,7 @@ public sealed class PostgresDirectoryStore : IDirectoryStore
         }
 
         await transaction.CommitAsync(cancellationToken);
-        return new DirectoryData { Regions = regions, Tenants = tenants, Shards = shards, NasDevices = nasDevices };
+        return new DirectoryData { Regions = regions, Tenants = tenants, Shards = shards, NasDevices = nasDevices, TenantApiKeyHashes = apiKeyHashes };
     }
 
     /// <inheritdoc />
