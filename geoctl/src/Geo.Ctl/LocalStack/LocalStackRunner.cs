@@ -508,7 +508,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         reporter.Line("");
         reporter.Line("Try:");
         // The password stays in its file: psql reads it from there.
-        var psql = $"PGPASSFILE={StackLayout.Show(cluster.PasswordFile)} psql -h 127.0.0.1 -p {cluster.Port.ToString(CultureInfo.InvariantCulture)} -U postgres";
+        var psql = $"{(cluster.RequiresPassword ? $"PGPASSFILE={StackLayout.Show(cluster.PasswordFile)} " : "")}psql -h 127.0.0.1 -p {cluster.Port.ToString(CultureInfo.InvariantCulture)} -U postgres";
         reporter.Line($"  {psql} -l");
         reporter.Line($"  {psql} -d {database} -c 'SELECT username, plan_id, status FROM subscribers LIMIT 5'");
         var nas = DemoData.NasDevices(tenant, state.Regions.Select(r => r.Id).ToArray())[0];
