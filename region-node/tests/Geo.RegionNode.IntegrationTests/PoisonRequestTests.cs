@@ -74,32 +74,51 @@ public sealed class PoisonRequestTests(RegionFixture stack)
         var run = Run();
         var (user, _) = stack.Subscriber(2);
         var userId = await NodeProbe.ScalarAsync<Guid>(stack.ShardConnectionString, "SELECT id FROM subscribers WHERE username = $1", user);
-        var unknown = await MetricAsync("geo_accounting_rejected_total{reason=\"unknown_subscriber\"}");
-        var badAttribute = await MetricAsync("geo_accounting_rejected_total{reason=\"bad_attribute\"}");
-        var stale = await MetricAsync("geo_accounting_stale_class_total");
-        var failures = await MetricAsync("geo_accounting_commit_failures_total");
-        await using var traffic = await Traffic.StartAsync(stack);
-        // A Class naming a subscriber id this shard never held (stale after a restore, or from another deployment).
-        var foreignClass = $"geo:acme:a:{Guid.NewGuid():N}";
-        var staleClass = traffic.Request("acme-bng-a", user, $"{run}-stale", foreignClass);
-        var noSuchUser = traffic.Request("acme-bng-b", $"nobody-{run}", $"{run}-nobody", foreignClass);
-        var nulSession = traffic.Request("acme-bng-a", user, $"{run}-nul\0x");
-        var hugeCounter = traffic.Request("acme-bng-b", user, $"{run}-huge", gigawords: uint.MaxValue);
+        // A subscriber moved (behind the node's back) to a plan the node's catalog has not loaded.
+        var (movedUser, _) = stack.Subscriber(4);
+        var movedId = await NodeProbe.ScalarAsync<Guid>(stack.ShardConnectionString, "SELECT id FROM subscribers WHERE username = $1", movedUser);
+        var originalPlan = await NodeProbe.ScalarAsync<string>(stack.ShardConnectionString, "SELECT plan_id FROM subscribers WHERE id = $1", movedId);
+        await NodeProbe.ScalarAsync<object>(stack.ShardConnectionString, $"INSERT INTO plans (id, display_name) VALUES ('{run}', 'unknown to the node')");
+        await NodeProbe.ScalarAsync<object>(stack.ShardConnectionString, "UPDATE subscribers SET plan_id = $1 WHERE id = $2", run, movedId);
+        try
+        {
+            var unknown = await MetricAsync("geo_accounting_rejected_total{reason=\"unknown_subscriber\"}");
+            var badAttribute = await MetricAsync("geo_accounting_rejected_total{reason=\"bad_attribute\"}");
+            var stale = await MetricAsync("geo_accounting_stale_class_total");
+            var failures = await MetricAsync("geo_accounting_commit_failures_total");
+            await using var traffic = await Traffic.StartAsync(stack);
+            // A Class naming a subscriber id this shard never held (stale after a restore, or from another deployment).
+            var foreignClass = $"geo:acme:a:{Guid.NewGuid():N}";
+            var staleClass = traffic.Request("acme-bng-a", user, $"{run}-stale", foreignClass);
+            var noSuchUser = traffic.Request("acme-bng-b", $"nobody-{run}", $"{run}-nobody", foreignClass);
+            var nulSession = traffic.Request("acme-bng-a", user, $"{run}-nul\0x");
+            var hugeCounter = traffic.Request("acme-bng-b", user, $"{run}-huge", gigawords: uint.MaxValue);
+            // Counters going backwards within the batch: re-based and flagged, never a failure.
+            var backStart = traffic.Request("acme-bng-a", user, $"{run}-back", octets: 5000);
+            var backInterim = traffic.Request("acme-bng-a", user, $"{run}-back", status: AcctStatusType.InterimUpdate, octets: 10);
+            var unknownPlan = traffic.Request("acme-bng-b", movedUser, $"{run}-plan", $"geo:acme:a:{movedId:N}");
 
-        var valid = await traffic.SendInOneBatchAsync(run, [staleClass, noSuchUser, nulSession, hugeCounter]);
+            var valid = await traffic.SendInOneBatchAsync(run, [staleClass, noSuchUser, nulSession, hugeCounter, backStart, backInterim, unknownPlan]);
 
-        await traffic.AnsweredAsync([.. valid, staleClass], "every valid request, and the one with a stale Class, is answered");
-        await NodeProbe.WaitUntilAsync(async () => await MetricAsync("geo_accounting_rejected_total{reason=\"unknown_subscriber\"}") == unknown + 1,
-            "the request of a subscriber the shard does not hold is refused");
-        Assert.DoesNotContain(noSuchUser.Key, traffic.Answered);
-        Assert.DoesNotContain(nulSession.Key, traffic.Answered);
-        Assert.DoesNotContain(hugeCounter.Key, traffic.Answered);
-        Assert.Equal(badAttribute + 2, await MetricAsync("geo_accounting_rejected_total{reason=\"bad_attribute\"}"));
-        Assert.Equal(stale + 1, await MetricAsync("geo_accounting_stale_class_total"));
-        Assert.Equal(failures, await MetricAsync("geo_accounting_commit_failures_total"));
-        Assert.Equal(2 * ValidPerNas, await CommittedAsync(run));
-        // The stale Class's session is the User-Name's subscriber's.
-        Assert.Equal(userId, await NodeProbe.ScalarAsync<Guid>(stack.ShardConnectionString, "SELECT subscriber_id FROM sessions WHERE acct_session_id = $1", $"{run}-stale"));
+            await traffic.AnsweredAsync([.. valid, staleClass, backStart, backInterim, unknownPlan],
+                "every valid request — with a stale Class, counters going backwards, an unknown plan — is answered");
+            await NodeProbe.WaitUntilAsync(async () => await MetricAsync("geo_accounting_rejected_total{reason=\"unknown_subscriber\"}") == unknown + 1,
+                "the request of a subscriber the shard does not hold is refused");
+            Assert.DoesNotContain(noSuchUser.Key, traffic.Answered);
+            Assert.DoesNotContain(nulSession.Key, traffic.Answered);
+            Assert.DoesNotContain(hugeCounter.Key, traffic.Answered);
+            Assert.Equal(badAttribute + 2, await MetricAsync("geo_accounting_rejected_total{reason=\"bad_attribute\"}"));
+            Assert.Equal(stale + 1, await MetricAsync("geo_accounting_stale_class_total"));
+            Assert.Equal(failures, await MetricAsync("geo_accounting_commit_failures_total"));
+            Assert.Equal(2 * ValidPerNas, await CommittedAsync(run));
+            // The stale Class's session is the User-Name's subscriber's.
+            Assert.Equal(userId, await NodeProbe.ScalarAsync<Guid>(stack.ShardConnectionString, "SELECT subscriber_id FROM sessions WHERE acct_session_id = $1", $"{run}-stale"));
+            Assert.Equal(movedId, await NodeProbe.ScalarAsync<Guid>(stack.ShardConnectionString, "SELECT subscriber_id FROM sessions WHERE acct_session_id = $1", $"{run}-plan"));
+        }
+        finally
+        {
+            await NodeProbe.ScalarAsync<object>(stack.ShardConnectionString, "UPDATE subscribers SET plan_id = $1 WHERE id = $2", originalPlan!, movedId);
+        }
     }
 
     private static string Run() => $"p{Guid.NewGuid():N}"[..12];
@@ -139,15 +158,16 @@ public sealed class PoisonRequestTests(RegionFixture stack)
         }
 
         /// <summary>An Accounting-Start of <paramref name="session"/> from <paramref name="nas"/>, with its own identifier.</summary>
-        public Outgoing Request(string nas, string user, string session, string? @class = null, uint gigawords = 0)
+        public Outgoing Request(string nas, string user, string session, string? @class = null, uint gigawords = 0,
+            AcctStatusType status = AcctStatusType.Start, uint octets = 1000)
         {
             var id = (byte)_next[nas]++;
             var buffer = new byte[4096];
             var writer = new RadiusPacketWriter(buffer, RadiusCode.AccountingRequest, id);
             writer.AddString(RadiusAttributeType.UserName, user);
-            writer.AddUInt32(RadiusAttributeType.AcctStatusType, (uint)AcctStatusType.Start);
+            writer.AddUInt32(RadiusAttributeType.AcctStatusType, (uint)status);
             writer.AddString(RadiusAttributeType.AcctSessionId, session);
-            writer.AddUInt32(RadiusAttributeType.AcctInputOctets, 1000);
+            writer.AddUInt32(RadiusAttributeType.AcctInputOctets, octets);
             writer.AddUInt32(RadiusAttributeType.AcctInputGigawords, gigawords);
             if (@class is not null)
             {
