@@ -22,6 +22,7 @@ internal static class ApiSetup
         services.AddOpenApi();
         services.AddSingleton<TenantAccess>();
         services.AddSingleton<ShardAccess>();
+        services.AddSingleton<IdempotencyKeys>();
         // Bad input (malformed JSON, a missing body, a body too large) reaches HandleAsync as BadHttpRequestException,
         // instead of an empty 400 written by the framework.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);

@@ -19,10 +19,10 @@ internal static class BillingEndpoints
     {
         tenant.MapGet("/subscribers/{username}/balance", BalanceAsync).WithName("GetBalance");
         tenant.MapGet("/subscribers/{username}/ledger", LedgerAsync).WithName("ListLedger");
-        tenant.MapPost("/subscribers/{username}/topups", (HttpContext http, string tenant, string username, MoneyRequest body, ShardAccess access, IRegionCache cache,
-            CancellationToken ct) => PostAsync(http, tenant, username, "topup", body, access, cache, ct)).WithName("TopUp");
-        tenant.MapPost("/subscribers/{username}/adjustments", (HttpContext http, string tenant, string username, MoneyRequest body, ShardAccess access, IRegionCache cache,
-            CancellationToken ct) => PostAsync(http, tenant, username, "adjustment", body, access, cache, ct)).WithName("Adjust");
+        tenant.MapPost("/subscribers/{username}/topups", (HttpContext http, string tenant, string username, MoneyRequest body, ShardAccess access, IdempotencyKeys keys,
+            IRegionCache cache, CancellationToken ct) => PostAsync(http, tenant, username, "topup", body, access, keys, cache, ct)).WithName("TopUp");
+        tenant.MapPost("/subscribers/{username}/adjustments", (HttpContext http, string tenant, string username, MoneyRequest body, ShardAccess access, IdempotencyKeys keys,
+            IRegionCache cache, CancellationToken ct) => PostAsync(http, tenant, username, "adjustment", body, access, keys, cache, ct)).WithName("Adjust");
     }
 
     private static async Task<IResult> BalanceAsync(HttpContext http, string tenant, string username, ShardAccess access, CancellationToken cancellationToken)
@@ -77,7 +77,7 @@ internal static class BillingEndpoints
     public const long MaxAmountMicros = 1_000_000_000_000_000;
 
     private static async Task<IResult> PostAsync(HttpContext http, string tenant, string username, string kind, MoneyRequest body, ShardAccess access,
-        IRegionCache cache, CancellationToken cancellationToken)
+        IdempotencyKeys keys, IRegionCache cache, CancellationToken cancellationToken)
     {
         var key = http.Request.Headers[IdempotencyHeader].ToString();
         var errors = new Dictionary<string, string[]>();
@@ -98,6 +98,12 @@ internal static class BillingEndpoints
         }
 
         var requestHash = SHA256.HashData(Encoding.UTF8.GetBytes($"{kind}\n{username}\n{body.AmountMicros}\n{body.Reason}"));
+        // Tenant-wide first (the directory), then the shard: a key used for another shard of the tenant is refused here.
+        if (!await keys.ClaimAsync(tenant, key, requestHash, shard.HomeRegion, cancellationToken))
+        {
+            return KeyReused(key);
+        }
+
         for (var attempt = 0; ; attempt++)
         {
             try
