@@ -1,3 +1,4 @@
+using Geo.Hosting;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
@@ -35,7 +36,8 @@ internal static class ApiSetup
     {
         app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = HandleAsync });
         app.UseStatusCodePages();
-        app.MapOpenApi("/openapi/{documentName}.json");
+        // The document lists every route of every tenant: operators read it on the management listener, not the public one.
+        app.MapOpenApi("/openapi/{documentName}.json").RequireManagementListener();
         var tenant = app.MapGroup("/tenants/{tenant}").AddEndpointFilter<TenantAccess>().AddEndpointFilter<TextInput>();
         SubscriberEndpoints.Map(tenant);
         BillingEndpoints.Map(tenant);
