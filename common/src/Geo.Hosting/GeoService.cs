@@ -78,14 +78,15 @@ public static class GeoService
     /// <summary>
     /// Maps <c>/metrics</c>: every instrument of the host's meters (<see cref="System.Diagnostics.Metrics.IMeterFactory"/>)
     /// and the runtime's garbage-collection figures, in the Prometheus text format. Call it before the host starts, so
-    /// that no measurement is missed.
+    /// that no measurement is missed. <see cref="ManagementListenerExtensions.RequireManagementListener{TBuilder}"/> on the
+    /// result keeps it off the main listener.
     /// </summary>
-    public static void MapMetrics(WebApplication app)
+    public static RouteHandlerBuilder MapMetrics(WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         RuntimeMetrics.Create(app.Services.GetRequiredService<IMeterFactory>());
-        app.MapGet("/metrics", () => Results.Text(exporter.Render(), "text/plain; version=0.0.4"));
+        return app.MapGet("/metrics", () => Results.Text(exporter.Render(), "text/plain; version=0.0.4"));
     }
 
     /// <summary>

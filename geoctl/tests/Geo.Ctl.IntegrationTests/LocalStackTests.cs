@@ -137,6 +137,19 @@ public sealed class LocalStackTests : IDisposable
         Assert.All(pids, pid => Assert.True(Processes.IsAlive(pid)));
         var status = await GeoCtl("status");
         Assert.True(status == 0, $"geoctl status exited {status} right after up:\n{_output}");
+        Assert.DoesNotContain("metrics unavailable", _output.ToString(), StringComparison.Ordinal);
+        // Metrics on each service's management port, not on the port clients reach.
+        using var http = new HttpClient();
+        foreach (var region in (await StackState.LoadAsync(layout, CancellationToken.None))!.Regions)
+        {
+            foreach (var port in new[] { region.ManagementPort, region.ReplicatorManagementPort })
+            {
+                Assert.Contains("geo_dotnet_heap_bytes", await http.GetStringAsync(new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/metrics")), StringComparison.Ordinal);
+            }
+
+            using var hidden = await http.GetAsync(new Uri($"http://127.0.0.1:{region.ApiPort.ToString(CultureInfo.InvariantCulture)}/metrics"));
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, hidden.StatusCode);
+        }
 
         await Succeeds("down");
 

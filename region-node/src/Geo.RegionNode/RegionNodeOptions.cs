@@ -108,6 +108,10 @@ public sealed class RegionNodeOptions
     [Range(16, 16_777_216)]
     public int PlacementCacheEntries { get; set; } = 524_288;
 
+    /// <summary>The largest HTTP request body the API reads (bytes); a larger one is refused with 413. The API's bodies are a few hundred bytes.</summary>
+    [Range(1024, 64 * 1024 * 1024)]
+    public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
+
     /// <summary>How long a cached auth profile lives in Redis.</summary>
     public TimeSpan ProfileCacheTtl { get; set; } = TimeSpan.FromMinutes(30);
 }

@@ -17,7 +17,7 @@ using Microsoft.Extensions.Options;
 namespace Geo.RegionNode;
 
 /// <summary>
-/// The region node: RADIUS authentication and accounting, health and metrics over HTTP. Stateless: all
+/// The region node: RADIUS authentication and accounting, the tenant API and health over HTTP, metrics on a management listener. Stateless: all
 /// state lives in PostgreSQL and Redis. Tests construct it in-process; <c>Program.cs</c> only runs it.
 /// </summary>
 public sealed class RegionNodeServer : IAsyncDisposable
@@ -32,11 +32,17 @@ public sealed class RegionNodeServer : IAsyncDisposable
     /// <summary>The RADIUS accounting endpoint actually bound.</summary>
     public IPEndPoint AcctEndpoint => _app.Services.GetRequiredService<RadiusServer>().AcctEndpoint;
 
-    /// <summary>The HTTP base address actually bound (health, metrics).</summary>
+    /// <summary>The HTTP base address actually bound (tenant API, health).</summary>
     public Uri HttpAddress => new(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
 
-    /// <summary>The HTTP address (API, health, metrics) when none is configured (<c>--urls</c>).</summary>
+    /// <summary>The management listener's address actually bound (metrics, OpenAPI document, health).</summary>
+    public Uri ManagementAddress => _app.Services.GetRequiredService<ManagementListener>().Address ?? throw new InvalidOperationException("the node has not started");
+
+    /// <summary>The HTTP address (API, health) when none is configured (<c>--urls</c>).</summary>
     public const string DefaultUrls = "http://127.0.0.1:8081";
+
+    /// <summary>The management listener (metrics, OpenAPI document, health) when none is configured (<c>Management:Url</c>).</summary>
+    public const string DefaultManagementUrl = "http://127.0.0.1:9081";
 
     /// <summary>Builds a node from Geo's configuration sources (see <see cref="GeoService"/>) and the given settings.</summary>
     public static RegionNodeServer Create(string[] args, IEnumerable<KeyValuePair<string, string?>>? settings = null)
@@ -48,6 +54,7 @@ public sealed class RegionNodeServer : IAsyncDisposable
                 configuration.AddInMemoryCollection(settings);
             }
         });
+        ManagementListener.Add(builder, DefaultManagementUrl);
         var services = builder.Services;
         services.AddOptionsWithValidateOnStart<RegionNodeOptions>().BindConfiguration(RegionNodeOptions.Section).ValidateDataAnnotations();
         services.AddSingleton(TimeProvider.System);
@@ -77,6 +84,7 @@ public sealed class RegionNodeServer : IAsyncDisposable
         ApiSetup.AddApi(services);
 
         var app = builder.Build();
+        ManagementListener.Use(app);
         HealthEndpoints.Map(app);
         ApiSetup.MapApi(app);
         return new RegionNodeServer(app);

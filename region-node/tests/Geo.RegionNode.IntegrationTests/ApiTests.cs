@@ -273,7 +273,7 @@ public sealed class ApiTests(RegionFixture stack)
 
     private async Task<List<(string Method, string Path)>> EndpointsAsync()
     {
-        using var http = new HttpClient { BaseAddress = stack.Node.HttpAddress };
+        using var http = new HttpClient { BaseAddress = stack.Node.ManagementAddress };
         using var document = JsonDocument.Parse(await http.GetStringAsync("/openapi/v1.json"));
         var endpoints = new List<(string, string)>();
         foreach (var path in document.RootElement.GetProperty("paths").EnumerateObject())

@@ -27,6 +27,7 @@ public sealed class DurabilityTests(RegionFixture stack)
             GeoProgram.RegionNode.Locate(),
         [
             "--urls", $"http://127.0.0.1:{httpPort.ToString(inv)}",
+            "--Management:Url=http://127.0.0.1:0",
             "--Logging:LogLevel:Default=Warning",
             "--RegionNode:RegionId=a",
             $"--RegionNode:DirectoryConnectionString={stack.DirectoryConnectionString}",

@@ -12,7 +12,7 @@ internal static class NodeProbe
     /// <summary>The value of one series of <c>/metrics</c>, e.g. <c>geo_radius_dropped_total{port="auth",reason="unknown_nas"}</c>; 0 when absent.</summary>
     public static async Task<long> MetricAsync(RegionNodeServer node, string series)
     {
-        var text = await Http.GetStringAsync(new Uri(node.HttpAddress, "/metrics"));
+        var text = await Http.GetStringAsync(new Uri(node.ManagementAddress, "/metrics"));
         foreach (var line in text.Split('\n'))
         {
             if (line.StartsWith(series + " ", StringComparison.Ordinal))

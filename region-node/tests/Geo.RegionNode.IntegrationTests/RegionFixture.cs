@@ -77,6 +77,7 @@ public sealed class RegionFixture : IAsyncLifetime
         var settings = new Dictionary<string, string?>
         {
             ["urls"] = "http://127.0.0.1:0",
+            ["Management:Url"] = "http://127.0.0.1:0",
             ["Logging:LogLevel:Default"] = "Warning",
             ["RegionNode:RegionId"] = region,
             ["RegionNode:DirectoryConnectionString"] = DirectoryConnectionString,

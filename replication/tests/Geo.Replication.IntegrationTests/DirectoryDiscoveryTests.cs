@@ -59,7 +59,7 @@ public sealed class DirectoryDiscoveryTests(TwoClusters clusters)
             Assert.Equal(ShardState.Stopped, replicator.Status.State);
             Assert.DoesNotContain(server.Runtime.Shards, s => s.Name == name);
             await WaitUntilAsync(async () => await SlotActiveAsync(shard.Source, slot) == false, () => "the slot is still active after the stream stopped");
-            using var http = new HttpClient { BaseAddress = server.HttpAddress };
+            using var http = new HttpClient { BaseAddress = server.ManagementAddress };
             var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
             Assert.DoesNotContain(name, metrics, StringComparison.Ordinal);
             Assert.Contains($"geo_replication_streaming{{shard=\"{marker}@a\"}} 0\n", metrics, StringComparison.Ordinal);
@@ -94,9 +94,10 @@ public sealed class DirectoryDiscoveryTests(TwoClusters clusters)
             Assert.Contains("no PostgreSQL server configured for region c", failed.LastError, StringComparison.Ordinal);
             Assert.DoesNotContain(server.Runtime.Shards, s => s.Name == orphan + "@a");
             using var http = new HttpClient { BaseAddress = server.HttpAddress };
+            using var management = new HttpClient { BaseAddress = server.ManagementAddress };
             var ready = await http.GetAsync(new Uri("/health/ready", UriKind.Relative));
             var readyText = await ready.Content.ReadAsStringAsync();
-            var metrics = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+            var metrics = await management.GetStringAsync(new Uri("/metrics", UriKind.Relative));
             Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
             Assert.Contains($"{orphan}@a: Failed no PostgreSQL server configured for region c", readyText, StringComparison.Ordinal);
             Assert.DoesNotContain(good, readyText, StringComparison.Ordinal);
@@ -290,6 +291,7 @@ public sealed class DirectoryDiscoveryTests(TwoClusters clusters)
         {
             ["Replication:Region"] = "b",
             ["urls"] = "http://127.0.0.1:0",
+            ["Management:Url"] = "http://127.0.0.1:0",
             ["Replication:Directory:ConnectionString"] = "Host=127.0.0.1;Port=1;Username=geo;Password=secret-directory;Database=geo_directory",
             ["Replication:Directory:Servers:a"] = "Host=127.0.0.1;Port=1;Username=geo;Password=secret-a",
         }));
@@ -304,6 +306,7 @@ public sealed class DirectoryDiscoveryTests(TwoClusters clusters)
     {
         ["Replication:Region"] = "b",
         ["urls"] = "http://127.0.0.1:0",
+        ["Management:Url"] = "http://127.0.0.1:0",
         ["Replication:Directory:ConnectionString"] = directory.ConnectionString,
         ["Replication:Directory:Servers:a"] = Server(clusters.Source),
         ["Replication:Directory:Servers:b"] = Server(clusters.Standby),

@@ -37,6 +37,7 @@ public sealed class ReplicatorProcess : IAsyncDisposable
         {
             ["Replication:Region"] = "b",
             ["urls"] = "http://127.0.0.1:0",
+            ["Management:Url"] = "http://127.0.0.1:0",
             ["Replication:Shards:0:Name"] = shard.Database + "@a",
             ["Replication:Shards:0:SourceConnectionString"] = shard.Source,
             ["Replication:Shards:0:ReplicaConnectionString"] = shard.Replica,

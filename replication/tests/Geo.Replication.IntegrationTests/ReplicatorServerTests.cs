@@ -19,6 +19,7 @@ public sealed class ReplicatorServerTests(TwoClusters clusters)
         {
             ["Replication:Region"] = "b",
             ["urls"] = "http://127.0.0.1:0",
+            ["Management:Url"] = "http://127.0.0.1:0",
             ["Replication:LagWarningSeconds"] = "3",
             ["Replication:Shards:0:Name"] = "acme@a",
             ["Replication:Shards:0:SourceConnectionString"] = shard.Source,
@@ -32,16 +33,19 @@ public sealed class ReplicatorServerTests(TwoClusters clusters)
             await TwoClusters.ExecuteAsync(shard.Source, "INSERT INTO plans (id, display_name) VALUES ('basic', 'Basic')");
             Assert.True(await ReplicationBarrier.WaitForReplicaAsync(shard.Source, shard.Replica, TimeSpan.FromSeconds(60)));
             using var http = new HttpClient { BaseAddress = server.HttpAddress };
+            using var management = new HttpClient { BaseAddress = server.ManagementAddress };
 
             var ready = await http.GetAsync(new Uri("/health/ready", UriKind.Relative));
             var live = await http.GetAsync(new Uri("/health/live", UriKind.Relative));
+            using var metricsOnMain = await http.GetAsync(new Uri("/metrics", UriKind.Relative));
             // The counters move right after the replica commit the barrier saw.
-            var metrics = await Eventually.ValueAsync(() => http.GetStringAsync(new Uri("/metrics", UriKind.Relative)),
+            var metrics = await Eventually.ValueAsync(() => management.GetStringAsync(new Uri("/metrics", UriKind.Relative)),
                 text => !text.Contains("geo_replication_applied_transactions_total{shard=\"acme@a\"} 0\n", StringComparison.Ordinal), TimeSpan.FromSeconds(30),
                 "the applied-transactions counter of acme@a moves");
 
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
             Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, metricsOnMain.StatusCode);
             Assert.Contains("geo_replication_lag_seconds{shard=\"acme@a\"} 0\n", metrics, StringComparison.Ordinal);
             Assert.Contains("geo_replication_streaming{shard=\"acme@a\"} 1\n", metrics, StringComparison.Ordinal);
             Assert.Contains("geo_replication_lag_warning_threshold_seconds 3\n", metrics, StringComparison.Ordinal);
@@ -64,6 +68,7 @@ public sealed class ReplicatorServerTests(TwoClusters clusters)
         {
             ["Replication:Region"] = "b",
             ["urls"] = "http://127.0.0.1:0",
+            ["Management:Url"] = "http://127.0.0.1:0",
             ["Replication:Shards:0:Name"] = "acme@a",
         }));
 

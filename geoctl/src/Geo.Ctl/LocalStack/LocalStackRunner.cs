@@ -39,7 +39,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             {
                 CreatedAt = DateTimeOffset.UtcNow,
                 SubscribersPerShard = options.SubscribersPerShard,
-                Regions = [.. options.Regions.Select(id => new RegionState(id, LoopbackPorts.FreeUdpPort(), LoopbackPorts.FreeUdpPort(), LoopbackPorts.FreeTcpPort(), LoopbackPorts.FreeTcpPort()))],
+                Regions = [.. options.Regions.Select(id => new RegionState(id, LoopbackPorts.FreeUdpPort(), LoopbackPorts.FreeUdpPort(), LoopbackPorts.FreeTcpPort()).Completed())],
                 RouterPort = LoopbackPorts.FreeTcpPort(),
             };
             reporter.Line($"Creating the local stack in {StackLayout.Show(layout.Root)}: regions {string.Join(", ", options.Regions)}, {options.SubscribersPerShard} subscribers per shard");
@@ -49,12 +49,12 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         {
             var requested = options.Regions.SequenceEqual(state.Regions.Select(r => r.Id)) ? "" : $" (ignoring --regions {string.Join(",", options.Regions)}: an existing stack keeps its regions; 'geoctl down --purge' to start over)";
             reporter.Line($"Reusing the local stack in {StackLayout.Show(layout.Root)}: regions {string.Join(", ", state.Regions.Select(r => r.Id))}{requested}");
-            if (state.RouterPort == 0 || state.Regions.Any(r => r.ReplicatorPort == 0))
+            if (state.RouterPort == 0 || state.Regions.Any(r => !r.Complete))
             {
                 state = state with
                 {
                     RouterPort = state.RouterPort == 0 ? LoopbackPorts.FreeTcpPort() : state.RouterPort,
-                    Regions = [.. state.Regions.Select(r => r.ReplicatorPort == 0 ? r with { ReplicatorPort = LoopbackPorts.FreeTcpPort() } : r)],
+                    Regions = [.. state.Regions.Select(r => r.Completed())],
                 };
                 await state.SaveAsync(layout, cancellationToken);
             }
@@ -138,7 +138,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
 
         await Task.WhenAll(state.Regions.Select(region => reporter.StepAsync($"region {region.Id} node (geo-region)",
             () => StartRegionNodeAsync(region, directory, regionTasks.Single(r => r.Id == region.Id).Postgres.Result, redisServers[region.Id], cancellationToken),
-            node => $"RADIUS 127.0.0.1:{region.RadiusAuthPort}/{region.RadiusAcctPort}, HTTP 127.0.0.1:{region.ApiPort}, pid {node}")));
+            node => $"RADIUS 127.0.0.1:{region.RadiusAuthPort}/{region.RadiusAcctPort}, HTTP 127.0.0.1:{region.ApiPort}, metrics http://127.0.0.1:{region.ManagementPort}/metrics, pid {node}")));
 
         var clusters = new Dictionary<string, PostgresCluster>();
         foreach (var (regionId, postgresTask, _) in regionTasks)
@@ -150,7 +150,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         {
             await Task.WhenAll(state.Regions.Select(region => reporter.StepAsync($"region {region.Id} replicator (geo-replicator)",
                 () => StartReplicatorAsync(region, directory, clusters, cancellationToken),
-                replicator => $"replicas of the shards it stands by for (from the directory), metrics 127.0.0.1:{region.ReplicatorPort}, pid {replicator}")));
+                replicator => $"replicas of the shards it stands by for (from the directory), health 127.0.0.1:{region.ReplicatorPort}, metrics http://127.0.0.1:{region.ReplicatorManagementPort}/metrics, pid {replicator}")));
         }
 
         await reporter.StepAsync("router (geo-router)", () => StartRouterAsync(state, directory, clusters, cancellationToken),
@@ -172,6 +172,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         {
             $"--Replication:Region={region.Id}",
             $"--urls={url}",
+            $"--Management:Url=http://127.0.0.1:{region.ReplicatorManagementPort.ToString(CultureInfo.InvariantCulture)}",
             $"--Replication:Directory:ConnectionString={directory}",
         };
         arguments.AddRange(clusters.Select(c => $"--Replication:Directory:Servers:{c.Key}={c.Value.ConnectionString()}"));
@@ -207,6 +208,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         var node = await ServiceProcess.StartAsync(layout.RegionNode(region.Id), GeoProgram.RegionNode.Locate(),
         [
             "--urls", $"http://127.0.0.1:{region.ApiPort.ToString(inv)}",
+            $"--Management:Url=http://127.0.0.1:{region.ManagementPort.ToString(inv)}",
             $"--RegionNode:RegionId={region.Id}",
             $"--RegionNode:DirectoryConnectionString={directory}",
             $"--RegionNode:PostgresConnectionString={new NpgsqlConnectionStringBuilder(postgres.ConnectionString()) { Database = null, MaxPoolSize = 50 }}",
@@ -360,7 +362,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             var (ready, why) = node.IsRunning ? await SettledProbeAsync(ReadyUri(region), cancellationToken) : (false, "");
             healthy &= ready;
             reporter.Line($"{$"region {region.Id} node",-26} {(ready ? "up" : node.IsRunning ? "not ready" : "down"),-10} {$"127.0.0.1:{region.ApiPort}",-18} " +
-                (node.IsRunning ? $"pid {node}; RADIUS auth {region.RadiusAuthPort}, acct {region.RadiusAcctPort}; log {StackLayout.Show(node.LogFile)}{(ready ? "" : $"; {why}")}" : ""));
+                (node.IsRunning ? $"pid {node}; RADIUS auth {region.RadiusAuthPort}, acct {region.RadiusAcctPort}; metrics 127.0.0.1:{region.ManagementPort}; log {StackLayout.Show(node.LogFile)}{(ready ? "" : $"; {why}")}" : ""));
             if (state.Regions.Count > 1)
             {
                 healthy &= await ReportReplicatorAsync(region, cancellationToken);
@@ -418,7 +420,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 timeout.CancelAfter(TimeSpan.FromSeconds(2));
-                var metrics = await Http.GetStringAsync(new Uri($"{url}/metrics"), timeout.Token);
+                var metrics = await Http.GetStringAsync(new Uri($"http://127.0.0.1:{region.ReplicatorManagementPort.ToString(CultureInfo.InvariantCulture)}/metrics"), timeout.Token);
                 var seconds = ReadSeries(metrics, "geo_replication_lag_seconds");
                 var bytes = ReadSeries(metrics, "geo_replication_lag_bytes");
                 var warning = ReadSeries(metrics, "geo_replication_lag_warning");

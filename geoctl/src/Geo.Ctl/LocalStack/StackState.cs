@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Geo.Engines;
 
 namespace Geo.Ctl.LocalStack;
 
@@ -42,8 +43,23 @@ internal sealed record StackState
     }
 }
 
-/// <summary>One region of the local stack: its id, the loopback ports of its region node, and of its replicator's metrics (0 in an older state).</summary>
-internal sealed record RegionState(string Id, int RadiusAuthPort, int RadiusAcctPort, int ApiPort, int ReplicatorPort = 0);
+/// <summary>
+/// One region of the local stack: its id, the loopback ports of its region node (RADIUS, API, management: metrics and the
+/// OpenAPI document) and of its replicator (health, management: metrics). Ports an older state lacks are 0 until 'geoctl up' picks them.
+/// </summary>
+internal sealed record RegionState(string Id, int RadiusAuthPort, int RadiusAcctPort, int ApiPort, int ReplicatorPort = 0, int ManagementPort = 0, int ReplicatorManagementPort = 0)
+{
+    /// <summary>Whether every port is chosen (a state written before a service or listener joined the stack is not).</summary>
+    public bool Complete => ReplicatorPort != 0 && ManagementPort != 0 && ReplicatorManagementPort != 0;
+
+    /// <summary>The same region with a free port for each one not chosen yet.</summary>
+    public RegionState Completed() => this with
+    {
+        ReplicatorPort = ReplicatorPort == 0 ? LoopbackPorts.FreeTcpPort() : ReplicatorPort,
+        ManagementPort = ManagementPort == 0 ? LoopbackPorts.FreeTcpPort() : ManagementPort,
+        ReplicatorManagementPort = ReplicatorManagementPort == 0 ? LoopbackPorts.FreeTcpPort() : ReplicatorManagementPort,
+    };
+}
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(StackState))]

@@ -136,7 +136,7 @@ internal static class FreeRadiusComparison
             return null;
         }
 
-        var probe = new Target(geo.AuthPort, geo.AcctPort, geo.ApiPort, geo.NasAddress, geo.Secret, geo.Credentials.Take(1).ToList());
+        var probe = new Target(geo.AuthPort, geo.AcctPort, geo.MetricsPort, geo.NasAddress, geo.Secret, geo.Credentials.Take(1).ToList());
         if (probe.Credentials.Count == 0 || (await probe.WithClassesAsync(new IPEndPoint(IPAddress.Loopback, geo.AuthPort), TextWriter.Null)).Credentials.Count == 0)
         {
             await Console.Error.WriteLineAsync($"geo-load compare freeradius: the region node {options.Region} (127.0.0.1:{geo.AuthPort}, from {stateFile}) " +
@@ -217,7 +217,7 @@ internal static class FreeRadiusComparison
     {
         /// <summary>A target of this server naming <paramref name="credentials"/>: a new one, so that each run counts its own order.</summary>
         public Target Naming(List<(string Username, string Password)> credentials) =>
-            new(Endpoint.AuthPort, Endpoint.AcctPort, Endpoint.ApiPort, Endpoint.NasAddress, Endpoint.Secret, credentials);
+            new(Endpoint.AuthPort, Endpoint.AcctPort, Endpoint.MetricsPort, Endpoint.NasAddress, Endpoint.Secret, credentials);
     }
 
     /// <summary>One line of the summary: the same load against both servers.</summary>

@@ -111,7 +111,7 @@ internal static class RadiusBenchmark
             $"geo-load radius: {settings.Mode} against 127.0.0.1:{(isAuth ? targets[0].AuthPort : targets[0].AcctPort)} as NAS {string.Join(", ", targets.Select(t => t.NasAddress))}, {(settings.Rate > 0 ? $"open loop at {settings.Rate}/s" : $"closed loop, {settings.Concurrency} in flight")}, {targets.Sum(t => t.Credentials.Count)} subscribers"));
 
         // One region node serves every target (they are tenants of the same region).
-        var node = new NodeLatency(new Uri($"http://127.0.0.1:{targets[0].ApiPort.ToString(CultureInfo.InvariantCulture)}/metrics"), isAuth ? "access" : "accounting");
+        var node = new NodeLatency(new Uri($"http://127.0.0.1:{targets[0].MetricsPort.ToString(CultureInfo.InvariantCulture)}/metrics"), isAuth ? "access" : "accounting");
         var sources = new NodeCounters(node.Metrics, "geo_profile_lookups_total");
         string nodeSide = "", profileSources = "";
         var result = await MeasureAsync(targets, settings, output,
@@ -370,8 +370,11 @@ internal static class RadiusBenchmark
         public double RequestsPerSecond => (Ok + Rejected) / Elapsed.TotalSeconds;
     }
 
-    /// <summary>A RADIUS server on 127.0.0.1 (its auth, acct and metrics ports), the NAS address the load comes from, its secret and subscribers.</summary>
-    internal sealed record Target(int AuthPort, int AcctPort, int ApiPort, IPAddress NasAddress, byte[] Secret, List<(string Username, string Password)> Credentials)
+    /// <summary>
+    /// A RADIUS server on 127.0.0.1 (its auth and acct ports, and the port of its /metrics: a region node's management listener;
+    /// 0 for none), the NAS address the load comes from, its secret and subscribers.
+    /// </summary>
+    internal sealed record Target(int AuthPort, int AcctPort, int MetricsPort, IPAddress NasAddress, byte[] Secret, List<(string Username, string Password)> Credentials)
     {
         /// <summary>Which subscriber the next Access-Request names: each in turn, so a run names every one once before any twice.</summary>
         public SubscriberOrder Order { get; } = new(Credentials.Count);
@@ -402,7 +405,7 @@ internal static class RadiusBenchmark
                 }
             }));
             output.WriteLine($"  authenticated {Credentials.Count} subscribers first: {classes.Count} accepted, {classes.Count(c => c.Value is not null)} with a Class their sessions carry");
-            return new Target(AuthPort, AcctPort, ApiPort, NasAddress, Secret, Credentials.Where(c => classes.ContainsKey(c.Username)).ToList()) { Classes = classes };
+            return new Target(AuthPort, AcctPort, MetricsPort, NasAddress, Secret, Credentials.Where(c => classes.ContainsKey(c.Username)).ToList()) { Classes = classes };
         }
 
         /// <summary>Sends an Accounting-On or -Off from the NAS (the node closes every session it has open) and waits for the answer.</summary>
@@ -458,7 +461,7 @@ internal static class RadiusBenchmark
             }
 
             return new Target(regions[index].GetProperty("radiusAuthPort").GetInt32(), regions[index].GetProperty("radiusAcctPort").GetInt32(),
-                regions[index].GetProperty("apiPort").GetInt32(), IPAddress.Parse($"127.0.{block}.{index + 1}"), System.Text.Encoding.UTF8.GetBytes(secret), credentials);
+                regions[index].TryGetProperty("managementPort", out var management) ? management.GetInt32() : 0, IPAddress.Parse($"127.0.{block}.{index + 1}"), System.Text.Encoding.UTF8.GetBytes(secret), credentials);
         }
     }
 

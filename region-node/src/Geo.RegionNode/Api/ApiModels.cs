@@ -46,5 +46,20 @@ internal static class Validation
         }
     }
 
+    /// <summary>Text PostgreSQL can store: no NUL and no unpaired UTF-16 surrogate (which has no UTF-8 form).</summary>
+    public static bool IsStorableText(string value)
+    {
+        for (var i = 0; i < value.Length; i++)
+        {
+            var c = value[i];
+            if (c == '\0' || char.IsLowSurrogate(c) || (char.IsHighSurrogate(c) && (++i == value.Length || !char.IsLowSurrogate(value[i]))))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     public static bool IsAddress(string? value) => value is null || (IPAddress.TryParse(value, out var ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork);
 }

@@ -1,5 +1,7 @@
+using Geo.Hosting;
 using Microsoft.AspNetCore.Diagnostics;
-using Npgsql;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
 
 namespace Geo.RegionNode.Api;
 
@@ -8,10 +10,25 @@ internal static class ApiSetup
 {
     public static void AddApi(IServiceCollection services)
     {
-        services.AddProblemDetails();
+        services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
+        {
+            // The framework answers a body over the limit itself (an empty 413 that status code pages fill): say what the limit is.
+            if (context.ProblemDetails.Status == StatusCodes.Status413PayloadTooLarge && context.ProblemDetails.Detail is null)
+            {
+                context.ProblemDetails.Title = ApiErrors.BodyTooLargeTitle;
+                context.ProblemDetails.Detail = ApiErrors.BodyTooLarge(
+                    context.HttpContext.RequestServices.GetRequiredService<IOptions<RegionNodeOptions>>().Value.MaxRequestBodyBytes);
+            }
+        });
         services.AddOpenApi();
         services.AddSingleton<TenantAccess>();
         services.AddSingleton<ShardAccess>();
+        services.AddSingleton<IdempotencyKeys>();
+        // Bad input (malformed JSON, a missing body, a body too large) reaches HandleAsync as BadHttpRequestException,
+        // instead of an empty 400 written by the framework.
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<RegionNodeOptions>>((kestrel, node) =>
+            kestrel.Limits.MaxRequestBodySize = node.Value.MaxRequestBodyBytes);
         SqlMapping.Register();
     }
 
@@ -19,25 +36,16 @@ internal static class ApiSetup
     {
         app.UseExceptionHandler(new ExceptionHandlerOptions { ExceptionHandler = HandleAsync });
         app.UseStatusCodePages();
-        app.MapOpenApi("/openapi/{documentName}.json");
-        var tenant = app.MapGroup("/tenants/{tenant}").AddEndpointFilter<TenantAccess>();
+        // The document lists every route of every tenant: operators read it on the management listener, not the public one.
+        app.MapOpenApi("/openapi/{documentName}.json").RequireManagementListener();
+        var tenant = app.MapGroup("/tenants/{tenant}").AddEndpointFilter<TenantAccess>().AddEndpointFilter<TextInput>();
         SubscriberEndpoints.Map(tenant);
         BillingEndpoints.Map(tenant);
         PlanEndpoints.Map(tenant);
     }
 
-    /// <summary>Failures below the endpoints as problem details: a moved shard is 409, an unreachable database 503.</summary>
-    private static async Task HandleAsync(HttpContext http)
-    {
-        var error = http.Features.Get<IExceptionHandlerFeature>()?.Error;
-        var result = error switch
-        {
-            StaleEpochException => Results.Problem(statusCode: 409, title: "Stale epoch", detail: "The shard moved to another region; retry through geo-router."),
-            PostgresException { SqlState: PostgresErrorCodes.CheckViolation } postgres => Results.Problem(statusCode: 400, title: "Invalid value", detail: postgres.MessageText),
-            NpgsqlException or TimeoutException => Results.Problem(statusCode: 503, title: "Database unavailable", detail: "Retry later."),
-            BadHttpRequestException bad => Results.Problem(statusCode: bad.StatusCode, title: "Bad request", detail: bad.Message),
-            _ => Results.Problem(statusCode: 500, title: "Internal error"),
-        };
-        await result.ExecuteAsync(http);
-    }
+    /// <summary>Failures below the endpoints as problem details (<see cref="ApiErrors"/>).</summary>
+    private static Task HandleAsync(HttpContext http) =>
+        ApiErrors.ToResult(http.Features.Get<IExceptionHandlerFeature>()?.Error,
+            http.RequestServices.GetRequiredService<IOptions<RegionNodeOptions>>().Value.MaxRequestBodyBytes).ExecuteAsync(http);
 }

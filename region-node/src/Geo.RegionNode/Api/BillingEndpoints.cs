@@ -19,10 +19,10 @@ internal static class BillingEndpoints
     {
         tenant.MapGet("/subscribers/{username}/balance", BalanceAsync).WithName("GetBalance");
         tenant.MapGet("/subscribers/{username}/ledger", LedgerAsync).WithName("ListLedger");
-        tenant.MapPost("/subscribers/{username}/topups", (HttpContext http, string tenant, string username, MoneyRequest body, ShardAccess access, IRegionCache cache, CancellationToken ct) =>
-            PostAsync(http, tenant, username, "topup", body, access, cache, ct)).WithName("TopUp");
-        tenant.MapPost("/subscribers/{username}/adjustments", (HttpContext http, string tenant, string username, MoneyRequest body, ShardAccess access, IRegionCache cache, CancellationToken ct) =>
-            PostAsync(http, tenant, username, "adjustment", body, access, cache, ct)).WithName("Adjust");
+        tenant.MapPost("/subscribers/{username}/topups", (HttpContext http, string tenant, string username, MoneyRequest body, ShardAccess access, IdempotencyKeys keys,
+            IRegionCache cache, CancellationToken ct) => PostAsync(http, tenant, username, "topup", body, access, keys, cache, ct)).WithName("TopUp");
+        tenant.MapPost("/subscribers/{username}/adjustments", (HttpContext http, string tenant, string username, MoneyRequest body, ShardAccess access, IdempotencyKeys keys,
+            IRegionCache cache, CancellationToken ct) => PostAsync(http, tenant, username, "adjustment", body, access, keys, cache, ct)).WithName("Adjust");
     }
 
     private static async Task<IResult> BalanceAsync(HttpContext http, string tenant, string username, ShardAccess access, CancellationToken cancellationToken)
@@ -73,15 +73,18 @@ internal static class BillingEndpoints
     /// <summary>The response's columns and the hash that tells a repeated request from a different one with the same key.</summary>
     private const string EntryColumns = ResponseColumns + ", l.request_hash";
 
-    private static async Task<IResult> PostAsync(HttpContext http, string tenant, string username, string kind, MoneyRequest body, ShardAccess access, IRegionCache cache,
-        CancellationToken cancellationToken)
+    /// <summary>The largest amount one top-up or adjustment may carry, either sign: a billion currency units.</summary>
+    public const long MaxAmountMicros = 1_000_000_000_000_000;
+
+    private static async Task<IResult> PostAsync(HttpContext http, string tenant, string username, string kind, MoneyRequest body, ShardAccess access,
+        IdempotencyKeys keys, IRegionCache cache, CancellationToken cancellationToken)
     {
         var key = http.Request.Headers[IdempotencyHeader].ToString();
         var errors = new Dictionary<string, string[]>();
         Validation.Require(errors, IdempotencyHeader, key.Length is >= 1 and <= 200 && !key.StartsWith("cdr:", StringComparison.Ordinal) && !key.StartsWith("demo-seed-", StringComparison.Ordinal),
             "required header: 1 to 200 characters, chosen by the client, unique per operation");
-        Validation.Require(errors, "amountMicros", body.AmountMicros is { } amount && (kind == "topup" ? amount > 0 : amount != 0),
-            kind == "topup" ? "a positive amount in micro-units" : "a non-zero amount in micro-units");
+        Validation.Require(errors, "amountMicros", body.AmountMicros is { } amount && (kind == "topup" ? amount > 0 : amount != 0) && Math.Abs(amount) <= MaxAmountMicros,
+            $"{(kind == "topup" ? "a positive" : "a non-zero")} amount in micro-units, at most {MaxAmountMicros} in size");
         Validation.Require(errors, "reason", body.Reason is null || body.Reason.Length <= 500, "at most 500 characters");
         if (errors.Count > 0)
         {
@@ -95,45 +98,59 @@ internal static class BillingEndpoints
         }
 
         var requestHash = SHA256.HashData(Encoding.UTF8.GetBytes($"{kind}\n{username}\n{body.AmountMicros}\n{body.Reason}"));
+        // Tenant-wide first (the directory), then the shard: a key used for another shard of the tenant is refused here.
+        if (!await keys.ClaimAsync(tenant, key, requestHash, shard.HomeRegion, cancellationToken))
+        {
+            return KeyReused(key);
+        }
+
         for (var attempt = 0; ; attempt++)
         {
             try
             {
-                var (entry, replayed, conflict) = await ShardAccess.WriteAsync(shard, (connection, transaction) =>
-                    ApplyAsync(connection, transaction, username, kind, body, key, requestHash, cancellationToken), cancellationToken);
-                if (conflict)
+                var (outcome, entry) = await ShardAccess.WriteAsync(shard, (connection, transaction) =>
+                    ApplyAsync(connection, transaction, username, kind, body.AmountMicros!.Value, body.Reason, key, requestHash, cancellationToken), cancellationToken);
+                switch (outcome)
                 {
-                    return Results.Problem(statusCode: 409, title: "Idempotency key reused",
-                        detail: $"The key '{key}' was used for a different request; use a new key for a new operation.");
+                    case Outcome.KeyReused:
+                        return KeyReused(key);
+                    case Outcome.NotFound:
+                        return SubscriberEndpoints.NotFound();
+                    case Outcome.Negative:
+                        return Results.Problem(statusCode: 422, title: "Balance would go negative", detail: "This adjustment would take the balance below zero.");
+                    case Outcome.OutOfRange:
+                        return Results.Problem(statusCode: 422, title: "Balance out of range",
+                            detail: "The balance after this operation would exceed what a balance can hold; use a smaller amount.");
+                    case Outcome.Replayed:
+                        http.Response.Headers["Idempotent-Replayed"] = "true";
+                        return Results.Ok(entry);
+                    default:
+                        await cache.InvalidateProfileAsync(shard.DatabaseName, username);
+                        return Results.Created($"/tenants/{tenant}/subscribers/{Uri.EscapeDataString(username)}/ledger", entry);
                 }
-
-                if (entry is null)
-                {
-                    return SubscriberEndpoints.NotFound();
-                }
-
-                if (replayed)
-                {
-                    http.Response.Headers["Idempotent-Replayed"] = "true";
-                    return Results.Ok(entry);
-                }
-
-                await cache.InvalidateProfileAsync(shard.DatabaseName, username);
-                return Results.Created($"/tenants/{tenant}/subscribers/{Uri.EscapeDataString(username)}/ledger", entry);
             }
             catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation && attempt == 0)
             {
                 // The same key committed concurrently: the second pass finds it and replays it.
             }
-            catch (NegativeBalanceException)
-            {
-                return Results.Problem(statusCode: 422, title: "Balance would go negative", detail: "This adjustment would take the balance below zero.");
-            }
         }
     }
 
-    private static async Task<(LedgerEntryResponse? Entry, bool Replayed, bool Conflict)> ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
-        string username, string kind, MoneyRequest body, string key, byte[] requestHash, CancellationToken cancellationToken)
+    private static IResult KeyReused(string key) => Results.Problem(statusCode: 409, title: "Idempotency key reused",
+        detail: $"The key '{key}' was used for a different request; use a new key for a new operation.");
+
+    private enum Outcome
+    {
+        Applied,
+        Replayed,
+        KeyReused,
+        NotFound,
+        Negative,
+        OutOfRange,
+    }
+
+    private static async Task<(Outcome Outcome, LedgerEntryResponse? Entry)> ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        string username, string kind, long amount, string? reason, string key, byte[] requestHash, CancellationToken cancellationToken)
     {
         await using (var existing = new NpgsqlCommand($"SELECT {EntryColumns} FROM ledger_entries l WHERE l.idempotency_key = $1", connection, transaction))
         {
@@ -142,50 +159,63 @@ internal static class BillingEndpoints
             if (await reader.ReadAsync(cancellationToken))
             {
                 var same = !reader.IsDBNull(7) && ((byte[])reader[7]).AsSpan().SequenceEqual(requestHash);
-                return same ? (ReadEntry(reader), true, false) : (null, false, true);
+                return same ? (Outcome.Replayed, ReadEntry(reader)) : (Outcome.KeyReused, null);
             }
         }
 
+        Guid subscriber;
+        long balance;
+        await using (var read = new NpgsqlCommand("""
+            SELECT b.subscriber_id, b.amount_micros FROM balances b JOIN subscribers s ON s.id = b.subscriber_id
+            WHERE s.username = $1 AND s.status <> 'deleted' FOR UPDATE OF b
+            """, connection, transaction))
+        {
+            read.Parameters.Add(new() { Value = username });
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return (Outcome.NotFound, null);
+            }
+
+            (subscriber, balance) = (reader.GetGuid(0), reader.GetInt64(1));
+        }
+
+        // Checked here, not left to the database: an overflowing bigint would otherwise surface as an SQL error.
+        long after;
+        try
+        {
+            after = checked(balance + amount);
+        }
+        catch (OverflowException)
+        {
+            return (Outcome.OutOfRange, null);
+        }
+
+        if (after < 0)
+        {
+            return (Outcome.Negative, null);
+        }
+
         await using var apply = new NpgsqlCommand($"""
-            WITH s AS (SELECT id FROM subscribers WHERE username = $1 AND status <> 'deleted'),
-                 b AS (UPDATE balances SET amount_micros = amount_micros + $2, updated_at = now()
-                       WHERE subscriber_id = (SELECT id FROM s) RETURNING subscriber_id, amount_micros)
+            WITH b AS (UPDATE balances SET amount_micros = $5, updated_at = now() WHERE subscriber_id = $2)
             INSERT INTO ledger_entries AS l (id, subscriber_id, kind, amount_micros, balance_after_micros, idempotency_key, request_hash, reason)
-            SELECT $3, b.subscriber_id, $4, $2, b.amount_micros, $5, $6, $7 FROM b
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
             RETURNING {EntryColumns}
             """, connection, transaction);
-        apply.Parameters.Add(new() { Value = username });
-        apply.Parameters.Add(new() { Value = body.AmountMicros!.Value });
         apply.Parameters.Add(new() { Value = Guid.CreateVersion7() });
+        apply.Parameters.Add(new() { Value = subscriber });
         apply.Parameters.Add(new() { Value = kind });
+        apply.Parameters.Add(new() { Value = amount });
+        apply.Parameters.Add(new() { Value = after });
         apply.Parameters.Add(new() { Value = key });
         apply.Parameters.Add(new() { Value = requestHash });
-        apply.Parameters.Add(new() { Value = (object?)body.Reason ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        apply.Parameters.Add(new() { Value = (object?)reason ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         await using var inserted = await apply.ExecuteReaderAsync(cancellationToken);
-        if (!await inserted.ReadAsync(cancellationToken))
-        {
-            return (null, false, false);
-        }
-
-        var entry = ReadEntry(inserted);
-        if (entry.BalanceAfterMicros < 0)
-        {
-            // Thrown inside the transaction, so the balance change and the entry roll back together.
-            throw new NegativeBalanceException();
-        }
-
-        return (entry, false, false);
+        await inserted.ReadAsync(cancellationToken);
+        return (Outcome.Applied, ReadEntry(inserted));
     }
 
     private static LedgerEntryResponse ReadEntry(NpgsqlDataReader reader) => new(
         reader.GetGuid(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3),
         reader.IsDBNull(4) ? null : reader.GetString(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetFieldValue<DateTimeOffset>(6));
-}
-
-/// <summary>An adjustment would take a balance below zero.</summary>
-internal sealed class NegativeBalanceException : Exception
-{
-    public NegativeBalanceException() : base("the balance would go below zero")
-    {
-    }
 }

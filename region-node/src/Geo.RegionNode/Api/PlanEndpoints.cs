@@ -49,7 +49,20 @@ internal static class PlanEndpoints
         var errors = new Dictionary<string, string[]>();
         Validation.Require(errors, "planId", planId.Length is >= 1 and <= 63 && planId.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '.' or '_' or '-'),
             "lower-case letters, digits, '.', '_' and '-', at most 63");
-        Validation.Require(errors, "displayName", !string.IsNullOrWhiteSpace(body.DisplayName), "required");
+        Validation.Require(errors, "displayName", !string.IsNullOrWhiteSpace(body.DisplayName) && body.DisplayName.Length <= 200, "required, at most 200 characters");
+        Validation.Require(errors, "framedPool", body.FramedPool is null || body.FramedPool.Length <= 200, "at most 200 characters");
+        // The database's own checks, said first in the client's terms (its refusal would name a constraint).
+        foreach (var (field, value) in new (string, int?)[]
+        {
+            ("downloadKbps", body.DownloadKbps), ("uploadKbps", body.UploadKbps), ("sessionTimeoutSeconds", body.SessionTimeoutSeconds),
+            ("validityDays", body.ValidityDays), ("throttleDownloadKbps", body.ThrottleDownloadKbps), ("throttleUploadKbps", body.ThrottleUploadKbps),
+        })
+        {
+            Validation.Require(errors, field, value is null or > 0, "a positive number");
+        }
+
+        Validation.Require(errors, "dataQuotaBytes", body.DataQuotaBytes is null or >= 0, "not negative");
+        Validation.Require(errors, "timeQuotaSeconds", body.TimeQuotaSeconds is null or >= 0, "not negative");
         Validation.Require(errors, "exhaustionAction", body.ExhaustionAction is null or "disconnect" or "throttle", "'disconnect' or 'throttle'");
         Validation.Require(errors, "throttleDownloadKbps", body.ExhaustionAction != "throttle" || (body.ThrottleDownloadKbps > 0 && body.ThrottleUploadKbps > 0),
             "a throttle plan needs throttleDownloadKbps and throttleUploadKbps");

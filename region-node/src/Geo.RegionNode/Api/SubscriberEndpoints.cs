@@ -32,15 +32,20 @@ internal static class SubscriberEndpoints
 
     private static async Task<IResult> ListAsync(string tenant, string? cursor, int? limit, ShardCatalog catalog, CancellationToken cancellationToken)
     {
+        var after = Cursor.Decode(cursor);
+        if (!string.IsNullOrEmpty(cursor) && after is null)
+        {
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["cursor"] = ["not a cursor from this API"] });
+        }
+
         var size = Math.Clamp(limit ?? 100, 1, 1000);
-        var after = Cursor.Decode(cursor) ?? "";
         var items = new List<SubscriberResponse>();
         foreach (var shard in catalog.ShardsOf(tenant))
         {
             await using var connection = await shard.DataSource.OpenConnectionAsync(cancellationToken);
             await using var command = new NpgsqlCommand(
                 $"SELECT {Columns} FROM subscribers WHERE status <> 'deleted' AND username > $1 ORDER BY username LIMIT $2", connection);
-            command.Parameters.Add(new() { Value = after });
+            command.Parameters.Add(new() { Value = after ?? "" });
             command.Parameters.Add(new() { Value = size });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
@@ -315,6 +320,7 @@ internal static class Cursor
 {
     public static string Encode(string key) => Convert.ToBase64String(Encoding.UTF8.GetBytes(key)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
+    /// <summary>The key a cursor holds; null when there is no cursor or it is not one this API wrote.</summary>
     public static string? Decode(string? cursor)
     {
         if (string.IsNullOrEmpty(cursor))
@@ -326,7 +332,8 @@ internal static class Cursor
         base64 = base64.PadRight(base64.Length + ((4 - (base64.Length % 4)) % 4), '=');
         try
         {
-            return Encoding.UTF8.GetString(Convert.FromBase64String(base64));
+            var key = Encoding.UTF8.GetString(Convert.FromBase64String(base64));
+            return Validation.IsStorableText(key) ? key : null;
         }
         catch (FormatException)
         {

@@ -7,12 +7,13 @@ using Npgsql;
 
 namespace Geo.RegionNode.Operations;
 
-/// <summary><c>/health/live</c>, <c>/health/ready</c> and <c>/metrics</c> (Geo.Hosting's formats).</summary>
+/// <summary><c>/health/live</c>, <c>/health/ready</c> and, on the management listener only, <c>/metrics</c> (Geo.Hosting's formats).</summary>
 internal static class HealthEndpoints
 {
     public static void Map(WebApplication app)
     {
-        GeoService.MapMetrics(app);
+        // The series name every tenant's shards: operators scrape them on the management listener.
+        GeoService.MapMetrics(app).RequireManagementListener();
         GeoService.MapHealth(app, async context =>
         {
             var services = context.RequestServices;

@@ -95,19 +95,8 @@ internal sealed class SubscriberLocator : IAsyncDisposable
     /// </summary>
     public async Task<string> PlaceAsync(string tenantId, string username, string home, CancellationToken cancellationToken)
     {
-        await using var connection = await _directory.OpenConnectionAsync(cancellationToken);
-        await using var command = new NpgsqlCommand("""
-            WITH placed AS (
-                INSERT INTO subscriber_placements (tenant_id, username, home_region) VALUES ($1, $2, $3)
-                ON CONFLICT (tenant_id, username) DO NOTHING RETURNING home_region)
-            SELECT home_region FROM placed
-            UNION ALL SELECT home_region FROM subscriber_placements WHERE tenant_id = $1 AND username = $2
-            LIMIT 1
-            """, connection);
-        command.Parameters.Add(new() { Value = tenantId });
-        command.Parameters.Add(new() { Value = username });
-        command.Parameters.Add(new() { Value = home });
-        var placed = string.Intern((string)(await command.ExecuteScalarAsync(cancellationToken))!);
+        var placed = string.Intern((string)await DirectoryWrites.InsertOrReadAsync(_directory, "subscriber_placements", ["tenant_id", "username", "home_region"], 2,
+            "home_region", [tenantId, username, home], cancellationToken));
         _homes.Set((tenantId, username), placed);
         _unknown.Remove((tenantId, username));
         return placed;

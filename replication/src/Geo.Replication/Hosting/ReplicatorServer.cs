@@ -10,8 +10,8 @@ using Microsoft.Extensions.Options;
 namespace Geo.Replication.Hosting;
 
 /// <summary>
-/// The geo-replicator process: a <see cref="ShardReplicator"/> per shard (<see cref="ReplicatorRuntime"/>), <c>/metrics</c> and
-/// health endpoints, configured by <see cref="ReplicatorOptions"/>. SIGTERM lets each shard finish and acknowledge its batch.
+/// The geo-replicator process: a <see cref="ShardReplicator"/> per shard (<see cref="ReplicatorRuntime"/>), health endpoints and,
+/// on the management listener, <c>/metrics</c>, configured by <see cref="ReplicatorOptions"/>. SIGTERM lets each shard finish and acknowledge its batch.
 /// </summary>
 public sealed class ReplicatorServer : IAsyncDisposable
 {
@@ -19,8 +19,14 @@ public sealed class ReplicatorServer : IAsyncDisposable
 
     private ReplicatorServer(WebApplication app) => _app = app;
 
-    /// <summary>Where <c>/metrics</c> and the health endpoints listen when nothing else is configured (<c>--urls</c>).</summary>
+    /// <summary>Where the health endpoints listen when nothing else is configured (<c>--urls</c>).</summary>
     public const string DefaultUrls = "http://127.0.0.1:9464";
+
+    /// <summary>Where <c>/metrics</c> (and health) listen when nothing else is configured (<c>Management:Url</c>).</summary>
+    public const string DefaultManagementUrl = "http://127.0.0.1:9465";
+
+    /// <summary>The management listener's address (after start): <c>/metrics</c>.</summary>
+    public Uri? ManagementAddress => _app.Services.GetRequiredService<ManagementListener>().Address;
 
     /// <summary>The replicator's runtime: its shards and their status.</summary>
     public ReplicatorRuntime Runtime => _app.Services.GetRequiredService<ReplicatorRuntime>();
@@ -36,6 +42,7 @@ public sealed class ReplicatorServer : IAsyncDisposable
     public static ReplicatorServer Create(string[] args, Action<IConfigurationBuilder>? configure = null, Action<IServiceCollection>? services = null)
     {
         var builder = GeoService.CreateBuilder("geo-replicator", DefaultUrls, args, configure);
+        ManagementListener.Add(builder, DefaultManagementUrl);
         builder.Services.AddOptionsWithValidateOnStart<ReplicatorOptions>().BindConfiguration("Replication");
         builder.Services.AddSingleton<IValidateOptions<ReplicatorOptions>, ReplicatorOptionsValidator>();
         builder.Services.AddSingleton(TimeProvider.System);
@@ -44,10 +51,12 @@ public sealed class ReplicatorServer : IAsyncDisposable
         builder.Services.AddHostedService(services => services.GetRequiredService<ReplicatorRuntime>());
 
         var app = builder.Build();
+        ManagementListener.Use(app);
         // Resolved at the first scrape, not here: the runtime and the options are validated when the host starts.
         ReplicationMetrics.Create(app.Services.GetRequiredService<IMeterFactory>(), () => app.Services.GetRequiredService<ReplicatorRuntime>().Status,
             () => app.Services.GetRequiredService<IOptions<ReplicatorOptions>>().Value.LagWarningSeconds);
-        GeoService.MapMetrics(app);
+        // The lag series name every shard the replicator streams: for operators, on the management listener.
+        GeoService.MapMetrics(app).RequireManagementListener();
         GeoService.MapHealth(app, context =>
         {
             var notStreaming = context.RequestServices.GetRequiredService<ReplicatorRuntime>().Status
