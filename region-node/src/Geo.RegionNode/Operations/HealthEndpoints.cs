@@ -28,7 +28,7 @@ internal static class HealthEndpoints
             var directory = refreshedAgo is { } ago && ago < options.Value.RefreshInterval * 5;
             var redis = options.Value.RedisEndpoint.Length == 0 ? "disabled" : cache.SessionIndexValid ? "ok" : "degraded";
             var ready = radius.Listening && postgres && directory;
-            return new HealthReport(ready, new Dictionary<string, object?>
+            var report = new Dictionary<string, object?>
             {
                 ["region"] = options.Value.RegionId,
                 ["listeners"] = radius.Listening ? "ok" : "down",
@@ -36,8 +36,14 @@ internal static class HealthEndpoints
                 ["directory"] = directory ? "ok" : "stale",
                 // Redis is a cache: without it the node answers from PostgreSQL, so it never makes the node unready.
                 ["redis"] = redis,
-                ["shards"] = catalog.Shards.Select(s => new { shard = s.ToString(), epoch = s.Epoch }).ToArray(),
-            });
+            };
+            if (ManagementListener.IsManagement(context))
+            {
+                // Which tenants' shards this node serves is for operators only, like the metrics.
+                report["shards"] = catalog.Shards.Select(s => new { shard = s.ToString(), epoch = s.Epoch }).ToArray();
+            }
+
+            return new HealthReport(ready, report);
         });
     }
 
