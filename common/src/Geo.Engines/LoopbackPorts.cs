@@ -14,6 +14,10 @@ public static class LoopbackPorts
 {
     private static readonly (int Low, int High) Range = BelowEphemeral();
 
+    // Ports handed out by this process: a port is free until its service binds it, which may be much later (the local
+    // stack records its ports first), so without this one process could hand the same free port to two services.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> HandedOut = new();
+
     /// <summary>A TCP port free on 127.0.0.1 now, outside the range the kernel gives to client connections.</summary>
     public static int FreeTcpPort() => Find(udp: false);
 
@@ -25,7 +29,8 @@ public static class LoopbackPorts
         for (var attempt = 0; attempt < 2000; attempt++)
         {
             var port = Random.Shared.Next(Range.Low, Range.High);
-            if (IsFree(port, SocketType.Stream, ProtocolType.Tcp) && (!udp || IsFree(port, SocketType.Dgram, ProtocolType.Udp)))
+            if (!HandedOut.ContainsKey(port) && IsFree(port, SocketType.Stream, ProtocolType.Tcp) && (!udp || IsFree(port, SocketType.Dgram, ProtocolType.Udp)) &&
+                HandedOut.TryAdd(port, true))
             {
                 return port;
             }
