@@ -1,8 +1,6 @@
 using Geo.Ctl.LocalStack;
-using Geo.Engines;
 using Geo.Engines.Postgres;
 using Geo.Testing;
-using Npgsql;
 
 namespace Geo.Ctl.IntegrationTests;
 
@@ -10,40 +8,35 @@ namespace Geo.Ctl.IntegrationTests;
 /// geoctl's own admin actions (it changes the databases directly, not through the router) leave audit entries naming
 /// the operator key it acts with; named keys are added, listed and revoked; <c>geoctl audit</c> shows the log.
 /// </summary>
-public sealed class OperatorAuditTests : IDisposable
+public sealed class OperatorAuditTests : GeoCtlRun
 {
     private const string NasSecret = "nas-secret-never-logged-42";
-    private readonly string _stateDir;
-    private readonly Reaper _reaper;
-    private readonly StringWriter _output = new();
-    private readonly StringWriter _error = new();
 
     public OperatorAuditTests()
+        : base("audit")
     {
-        _stateDir = Path.Combine(TestFolders.Create("audit"), ".geo");
-        _reaper = StackReaper.Start(Path.GetDirectoryName(_stateDir)!);
     }
 
     [Fact]
     public async Task AdminCommands_AuditedUnderTheKeyUsed_RevokedKeyRefused_NoSecretLogged()
     {
         await Succeeds("up", "--subscribers", "10");
-        var keyFile = Path.Combine(Path.GetDirectoryName(_stateDir)!, "ops1.key");
+        var keyFile = Path.Combine(Path.GetDirectoryName(StateDir)!, "ops1.key");
 
         await Succeeds("nas", "add", "--tenant", "acme", "--address", "127.0.10.77", "--secret", NasSecret, "--primary", "a", "--backup", "b", "--id", "bng-77");
         await Succeeds("operator-key", "add", "ops1", "--output", keyFile);
         await Succeeds("nas", "remove", "--tenant", "acme", "--id", "bng-77", "--operator-key-file", keyFile);
         await Succeeds("operator-key", "revoke", "ops1");
         var refused = await GeoCtl("nas", "remove", "--tenant", "acme", "--id", "bng-77", "--operator-key-file", keyFile);
-        _output.GetStringBuilder().Clear();
+        Output.GetStringBuilder().Clear();
         await Succeeds("operator-key", "list");
-        var list = _output.ToString();
-        _output.GetStringBuilder().Clear();
+        var list = Output.ToString();
+        Output.GetStringBuilder().Clear();
         await Succeeds("audit", "--since", "1h");
-        var audit = _output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var audit = Output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
 
         Assert.Equal(1, refused);
-        Assert.Contains("operator key revoked", _error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("operator key revoked", Error.ToString(), StringComparison.Ordinal);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
         var key = (await File.ReadAllTextAsync(keyFile)).Trim();
         Assert.Contains("ops1", list, StringComparison.Ordinal);
@@ -61,28 +54,11 @@ public sealed class OperatorAuditTests : IDisposable
         Assert.Contains("127.0.10.77", audit[5], StringComparison.Ordinal);
         Assert.Contains("geoctl:", audit[5], StringComparison.Ordinal);
 
-        var directory = PostgresCluster.Open(new StackLayout(_stateDir).DirectoryPostgres)!.ConnectionString("geo_directory");
+        var directory = PostgresCluster.Open(new StackLayout(StateDir).DirectoryPostgres)!.ConnectionString("geo_directory");
         var rows = await Sql.QueryAsync<string>(directory, "SELECT a::text FROM audit_log a");
-        var operatorKey = (await File.ReadAllTextAsync(new StackLayout(_stateDir).OperatorKeyFile)).Trim();
+        var operatorKey = (await File.ReadAllTextAsync(new StackLayout(StateDir).OperatorKeyFile)).Trim();
         Assert.All(rows, row => Assert.DoesNotContain(NasSecret, row, StringComparison.Ordinal));
         Assert.All(rows, row => Assert.DoesNotContain(key, row, StringComparison.Ordinal));
         Assert.All(rows, row => Assert.DoesNotContain(operatorKey, row, StringComparison.Ordinal));
     }
-
-    public void Dispose()
-    {
-        NpgsqlConnection.ClearAllPools();
-        _reaper.Dispose();
-        _output.Dispose();
-        _error.Dispose();
-    }
-
-    private async Task Succeeds(params string[] args)
-    {
-        var code = await GeoCtl(args);
-        Assert.True(code == 0, $"geoctl {string.Join(' ', args)} exited {code}:\n{_error}\n{_output}");
-    }
-
-    private Task<int> GeoCtl(params string[] args) =>
-        GeoCtlCommand.Create(_output, _error).Parse([.. args, "--state-dir", _stateDir]).InvokeAsync();
 }
