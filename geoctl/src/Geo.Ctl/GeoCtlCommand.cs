@@ -19,6 +19,13 @@ public static class GeoCtlCommand
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("GEO_STATE_DIR") is { Length: > 0 } dir ? dir : ".geo",
         };
 
+        var operatorKeyFile = new Option<string?>(Operators.AuditedAction.KeyFileOption)
+        {
+            Description = "Operator key to act as in commands that change something (default: $GEO_OPERATOR_KEY_FILE, else the stack's operator.key)",
+            Recursive = true,
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("GEO_OPERATOR_KEY_FILE") is { Length: > 0 } file ? file : null,
+        };
+
         var regions = new Option<string>("--regions") { Description = "Comma-separated region ids of a new stack", DefaultValueFactory = _ => "a,b" };
         var subscribers = new Option<int>("--subscribers") { Description = "Demo subscribers per shard of a new stack", DefaultValueFactory = _ => 10_000 };
         var up = new Command("up", "Start the local stack (creating, migrating and seeding it when needed)") { regions, subscribers };
@@ -39,6 +46,7 @@ public static class GeoCtlCommand
         return new RootCommand("geoctl: the Geo operator CLI")
         {
             stateDir,
+            operatorKeyFile,
             up,
             down,
             status,
@@ -46,6 +54,8 @@ public static class GeoCtlCommand
             NasConfig.NasConfigCommand.Create(stateDir, output, error),
             Tenants.TenantCommand.Create(stateDir, output, error),
             Tenants.NasCommand.Create(stateDir, output, error),
+            Operators.OperatorKeyCommand.Create(stateDir, output, error),
+            Operators.AuditCommand.Create(stateDir, output, error),
             Replication.VerifyCommand.Create(stateDir, output, error),
             Replication.DebeziumConfigCommand.Create(stateDir, output, error),
         };

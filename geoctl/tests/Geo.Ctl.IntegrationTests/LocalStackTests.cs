@@ -10,19 +10,13 @@ using Npgsql;
 namespace Geo.Ctl.IntegrationTests;
 
 /// <summary>geoctl up/status/down against real PostgreSQL and Redis processes, through the command line parser.</summary>
-public sealed class LocalStackTests : IDisposable
+public sealed class LocalStackTests : GeoCtlRun
 {
     private const int Subscribers = 120;
-    private readonly string _stateDir;
-    private readonly Reaper _reaper;
-    private readonly StringWriter _output = new();
-    private readonly StringWriter _error = new();
 
     public LocalStackTests()
+        : base("stack")
     {
-        _stateDir = Path.Combine(TestFolders.Create("stack"), ".geo");
-        // Whatever happens to this test process, no process of this stack outlives it.
-        _reaper = StackReaper.Start(Path.GetDirectoryName(_stateDir)!);
     }
 
     [Fact]
@@ -30,7 +24,7 @@ public sealed class LocalStackTests : IDisposable
     {
         await Succeeds("up", "--subscribers", Subscribers.ToString(CultureInfo.InvariantCulture));
 
-        var layout = new StackLayout(_stateDir);
+        var layout = new StackLayout(StateDir);
         foreach (var region in new[] { "a", "b" })
         {
             var cluster = PostgresCluster.Open(layout.RegionPostgres(region))!;
@@ -57,7 +51,7 @@ public sealed class LocalStackTests : IDisposable
             await Sql.QueryAsync<string>(directory, "SELECT tenant_id || '@' || home_region || ' owner ' || owner_region || ' standby ' || standby_region || ' epoch ' || epoch FROM shards ORDER BY 1"));
         Assert.Equal([4L * Subscribers], await Sql.QueryAsync<long>(directory, "SELECT count(*) FROM subscriber_placements"));
         Assert.Equal([0L], await Sql.QueryAsync<long>(directory, "SELECT count(*) FROM nas_devices WHERE backup_region IS NULL OR backup_region = primary_region"));
-        Assert.Contains("The local stack is up.", _output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("The local stack is up.", Output.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -65,7 +59,7 @@ public sealed class LocalStackTests : IDisposable
     {
         await Succeeds("up", "--subscribers", "20");
         await Succeeds("check-ledger");
-        var shard = PostgresCluster.Open(new StackLayout(_stateDir).RegionPostgres("b"))!.ConnectionString("geo_zenith_b");
+        var shard = PostgresCluster.Open(new StackLayout(StateDir).RegionPostgres("b"))!.ConnectionString("geo_zenith_b");
         await using (var connection = new NpgsqlConnection(shard))
         {
             await connection.OpenAsync();
@@ -75,15 +69,15 @@ public sealed class LocalStackTests : IDisposable
 
         Assert.Equal(1, await GeoCtl("check-ledger"));
 
-        Assert.Contains("FAIL geo_zenith_b: 1 balances differ", _output.ToString(), StringComparison.Ordinal);
-        Assert.Contains("zenith-b-000009", _output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("FAIL geo_zenith_b: 1 balances differ", Output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("zenith-b-000009", Output.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Up_Twice_SecondRunReusesAndWritesNothing()
     {
         await Succeeds("up", "--subscribers", "10");
-        var layout = new StackLayout(_stateDir);
+        var layout = new StackLayout(StateDir);
         var shard = PostgresCluster.Open(layout.RegionPostgres("a"))!.ConnectionString("geo_acme_a");
         var before = await Sql.QueryAsync<Guid>(shard, "SELECT id FROM subscribers ORDER BY id");
         var credentials = await File.ReadAllTextAsync(layout.CredentialsFile("geo_acme_a"));
@@ -92,15 +86,15 @@ public sealed class LocalStackTests : IDisposable
 
         Assert.Equal(before, await Sql.QueryAsync<Guid>(shard, "SELECT id FROM subscribers ORDER BY id"));
         Assert.Equal(credentials, await File.ReadAllTextAsync(layout.CredentialsFile("geo_acme_a")));
-        Assert.Contains("Reusing the local stack", _output.ToString(), StringComparison.Ordinal);
-        Assert.Contains("10 subscribers already there", _output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Reusing the local stack", Output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("10 subscribers already there", Output.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Up_DemoSecrets_SealedAtRestAndOpenWithTheStackKeyring()
     {
         await Succeeds("up", "--subscribers", "5");
-        var layout = new StackLayout(_stateDir);
+        var layout = new StackLayout(StateDir);
         var shard = PostgresCluster.Open(layout.RegionPostgres("b"))!.ConnectionString("geo_zenith_b");
         var box = new SecretBox(SecretKeyring.Load(layout.KeyringFile));
         var credentials = (await File.ReadAllLinesAsync(layout.CredentialsFile("geo_zenith_b"))).Skip(1).Select(l => l.Split(',')).ToDictionary(p => p[0], p => p[1]);
@@ -127,7 +121,7 @@ public sealed class LocalStackTests : IDisposable
     public async Task Down_AfterUp_LeavesNoProcessAndStatusSaysDown()
     {
         await Succeeds("up", "--subscribers", "1");
-        var layout = new StackLayout(_stateDir);
+        var layout = new StackLayout(StateDir);
         var pids = new[] { "a", "b" }
             .SelectMany(r => new[] { PostgresCluster.Open(layout.RegionPostgres(r))!.ServerPid, RedisServer.Open(layout.RegionRedis(r))!.Pid })
             .Append(PostgresCluster.Open(layout.DirectoryPostgres)!.ServerPid)
@@ -136,8 +130,8 @@ public sealed class LocalStackTests : IDisposable
             .ToArray();
         Assert.All(pids, pid => Assert.True(Processes.IsAlive(pid)));
         var status = await GeoCtl("status");
-        Assert.True(status == 0, $"geoctl status exited {status} right after up:\n{_output}");
-        Assert.DoesNotContain("metrics unavailable", _output.ToString(), StringComparison.Ordinal);
+        Assert.True(status == 0, $"geoctl status exited {status} right after up:\n{Output}");
+        Assert.DoesNotContain("metrics unavailable", Output.ToString(), StringComparison.Ordinal);
         // Metrics on each service's management port, not on the port clients reach.
         using var http = new HttpClient();
         foreach (var region in (await StackState.LoadAsync(layout, CancellationToken.None))!.Regions)
@@ -162,7 +156,7 @@ public sealed class LocalStackTests : IDisposable
     public async Task Up_AfterDown_ResumesWithTheSameData()
     {
         await Succeeds("up", "--subscribers", "3");
-        var layout = new StackLayout(_stateDir);
+        var layout = new StackLayout(StateDir);
         var shard = PostgresCluster.Open(layout.RegionPostgres("a"))!.ConnectionString("geo_acme_a");
         var before = await Sql.QueryAsync<string>(shard, "SELECT username FROM subscribers ORDER BY 1");
         await Succeeds("down");
@@ -176,12 +170,12 @@ public sealed class LocalStackTests : IDisposable
     [Fact]
     public async Task Up_WhileAnotherGeoctlHoldsTheStack_RefusedWithClearMessage()
     {
-        using var held = StackLock.Acquire(new StackLayout(_stateDir));
+        using var held = StackLock.Acquire(new StackLayout(StateDir));
 
         Assert.Equal(2, await GeoCtl("up"));
 
-        Assert.Contains("another geoctl is working on the stack", _error.ToString(), StringComparison.Ordinal);
-        Assert.False(File.Exists(new StackLayout(_stateDir).StateFile));
+        Assert.Contains("another geoctl is working on the stack", Error.ToString(), StringComparison.Ordinal);
+        Assert.False(File.Exists(new StackLayout(StateDir).StateFile));
     }
 
     [Theory]
@@ -192,32 +186,14 @@ public sealed class LocalStackTests : IDisposable
     {
         Assert.Equal(2, await GeoCtl("up", option, value));
 
-        Assert.StartsWith("geoctl: ", _error.ToString(), StringComparison.Ordinal);
-        Assert.False(System.IO.Directory.Exists(new StackLayout(_stateDir).DirectoryPostgres));
+        Assert.StartsWith("geoctl: ", Error.ToString(), StringComparison.Ordinal);
+        Assert.False(System.IO.Directory.Exists(new StackLayout(StateDir).DirectoryPostgres));
     }
 
     [Fact]
     public async Task Status_NoStack_SaysHowToStartOne()
     {
         Assert.Equal(3, await GeoCtl("status"));
-        Assert.Contains("geoctl up", _output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("geoctl up", Output.ToString(), StringComparison.Ordinal);
     }
-
-    public void Dispose()
-    {
-        NpgsqlConnection.ClearAllPools();
-        _reaper.Dispose();
-        _output.Dispose();
-        _error.Dispose();
-    }
-
-    /// <summary>Runs geoctl and asserts that it succeeded, showing what it printed when it did not.</summary>
-    private async Task Succeeds(params string[] args)
-    {
-        var code = await GeoCtl(args);
-        Assert.True(code == 0, $"geoctl {string.Join(' ', args)} exited {code}:\n{_error}\n{_output}");
-    }
-
-    private Task<int> GeoCtl(params string[] args) =>
-        GeoCtlCommand.Create(_output, _error).Parse([.. args, "--state-dir", _stateDir]).InvokeAsync();
 }

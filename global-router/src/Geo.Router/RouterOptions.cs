@@ -102,9 +102,15 @@ public sealed class RouterOptions
                 yield return "Router:Admin:OperatorKeySha256 must be the hex SHA-256 of the operator key (64 hex digits)";
             }
 
-            if (string.IsNullOrWhiteSpace(DirectoryConnectionString) && DirectoryStore == "postgres")
+            if (string.IsNullOrWhiteSpace(DirectoryConnectionString))
             {
-                yield return "Router:Admin needs Router:DirectoryConnectionString";
+                // With the Consul store too: operator keys and the audit log live only in PostgreSQL (see OperatorStore).
+                yield return "Router:Admin needs Router:DirectoryConnectionString (with the consul store: a PostgreSQL database with the directory schema, for operator keys and the audit log)";
+            }
+
+            if (Admin.RefusedAuditPerSource < 0 || Admin.RefusedAuditTotal < Admin.RefusedAuditPerSource || Admin.RefusedAuditWindow <= TimeSpan.Zero)
+            {
+                yield return "Router:Admin:RefusedAuditPerSource must not be negative, RefusedAuditTotal at least RefusedAuditPerSource, RefusedAuditWindow positive";
             }
 
             if (Admin.Servers.Count == 0)
@@ -127,7 +133,11 @@ public sealed class RouterOptions
 /// </summary>
 public sealed class AdminOptions
 {
-    /// <summary>Hex SHA-256 of the operator key (<c>printf %s "$KEY" | sha256sum</c>); empty turns the admin API off.</summary>
+    /// <summary>
+    /// Hex SHA-256 of the bootstrap operator key (<c>printf %s "$KEY" | sha256sum</c>), named <c>bootstrap</c> in the audit
+    /// log; empty turns the admin API off. Further operators get named, revocable keys (<c>POST /admin/operator-keys</c>,
+    /// <c>geoctl operator-key add</c>), stored hashed in the directory.
+    /// </summary>
     public string OperatorKeySha256 { get; set; } = "";
 
     /// <summary>Per region, its PostgreSQL server: a connection string without a database, allowed to create databases; never logged.</summary>
@@ -135,6 +145,18 @@ public sealed class AdminOptions
 
     /// <summary>How long a creation waits for each standby's replicator to start streaming.</summary>
     public TimeSpan ReplicationTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>
+    /// Refused admin calls (no, wrong or revoked operator key) written to the audit log per source address and
+    /// <see cref="RefusedAuditWindow"/>; more are counted in a warning instead, so a flood cannot fill the table.
+    /// </summary>
+    public int RefusedAuditPerSource { get; set; } = 10;
+
+    /// <summary>Refused admin calls written per <see cref="RefusedAuditWindow"/> from all sources together (many addresses, one flood).</summary>
+    public int RefusedAuditTotal { get; set; } = 100;
+
+    /// <summary>The window the refused-call caps count in.</summary>
+    public TimeSpan RefusedAuditWindow { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Whether the admin API is on.</summary>
     public bool Enabled => OperatorKeySha256.Length > 0;

@@ -68,6 +68,7 @@ public sealed class RouterServer : IAsyncDisposable
         services.AddSingleton<TenantAuthenticator>();
         services.AddSingleton<OrphanSweepService>();
         services.AddSingleton(sp => new TenantAdmin(store ?? sp.GetRequiredService<IDirectoryStore>(), sp.GetRequiredService<IOptions<RouterOptions>>()));
+        services.AddSingleton<AdminAudit>();
         services.AddHttpForwarder();
         services.AddHostedService<DirectoryHostedService>();
         services.AddHostedService(sp => sp.GetRequiredService<OrphanSweepService>());

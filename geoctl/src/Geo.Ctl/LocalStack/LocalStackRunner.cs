@@ -530,6 +530,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         reporter.Line($"  curl -si -H \"Authorization: Bearer $(cat {StackLayout.Show(layout.ApiKeyFile(tenant.Id))})\" http://127.0.0.1:{state.RouterPort}/tenants/{tenant.Id}/subscribers/{DemoData.Username(tenant.Id, state.Regions[^1].Id, 1)}");
         reporter.Line("  geoctl tenant create nova --home a --standby-of a=b    geoctl tenant list    (docs/lifecycle.md)");
         reporter.Line($"  admin API: curl -s -H \"Authorization: Bearer $(cat {StackLayout.Show(layout.OperatorKeyFile)})\" http://127.0.0.1:{state.RouterPort}/admin/tenants");
+        reporter.Line("  operators: that key is 'bootstrap'; named keys with 'geoctl operator-key add <name>', every admin action in 'geoctl audit'");
         reporter.Line("  geoctl status    geoctl down    geoctl down --purge");
     }
 

@@ -1,4 +1,5 @@
 using Geo.Ctl.LocalStack;
+using Geo.Directory.Operators;
 using Geo.Directory.Stores.Postgres;
 using Geo.Engines;
 using Geo.Engines.Postgres;
@@ -20,6 +21,7 @@ internal sealed class LocalPlatform : IAsyncDisposable
         Databases = databases;
         Directory = directory;
         State = state;
+        Operators = new OperatorStore(databases.DirectoryConnectionString);
     }
 
     public StackLayout Layout { get; }
@@ -29,6 +31,9 @@ internal sealed class LocalPlatform : IAsyncDisposable
     public PostgresDirectoryStore Directory { get; }
 
     public StackState State { get; }
+
+    /// <summary>The operator keys and the audit log (directory database).</summary>
+    public OperatorStore Operators { get; }
 
     /// <summary>Opens the local stack's platform; it must be running (<c>geoctl up</c>).</summary>
     public static async Task<LocalPlatform> OpenAsync(StackLayout layout, CancellationToken cancellationToken)
@@ -56,7 +61,29 @@ internal sealed class LocalPlatform : IAsyncDisposable
         return file;
     }
 
-    public ValueTask DisposeAsync() => Directory.DisposeAsync();
+    /// <summary>
+    /// Who geoctl acts as: the key in <paramref name="keyFile"/> (a named operator key), by default the stack's own
+    /// operator.key, which the router knows as its bootstrap key and the audit log names <c>bootstrap</c>.
+    /// </summary>
+    public async Task<OperatorIdentity> IdentifyOperatorAsync(string? keyFile, CancellationToken cancellationToken)
+    {
+        var file = keyFile ?? Layout.OperatorKeyFile;
+        if (!File.Exists(file))
+        {
+            return default;
+        }
+
+        var bootstrap = File.Exists(Layout.OperatorKeyFile) ? OperatorKeys.Hash(await ReadKeyAsync(Layout.OperatorKeyFile, cancellationToken)) : null;
+        return OperatorKeys.Identify(await ReadKeyAsync(file, cancellationToken), await Operators.ListKeysAsync(cancellationToken), bootstrap);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Operators.DisposeAsync();
+        await Directory.DisposeAsync();
+    }
+
+    private static async Task<string> ReadKeyAsync(string file, CancellationToken cancellationToken) => (await File.ReadAllTextAsync(file, cancellationToken)).Trim();
 
     private static PostgresCluster Running(PostgresCluster? cluster, string what) =>
         cluster is { IsRunning: true } ? cluster : throw new StackException($"{what} is not running: start the stack with 'geoctl up'");

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Net;
+using Geo.Ctl.Operators;
+using Geo.Directory.Operators;
 using Geo.Engines;
 using Geo.Provisioning;
 
@@ -40,7 +42,11 @@ internal static class NasCommand
         {
             tenant, address, secret, secretFile, vendor, primary, backup, coaPort, id, noMessageAuthenticator,
         };
-        add.SetAction((result, ct) => TenantCommand.RunAsync(result, stateDir, output, error, async (platform, reporter) =>
+        add.SetAction((result, ct) => TenantCommand.RunAsync(result, stateDir, output, error, new AuditedAction("nas.add", result.GetValue(tenant), new
+        {
+            nas = result.GetValue(id) ?? (IPAddress.TryParse(result.GetValue(address), out var ip) ? NasProvisioner.DefaultId(ip) : null), address = result.GetValue(address), primary = result.GetValue(primary), backup = result.GetValue(backup),
+            vendor = result.GetValue(vendor), coaPort = result.GetValue(coaPort), messageAuthenticator = !result.GetValue(noMessageAuthenticator),
+        }), async (platform, reporter) =>
         {
             if (!IPAddress.TryParse(result.GetValue(address), out var ip))
             {
@@ -95,7 +101,8 @@ internal static class NasCommand
         var tenant = TenantOption();
         var id = new Option<string>("--id") { Description = "The NAS id", Required = true };
         var remove = new Command("remove", "Remove a NAS: region nodes stop answering it") { tenant, id };
-        remove.SetAction((result, ct) => TenantCommand.RunAsync(result, stateDir, output, error, async (platform, reporter) =>
+        remove.SetAction((result, ct) => TenantCommand.RunAsync(result, stateDir, output, error, new AuditedAction("nas.remove", result.GetValue(tenant), new { nas = result.GetValue(id) }),
+            async (platform, reporter) =>
         {
             var nasId = result.GetValue(id)!;
             var found = await new NasProvisioner(platform.Directory, platform.Databases, platform.OpenSecrets(), reporter).RemoveAsync(result.GetValue(tenant)!, nasId, ct);
@@ -118,7 +125,10 @@ internal static class NasCommand
         {
             tenant, id, secret, secretFile, overlap, finish, force,
         };
-        rotate.SetAction((result, ct) => TenantCommand.RunAsync(result, stateDir, output, error, async (platform, reporter) =>
+        rotate.SetAction((result, ct) => TenantCommand.RunAsync(result, stateDir, output, error, result.GetValue(finish)
+            ? new AuditedAction("nas.secret.finish", result.GetValue(tenant), new { nas = result.GetValue(id) })
+            : new AuditedAction("nas.secret.rotate", result.GetValue(tenant), new { nas = result.GetValue(id), overlap = result.GetValue(overlap), force = result.GetValue(force) }),
+            async (platform, reporter) =>
         {
             var nasId = result.GetValue(id)!;
             var provisioner = new NasProvisioner(platform.Directory, platform.Databases, platform.OpenSecrets(), reporter);
@@ -130,7 +140,7 @@ internal static class NasCommand
             }
 
             var shared = await ReadSecretAsync(result, secret, secretFile, ct);
-            var until = await provisioner.RotateSecretAsync(result.GetValue(tenant)!, nasId, shared, ParseDuration(result.GetValue(overlap)!), result.GetValue(force), ct);
+            var until = await provisioner.RotateSecretAsync(result.GetValue(tenant)!, nasId, shared, ParseDuration(result.GetValue(overlap)!, "--overlap"), result.GetValue(force), ct);
             await KeepSecretAsync(platform, nasId, shared, ct);
             reporter.Line($"NAS {nasId}: new secret active; the old one is accepted until {until:u}. Re-key the NAS, then 'nas rotate-secret --finish' (or let it expire).");
             return 0;
@@ -157,21 +167,8 @@ internal static class NasCommand
         PrivateFile.WriteAsync(platform.Layout.NasSecretFile(nasId), secret, cancellationToken);
 
     /// <summary>90s, 30m, 24h, 7d (or a TimeSpan such as 01:30:00).</summary>
-    internal static TimeSpan ParseDuration(string text)
-    {
-        if (text.Length > 1 && long.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var value))
-        {
-            switch (text[^1])
-            {
-                case 's': return TimeSpan.FromSeconds(value);
-                case 'm': return TimeSpan.FromMinutes(value);
-                case 'h': return TimeSpan.FromHours(value);
-                case 'd': return TimeSpan.FromDays(value);
-            }
-        }
-
-        return TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var span) && span >= TimeSpan.Zero
+    internal static TimeSpan ParseDuration(string text, string option) =>
+        AuditQuery.TryParseSpan(text, out var span)
             ? span
-            : throw new ProvisioningException($"--overlap '{text}' is not a duration such as 90s, 30m, 24h or 7d");
-    }
+            : throw new ProvisioningException($"{option} '{text}' is not a duration such as 90s, 30m, 24h or 7d");
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Geo.Ctl.LocalStack;
+using Geo.Ctl.Operators;
 using Geo.Directory;
 using Geo.Directory.Shards;
 using Geo.Engines;
@@ -40,7 +41,10 @@ internal static class TenantCommand
         {
             tenant, homes, standbyOf, name, abort, timeout,
         };
-        create.SetAction((result, ct) => RunAsync(result, stateDir, output, error, async (platform, reporter) =>
+        create.SetAction((result, ct) => RunAsync(result, stateDir, output, error, result.GetValue(abort)
+            ? new AuditedAction("tenant.abort", result.GetValue(tenant))
+            : new AuditedAction("tenant.create", result.GetValue(tenant), new { homes = result.GetValue(homes), standbyOf = result.GetValue(standbyOf), displayName = result.GetValue(name) }),
+            async (platform, reporter) =>
         {
             var id = result.GetValue(tenant)!;
             var provisioner = Provisioner(platform, reporter, result.GetValue(timeout));
@@ -71,7 +75,10 @@ internal static class TenantCommand
         var timeout = new Option<int>("--replication-timeout") { Description = "Seconds to wait for the standby's replicator to start streaming", DefaultValueFactory = _ => 120 };
         var abort = new Option<bool>("--abort") { Description = "Undo an unfinished add-region: remove the new shard's replication, slot, databases and directory entry" };
         var add = new Command("add-region", "Give an existing tenant a shard in another home region (same steps as create)") { tenant, region, standby, noStandby, timeout, abort };
-        add.SetAction((result, ct) => RunAsync(result, stateDir, output, error, async (platform, reporter) =>
+        add.SetAction((result, ct) => RunAsync(result, stateDir, output, error, result.GetValue(abort)
+            ? new AuditedAction("tenant.region.abort", result.GetValue(tenant))
+            : new AuditedAction("tenant.region.add", result.GetValue(tenant), new { region = result.GetValue(region), standby = result.GetValue(standby), noStandby = result.GetValue(noStandby) }),
+            async (platform, reporter) =>
         {
             var id = result.GetValue(tenant)!;
             var home = result.GetValue(region)!;
@@ -103,7 +110,9 @@ internal static class TenantCommand
         {
             tenant, region, force, archive,
         };
-        retire.SetAction((result, ct) => RunAsync(result, stateDir, output, error, async (platform, reporter) =>
+        retire.SetAction((result, ct) => RunAsync(result, stateDir, output, error,
+            new AuditedAction("tenant.shard.retire", result.GetValue(tenant), new { region = result.GetValue(region), force = result.GetValue(force), archive = result.GetValue(archive) }),
+            async (platform, reporter) =>
         {
             var id = result.GetValue(tenant)!;
             var home = result.GetValue(region)!;
@@ -163,7 +172,7 @@ internal static class TenantCommand
     {
         var tenant = new Argument<string>("tenant") { Description = "Tenant id" };
         var rotate = new Command("rotate-key", "Issue a new API key for a tenant; the old one stops working at once") { tenant };
-        rotate.SetAction((result, ct) => RunAsync(result, stateDir, output, error, async (platform, reporter) =>
+        rotate.SetAction((result, ct) => RunAsync(result, stateDir, output, error, new AuditedAction("tenant.key.rotate", result.GetValue(tenant)), async (platform, reporter) =>
         {
             var id = result.GetValue(tenant)!;
             var key = await Provisioner(platform, reporter, 120).RotateApiKeyAsync(id, ct);
@@ -235,12 +244,23 @@ internal static class TenantCommand
             ? regions.Single(r => r != home)
             : throw new ProvisioningException($"say which region stands by for {home} (--standby-of {home}=<region>, or {home}=none): the platform has regions {string.Join(", ", regions)}");
 
-    internal static async Task<int> RunAsync(ParseResult result, Option<string> stateDir, TextWriter output, TextWriter error, Func<LocalPlatform, Reporter, Task<int>> action)
+    /// <summary>Runs a command that only reads (list, show): no operator key is asked for and nothing is audited.</summary>
+    internal static Task<int> RunAsync(ParseResult result, Option<string> stateDir, TextWriter output, TextWriter error, Func<LocalPlatform, Reporter, Task<int>> action) =>
+        RunAsync(result, stateDir, output, error, audited: null, action);
+
+    /// <summary>
+    /// Runs a command; one that changes something (<paramref name="audited"/>) runs only for a working operator key
+    /// (<c>--operator-key-file</c>, default the stack's operator.key) and leaves an audit entry, refused and failed ones too.
+    /// </summary>
+    internal static async Task<int> RunAsync(
+        ParseResult result, Option<string> stateDir, TextWriter output, TextWriter error, AuditedAction? audited, Func<LocalPlatform, Reporter, Task<int>> action)
     {
         try
         {
             await using var platform = await LocalPlatform.OpenAsync(new StackLayout(result.GetValue(stateDir)!), CancellationToken.None);
-            return await action(platform, new Reporter(output));
+            return audited is null
+                ? await action(platform, new Reporter(output))
+                : await audited.RunAsync(platform, result.GetValue<string?>(AuditedAction.KeyFileOption), () => action(platform, new Reporter(output)), error);
         }
         catch (Exception ex) when (ex is ProvisioningException or StackException or EngineException or MigrationException or NpgsqlException or DirectoryStoreException or IOException)
         {

@@ -1,4 +1,5 @@
 using Geo.Directory;
+using Geo.Directory.Operators;
 using Geo.Directory.Shards;
 using Geo.Hosting;
 using Geo.Provisioning;
@@ -16,11 +17,14 @@ internal sealed record AdminTenantBody(string? Id, string? DisplayName, List<Adm
 /// <summary>One home region of a tenant to create, and its standby (null: none).</summary>
 internal sealed record AdminShardBody(string? Home, string? Standby);
 
-/// <summary>What the admin API works with: the directory store and each region's PostgreSQL server.</summary>
-internal sealed class TenantAdmin(IDirectoryStore store, IOptions<RouterOptions> options)
+/// <summary>
+/// What the admin API works with: the directory store, each region's PostgreSQL server, and the operator keys and
+/// audit log (PostgreSQL, see <see cref="OperatorStore"/>).
+/// </summary>
+internal sealed class TenantAdmin(IDirectoryStore store, IOptions<RouterOptions> options) : IAsyncDisposable
 {
     private readonly AdminOptions _admin = options.Value.Admin;
-    private readonly byte[] _operatorKeyHash = options.Value.Admin.Enabled ? Convert.FromHexString(options.Value.Admin.OperatorKeySha256) : [];
+    private readonly byte[] _bootstrapKeyHash = options.Value.Admin.Enabled ? Convert.FromHexString(options.Value.Admin.OperatorKeySha256) : [];
     // The provisioner reaches the directory through the store (PostgreSQL or Consul); only the servers are used from here.
     private readonly PlatformDatabases? _databases = options.Value.Admin.Enabled
         ? new PlatformDatabases(options.Value.DirectoryConnectionString ?? "(directory in Consul)", options.Value.Admin.Servers)
@@ -28,53 +32,104 @@ internal sealed class TenantAdmin(IDirectoryStore store, IOptions<RouterOptions>
 
     public bool Enabled => _admin.Enabled;
 
-    public bool IsOperator(HttpRequest request) => BearerKeys.Authorizes(request, _operatorKeyHash);
+    /// <summary>Operator keys and the audit log; set whenever <see cref="Enabled"/> (the options validator sees to the connection string).</summary>
+    public OperatorStore? Operators { get; } = options.Value.Admin.Enabled ? new OperatorStore(options.Value.DirectoryConnectionString!) : null;
+
+    /// <summary>
+    /// Who sent the request's bearer key: the configured bootstrap key or a named key. The key table is read on every
+    /// call (it is small and admin calls are few), so a key revoked a moment ago is refused by the next request.
+    /// </summary>
+    public async Task<OperatorIdentity> IdentifyAsync(HttpRequest request, CancellationToken cancellationToken) =>
+        BearerKeys.TryRead(request, out var key)
+            ? OperatorKeys.Identify(key, await Operators!.ListKeysAsync(cancellationToken), _bootstrapKeyHash)
+            : default;
 
     public TenantProvisioner Provisioner(IProvisioningProgress progress) =>
         new(store, _databases!, progress, new ProvisioningOptions { ReplicationTimeout = _admin.ReplicationTimeout });
 
     public TenantReports Reports() => new(store, _databases!);
+
+    public ValueTask DisposeAsync() => Operators?.DisposeAsync() ?? ValueTask.CompletedTask;
 }
 
 /// <summary>
 /// <c>/admin/tenants</c>: create a tenant (the same resumable steps as <c>geoctl tenant create</c>), undo an
-/// unfinished creation, list and show tenants. Answers 404 when the admin API is off and 401 without the operator key.
+/// unfinished creation, list and show tenants; <c>/admin/operator-keys</c> and <c>/admin/audit</c>
+/// (<see cref="OperatorEndpoints"/>). Answers 404 when the admin API is off and 401 without a working operator key.
+/// Every change is written to the audit log, and every refused call (capped per source, see <see cref="AdminAudit"/>).
 /// </summary>
 internal static class AdminEndpoints
 {
     public static void Map(WebApplication app)
     {
         var admin = app.MapGroup("/admin").AddEndpointFilter(OperatorOnlyAsync);
-        admin.MapPost("/tenants", CreateAsync);
-        admin.MapDelete("/tenants/{tenant}/creation", AbortAsync);
-        admin.MapPost("/tenants/{tenant}/key", RotateKeyAsync);
-        admin.MapGet("/tenants", (TenantAdmin tenants, CancellationToken ct) => ReportAsync(tenants, null, ct));
-        admin.MapGet("/tenants/{tenant}", (string tenant, TenantAdmin tenants, CancellationToken ct) => ReportAsync(tenants, tenant, ct));
+        admin.MapPost("/tenants", CreateAsync).WithMetadata(new AdminAction("tenant.create"));
+        admin.MapDelete("/tenants/{tenant}/creation", AbortAsync).WithMetadata(new AdminAction("tenant.abort"));
+        admin.MapPost("/tenants/{tenant}/key", RotateKeyAsync).WithMetadata(new AdminAction("tenant.key.rotate"));
+        admin.MapGet("/tenants", (TenantAdmin tenants, CancellationToken ct) => ReportAsync(tenants, null, ct)).WithMetadata(AdminAction.Read("tenant.read"));
+        admin.MapGet("/tenants/{tenant}", (string tenant, TenantAdmin tenants, CancellationToken ct) => ReportAsync(tenants, tenant, ct)).WithMetadata(AdminAction.Read("tenant.read"));
+        OperatorEndpoints.Map(admin);
     }
 
     /// <summary>
-    /// Lets only the operator key through (<c>/admin/...</c>, <c>/directory</c>): 404 while no operator key is configured,
-    /// 401 without it.
+    /// Lets only a working operator key through (<c>/admin/...</c>, <c>/directory</c>): 404 while no operator key is
+    /// configured, 401 without one, with a wrong one or with a revoked one; audits the call (see <see cref="AdminAction"/>).
     /// </summary>
     public static async ValueTask<object?> OperatorOnlyAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
-        var tenants = context.HttpContext.RequestServices.GetRequiredService<TenantAdmin>();
+        var http = context.HttpContext;
+        var tenants = http.RequestServices.GetRequiredService<TenantAdmin>();
         if (!tenants.Enabled)
         {
             return Problem(StatusCodes.Status404NotFound, "operator endpoints are off (configure Router:Admin:OperatorKeySha256)");
         }
 
-        if (!tenants.IsOperator(context.HttpContext.Request))
+        var audit = http.RequestServices.GetRequiredService<AdminAudit>();
+        var action = http.GetEndpoint()?.Metadata.GetMetadata<AdminAction>() ?? AdminAction.Read("admin.read");
+        OperatorIdentity identity;
+        try
         {
-            context.HttpContext.Response.Headers.WWWAuthenticate = "Bearer";
-            return Problem(StatusCodes.Status401Unauthorized, "operator endpoints need the operator key (Authorization: Bearer <key>)");
+            identity = await tenants.IdentifyAsync(http.Request, http.RequestAborted);
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException)
+        {
+            return Problem(StatusCodes.Status502BadGateway, "the directory database (operator keys) cannot be reached");
         }
 
-        return await next(context);
+        var call = new AdminCall(identity.Name ?? OperatorKeys.Unknown, action.Name, AdminCall.SourceOf(http), http.Request.RouteValues["tenant"] as string);
+        if (!identity.Authorized)
+        {
+            var reason = identity.Revoked ? "operator key revoked" : BearerKeys.TryRead(http.Request, out _) ? "wrong operator key" : "no operator key";
+            await audit.WriteAsync(call.Record(AuditResults.Refused, reason));
+            http.Response.Headers.WWWAuthenticate = "Bearer";
+            return Problem(StatusCodes.Status401Unauthorized, "operator endpoints need a working operator key (Authorization: Bearer <key>)");
+        }
+
+        http.Items[typeof(AdminCall)] = call;
+        object? result;
+        try
+        {
+            result = await next(context);
+        }
+        catch (Exception ex) when (action.Audited)
+        {
+            await audit.WriteAsync(call.Record(AuditResults.Failed, $"internal error ({ex.GetType().Name})"));
+            throw;
+        }
+
+        if (action.Audited)
+        {
+            await audit.WriteAsync(call.Record(result));
+        }
+
+        return result;
     }
 
-    private static async Task<IResult> CreateAsync(AdminTenantBody? body, TenantAdmin tenants, CancellationToken cancellationToken)
+    private static async Task<IResult> CreateAsync(AdminTenantBody? body, TenantAdmin tenants, HttpContext context, CancellationToken cancellationToken)
     {
+        var call = AdminCall.Of(context);
+        call.Tenant = body?.Id;
+        call.Detail = new { displayName = body?.DisplayName, shards = body?.Shards?.Select(s => new { home = s.Home, standby = s.Standby }) };
         if (body?.Id is not { Length: > 0 } id || body.Shards is not { Count: > 0 } shards || shards.Any(s => string.IsNullOrEmpty(s.Home)))
         {
             return Problem(StatusCodes.Status400BadRequest, "give id and shards: [{ home, standby }] (standby null for none)");
@@ -112,12 +167,13 @@ internal static class AdminEndpoints
         }
     }
 
-    private static async Task<IResult> AbortAsync(string tenant, TenantAdmin tenants, CancellationToken cancellationToken)
+    private static async Task<IResult> AbortAsync(string tenant, TenantAdmin tenants, HttpContext context, CancellationToken cancellationToken)
     {
         var progress = new CollectedProgress();
         try
         {
             var removed = await tenants.Provisioner(progress).AbortAsync(tenant, removeTenant: true, cancellationToken);
+            AdminCall.Of(context).Detail = new { removedShards = removed };
             return Results.Json(new { tenant, removedShards = removed, steps = progress.Lines });
         }
         catch (Exception ex) when (Failure(ex) is { } status)
@@ -176,6 +232,6 @@ internal static class AdminEndpoints
         database = shard.DatabaseName,
     };
 
-    private static IResult Problem(int status, string detail, IReadOnlyList<string>? steps = null) =>
+    internal static IResult Problem(int status, string detail, IReadOnlyList<string>? steps = null) =>
         Results.Problem(detail: detail, statusCode: status, extensions: steps is null ? null : new Dictionary<string, object?> { ["steps"] = steps });
 }

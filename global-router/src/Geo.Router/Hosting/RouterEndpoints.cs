@@ -23,7 +23,7 @@ internal static class RouterEndpoints
         });
         // Every tenant's shards and every region's address: for operators only.
         app.MapGet("/directory", (DirectoryCache directory, RegionHealthMonitor health) => Results.Json(Describe(directory, health)))
-            .AddEndpointFilter(AdminEndpoints.OperatorOnlyAsync);
+            .AddEndpointFilter(AdminEndpoints.OperatorOnlyAsync).WithMetadata(AdminAction.Read("directory.read"));
         app.Map("/tenants/{**rest}", DispatchAsync);
         app.MapFallback(context => Problems.WriteAsync(context, StatusCodes.Status404NotFound,
             "no such path: the router serves /tenants/{tenant}/subscribers[/{username}...], /health/live, /health/ready and /metrics"));
