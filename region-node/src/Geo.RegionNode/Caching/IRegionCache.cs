@@ -19,7 +19,10 @@ internal interface IRegionCache
     /// </summary>
     Task<AuthProfile?[]> GetProfilesAsync(string database, IReadOnlyList<string> usernames);
 
-    /// <summary>Keeps profiles just read from PostgreSQL, in this node's memory and in the region's cache (one round trip).</summary>
+    /// <summary>
+    /// Keeps profiles just read from PostgreSQL in the region's cache (one round trip); in this node's memory only when the
+    /// region's cache is unavailable (a later hit in the region's cache brings them into memory).
+    /// </summary>
     void SetProfiles(string database, IReadOnlyList<(string Username, AuthProfile Profile)> profiles);
 
     Task InvalidateProfileAsync(string database, string username);
