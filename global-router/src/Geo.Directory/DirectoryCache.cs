@@ -116,7 +116,11 @@ public sealed partial class DirectoryCache : IAsyncDisposable
             return null;
         }
 
-        placements.Set(placement.TenantId, placement.Username, placement.HomeRegion);
+        if (_options.Placements)
+        {
+            placements.Set(placement.TenantId, placement.Username, placement.HomeRegion);
+        }
+
         return placement.HomeRegion;
     }
 
@@ -202,7 +206,11 @@ public sealed partial class DirectoryCache : IAsyncDisposable
 
     private async Task ApplyAsync(DirectoryChange change, CancellationToken cancellationToken)
     {
-        if (change.PlacementsReset)
+        if (!_options.Placements)
+        {
+            // A process that serves no subscriber lookups keeps no placements.
+        }
+        else if (change.PlacementsReset)
         {
             await _loadGate.WaitAsync(cancellationToken);
             try
@@ -234,7 +242,11 @@ public sealed partial class DirectoryCache : IAsyncDisposable
         await _loadGate.WaitAsync(cancellationToken);
         try
         {
-            await LoadPlacementsLockedAsync(cancellationToken);
+            if (_options.Placements)
+            {
+                await LoadPlacementsLockedAsync(cancellationToken);
+            }
+
             await LoadControlPlaneLockedAsync(cancellationToken);
         }
         finally
@@ -304,4 +316,11 @@ public sealed record DirectoryCacheOptions
 
     /// <summary>Longest wait between reconnect attempts (the wait doubles up to it).</summary>
     public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Whether the cache loads and follows subscriber placements (the router's lookups). Region nodes, the replicator
+    /// and geoctl follow only the control plane: with false, <see cref="DirectoryCache.FindHomeRegionAsync"/> reads
+    /// through to the store each time.
+    /// </summary>
+    public bool Placements { get; init; } = true;
 }

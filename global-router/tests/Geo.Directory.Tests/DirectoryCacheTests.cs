@@ -23,6 +23,23 @@ public sealed class DirectoryCacheTests
     }
 
     [Fact]
+    public async Task ControlPlaneOnly_KeepsNoPlacementsButStillFindsThem()
+    {
+        await using var store = await SeededStoreAsync();
+        await store.TryAddPlacementAsync("acme", "alice", "b", default);
+        await using var cache = new DirectoryCache(store, NullLogger<DirectoryCache>.Instance, options: new DirectoryCacheOptions { Placements = false });
+        await cache.StartAsync(default);
+
+        await store.TryAddPlacementAsync("acme", "bob", "a", default);
+        await store.TryUpdateShardAsync(new ShardKey("acme", "a"), 1, new ShardUpdate { State = ShardState.Retiring }, default);
+        await WaitForAsync(cache, s => s.TryGetShard(new ShardKey("acme", "a"), out var x) && x.Epoch == 2 ? x : null);
+
+        Assert.Equal(0, cache.Current.Placements.Count);
+        Assert.Equal("b", await cache.FindHomeRegionAsync("acme", "alice", default));
+        Assert.Equal(0, cache.Current.Placements.Count);
+    }
+
+    [Fact]
     public async Task Watch_ShardCompareAndSet_VisibleInSnapshot()
     {
         await using var store = await SeededStoreAsync();
