@@ -1,5 +1,6 @@
 using Geo.Directory.Nas;
 using Geo.Directory.Placement;
+using Geo.Directory.Recovery;
 using Geo.Directory.Regions;
 using Geo.Directory.Shards;
 using Geo.Directory.Tenants;
@@ -37,6 +38,38 @@ public interface IDirectoryStore : IAsyncDisposable
 
     /// <summary>Gives a lease back; false when <paramref name="holder"/> did not hold it.</summary>
     Task<bool> ReleaseLeaseAsync(ShardKey key, string holder, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Grants or renews, for <paramref name="region"/>, the owner lease of each listed shard whose directory row still has
+    /// owner region = <paramref name="region"/>, epoch = the given epoch and state active or retiring; expiry = directory
+    /// now + <paramref name="ttl"/>. Shards not matching are simply absent from <see cref="OwnerLeaseRenewal.Granted"/>
+    /// (the caller fences them). One round trip for all shards (Consul: one read and one transaction per 64 shards).
+    /// </summary>
+    /// <remarks>
+    /// Renewals change no shard and wake no directory watch. A renewal is ordered with every change of the shard's row
+    /// (PostgreSQL: it locks the row <c>FOR SHARE</c>; Consul: it checks the row's ModifyIndex in the same
+    /// transaction), so once a change of epoch, owner or state has committed, no lease at the old epoch is extended
+    /// any more: a lease read after the change shows the last expiry granted at the old epoch.
+    /// </remarks>
+    Task<OwnerLeaseRenewal> RenewOwnerLeasesAsync(string region, IReadOnlyList<(ShardKey Key, long Epoch)> shards, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>Every owner lease (expired ones too), and the directory's clock.</summary>
+    Task<OwnerLeaseView> LoadOwnerLeasesAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Gives back the owner leases a region holds (graceful shutdown): they expire now; leases expired already keep their
+    /// expiry. The leases are the region's, not a node's: another node of the region that still renews takes them again.
+    /// </summary>
+    Task ReleaseOwnerLeasesAsync(string region, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Appends an event to the DR log; returns it with its id and time (those of <paramref name="drEvent"/> are
+    /// ignored). Throws <see cref="ArgumentException"/> for an event outside the rules of <see cref="DrEvent"/>.
+    /// </summary>
+    Task<DrEvent> AppendDrEventAsync(DrEvent drEvent, CancellationToken cancellationToken);
+
+    /// <summary>The newest <paramref name="limit"/> events (of one shard when <paramref name="shard"/> is given), oldest first.</summary>
+    Task<IReadOnlyList<DrEvent>> ListDrEventsAsync(ShardKey? shard, int limit, CancellationToken cancellationToken);
 
     /// <summary>Creates or updates a region.</summary>
     Task UpsertRegionAsync(Region region, CancellationToken cancellationToken);

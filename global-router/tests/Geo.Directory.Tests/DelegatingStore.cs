@@ -1,5 +1,6 @@
 using Geo.Directory.Nas;
 using Geo.Directory.Placement;
+using Geo.Directory.Recovery;
 using Geo.Directory.Regions;
 using Geo.Directory.Shards;
 using Geo.Directory.Tenants;
@@ -27,6 +28,18 @@ internal class DelegatingStore(IDirectoryStore inner) : IDirectoryStore
         inner.TryAcquireLeaseAsync(key, holder, duration, cancellationToken);
 
     public Task<bool> ReleaseLeaseAsync(ShardKey key, string holder, CancellationToken cancellationToken) => inner.ReleaseLeaseAsync(key, holder, cancellationToken);
+
+    public Task<OwnerLeaseRenewal> RenewOwnerLeasesAsync(string region, IReadOnlyList<(ShardKey Key, long Epoch)> shards, TimeSpan ttl, CancellationToken cancellationToken) =>
+        inner.RenewOwnerLeasesAsync(region, shards, ttl, cancellationToken);
+
+    public Task<OwnerLeaseView> LoadOwnerLeasesAsync(CancellationToken cancellationToken) => inner.LoadOwnerLeasesAsync(cancellationToken);
+
+    public Task ReleaseOwnerLeasesAsync(string region, CancellationToken cancellationToken) => inner.ReleaseOwnerLeasesAsync(region, cancellationToken);
+
+    public Task<DrEvent> AppendDrEventAsync(DrEvent drEvent, CancellationToken cancellationToken) => inner.AppendDrEventAsync(drEvent, cancellationToken);
+
+    public Task<IReadOnlyList<DrEvent>> ListDrEventsAsync(ShardKey? shard, int limit, CancellationToken cancellationToken) =>
+        inner.ListDrEventsAsync(shard, limit, cancellationToken);
 
     public Task UpsertRegionAsync(Region region, CancellationToken cancellationToken) => inner.UpsertRegionAsync(region, cancellationToken);
 

@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Geo.Directory.Nas;
 using Geo.Directory.Placement;
+using Geo.Directory.Recovery;
 using Geo.Directory.Regions;
 using Geo.Directory.Shards;
 using Geo.Directory.Tenants;
@@ -20,6 +21,8 @@ namespace Geo.Directory.Stores.Consul;
 /// directory/shards/&lt;tenant&gt;/&lt;home&gt;   {"owner","standby","epoch","state","leaseHolder","leaseExpiresAt","databaseName"}
 /// directory/nas/&lt;tenant&gt;/&lt;id&gt;         {"address","primaryRegion","backupRegion"}
 /// placements/&lt;tenant&gt;/&lt;bucket&gt;      {"&lt;username&gt;":{"h":"&lt;home&gt;","c":&lt;created ms&gt;} | {"d":&lt;removed ms&gt;}, ...}
+/// owner-leases/&lt;tenant&gt;/&lt;home&gt;    {"holder","epoch","expiresAt","renewedAt"}
+/// dr-events/&lt;tenant&gt;/&lt;home&gt;/&lt;unique&gt;  {"at","operation","step","outcome","detail","operator","data","elapsedMs"}
 /// </code>
 /// <para>
 /// Shards change by compare-and-set on ModifyIndex after an epoch check, so exactly one concurrent change wins.
@@ -28,11 +31,24 @@ namespace Geo.Directory.Stores.Consul;
 /// instances of <see cref="ConsulDirectoryOptions.RegionService"/> (meta <c>geo-region</c>), the KV document as fallback.
 /// Costs: a placement change makes every watcher refetch the placement prefix, and the orphan sweep reads all buckets.
 /// </para>
+/// <para>
+/// Owner leases and DR events sit outside the two prefixes the watch follows, so that a renewal every second per shard
+/// wakes no watcher (Consul answers a prefix's blocking query when a key below it changes). One exception, harmless: a
+/// prefix without any key reports the index of the whole KV store, so while no subscriber is placed the placement query
+/// returns at each renewal and is re-issued without reporting a change. A renewal reads the shard rows and then writes
+/// the leases in transactions that also check each shard row's ModifyIndex, so it is ordered with every change of a
+/// shard. Consul's KV has no clock of its own: lease times and DR event times are this process's
+/// <see cref="TimeProvider"/>, so with Consul the region nodes and the promote driver must keep their clocks
+/// synchronized (NTP), and the driver should wait out the clocks' possible skew on top of a lease's expiry.
+/// </para>
 /// </summary>
 public sealed class ConsulDirectoryStore : IDirectoryStore
 {
     internal const int PlacementBuckets = 4096;
     private const int CasAttempts = 32;
+
+    /// <summary>Consul's limit of operations in one transaction.</summary>
+    private const int TxnMaxOperations = 128;
     private static readonly TimeSpan TombstoneLifetime = TimeSpan.FromHours(1);
 
     private readonly HttpClient _http;
@@ -53,11 +69,17 @@ public sealed class ConsulDirectoryStore : IDirectoryStore
         };
         DirectoryPrefix = options.KeyPrefix + "directory/";
         PlacementPrefix = options.KeyPrefix + "placements/";
+        OwnerLeasePrefix = options.KeyPrefix + "owner-leases/";
+        DrEventPrefix = options.KeyPrefix + "dr-events/";
     }
 
     internal string DirectoryPrefix { get; }
 
     internal string PlacementPrefix { get; }
+
+    internal string OwnerLeasePrefix { get; }
+
+    internal string DrEventPrefix { get; }
 
     /// <inheritdoc />
     public async Task<DirectoryData> LoadAsync(CancellationToken cancellationToken)
@@ -139,6 +161,141 @@ public sealed class ConsulDirectoryStore : IDirectoryStore
                 ? (ShardUpdateOutcome.Updated, document with { LeaseHolder = null, LeaseExpiresAt = null })
                 : (ShardUpdateOutcome.LeaseHeld, null), cancellationToken);
         return result.Succeeded;
+    }
+
+    /// <inheritdoc />
+    public async Task<OwnerLeaseRenewal> RenewOwnerLeasesAsync(
+        string region, IReadOnlyList<(ShardKey Key, long Epoch)> shards, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        OwnerLeases.ValidateRenewal(region, shards, ttl);
+        var now = _time.GetUtcNow();
+        var granted = new List<OwnerLease>();
+        var pending = shards.Distinct().ToList();
+        for (var attempt = 0; pending.Count > 0; attempt++)
+        {
+            if (attempt == CasAttempts)
+            {
+                throw new DirectoryStoreException($"owner leases of region {region} stayed contended for {CasAttempts} attempts");
+            }
+
+            var (rows, _) = await ListAsync(DirectoryPrefix + "shards/", null, cancellationToken);
+            var byKey = rows.ToDictionary(r => r.Key, StringComparer.Ordinal);
+            var eligible = new List<(OwnerLease Lease, ConsulKvEntry Row)>();
+            foreach (var (key, epoch) in pending)
+            {
+                if (byKey.TryGetValue(ShardKeyPath(key), out var row) &&
+                    OwnerLeases.IsGrantable(ToShard(key, Deserialize(row, GeoConsulJson.Default.ShardDocument)), region, epoch))
+                {
+                    eligible.Add((new OwnerLease(key, region, epoch, now + ttl, now), row));
+                }
+            }
+
+            pending = [];
+            // Two operations a shard: its row still as read (so a change of owner, epoch or state since wins), and its lease.
+            foreach (var chunk in eligible.Chunk(TxnMaxOperations / 2))
+            {
+                var operations = chunk.SelectMany(s => new[]
+                {
+                    KvOp("check-index", s.Row.Key, index: s.Row.ModifyIndex),
+                    KvOp("set", OwnerLeaseKey(s.Lease.Key), Serialize(ToDocument(s.Lease), GeoConsulJson.Default.OwnerLeaseDocument)),
+                }).ToList();
+                if (await TransactAsync(operations, cancellationToken) is not null)
+                {
+                    granted.AddRange(chunk.Select(s => s.Lease));
+                }
+                else
+                {
+                    // A shard row of the chunk changed since we read it: decide again on what is there now.
+                    pending.AddRange(chunk.Select(s => (s.Lease.Key, s.Lease.Epoch)));
+                }
+            }
+        }
+
+        return new OwnerLeaseRenewal(now, OwnerLeases.Ordered(granted));
+    }
+
+    /// <inheritdoc />
+    public async Task<OwnerLeaseView> LoadOwnerLeasesAsync(CancellationToken cancellationToken)
+    {
+        var (entries, _) = await ListAsync(OwnerLeasePrefix, null, cancellationToken);
+        var leases = new List<OwnerLease>();
+        foreach (var entry in entries)
+        {
+            if (ReadOwnerLease(entry) is { } lease)
+            {
+                leases.Add(lease);
+            }
+        }
+
+        return new OwnerLeaseView(_time.GetUtcNow(), OwnerLeases.Ordered(leases));
+    }
+
+    /// <inheritdoc />
+    public async Task ReleaseOwnerLeasesAsync(string region, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(region);
+        for (var attempt = 0; attempt < CasAttempts; attempt++)
+        {
+            var (entries, _) = await ListAsync(OwnerLeasePrefix, null, cancellationToken);
+            var now = _time.GetUtcNow();
+            var operations = new List<ConsulTxnOp>();
+            foreach (var entry in entries)
+            {
+                if (ReadOwnerLease(entry) is { } lease && lease.Holder == region && lease.ExpiresAt > now)
+                {
+                    operations.Add(KvOp("cas", entry.Key, Serialize(ToDocument(lease with { ExpiresAt = now }), GeoConsulJson.Default.OwnerLeaseDocument), entry.ModifyIndex));
+                }
+            }
+
+            var contended = false;
+            foreach (var chunk in operations.Chunk(TxnMaxOperations))
+            {
+                contended |= await TransactAsync(chunk, cancellationToken) is null;
+            }
+
+            if (!contended)
+            {
+                return;
+            }
+
+            // Another node of the region renewed a lease since we read it: release what is there now.
+        }
+
+        throw new DirectoryStoreException($"owner leases of region {region} stayed contended for {CasAttempts} attempts");
+    }
+
+    /// <inheritdoc />
+    public async Task<DrEvent> AppendDrEventAsync(DrEvent drEvent, CancellationToken cancellationToken)
+    {
+        DrEventRules.Validate(drEvent);
+        var at = _time.GetUtcNow();
+        var key = DrEventPrefix + drEvent.Shard.TenantId + "/" + drEvent.Shard.HomeRegion + "/" + Guid.NewGuid().ToString("N");
+        var document = new DrEventDocument(at, drEvent.Operation, drEvent.Step, drEvent.Outcome, drEvent.Detail, drEvent.Operator, drEvent.DataJson, drEvent.ElapsedMs);
+        // A transaction rather than a plain PUT: its answer carries the new key's CreateIndex, the Raft index that
+        // orders every write of the cluster, and so the event's id.
+        var results = await TransactAsync([KvOp("set", key, Serialize(document, GeoConsulJson.Default.DrEventDocument))], cancellationToken);
+        var created = results?.FirstOrDefault()?.KV ?? throw new DirectoryStoreException($"Consul did not write {key}");
+        return drEvent with { Id = checked((long)created.CreateIndex), At = at };
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<DrEvent>> ListDrEventsAsync(ShardKey? shard, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        var prefix = shard is { } only ? DrEventPrefix + only.TenantId + "/" + only.HomeRegion + "/" : DrEventPrefix;
+        var (entries, _) = await ListAsync(prefix, null, cancellationToken);
+        var events = new List<DrEvent>();
+        foreach (var entry in entries)
+        {
+            if (entry.Key[DrEventPrefix.Length..].Split('/') is [var tenant, var home, _])
+            {
+                var document = Deserialize(entry, GeoConsulJson.Default.DrEventDocument);
+                events.Add(new DrEvent(checked((long)entry.CreateIndex), document.At, new ShardKey(tenant, home), document.Operation, document.Step,
+                    document.Outcome, document.Detail, document.Operator, document.Data, document.ElapsedMs));
+            }
+        }
+
+        return DrEventRules.Newest(events, limit);
     }
 
     /// <inheritdoc />
@@ -474,6 +631,22 @@ public sealed class ConsulDirectoryStore : IDirectoryStore
         throw new DirectoryStoreException($"shard {key} stayed contended for {CasAttempts} attempts");
     }
 
+    /// <summary>Applies <paramref name="operations"/> atomically: the results when applied, null when Consul rolled them back (a check failed).</summary>
+    private async Task<List<ConsulTxnResult>?> TransactAsync(IReadOnlyList<ConsulTxnOp> operations, CancellationToken cancellationToken)
+    {
+        using var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(operations, ConsulApiJson.Default.IReadOnlyListConsulTxnOp));
+        var (status, _, body) = await SendAsync(HttpMethod.Put, "txn", "", content, cancellationToken);
+        return status switch
+        {
+            HttpStatusCode.OK => JsonSerializer.Deserialize(body, ConsulApiJson.Default.ConsulTxnResponse)?.Results ?? [],
+            HttpStatusCode.Conflict => null,
+            _ => throw Unexpected(status, "a transaction"),
+        };
+    }
+
+    private static ConsulTxnOp KvOp(string verb, string key, byte[]? value = null, ulong? index = null) =>
+        new(new ConsulTxnKvOp(verb, key, value is null ? null : Convert.ToBase64String(value), index));
+
     private async Task<ConsulKvEntry?> GetAsync(string key, CancellationToken cancellationToken)
     {
         var (status, _, body) = await SendAsync(HttpMethod.Get, "kv/" + key, "", null, cancellationToken);
@@ -646,6 +819,22 @@ public sealed class ConsulDirectoryStore : IDirectoryStore
     }
 
     private string ShardKeyPath(ShardKey key) => DirectoryPrefix + "shards/" + key.TenantId + "/" + key.HomeRegion;
+
+    private string OwnerLeaseKey(ShardKey key) => OwnerLeasePrefix + key.TenantId + "/" + key.HomeRegion;
+
+    private OwnerLease? ReadOwnerLease(ConsulKvEntry entry)
+    {
+        if (entry.Key[OwnerLeasePrefix.Length..].Split('/') is not [var tenant, var home])
+        {
+            // Keys Geo does not know (written by a newer release, or by hand) are left alone.
+            return null;
+        }
+
+        var document = Deserialize(entry, GeoConsulJson.Default.OwnerLeaseDocument);
+        return new OwnerLease(new ShardKey(tenant, home), document.Holder, document.Epoch, document.ExpiresAt, document.RenewedAt);
+    }
+
+    private static OwnerLeaseDocument ToDocument(OwnerLease lease) => new(lease.Holder, lease.Epoch, lease.ExpiresAt, lease.RenewedAt);
 
     private string TenantOfBucket(string key)
     {

@@ -14,8 +14,26 @@ internal sealed record ConsulService(string ID, string Service, string? Address,
 
 internal sealed record ConsulCheck(string CheckID, string Status, string? ServiceID);
 
+/// <summary>One operation of <c>PUT /v1/txn</c> (only KV operations are used).</summary>
+internal sealed record ConsulTxnOp(ConsulTxnKvOp KV);
+
+/// <summary>A KV operation of a transaction: <c>Value</c> is base64; <c>Index</c> is the ModifyIndex that <c>cas</c>, <c>check-index</c> and <c>delete-cas</c> expect.</summary>
+internal sealed record ConsulTxnKvOp(string Verb, string Key, string? Value = null, ulong? Index = null);
+
+/// <summary>The answer of <c>PUT /v1/txn</c>: results when applied (200), errors when rolled back (409).</summary>
+internal sealed record ConsulTxnResponse(List<ConsulTxnResult>? Results, List<ConsulTxnError>? Errors);
+
+/// <summary>A result of a transaction: the entry written or checked, its <c>Value</c> null (deletes give none).</summary>
+internal sealed record ConsulTxnResult(ConsulKvEntry? KV);
+
+/// <summary>Why a transaction was rolled back: the operation that failed, by its position.</summary>
+internal sealed record ConsulTxnError(int OpIndex, string What);
+
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(List<ConsulKvEntry>))]
 [JsonSerializable(typeof(List<ConsulServiceEntry>))]
+[JsonSerializable(typeof(IReadOnlyList<ConsulTxnOp>))]
+[JsonSerializable(typeof(ConsulTxnResponse))]
 internal sealed partial class ConsulApiJson : JsonSerializerContext;
 
 /// <summary>The value of <c>directory/regions/&lt;id&gt;</c>.</summary>
@@ -33,6 +51,13 @@ internal sealed record ShardDocument(
 /// <summary>The value of <c>directory/nas/&lt;tenant&gt;/&lt;id&gt;</c>.</summary>
 internal sealed record NasDocument(string Address, string PrimaryRegion, string? BackupRegion);
 
+/// <summary>The value of <c>owner-leases/&lt;tenant&gt;/&lt;home&gt;</c> (times on the writer's clock, see <see cref="ConsulDirectoryStore"/>).</summary>
+internal sealed record OwnerLeaseDocument(string Holder, long Epoch, DateTimeOffset ExpiresAt, DateTimeOffset RenewedAt);
+
+/// <summary>The value of <c>dr-events/&lt;tenant&gt;/&lt;home&gt;/&lt;unique&gt;</c>; the event's id is the key's CreateIndex, its data JSON text.</summary>
+internal sealed record DrEventDocument(
+    DateTimeOffset At, string Operation, string Step, string Outcome, string Detail, string? Operator, string? Data, double? ElapsedMs);
+
 /// <summary>
 /// One username in a placement bucket: <c>h</c> home region and <c>c</c> creation (Unix ms) when placed, or
 /// <c>d</c> (Unix ms) when removed — a tombstone, so that watchers that diff buckets see the removal; pruned after an hour.
@@ -47,5 +72,7 @@ internal sealed record PlacementEntry(
 [JsonSerializable(typeof(TenantDocument))]
 [JsonSerializable(typeof(ShardDocument))]
 [JsonSerializable(typeof(NasDocument))]
+[JsonSerializable(typeof(OwnerLeaseDocument))]
+[JsonSerializable(typeof(DrEventDocument))]
 [JsonSerializable(typeof(Dictionary<string, PlacementEntry>))]
 internal sealed partial class GeoConsulJson : JsonSerializerContext;

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using Geo.Directory.Nas;
 using Geo.Directory.Placement;
+using Geo.Directory.Recovery;
 using Geo.Directory.Regions;
 using Geo.Directory.Shards;
 using Geo.Directory.Tenants;
@@ -22,6 +23,9 @@ public sealed class InMemoryDirectoryStore : IDirectoryStore
     private readonly Dictionary<ShardKey, Shard> _shards = [];
     private readonly Dictionary<(string, string), NasDevice> _nas = [];
     private readonly Dictionary<(string, string), SubscriberPlacement> _placements = [];
+    // Like the PostgreSQL tables: neither owner leases nor DR events notify watchers.
+    private readonly Dictionary<ShardKey, OwnerLease> _ownerLeases = [];
+    private readonly List<DrEvent> _drEvents = [];
     private readonly List<Channel<DirectoryChange>> _watchers = [];
 
     /// <summary>An empty directory.</summary>
@@ -151,6 +155,75 @@ public sealed class InMemoryDirectoryStore : IDirectoryStore
     }
 
     /// <inheritdoc />
+    public Task<OwnerLeaseRenewal> RenewOwnerLeasesAsync(string region, IReadOnlyList<(ShardKey Key, long Epoch)> shards, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        OwnerLeases.ValidateRenewal(region, shards, ttl);
+        lock (_gate)
+        {
+            var now = _time.GetUtcNow();
+            var granted = new List<OwnerLease>();
+            foreach (var (key, epoch) in shards.Distinct())
+            {
+                if (_shards.TryGetValue(key, out var shard) && OwnerLeases.IsGrantable(shard, region, epoch))
+                {
+                    var lease = new OwnerLease(key, region, epoch, now + ttl, now);
+                    _ownerLeases[key] = lease;
+                    granted.Add(lease);
+                }
+            }
+
+            return Task.FromResult(new OwnerLeaseRenewal(now, OwnerLeases.Ordered(granted)));
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<OwnerLeaseView> LoadOwnerLeasesAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult(new OwnerLeaseView(_time.GetUtcNow(), OwnerLeases.Ordered(_ownerLeases.Values)));
+        }
+    }
+
+    /// <inheritdoc />
+    public Task ReleaseOwnerLeasesAsync(string region, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(region);
+        lock (_gate)
+        {
+            var now = _time.GetUtcNow();
+            foreach (var lease in _ownerLeases.Values.Where(l => l.Holder == region && l.ExpiresAt > now).ToList())
+            {
+                _ownerLeases[lease.Key] = lease with { ExpiresAt = now };
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<DrEvent> AppendDrEventAsync(DrEvent drEvent, CancellationToken cancellationToken)
+    {
+        DrEventRules.Validate(drEvent);
+        lock (_gate)
+        {
+            var stored = drEvent with { Id = _drEvents.Count + 1, At = _time.GetUtcNow() };
+            _drEvents.Add(stored);
+            return Task.FromResult(stored);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<DrEvent>> ListDrEventsAsync(ShardKey? shard, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        lock (_gate)
+        {
+            return Task.FromResult<IReadOnlyList<DrEvent>>(DrEventRules.Newest(_drEvents.Where(e => shard is not { } only || e.Shard == only), limit));
+        }
+    }
+
+    /// <inheritdoc />
     public Task UpsertRegionAsync(Region region, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(region);
@@ -212,6 +285,7 @@ public sealed class InMemoryDirectoryStore : IDirectoryStore
             }
 
             _shards.Remove(key);
+            _ownerLeases.Remove(key);
             var changes = new List<PlacementChange>();
             foreach (var placement in _placements.Values.Where(p => p.TenantId == key.TenantId && p.HomeRegion == key.HomeRegion).ToList())
             {

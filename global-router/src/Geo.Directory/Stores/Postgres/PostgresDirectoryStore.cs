@@ -2,6 +2,7 @@ using System.Data;
 using System.Net;
 using Geo.Directory.Nas;
 using Geo.Directory.Placement;
+using Geo.Directory.Recovery;
 using Geo.Directory.Regions;
 using Geo.Directory.Shards;
 using Geo.Directory.Tenants;
@@ -13,6 +14,8 @@ namespace Geo.Directory.Stores.Postgres;
 /// <summary>
 /// The directory in PostgreSQL (the embedded default, schema in <c>schema/migrations/directory</c>). Compare-and-set is one
 /// <c>UPDATE ... WHERE epoch = @expected</c>; changes arrive by LISTEN on <c>geo_directory</c> and <c>geo_placements</c>.
+/// Owner leases (<c>shard_owner_leases</c>) and the DR event log (<c>dr_events</c>) sit in tables without a notify
+/// trigger: renewing a lease every second must not make every process reload the control plane.
 /// </summary>
 public sealed class PostgresDirectoryStore : IDirectoryStore
 {
@@ -21,6 +24,9 @@ public sealed class PostgresDirectoryStore : IDirectoryStore
 
     private const string ShardColumns =
         "tenant_id, home_region, owner_region, standby_region, epoch, state, lease_holder, lease_expires_at, database_name";
+
+    private const string DrEventColumns =
+        "id, at, tenant_id, home_region, operation, step, outcome, detail, operator, data::text, elapsed_ms";
 
     private readonly NpgsqlDataSource _dataSource;
 
@@ -196,6 +202,126 @@ public sealed class PostgresDirectoryStore : IDirectoryStore
         command.Parameters.Add(Text(key.HomeRegion));
         command.Parameters.Add(Text(holder));
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    /// <inheritdoc />
+    public async Task<OwnerLeaseRenewal> RenewOwnerLeasesAsync(
+        string region, IReadOnlyList<(ShardKey Key, long Epoch)> shards, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        OwnerLeases.ValidateRenewal(region, shards, ttl);
+        // One statement. FOR SHARE orders it with every change of a shard row (a promotion's UPDATE waits for it, or it
+        // waits for the UPDATE and then sees the new epoch), so no lease at an old epoch is extended after the change.
+        // Lease rows are written in key order, so that two nodes of one region renewing at once cannot deadlock.
+        // clock_timestamp(), read once: the directory's clock when the statement runs.
+        await using var command = _dataSource.CreateCommand("""
+            WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS now),
+            wanted AS (
+                SELECT DISTINCT tenant_id, home_region, epoch FROM unnest($2::text[], $3::text[], $4::bigint[]) AS w (tenant_id, home_region, epoch)),
+            eligible AS (
+                SELECT s.tenant_id, s.home_region, s.epoch FROM shards s
+                JOIN wanted w ON w.tenant_id = s.tenant_id AND w.home_region = s.home_region AND w.epoch = s.epoch
+                WHERE s.owner_region = $1 AND s.state IN ('active', 'retiring')
+                FOR SHARE OF s),
+            granted AS (
+                INSERT INTO shard_owner_leases AS l (tenant_id, home_region, holder, epoch, expires_at, renewed_at)
+                SELECT e.tenant_id, e.home_region, $1, e.epoch, c.now + $5 * interval '1 millisecond', c.now
+                FROM eligible e CROSS JOIN clock c ORDER BY e.tenant_id, e.home_region
+                ON CONFLICT (tenant_id, home_region) DO UPDATE SET
+                    holder = EXCLUDED.holder, epoch = EXCLUDED.epoch, expires_at = EXCLUDED.expires_at, renewed_at = EXCLUDED.renewed_at
+                RETURNING l.tenant_id, l.home_region, l.holder, l.epoch, l.expires_at, l.renewed_at)
+            SELECT c.now, g.tenant_id, g.home_region, g.holder, g.epoch, g.expires_at, g.renewed_at
+            FROM clock c LEFT JOIN granted g ON true
+            ORDER BY g.tenant_id COLLATE "C", g.home_region COLLATE "C"
+            """);
+        command.Parameters.Add(Text(region));
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. shards.Select(s => s.Key.TenantId)], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. shards.Select(s => s.Key.HomeRegion)], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. shards.Select(s => s.Epoch)], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+        command.Parameters.Add(new NpgsqlParameter<double> { TypedValue = ttl.TotalMilliseconds });
+        var (now, granted) = await ReadOwnerLeasesAsync(command, cancellationToken);
+        return new OwnerLeaseRenewal(now, granted);
+    }
+
+    /// <inheritdoc />
+    public async Task<OwnerLeaseView> LoadOwnerLeasesAsync(CancellationToken cancellationToken)
+    {
+        await using var command = _dataSource.CreateCommand("""
+            SELECT c.now, l.tenant_id, l.home_region, l.holder, l.epoch, l.expires_at, l.renewed_at
+            FROM (SELECT clock_timestamp() AS now) c LEFT JOIN shard_owner_leases l ON true
+            ORDER BY l.tenant_id COLLATE "C", l.home_region COLLATE "C"
+            """);
+        var (now, leases) = await ReadOwnerLeasesAsync(command, cancellationToken);
+        return new OwnerLeaseView(now, leases);
+    }
+
+    /// <inheritdoc />
+    public async Task ReleaseOwnerLeasesAsync(string region, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(region);
+        // Rows locked in key order, as renewals write them: a node of the region renewing meanwhile cannot deadlock with it.
+        await using var command = _dataSource.CreateCommand("""
+            WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS now),
+            held AS (
+                SELECT l.tenant_id, l.home_region FROM shard_owner_leases l CROSS JOIN clock c
+                WHERE l.holder = $1 AND l.expires_at > c.now
+                ORDER BY l.tenant_id, l.home_region
+                FOR UPDATE OF l)
+            UPDATE shard_owner_leases l SET expires_at = c.now
+            FROM held h CROSS JOIN clock c
+            WHERE l.tenant_id = h.tenant_id AND l.home_region = h.home_region
+            """);
+        command.Parameters.Add(Text(region));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<DrEvent> AppendDrEventAsync(DrEvent drEvent, CancellationToken cancellationToken)
+    {
+        DrEventRules.Validate(drEvent);
+        await using var command = _dataSource.CreateCommand("""
+            INSERT INTO dr_events (tenant_id, home_region, operation, step, outcome, detail, operator, data, elapsed_ms)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            RETURNING id, at
+            """);
+        command.Parameters.Add(Text(drEvent.Shard.TenantId));
+        command.Parameters.Add(Text(drEvent.Shard.HomeRegion));
+        command.Parameters.Add(Text(drEvent.Operation));
+        command.Parameters.Add(Text(drEvent.Step));
+        command.Parameters.Add(Text(drEvent.Outcome));
+        command.Parameters.Add(Text(drEvent.Detail));
+        command.Parameters.Add(Text(drEvent.Operator));
+        command.Parameters.Add(new NpgsqlParameter<string?> { TypedValue = drEvent.DataJson, NpgsqlDbType = NpgsqlDbType.Jsonb });
+        command.Parameters.Add(new NpgsqlParameter<double?> { TypedValue = drEvent.ElapsedMs, NpgsqlDbType = NpgsqlDbType.Double });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return drEvent with { Id = reader.GetInt64(0), At = reader.GetFieldValue<DateTimeOffset>(1) };
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<DrEvent>> ListDrEventsAsync(ShardKey? shard, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        await using var command = _dataSource.CreateCommand($"""
+            SELECT {DrEventColumns} FROM (
+                SELECT * FROM dr_events WHERE $1::text IS NULL OR (tenant_id = $1 AND home_region = $2)
+                ORDER BY id DESC LIMIT $3) newest
+            ORDER BY id
+            """);
+        command.Parameters.Add(Text(shard?.TenantId));
+        command.Parameters.Add(Text(shard?.HomeRegion));
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        var events = new List<DrEvent>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            events.Add(new DrEvent(
+                reader.GetInt64(0), reader.GetFieldValue<DateTimeOffset>(1), new ShardKey(reader.GetString(2), reader.GetString(3)),
+                reader.GetString(4), reader.GetString(5), reader.GetString(6), reader.GetString(7),
+                reader.IsDBNull(8) ? null : reader.GetString(8), reader.IsDBNull(9) ? null : reader.GetString(9),
+                reader.IsDBNull(10) ? null : reader.GetDouble(10)));
+        }
+
+        return events;
     }
 
     /// <inheritdoc />
@@ -424,6 +550,26 @@ public sealed class PostgresDirectoryStore : IDirectoryStore
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+
+    /// <summary>Reads rows of (directory now, lease columns or nulls): the clock from the first, a lease from each non-null one.</summary>
+    private static async Task<(DateTimeOffset Now, List<OwnerLease> Leases)> ReadOwnerLeasesAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        DateTimeOffset? now = null;
+        var leases = new List<OwnerLease>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            now ??= reader.GetFieldValue<DateTimeOffset>(0);
+            if (!reader.IsDBNull(1))
+            {
+                leases.Add(new OwnerLease(
+                    new ShardKey(reader.GetString(1), reader.GetString(2)), reader.GetString(3), reader.GetInt64(4),
+                    reader.GetFieldValue<DateTimeOffset>(5), reader.GetFieldValue<DateTimeOffset>(6)));
+            }
+        }
+
+        return (now ?? throw new InvalidOperationException("the directory's clock was not read"), leases);
+    }
 
     private async Task<Shard?> GetShardAsync(ShardKey key, CancellationToken cancellationToken)
     {
