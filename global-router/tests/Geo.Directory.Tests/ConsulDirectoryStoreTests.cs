@@ -20,6 +20,7 @@ public sealed class ConsulDirectoryStoreTests
     private const string AcmeShards = "/v1/kv/geo/directory/shards/acme/";
     private const string AcmeNas = "/v1/kv/geo/directory/nas/acme/";
     private const string TenantAcme = "/v1/kv/geo/directory/tenants/acme";
+    private const string Txn = "/v1/txn";
     private static readonly ShardKey AcmeA = new("acme", "a");
     private static readonly byte[] FirstHash = [.. Enumerable.Repeat((byte)0x11, 32)];
     private static readonly byte[] SecondHash = [.. Enumerable.Repeat((byte)0x22, 32)];
@@ -361,20 +362,20 @@ public sealed class ConsulDirectoryStoreTests
     [Theory]
     [InlineData("provisioning")]
     [InlineData("retiring")]
-    public async Task DeleteShardAsync_ReplayedConsulResponsesOutOfService_DeletesOnlyTheShardKeyWithCas(string state)
+    public async Task DeleteShardAsync_ReplayedConsulResponsesOutOfService_DeletesTheShardKeyWithCasAndItsOwnerLeaseInOneTxn(string state)
     {
         var consul = new ReplayedConsul()
             .On(HttpMethod.Get, ShardA, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", WithState(ShardADocument, state), 9, 300)}]", 300))
-            .On(HttpMethod.Delete, ShardA, ReplayedConsul.Bool(true), "cas=300");
+            .On(HttpMethod.Put, Txn, TxnApplied("[]"));
         await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
 
         var deleted = await store.DeleteShardAsync(AcmeA, default);
 
         Assert.True(deleted);
-        var delete = Assert.Single(consul.Requests, r => r.Method == HttpMethod.Delete);
-        Assert.Equal((ShardA, "cas=300"), (delete.Path, delete.Query));
+        var txn = Assert.Single(consul.Requests, r => r.Method != HttpMethod.Get);
+        Assert.Equal([("delete-cas", "geo/directory/shards/acme/a", 300UL), ("delete", "geo/owner-leases/acme/a", null)], TxnOps(txn).Select(o => (o.Verb, o.Key, o.Index)));
         // Placements stay for the caller and the orphan sweeper (see DeleteShardAsync): no placement bucket is touched.
-        Assert.All(consul.Requests, r => Assert.Equal(ShardA, r.Path));
+        Assert.All(consul.Requests, r => Assert.Contains(r.Path, new[] { ShardA, Txn }));
     }
 
     [Theory]
@@ -391,7 +392,7 @@ public sealed class ConsulDirectoryStoreTests
         var deleted = await store.DeleteShardAsync(AcmeA, default);
 
         Assert.False(deleted);
-        Assert.DoesNotContain(consul.Requests, r => r.Method == HttpMethod.Delete);
+        Assert.All(consul.Requests, r => Assert.Equal(HttpMethod.Get, r.Method));
     }
 
     [Fact]
@@ -401,7 +402,7 @@ public sealed class ConsulDirectoryStoreTests
         await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
 
         Assert.False(await store.DeleteShardAsync(AcmeA, default));
-        Assert.DoesNotContain(consul.Requests, r => r.Method == HttpMethod.Delete);
+        Assert.All(consul.Requests, r => Assert.Equal(HttpMethod.Get, r.Method));
     }
 
     [Fact]
@@ -412,15 +413,15 @@ public sealed class ConsulDirectoryStoreTests
         var renewed = retiring.Replace("}", ""","leaseHolder":"dr-1","leaseExpiresAt":"2030-01-01T00:00:00+00:00"}""", StringComparison.Ordinal);
         var consul = new ReplayedConsul()
             .On(HttpMethod.Get, ShardA, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", retiring, 9, 300)}]", 300))
-            .On(HttpMethod.Delete, ShardA, ReplayedConsul.Bool(false), "cas=300")
+            .On(HttpMethod.Put, Txn, TxnRolledBack(0))
             .On(HttpMethod.Get, ShardA, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", renewed, 9, 305)}]", 305))
-            .On(HttpMethod.Delete, ShardA, ReplayedConsul.Bool(true), "cas=305");
+            .On(HttpMethod.Put, Txn, TxnApplied("[]"));
         await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
 
         var deleted = await store.DeleteShardAsync(AcmeA, default);
 
         Assert.True(deleted);
-        Assert.Equal(2, consul.Requests.Count(r => r.Method == HttpMethod.Delete));
+        Assert.Equal([300UL, 305UL], consul.Requests.Where(r => r.Path == Txn).Select(r => TxnOps(r)[0].Index));
     }
 
     [Fact]
@@ -428,12 +429,12 @@ public sealed class ConsulDirectoryStoreTests
     {
         var consul = new ReplayedConsul()
             .On(HttpMethod.Get, ShardA, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", WithState(ShardADocument, "provisioning"), 9, 300)}]", 300))
-            .On(HttpMethod.Delete, ShardA, ReplayedConsul.Bool(false), "cas=300")
+            .On(HttpMethod.Put, Txn, TxnRolledBack(0))
             .On(HttpMethod.Get, ShardA, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", ShardADocument, 9, 301)}]", 301));
         await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
 
         Assert.False(await store.DeleteShardAsync(AcmeA, default));
-        Assert.Single(consul.Requests, r => r.Method == HttpMethod.Delete);
+        Assert.Single(consul.Requests, r => r.Path == Txn);
     }
 
     [Fact]
@@ -631,6 +632,19 @@ public sealed class ConsulDirectoryStoreTests
         Assert.Equal(ConsulDirectoryStore.BucketOf("alice@acme"), ConsulDirectoryStore.BucketOf("alice@acme"));
         Assert.InRange(ConsulDirectoryStore.BucketOf("jürgen"), 0, 4095);
     }
+
+    /// <summary><c>PUT /v1/txn</c> applied (200) with these results.</summary>
+    private static HttpResponseMessage TxnApplied(string resultsJson) => ReplayedConsul.Json($$"""{"Results":{{resultsJson}},"Errors":null}""", 0);
+
+    /// <summary><c>PUT /v1/txn</c> rolled back (409): the operation at <paramref name="opIndex"/> failed its check.</summary>
+    private static HttpResponseMessage TxnRolledBack(int opIndex) => ReplayedConsul.Json(
+        $$"""{"Results":null,"Errors":[{"OpIndex":{{opIndex}},"What":"failed to delete key \"geo/directory/shards/acme/a\", index is stale"}]}""", 0, HttpStatusCode.Conflict);
+
+    /// <summary>The KV operations of a recorded <c>PUT /v1/txn</c>, values decoded from base64.</summary>
+    private static List<(string Verb, string Key, ulong? Index, string? Value)> TxnOps(ReplayedConsul.Recorded request) =>
+        [.. JsonNode.Parse(request.Body)!.AsArray().Select(o => o!["KV"]!).Select(kv => (
+            (string)kv["Verb"]!, (string)kv["Key"]!, kv["Index"] is { } index ? (ulong?)(ulong)index : null,
+            kv["Value"] is { } value ? System.Text.Encoding.UTF8.GetString(Convert.FromBase64String((string)value!)) : null))];
 
     private static string WithState(string shardDocument, string state) =>
         shardDocument.Replace("\"state\":\"active\"", $"\"state\":\"{state}\"", StringComparison.Ordinal);

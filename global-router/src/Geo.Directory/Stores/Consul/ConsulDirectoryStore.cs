@@ -373,7 +373,8 @@ public sealed class ConsulDirectoryStore : IDirectoryStore
                 return false;
             }
 
-            if (await DeleteAsync(path, entry.ModifyIndex, cancellationToken))
+            // The shard's owner lease goes with it, in the same transaction (as PostgreSQL's ON DELETE CASCADE).
+            if (await TransactAsync([KvOp("delete-cas", path, index: entry.ModifyIndex), KvOp("delete", OwnerLeaseKey(key))], cancellationToken) is not null)
             {
                 return true;
             }
