@@ -126,27 +126,7 @@ public sealed class DirectoryCacheTests
     internal static async Task<InMemoryDirectoryStore> SeededStoreAsync()
     {
         var store = new InMemoryDirectoryStore();
-        var data = DirectoryFixtures.Data();
-        foreach (var region in data.Regions)
-        {
-            await store.UpsertRegionAsync(region, default);
-        }
-
-        foreach (var tenant in data.Tenants)
-        {
-            await store.UpsertTenantAsync(tenant, default);
-        }
-
-        foreach (var shard in data.Shards)
-        {
-            await store.CreateShardAsync(shard, default);
-        }
-
-        foreach (var nas in data.NasDevices)
-        {
-            await store.UpsertNasAsync(nas, default);
-        }
-
+        await DirectoryFixtures.SeedAsync(store);
         return store;
     }
 

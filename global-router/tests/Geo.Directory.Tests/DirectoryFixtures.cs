@@ -31,5 +31,30 @@ internal static class DirectoryFixtures
         ],
     };
 
+    /// <summary>Writes <see cref="Data"/> into <paramref name="store"/> through its own operations.</summary>
+    public static async Task SeedAsync(IDirectoryStore store)
+    {
+        var data = Data();
+        foreach (var region in data.Regions)
+        {
+            await store.UpsertRegionAsync(region, default);
+        }
+
+        foreach (var tenant in data.Tenants)
+        {
+            await store.UpsertTenantAsync(tenant, default);
+        }
+
+        foreach (var shard in data.Shards)
+        {
+            await store.CreateShardAsync(shard, default);
+        }
+
+        foreach (var nas in data.NasDevices)
+        {
+            await store.UpsertNasAsync(nas, default);
+        }
+    }
+
     public static DirectorySnapshot Snapshot(PlacementIndex? placements = null) => new(Data(), placements ?? new PlacementIndex(), 1);
 }
