@@ -3,10 +3,12 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Geo.Directory.Placement;
+using Geo.Directory.Recovery;
 using Geo.Directory.Regions;
 using Geo.Directory.Shards;
 using Geo.Directory.Stores.Consul;
 using Geo.Directory.Tenants;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Geo.Directory.Tests;
 
@@ -21,6 +23,9 @@ public sealed class ConsulDirectoryStoreTests
     private const string AcmeNas = "/v1/kv/geo/directory/nas/acme/";
     private const string TenantAcme = "/v1/kv/geo/directory/tenants/acme";
     private const string Txn = "/v1/txn";
+    private const string AllShards = "/v1/kv/geo/directory/shards/";
+    private const string OwnerLeases = "/v1/kv/geo/owner-leases/";
+    private static readonly DateTimeOffset Now = new(2030, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly ShardKey AcmeA = new("acme", "a");
     private static readonly byte[] FirstHash = [.. Enumerable.Repeat((byte)0x11, 32)];
     private static readonly byte[] SecondHash = [.. Enumerable.Repeat((byte)0x22, 32)];
@@ -622,6 +627,129 @@ public sealed class ConsulDirectoryStoreTests
         using var written = JsonDocument.Parse(consul.Requests.Single(r => r.Method == HttpMethod.Put).Body);
         Assert.Equal("Acme", written.RootElement.GetProperty("displayName").GetString());
         Assert.False(written.RootElement.TryGetProperty("apiKeyHash", out _));
+    }
+
+    [Fact]
+    public async Task RenewOwnerLeasesAsync_ReplayedConsulResponses_ReadsTheShardsThenOneTxnCheckingEachRowAndSettingItsLease()
+    {
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, AllShards, ReplayedConsul.Json($$"""
+                [
+                  {{ReplayedConsul.Entry("geo/directory/shards/acme/a", ShardADocument, 9, 200)}},
+                  {{ReplayedConsul.Entry("geo/directory/shards/acme/b", """{"owner":"b","standby":"a","epoch":1,"state":"active","databaseName":"geo_acme_b"}""", 10, 210)}}
+                ]
+                """, 210), "recurse=true")
+            .On(HttpMethod.Put, Txn, TxnApplied("[]"));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul, new FakeTimeProvider(Now));
+
+        var renewal = await store.RenewOwnerLeasesAsync("a", [(AcmeA, 1), (new ShardKey("acme", "b"), 1)], TimeSpan.FromSeconds(4), default);
+
+        Assert.Equal(Now, renewal.DirectoryNow);
+        Assert.Equal([new OwnerLease(AcmeA, "a", 1, Now.AddSeconds(4), Now)], renewal.Granted);
+        Assert.Equal([HttpMethod.Get, HttpMethod.Put], consul.Requests.Select(r => r.Method));
+        var operations = TxnOps(consul.Requests[1]);
+        Assert.Equal([("check-index", "geo/directory/shards/acme/a", (ulong?)200), ("set", "geo/owner-leases/acme/a", null)], operations.Select(o => (o.Verb, o.Key, o.Index)));
+        Assert.True(JsonNode.DeepEquals(
+            JsonNode.Parse("""{"holder":"a","epoch":1,"expiresAt":"2030-01-01T00:00:04+00:00","renewedAt":"2030-01-01T00:00:00+00:00"}"""),
+            JsonNode.Parse(operations[1].Value!)), operations[1].Value);
+    }
+
+    [Fact]
+    public async Task RenewOwnerLeasesAsync_ReplayedConsulResponsesTxnRolledBack_RereadsAndLeavesOutTheShardThatMoved()
+    {
+        // The promotion's compare-and-set landed between our read and our transaction: check-index fails, nothing is
+        // written, and on the second read the shard is promoting at epoch 2: no lease at epoch 1 any more.
+        var promoting = ShardADocument.Replace("\"epoch\":1", "\"epoch\":2", StringComparison.Ordinal).Replace("active", "promoting", StringComparison.Ordinal);
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, AllShards, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", ShardADocument, 9, 200)}]", 200), "recurse=true")
+            .On(HttpMethod.Put, Txn, TxnRolledBack(0))
+            .On(HttpMethod.Get, AllShards, ReplayedConsul.Json($"[{ReplayedConsul.Entry("geo/directory/shards/acme/a", promoting, 9, 201)}]", 201), "recurse=true");
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul, new FakeTimeProvider(Now));
+
+        var renewal = await store.RenewOwnerLeasesAsync("a", [(AcmeA, 1)], TimeSpan.FromSeconds(4), default);
+
+        Assert.Empty(renewal.Granted);
+        Assert.Single(consul.Requests, r => r.Path == Txn);
+    }
+
+    [Fact]
+    public async Task RenewOwnerLeasesAsync_ReplayedConsulResponses65Shards_TxnsWithin128Operations()
+    {
+        var keys = Enumerable.Range(0, 65).Select(i => new ShardKey($"t{i:d2}", "a")).ToList();
+        var rows = string.Join(",", keys.Select((k, i) => ReplayedConsul.Entry($"geo/directory/shards/{k.TenantId}/a",
+            ShardADocument.Replace("geo_acme_a", $"geo_{k.TenantId}_a", StringComparison.Ordinal), 9, 300 + (ulong)i)));
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, AllShards, ReplayedConsul.Json($"[{rows}]", 400), "recurse=true")
+            .On(HttpMethod.Put, Txn, (_, _) => Task.FromResult(TxnApplied("[]")));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul, new FakeTimeProvider(Now));
+
+        var renewal = await store.RenewOwnerLeasesAsync("a", [.. keys.Select(k => (k, 1L))], TimeSpan.FromSeconds(4), default);
+
+        Assert.Equal(keys, renewal.Granted.Select(l => l.Key));
+        Assert.Equal([128, 2], consul.Requests.Where(r => r.Path == Txn).Select(r => TxnOps(r).Count));
+    }
+
+    [Fact]
+    public async Task ReleaseOwnerLeasesAsync_ReplayedConsulResponses_CasOnTheRegionsRunningLeasesOnly()
+    {
+        const string Running = """{"holder":"a","epoch":3,"expiresAt":"2030-01-01T00:00:03+00:00","renewedAt":"2029-12-31T23:59:59+00:00"}""";
+        var consul = new ReplayedConsul()
+            .On(HttpMethod.Get, OwnerLeases, ReplayedConsul.Json($$"""
+                [
+                  {{ReplayedConsul.Entry("geo/owner-leases/acme/a", Running, 40, 50)}},
+                  {{ReplayedConsul.Entry("geo/owner-leases/acme/b", Running.Replace("\"a\"", "\"b\"", StringComparison.Ordinal), 41, 51)}},
+                  {{ReplayedConsul.Entry("geo/owner-leases/zenith/a", """{"holder":"a","epoch":1,"expiresAt":"2029-12-31T23:59:00+00:00","renewedAt":"2029-12-31T23:58:56+00:00"}""", 42, 52)}}
+                ]
+                """, 52), "recurse=true")
+            .On(HttpMethod.Put, Txn, TxnApplied("[]"));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul, new FakeTimeProvider(Now));
+
+        await store.ReleaseOwnerLeasesAsync("a", default);
+
+        var operation = Assert.Single(TxnOps(consul.Requests.Single(r => r.Path == Txn)));
+        Assert.Equal(("cas", "geo/owner-leases/acme/a", (ulong?)50), (operation.Verb, operation.Key, operation.Index));
+        var expected = JsonNode.Parse(Running)!;
+        expected["expiresAt"] = "2030-01-01T00:00:00+00:00";
+        Assert.True(JsonNode.DeepEquals(expected, JsonNode.Parse(operation.Value!)), operation.Value);
+    }
+
+    [Fact]
+    public async Task AppendDrEventAsync_ReplayedConsulResponses_OneSetTxnAndTheIdIsItsCreateIndex()
+    {
+        var consul = new ReplayedConsul().On(HttpMethod.Put, Txn, TxnApplied(
+            """[{"KV":{"LockIndex":0,"Key":"geo/dr-events/acme/a/x","Flags":0,"Value":null,"CreateIndex":812,"ModifyIndex":812}}]"""));
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul, new FakeTimeProvider(Now));
+        var given = new DrEvent(5, default, AcmeA, DrOperations.Promote, "flip-owner", DrOutcomes.Done, "owner b at epoch 3", "ops-alice", """{"epoch":3}""", 12.5);
+
+        var appended = await store.AppendDrEventAsync(given, default);
+
+        Assert.Equal(given with { Id = 812, At = Now }, appended);
+        var operation = Assert.Single(TxnOps(Assert.Single(consul.Requests)));
+        Assert.Equal("set", operation.Verb);
+        Assert.StartsWith("geo/dr-events/acme/a/", operation.Key, StringComparison.Ordinal);
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""
+            {"at":"2030-01-01T00:00:00+00:00","operation":"promote","step":"flip-owner","outcome":"done","detail":"owner b at epoch 3",
+             "operator":"ops-alice","data":"{\"epoch\":3}","elapsedMs":12.5}
+            """), JsonNode.Parse(operation.Value!)), operation.Value);
+    }
+
+    [Fact]
+    public async Task ListDrEventsAsync_ReplayedConsulResponsesOneShard_ItsPrefixOrderedByCreateIndex()
+    {
+        var consul = new ReplayedConsul().On(HttpMethod.Get, "/v1/kv/geo/dr-events/acme/a/", ReplayedConsul.Json($$"""
+            [
+              {{ReplayedConsul.Entry("geo/dr-events/acme/a/0f", """{"at":"2030-01-01T00:00:02+00:00","operation":"promote","step":"flip-owner","outcome":"done","detail":""}""", 900, 900)}},
+              {{ReplayedConsul.Entry("geo/dr-events/acme/a/a1", """{"at":"2030-01-01T00:00:01+00:00","operation":"promote","step":"wait-lease","outcome":"started","detail":"","elapsedMs":3}""", 812, 812)}}
+            ]
+            """, 900), "recurse=true");
+        await using var store = new ConsulDirectoryStore(new ConsulDirectoryOptions(), consul);
+
+        var events = await store.ListDrEventsAsync(AcmeA, 10, default);
+
+        Assert.Equal([
+            new DrEvent(812, Now.AddSeconds(1), AcmeA, "promote", "wait-lease", "started", "", null, null, 3),
+            new DrEvent(900, Now.AddSeconds(2), AcmeA, "promote", "flip-owner", "done", "", null, null, null),
+        ], events);
     }
 
     [Fact]
