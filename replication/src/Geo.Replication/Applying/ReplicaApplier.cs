@@ -23,7 +23,7 @@ internal readonly record struct ApplyResult(int Transactions, int Changes, int S
 /// prefix that knows its position. Runs as <c>session_replication_role = replica</c>; an advisory lock per source serializes
 /// appliers. Same-shape changes batch into one set-based statement: a group commit costs a few statements, not one per row.
 /// With the position it records what the stream had heard of its source (<see cref="SourceHeard"/>) and counts the
-/// transactions applied, for the data-loss estimate of a promotion.
+/// transactions applied, for the data-loss estimate of a promotion; it refuses to write into a promoted replica.
 /// </summary>
 internal sealed partial class ReplicaApplier : IAsyncDisposable
 {
@@ -87,6 +87,13 @@ internal sealed partial class ReplicaApplier : IAsyncDisposable
                 {
                     throw new ReplicationException($"another applier is writing stream '{sourceName}' into replica '{connection.Database}'");
                 }
+            }
+
+            // Checked here so that a stale stream fails before it seeds or reads; the trigger of migration 0009 refuses
+            // the progress of a batch applied after a promotion that happens while the stream runs.
+            if (await PromotedMark.ReadAsync(connection, null, lockShared: false, cancellationToken) is { } promotedAt)
+            {
+                throw PromotedMark.Refusal(connection.Database, promotedAt, sourceName);
             }
 
             var applier = new ReplicaApplier(connection, sourceName, logger);
