@@ -398,7 +398,7 @@ public sealed class PromotionTests(TwoClusters clusters, ITestOutputHelper outpu
     {
         var postmaster = cluster.Cluster.ServerPid ?? throw new InvalidOperationException("the server is not running");
         var pids = new List<string> { postmaster.ToString(CultureInfo.InvariantCulture) };
-        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        foreach (var directory in System.IO.Directory.EnumerateDirectories("/proc"))
         {
             if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
             {
@@ -424,7 +424,7 @@ public sealed class PromotionTests(TwoClusters clusters, ITestOutputHelper outpu
         var kill = await ProcessRunner.RunAsync("kill", ["-KILL", "--", .. pids]);
         Assert.True(kill.Succeeded, kill.Output);
         // Gone, not just dead: until a zombie is reaped, its pid still holds the data directory's lock file for a new postmaster.
-        await Eventually.TrueAsync(() => pids.All(pid => !Directory.Exists($"/proc/{pid}")), TimeSpan.FromSeconds(30), "the server's processes are gone");
+        await Eventually.TrueAsync(() => pids.All(pid => !System.IO.Directory.Exists($"/proc/{pid}")), TimeSpan.FromSeconds(30), "the server's processes are gone");
     }
 
     private static async Task<Dictionary<Guid, DateTimeOffset>> CdrCommitTimesAsync(string source)
