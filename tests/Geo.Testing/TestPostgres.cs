@@ -14,12 +14,14 @@ public sealed class TestPostgres : IAsyncDisposable
 {
     private static readonly Lazy<Task<TestPostgres>> SharedInstance = new(() => StartTracked(StartAsync()));
     private readonly Reaper _reaper;
+    private readonly IReadOnlyDictionary<string, string>? _settings;
     private int _databases;
 
-    private TestPostgres(PostgresCluster cluster, Reaper reaper)
+    private TestPostgres(PostgresCluster cluster, Reaper reaper, IReadOnlyDictionary<string, string>? settings)
     {
         Cluster = cluster;
         _reaper = reaper;
+        _settings = settings;
     }
 
     /// <summary>The cluster.</summary>
@@ -29,11 +31,14 @@ public sealed class TestPostgres : IAsyncDisposable
     public static Task<TestPostgres> SharedAsync() => SharedInstance.Value;
 
     /// <summary>Starts a cluster of its own, for tests that need several or that stop one.</summary>
-    public static async Task<TestPostgres> StartAsync(CancellationToken cancellationToken = default)
+    public static Task<TestPostgres> StartAsync(CancellationToken cancellationToken = default) => StartAsync(settings: null, cancellationToken);
+
+    /// <summary>Starts a cluster of its own with server <paramref name="settings"/> over the test defaults (say <c>synchronous_commit = on</c>).</summary>
+    public static async Task<TestPostgres> StartAsync(IReadOnlyDictionary<string, string>? settings, CancellationToken cancellationToken = default)
     {
         var directory = Path.Combine(TestFolders.Create("pg"), "cluster");
-        var cluster = await PostgresCluster.StartAsync(new PostgresClusterOptions { Directory = directory, Durable = false }, cancellationToken);
-        return new TestPostgres(cluster, Reaper.Start(cluster.DestroyScript() + $"; rm -rf {Shell.Quote(Path.GetDirectoryName(directory)!)}"));
+        var cluster = await PostgresCluster.StartAsync(Options(directory, settings), cancellationToken);
+        return new TestPostgres(cluster, Reaper.Start(cluster.DestroyScript() + $"; rm -rf {Shell.Quote(Path.GetDirectoryName(directory)!)}"), settings);
     }
 
     /// <summary>A connection string for a database of this cluster.</summary>
@@ -57,12 +62,19 @@ public sealed class TestPostgres : IAsyncDisposable
         return ConnectionString(name);
     }
 
+    /// <summary>Starts the cluster again after it was stopped or killed (crash recovery), with the settings it was started with.</summary>
+    public async Task RestartAsync(CancellationToken cancellationToken = default) =>
+        await PostgresCluster.StartAsync(Options(Cluster.Directory, _settings), cancellationToken);
+
     /// <summary>Stops the cluster and removes its folder.</summary>
     public ValueTask DisposeAsync()
     {
         _reaper.Dispose();
         return ValueTask.CompletedTask;
     }
+
+    private static PostgresClusterOptions Options(string directory, IReadOnlyDictionary<string, string>? settings) =>
+        new() { Directory = directory, Durable = false, Settings = settings ?? new Dictionary<string, string>() };
 
     private static async Task<TestPostgres> StartTracked(Task<TestPostgres> starting)
     {

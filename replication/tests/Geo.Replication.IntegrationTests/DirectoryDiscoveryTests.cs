@@ -250,9 +250,10 @@ public sealed class DirectoryDiscoveryTests(TwoClusters clusters)
         var shard = await clusters.CreateShardAsync(createReplica: false, tenantId: tenant);
         var name = tenant + "@a";
         await directory.AddShardAsync(tenant, owner: "a", standby: "b", "active", shard.Database);
-        // The replicator reads the directory as a role of its own, which the test can lock out.
+        // The replicator reads the directory as a role of its own, which the test can lock out. The directory client loads the
+        // whole control plane: regions, tenants, shards and NAS devices.
         var role = $"reader_{tenant}";
-        await TwoClusters.ExecuteAsync(directory.ConnectionString, $"CREATE ROLE {role} LOGIN; GRANT SELECT ON shards TO {role}");
+        await TwoClusters.ExecuteAsync(directory.ConnectionString, $"CREATE ROLE {role} LOGIN; GRANT SELECT ON regions, tenants, shards, nas_devices TO {role}");
         var config = Config(directory, "00:00:00.2");
         config["Replication:Directory:ConnectionString"] = new NpgsqlConnectionStringBuilder(directory.ConnectionString) { Username = role }.ConnectionString;
 

@@ -49,6 +49,14 @@ public sealed class KafkaMockClusterTests(TwoClusters clusters)
         {
             await WaitForTransactionTopicAsync(shard.Replica, events.TransactionTopic, script.TransactionTopicMessages);
             await script.AssertFinalStateAsync(shard.Replica);
+
+            // Debezium's events carry no source WAL end: the replica counts what it applied but heard nothing to estimate a loss from.
+            var position = await Promotion.ReplicaPromotion.ReadPositionAsync(shard.Replica, default);
+            Assert.NotNull(position);
+            Assert.Null(position.HeardPosition);
+            Assert.Null(position.HeardSourceTime);
+            Assert.True(position.AppliedTransactions > 0);
+            Assert.False(Promotion.ReplicaPromotion.Estimate(position).Known);
         }
         finally
         {

@@ -35,13 +35,18 @@ public sealed class TwoClusters : IAsyncLifetime
     /// <summary>A new tenant id, unique among the tests of this run.</summary>
     public string NewTenantId() => $"t{Interlocked.Increment(ref _shards)}{Guid.NewGuid().ToString("N")[..6]}";
 
-    /// <summary>A tenant database on the source and, when asked, its (migrated, still writable) replica database of the same name on the standby.</summary>
-    public async Task<TestShard> CreateShardAsync(bool createReplica = true, string? extraSql = null, string? replicaExtraSql = null, string? tenantId = null, bool fence = true)
+    /// <summary>
+    /// A tenant database on the source (or on <paramref name="sourceCluster"/>) and, when asked, its (migrated, still writable)
+    /// replica database of the same name on the standby.
+    /// </summary>
+    public async Task<TestShard> CreateShardAsync(bool createReplica = true, string? extraSql = null, string? replicaExtraSql = null, string? tenantId = null, bool fence = true,
+        TestPostgres? sourceCluster = null)
     {
         var tenant = tenantId ?? NewTenantId();
         var name = ShardDatabase.Name(tenant, "a");
-        await CreateDatabaseAsync(Source, name);
-        var source = Source.ConnectionString(name);
+        sourceCluster ??= Source;
+        await CreateDatabaseAsync(sourceCluster, name);
+        var source = sourceCluster.ConnectionString(name);
         await new MigrationRunner().ApplyAsync(source, MigrationSet.Tenant);
         if (fence)
         {
@@ -69,7 +74,7 @@ public sealed class TwoClusters : IAsyncLifetime
             }
         }
 
-        return new TestShard(name, source, replica);
+        return new TestShard(name, source, replica) { TenantId = tenant };
     }
 
     public static async Task ExecuteAsync(string connectionString, string sql, params (string Name, object Value)[] parameters)
@@ -116,6 +121,9 @@ public sealed class TwoClustersGroup : ICollectionFixture<TwoClusters>
 /// <summary>A shard's source and replica connection strings.</summary>
 public sealed record TestShard(string Database, string Source, string Replica)
 {
+    /// <summary>The shard's tenant (its home region is <c>a</c>).</summary>
+    public string TenantId { get; init; } = "";
+
     public ShardReplicationOptions Options(bool applyTenantMigrations = false) => new()
     {
         Name = Database + "@a",

@@ -1,3 +1,4 @@
+using Geo.Directory.Shards;
 using Geo.Replication.Discovery;
 using Geo.Schema;
 using Npgsql;
@@ -11,6 +12,22 @@ public sealed class DiscoveryPlanTests
         ["a"] = "Host=pg-a;Port=5433;Username=geo;Password=pw-a",
         ["b"] = "Host=pg-b;Port=5434;Username=geo;Password=pw-b",
     });
+
+    [Fact]
+    public void StandbyShards_DirectoryShards_OnlyThoseThisRegionStandsByForWithTheirState()
+    {
+        Shard[] shards =
+        [
+            new(new ShardKey("acme", "a"), "a", "b", 3, Directory.Shards.ShardState.Promoting, null, "geo_acme_a"),
+            new(new ShardKey("acme", "b"), "b", "a", 1, Directory.Shards.ShardState.Active, null, "geo_acme_b"),
+            new(new ShardKey("solo", "a"), "a", null, 1, Directory.Shards.ShardState.Active, null, "geo_solo_a"),
+        ];
+
+        var standby = DiscoveryPlan.StandbyShards(shards, "b");
+
+        Assert.Equal([new StandbyShard("acme", "a", "a", "geo_acme_a", "promoting")], standby);
+        Assert.False(standby[0].IsReplicated);
+    }
 
     [Theory]
     [InlineData("provisioning", true)]

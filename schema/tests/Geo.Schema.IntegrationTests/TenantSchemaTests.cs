@@ -93,6 +93,56 @@ public sealed class TenantSchemaTests
         Assert.Equal(PostgresErrorCodes.UniqueViolation, error.SqlState);
     }
 
+    [Fact]
+    public async Task ReplicationProgress_Promoted_EveryFurtherWriteRefusedEvenUnderReplicaRole()
+    {
+        await using var connection = await OpenMigratedTenantDatabaseAsync();
+        // As the applier writes it: replica role, where ordinary triggers do not fire.
+        const string Upsert = """
+            SET session_replication_role = replica;
+            INSERT INTO replication_progress (source, position, heard_position, applied_transactions) VALUES (@source, @position, @position::pg_lsn, 1)
+            ON CONFLICT (source) DO UPDATE SET position = excluded.position, heard_position = excluded.heard_position,
+                applied_transactions = replication_progress.applied_transactions + excluded.applied_transactions
+            """;
+        await ExecuteAsync(connection, Upsert, ("source", "pgoutput:s"), ("position", "0/10"));
+        await ExecuteAsync(connection, Upsert, ("source", "pgoutput:s"), ("position", "0/20"));
+        Assert.Equal(2L, await ScalarAsync<long>(connection, "SELECT applied_transactions FROM replication_progress"));
+
+        await ExecuteAsync(connection, "UPDATE replication_progress SET promoted_at = now() WHERE promoted_at IS NULL");
+
+        foreach (var (source, position) in new[] { ("pgoutput:s", "0/30"), ("pgoutput:other", "0/40") })
+        {
+            var error = await Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(connection, Upsert, ("source", source), ("position", position)));
+            Assert.Equal(PostgresErrorCodes.ObjectNotInPrerequisiteState, error.SqlState);
+            Assert.Contains("was promoted", error.MessageText, StringComparison.Ordinal);
+        }
+
+        var unpromote = await Assert.ThrowsAsync<PostgresException>(() => ExecuteAsync(connection, "UPDATE replication_progress SET promoted_at = NULL"));
+        Assert.Equal(PostgresErrorCodes.ObjectNotInPrerequisiteState, unpromote.SqlState);
+        Assert.Equal("0/20", await ScalarAsync<string>(connection, "SELECT position FROM replication_progress"));
+
+        // An operator seeding the database as a replica again removes the rows first; then streams may write.
+        await ExecuteAsync(connection, "DELETE FROM replication_progress");
+        await ExecuteAsync(connection, Upsert, ("source", "pgoutput:s"), ("position", "0/50"));
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<T> ScalarAsync<T>(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
     /// <summary>A new database with every tenant migration applied, and a connection to it.</summary>
     private static async Task<NpgsqlConnection> OpenMigratedTenantDatabaseAsync()
     {

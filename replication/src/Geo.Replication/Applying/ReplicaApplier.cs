@@ -22,17 +22,26 @@ internal readonly record struct ApplyResult(int Transactions, int Changes, int S
 /// Applies whole source transactions with their <c>replication_progress</c> row, so the replica is always a consistent
 /// prefix that knows its position. Runs as <c>session_replication_role = replica</c>; an advisory lock per source serializes
 /// appliers. Same-shape changes batch into one set-based statement: a group commit costs a few statements, not one per row.
+/// With the position it records what the stream had heard of its source (<see cref="SourceHeard"/>) and counts the
+/// transactions applied, for the data-loss estimate of a promotion; it refuses to write into a promoted replica.
 /// </summary>
 internal sealed partial class ReplicaApplier : IAsyncDisposable
 {
     /// <summary>Batch commands per round trip: large enough to pipeline, small enough to bound memory.</summary>
     private const int CommandsPerRoundTrip = 512;
 
+    /// <summary>The <c>application_name</c> of the applier's sessions: how a promotion finds them (<c>pg_stat_activity</c>).</summary>
+    public const string ApplicationName = "geo-replicator applier";
+
+    /// <summary>The key of the session advisory lock an applier holds for its stream, hashed by <c>hashtextextended</c>.</summary>
+    public static string LockKey(string sourceName) => "geo-applier:" + sourceName;
+
     private readonly NpgsqlConnection _connection;
     private readonly string _sourceName;
     private readonly ILogger _logger;
     private readonly Dictionary<ChangeTable, TableBinding> _bindings = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<(string, string), ReplicaTable> _tables = [];
+    private SourceHeard? _heardWritten;
 
     private ReplicaApplier(NpgsqlConnection connection, string sourceName, ILogger logger)
     {
@@ -55,6 +64,7 @@ internal sealed partial class ReplicaApplier : IAsyncDisposable
     {
         var builder = new NpgsqlConnectionStringBuilder(replicaConnectionString)
         {
+            ApplicationName = ApplicationName,
             Pooling = false,
             MaxAutoPrepare = 64,
             AutoPrepareMinUsages = 2,
@@ -72,11 +82,18 @@ internal sealed partial class ReplicaApplier : IAsyncDisposable
             await connection.OpenAsync(cancellationToken);
             await using (var tryLock = new NpgsqlCommand("SELECT pg_try_advisory_lock(hashtextextended(@source, 0))", connection))
             {
-                tryLock.Parameters.AddWithValue("source", "geo-applier:" + sourceName);
+                tryLock.Parameters.AddWithValue("source", LockKey(sourceName));
                 if (!(bool)(await tryLock.ExecuteScalarAsync(cancellationToken))!)
                 {
                     throw new ReplicationException($"another applier is writing stream '{sourceName}' into replica '{connection.Database}'");
                 }
+            }
+
+            // Checked here so that a stale stream fails before it seeds or reads; the trigger of migration 0009 refuses
+            // the progress of a batch applied after a promotion that happens while the stream runs.
+            if (await PromotedMark.ReadAsync(connection, null, lockShared: false, cancellationToken) is { } promotedAt)
+            {
+                throw PromotedMark.Refusal(connection.Database, promotedAt, sourceName);
             }
 
             var applier = new ReplicaApplier(connection, sourceName, logger);
@@ -107,14 +124,16 @@ internal sealed partial class ReplicaApplier : IAsyncDisposable
     }
 
     /// <summary>
-    /// Applies consecutive whole source transactions in one replica transaction, with the last one's position.
+    /// Applies consecutive whole source transactions in one replica transaction, with the last one's position and what the
+    /// stream had heard (<paramref name="heard"/>, taken after the batch was read from the queue; null for Kafka).
     /// Transactions the replica already holds (at or below its stored LSN) are skipped: replay is idempotent.
     /// </summary>
-    public async Task<ApplyResult> ApplyAsync(IReadOnlyList<ChangeTransaction> transactions, CancellationToken cancellationToken)
+    public async Task<ApplyResult> ApplyAsync(IReadOnlyList<ChangeTransaction> transactions, SourceHeard? heard, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(transactions);
         var storedLsn = Stored?.Lsn ?? 0;
         ChangeTransaction? last = null;
+        SourcePosition position;
         int applied = 0, changes = 0, skipped = 0, missing = 0;
 
         await using var transaction = await _connection.BeginTransactionAsync(cancellationToken);
@@ -197,7 +216,8 @@ internal sealed partial class ReplicaApplier : IAsyncDisposable
             }
 
             await FlushGroupAsync();
-            batch.BatchCommands.Add(ProgressCommand(last.Position, last.CommitTime));
+            position = CoveredPosition(Math.Max(storedLsn, last.Position.Lsn), heard) ?? last.Position;
+            batch.BatchCommands.Add(ProgressCommand(position, last.CommitTime, applied, heard));
             missing += await ExecuteAsync(batch, checkedCommands, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
@@ -206,7 +226,8 @@ internal sealed partial class ReplicaApplier : IAsyncDisposable
             await batch.DisposeAsync();
         }
 
-        Stored = new StoredPosition(last.Position.Token, Math.Max(storedLsn, last.Position.Lsn), last.CommitTime);
+        Stored = new StoredPosition(position.Token, Math.Max(storedLsn, position.Lsn), last.CommitTime);
+        _heardWritten = heard;
         if (missing > 0)
         {
             LogMissingRows(_logger, _sourceName, missing, last.Position.Token);
@@ -215,20 +236,85 @@ internal sealed partial class ReplicaApplier : IAsyncDisposable
         return new ApplyResult(applied, changes, skipped, missing);
     }
 
-    /// <summary>The upsert of this stream's <c>replication_progress</c> row, to run in the transaction that applied up to it.</summary>
-    internal NpgsqlBatchCommand ProgressCommand(SourcePosition position, DateTimeOffset? commitTime)
+    /// <summary>
+    /// The upsert of this stream's <c>replication_progress</c> row, to run in the transaction that applied up to it:
+    /// <paramref name="appliedTransactions"/> more applied, and what the stream had heard (null for Kafka).
+    /// </summary>
+    internal NpgsqlBatchCommand ProgressCommand(SourcePosition position, DateTimeOffset? commitTime, int appliedTransactions, SourceHeard? heard)
     {
         var command = new NpgsqlBatchCommand("""
-            INSERT INTO replication_progress (source, position, source_commit_at, applied_at) VALUES ($1, $2, $3, now())
-            ON CONFLICT (source) DO UPDATE SET position = excluded.position, source_commit_at = excluded.source_commit_at, applied_at = excluded.applied_at
+            INSERT INTO replication_progress (source, position, source_commit_at, applied_at, applied_transactions, heard_position, heard_source_time, heard_at)
+            VALUES ($1, $2, $3, now(), $4, $5, $6, $7)
+            ON CONFLICT (source) DO UPDATE SET position = excluded.position, source_commit_at = excluded.source_commit_at, applied_at = excluded.applied_at,
+                applied_transactions = coalesce(replication_progress.applied_transactions, 0) + excluded.applied_transactions,
+                heard_position = excluded.heard_position, heard_source_time = excluded.heard_source_time, heard_at = excluded.heard_at
             """);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _sourceName });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = position.Token });
-        command.Parameters.Add(commitTime is { } time
-            ? new NpgsqlParameter<DateTime> { TypedValue = time.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz }
-            : new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(Timestamp(commitTime));
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = appliedTransactions });
+        AddHeard(command.Parameters, heard);
         return command;
     }
+
+    /// <summary>
+    /// Records what the stream heard while nothing is applied (a keepalive moved the source's WAL end): false when that is
+    /// what the row holds already. When everything handed out is applied, the stored position moves to the point through
+    /// which the replica is complete (<see cref="SourceHeard.CompleteThrough"/>), its commit time staying the last applied one.
+    /// </summary>
+    public async Task<bool> RecordHeardAsync(SourceHeard heard, CancellationToken cancellationToken)
+    {
+        if (Stored is not { } stored)
+        {
+            return false;
+        }
+
+        var covered = CoveredPosition(stored.Lsn, heard);
+        if (covered is null && _heardWritten is { } written && written.Position == heard.Position)
+        {
+            return false;
+        }
+
+        await using var command = new NpgsqlCommand("""
+            UPDATE replication_progress SET heard_position = $2, heard_source_time = $3, heard_at = $4, position = coalesce($5, position)
+            WHERE source = $1
+            """, _connection);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _sourceName });
+        AddHeard(command.Parameters, heard);
+        command.Parameters.Add(covered is { } to
+            ? new NpgsqlParameter<string> { TypedValue = to.Token }
+            : new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        if (covered is { } advanced)
+        {
+            Stored = stored with { Token = advanced.Token, Lsn = advanced.Lsn };
+        }
+
+        _heardWritten = heard;
+        return true;
+    }
+
+    /// <summary>
+    /// The position through which the replica holds every source transaction once it applied through <paramref name="appliedLsn"/>:
+    /// beyond it when the stream had handed out nothing more and heard the source's WAL further; null when not beyond.
+    /// </summary>
+    private static SourcePosition? CoveredPosition(ulong appliedLsn, SourceHeard? heard) =>
+        heard is { } h && appliedLsn >= h.LastYielded && h.CompleteThrough > appliedLsn
+            ? new SourcePosition(h.CompleteThrough, Lsn.Format(h.CompleteThrough))
+            : null;
+
+    private static void AddHeard(NpgsqlParameterCollection parameters, SourceHeard? heard)
+    {
+        parameters.Add(heard is { } h
+            ? new NpgsqlParameter<NpgsqlLogSequenceNumber> { TypedValue = new NpgsqlLogSequenceNumber(h.Position), NpgsqlDbType = NpgsqlDbType.PgLsn }
+            : new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.PgLsn });
+        parameters.Add(Timestamp(heard?.SourceTime));
+        parameters.Add(Timestamp(heard?.At));
+    }
+
+    private static NpgsqlParameter Timestamp(DateTimeOffset? value) => value is { } time
+        ? new NpgsqlParameter<DateTime> { TypedValue = time.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz }
+        : new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz };
 
     /// <summary>Marks the stored position after an initial sync committed it.</summary>
     internal void SetStored(StoredPosition position) => Stored = position;

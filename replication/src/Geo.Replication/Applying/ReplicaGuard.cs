@@ -8,7 +8,8 @@ namespace Geo.Replication.Applying;
 /// <summary>
 /// Prepares a shard's replica database in the standby region: creates it when missing, optionally applies the
 /// tenant migrations, and makes it read-only (<c>default_transaction_read_only</c>) for every session but the
-/// applier's, which turns it off for itself. Promotion lifts the guard with <see cref="ReleaseAsync"/>.
+/// applier's, which turns it off for itself. Promotion lifts the guard (<see cref="Promotion.ReplicaPromotion.PromoteAsync"/>);
+/// a promoted database is never guarded again.
 /// </summary>
 public static partial class ReplicaGuard
 {
@@ -40,8 +41,17 @@ public static partial class ReplicaGuard
 
         await using var guard = new NpgsqlConnection(writable);
         await guard.OpenAsync(cancellationToken);
-        await using var alter = new NpgsqlCommand($"ALTER DATABASE {ShardDatabase.Quote(database)} SET default_transaction_read_only = on", guard);
+        await using var transaction = await guard.BeginTransactionAsync(cancellationToken);
+        // A promoted replica is its shard's owner database: a replicator that has not seen the promotion must not make it
+        // read-only again. The mark is read under a lock that a promotion's marking waits for, and the other way round.
+        if (await PromotedMark.ReadAsync(guard, transaction, lockShared: true, cancellationToken) is { } promotedAt)
+        {
+            throw PromotedMark.Refusal(database, promotedAt, "(replica guard)");
+        }
+
+        await using var alter = new NpgsqlCommand($"ALTER DATABASE {ShardDatabase.Quote(database)} SET default_transaction_read_only = on", guard, transaction);
         await alter.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
     }
 
     /// <summary>Lifts the read-only default of a replica database (promotion). Sessions opened afterwards can write.</summary>

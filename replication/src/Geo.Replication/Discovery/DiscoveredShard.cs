@@ -1,3 +1,4 @@
+using Geo.Directory.Shards;
 using Geo.Replication.Hosting;
 using Geo.Schema;
 
@@ -27,6 +28,14 @@ internal sealed record DiscoveredShard(string Name, string OwnerRegion, string D
 /// <summary>Turns the directory's rows into the streams this region should run.</summary>
 internal static class DiscoveryPlan
 {
+    /// <summary>The shards of a directory snapshot whose standby is <paramref name="region"/>.</summary>
+    public static List<StandbyShard> StandbyShards(IEnumerable<Shard> shards, string region) =>
+    [
+        .. shards
+            .Where(s => string.Equals(s.StandbyRegion, region, StringComparison.Ordinal))
+            .Select(s => new StandbyShard(s.Key.TenantId, s.Key.HomeRegion, s.OwnerRegion, s.DatabaseName, ShardStates.ToText(s.State))),
+    ];
+
     /// <summary>One stream per replicated row: owner region's server → this region's server, same database name.</summary>
     public static List<DiscoveredShard> Desired(IEnumerable<StandbyShard> rows, string region, PlatformDatabases servers)
     {

@@ -1,47 +1,52 @@
 using System.Threading.Channels;
+using Geo.Directory;
+using Geo.Directory.Stores.Postgres;
 using Geo.Replication.Hosting;
 using Geo.Schema;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 
 namespace Geo.Replication.Discovery;
 
 /// <summary>
-/// Follows the directory (LISTEN <c>geo_directory</c>, plus every <see cref="ReplicatorDirectoryOptions.RefreshInterval"/>
-/// as a safety net) for the shards this region stands by for. While it is unreachable running streams stay as they are.
+/// Follows the directory for the shards this region stands by for, through the shared directory client: a
+/// <see cref="DirectoryCache"/> over the store (one change feed with keep-alive and reconnect, control plane only), read again
+/// every <see cref="ReplicatorDirectoryOptions.RefreshInterval"/> as a safety net. While the directory is unreachable the
+/// running streams stay as they are.
 /// </summary>
 internal sealed partial class ShardDiscovery
 {
-    private const string ListenChannel = "geo_directory";
-    private const string ShardsQuery = "SELECT tenant_id, home_region, owner_region, database_name, state FROM shards WHERE standby_region = @region";
     private static readonly TimeSpan FailureLogInterval = TimeSpan.FromMinutes(1);
-    private static readonly TimeSpan MaxListenBackoff = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
     private readonly string _region;
-    private readonly string _directory;
     private readonly TimeSpan _refreshInterval;
     private readonly PlatformDatabases _servers;
+    private readonly Func<IDirectoryStore> _createStore;
     private readonly TimeProvider _time;
+    private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
 
-    // Guarded by _gate: the listener and the reader both report.
+    // Guarded by _gate: the start loop and the refresh both report.
     private DateTimeOffset? _unreachableSince;
     private DateTimeOffset _lastFailureLog;
     private int _suppressedFailures;
 
-    public ShardDiscovery(ReplicatorOptions options, TimeProvider time, ILogger<ShardDiscovery> logger)
+    /// <summary>Discovery from <paramref name="options"/>' directory; <paramref name="createStore"/> replaces its PostgreSQL store (tests, Consul).</summary>
+    public ShardDiscovery(ReplicatorOptions options, TimeProvider time, ILoggerFactory loggerFactory, Func<IDirectoryStore>? createStore = null)
     {
         var directory = options.Directory;
+        var connectionString = directory.ConnectionString ?? throw new ArgumentException("Replication:Directory:ConnectionString is not set", nameof(options));
         _region = options.Region;
-        _directory = directory.ConnectionString ?? throw new ArgumentException("Replication:Directory:ConnectionString is not set", nameof(options));
         _refreshInterval = directory.RefreshInterval;
-        _servers = new PlatformDatabases(_directory, new Dictionary<string, string>(directory.Servers, StringComparer.Ordinal));
+        _servers = new PlatformDatabases(connectionString, new Dictionary<string, string>(directory.Servers, StringComparer.Ordinal));
+        _createStore = createStore ?? (() => new PostgresDirectoryStore(connectionString));
         _time = time;
-        _logger = logger;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<ShardDiscovery>();
     }
 
-    /// <summary>Since when the directory could not be read or listened to; null while it can.</summary>
+    /// <summary>Since when the directory could not be read or followed; null while it can.</summary>
     public DateTimeOffset? UnreachableSince
     {
         get
@@ -53,138 +58,101 @@ internal sealed partial class ShardDiscovery
         }
     }
 
-    /// <summary>Calls <paramref name="apply"/> with the wanted streams after every successful read, until cancelled.</summary>
+    /// <summary>Calls <paramref name="apply"/> with the wanted streams after every snapshot of the directory, until cancelled.</summary>
     public async Task RunAsync(Func<IReadOnlyList<DiscoveredShard>, CancellationToken, Task> apply, CancellationToken cancellationToken)
     {
-        // One pending signal is enough: a read after it sees every change committed before it.
+        await using var store = _createStore();
+        await using var cache = new DirectoryCache(store, _loggerFactory.CreateLogger<DirectoryCache>(), _time,
+            new DirectoryCacheOptions { Placements = false, ReconnectMaxDelay = MaxBackoff });
+        // One pending signal is enough: the snapshot read after it holds every change published before it.
         var changes = Channel.CreateBounded<bool>(new BoundedChannelOptions(1)
         {
             FullMode = BoundedChannelFullMode.DropWrite,
             SingleReader = true,
         });
-        var listening = Task.Run(() => ListenAsync(changes.Writer, cancellationToken), CancellationToken.None);
+        cache.SnapshotPublished += (_, _) => changes.Writer.TryWrite(true);
         try
         {
+            await StartAsync(cache, cancellationToken);
             while (true)
             {
                 while (changes.Reader.TryRead(out _))
                 {
                 }
 
-                IReadOnlyList<StandbyShard>? rows = null;
-                try
+                await apply(DiscoveryPlan.Desired(DiscoveryPlan.StandbyShards(cache.Current.Shards, _region), _region, _servers), cancellationToken);
+                if (!await WaitForChangeAsync(changes.Reader, cancellationToken))
                 {
-                    rows = await ReadAsync(cancellationToken);
-                    ReportReachable();
+                    await RefreshAsync(cache, cancellationToken);
                 }
-                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
-                {
-                    // Keep the running streams: an unreachable directory says nothing about the shards.
-                    ReportUnreachable(ex);
-                }
-
-                if (rows is not null)
-                {
-                    await apply(DiscoveryPlan.Desired(rows, _region, _servers), cancellationToken);
-                }
-
-                await WaitForChangeAsync(changes.Reader, cancellationToken);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
         }
-        finally
-        {
-            await listening;
-        }
     }
 
-    private async Task<IReadOnlyList<StandbyShard>> ReadAsync(CancellationToken cancellationToken)
+    /// <summary>Opens the cache's change feed and loads the directory, retrying with backoff until it can.</summary>
+    private async Task StartAsync(DirectoryCache cache, CancellationToken cancellationToken)
     {
-        await using var connection = new NpgsqlConnection(_directory);
-        await connection.OpenAsync(cancellationToken);
-        await using var command = new NpgsqlCommand(ShardsQuery, connection);
-        command.Parameters.AddWithValue("region", _region);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var rows = new List<StandbyShard>();
-        while (await reader.ReadAsync(cancellationToken))
+        var backoff = TimeSpan.FromSeconds(1);
+        while (true)
         {
-            rows.Add(new StandbyShard(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4)));
-        }
+            try
+            {
+                await cache.StartAsync(cancellationToken);
+                ReportReachable();
+                return;
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                ReportUnreachable(ex);
+            }
 
-        return rows;
+            await Task.Delay(backoff, _time, cancellationToken);
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+        }
     }
 
-    private async Task WaitForChangeAsync(ChannelReader<bool> changes, CancellationToken cancellationToken)
+    /// <summary>The safety net: reads the directory again (a change whose notification was lost) and says whether it is followed.</summary>
+    private async Task RefreshAsync(DirectoryCache cache, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await cache.RefreshAsync(cancellationToken);
+            if (cache.IsConnected)
+            {
+                ReportReachable();
+            }
+            else
+            {
+                // Readable, but the change feed is down (the cache logs why and reconnects it with backoff): changes arrive late.
+                ReportUnreachable(null);
+            }
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Keep the running streams: an unreachable directory says nothing about the shards.
+            ReportUnreachable(ex);
+        }
+    }
+
+    /// <summary>True when a new snapshot was published, false when the refresh interval passed first.</summary>
+    private async Task<bool> WaitForChangeAsync(ChannelReader<bool> changes, CancellationToken cancellationToken)
     {
         using var poll = new CancellationTokenSource(_refreshInterval, _time);
         using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, poll.Token);
         try
         {
-            await changes.WaitToReadAsync(either.Token);
+            return await changes.WaitToReadAsync(either.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            // The refresh interval passed: read anyway.
+            return false;
         }
     }
 
-    /// <summary>Keeps a LISTEN connection open, signalling after each (re)connection and each notification.</summary>
-    private async Task ListenAsync(ChannelWriter<bool> changes, CancellationToken cancellationToken)
-    {
-        // Not pooled: the session that listens is this one, for as long as it lives.
-        var connectionString = new NpgsqlConnectionStringBuilder(_directory) { Pooling = false }.ConnectionString;
-        var backoff = TimeSpan.FromSeconds(1);
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                await using var connection = new NpgsqlConnection(connectionString);
-                connection.Notification += (_, _) => changes.TryWrite(true);
-                await connection.OpenAsync(cancellationToken);
-                await using (var listen = new NpgsqlCommand($"LISTEN {ListenChannel}", connection))
-                {
-                    await listen.ExecuteNonQueryAsync(cancellationToken);
-                }
-
-                backoff = TimeSpan.FromSeconds(1);
-                ReportReachable();
-                // Whatever changed while nobody listened is read now.
-                changes.TryWrite(true);
-                while (true)
-                {
-                    if (!await connection.WaitAsync(_refreshInterval, cancellationToken))
-                    {
-                        // An idle connection is pinged so that a dead one is noticed.
-                        await using var ping = new NpgsqlCommand("SELECT 1", connection);
-                        await ping.ExecuteScalarAsync(cancellationToken);
-                    }
-                }
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                ReportUnreachable(ex);
-            }
-
-            try
-            {
-                await Task.Delay(backoff, _time, cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-
-            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxListenBackoff.Ticks));
-        }
-    }
-
-    private void ReportUnreachable(Exception exception)
+    private void ReportUnreachable(Exception? exception)
     {
         var now = _time.GetUtcNow();
         lock (_gate)
@@ -218,7 +186,7 @@ internal sealed partial class ShardDiscovery
 
     [LoggerMessage(EventId = 4601, Level = LogLevel.Warning,
         Message = "Directory unreachable; keeping the current streams and retrying ({Suppressed} further failures were not logged since the last report)")]
-    private static partial void LogDirectoryUnreachable(ILogger logger, int suppressed, Exception exception);
+    private static partial void LogDirectoryUnreachable(ILogger logger, int suppressed, Exception? exception);
 
     [LoggerMessage(EventId = 4602, Level = LogLevel.Information, Message = "Directory reachable again after {Seconds:F0} s")]
     private static partial void LogDirectoryReachable(ILogger logger, double seconds);

@@ -43,7 +43,7 @@ public sealed partial class ReplicatorRuntime : BackgroundService
         _static = [.. _options.Shards.Select(shard => new ShardRun(shard.Name, new ShardReplicator(shard, _options, loggerFactory, timeProvider, kafka), null))];
         _staticNames = new HashSet<string>(_static.Select(s => s.Name), StringComparer.Ordinal);
         _runs = _static;
-        _discovery = _options.Directory.Enabled ? new ShardDiscovery(_options, timeProvider, loggerFactory.CreateLogger<ShardDiscovery>()) : null;
+        _discovery = _options.Directory.Enabled ? new ShardDiscovery(_options, timeProvider, loggerFactory) : null;
     }
 
     /// <summary>The running shards' replicators, static and discovered (a snapshot).</summary>

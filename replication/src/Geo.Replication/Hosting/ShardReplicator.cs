@@ -203,6 +203,9 @@ public sealed partial class ShardReplicator
 
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(15);
 
+    /// <summary>While nothing is applied, what the stream heard of its source is recorded at most this often.</summary>
+    internal static TimeSpan HeardInterval { get; } = TimeSpan.FromSeconds(1);
+
     private async Task StreamAsync(IChangeSource source, ReplicaApplier applier, CancellationToken cancellationToken)
     {
         var queue = Channel.CreateBounded<ChangeTransaction>(new BoundedChannelOptions(_settings.QueueTransactions)
@@ -216,6 +219,20 @@ public sealed partial class ShardReplicator
         var applying = ApplyAsync(source, applier, queue.Reader, stop.Token);
         var polling = PollSourceAsync(source, stop.Token);
         var first = await Task.WhenAny(reading, applying);
+        if (first == reading && !cancellationToken.IsCancellationRequested)
+        {
+            // The source broke or ended the stream (its region may be lost). What it sent are whole, committed transactions:
+            // the applier drains the completed queue and records what was heard last, so that a promotion loses no more than
+            // what never reached this region.
+            using var drainTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var drained = await Task.WhenAny(applying, Task.Delay(StopGrace, _time, drainTimeout.Token));
+            await drainTimeout.CancelAsync();
+            if (drained != applying && !cancellationToken.IsCancellationRequested)
+            {
+                LogDrainSlow(_logger, _shard.Name, StopGrace.TotalSeconds);
+            }
+        }
+
         await stop.CancelAsync();
         try
         {
@@ -261,9 +278,10 @@ public sealed partial class ShardReplicator
 
     private async Task ApplyAsync(IChangeSource source, ReplicaApplier applier, ChannelReader<ChangeTransaction> reader, CancellationToken cancellationToken)
     {
+        var heardSource = source as IHeardSource;
         var batch = new List<ChangeTransaction>();
         var commitTimes = new List<DateTimeOffset>();
-        while (await reader.WaitToReadAsync(cancellationToken))
+        while (await WaitToApplyAsync(reader, heardSource, applier, cancellationToken))
         {
             batch.Clear();
             var changes = 0;
@@ -273,8 +291,11 @@ public sealed partial class ShardReplicator
                 changes += transaction.Events.Count;
             }
 
+            // Once the batch is out of the queue: it covers the source up to what was heard only if nothing was handed out after it.
+            var heard = heardSource?.Heard;
+
             // Not cancelled by shutdown: a batch that started is committed (or fails) as a whole, then acknowledged.
-            var result = await applier.ApplyAsync(batch, CancellationToken.None);
+            var result = await applier.ApplyAsync(batch, heard, CancellationToken.None);
             await source.AcknowledgeAsync(batch[^1].Position, CancellationToken.None);
             var appliedAt = _time.GetUtcNow();
 
@@ -302,6 +323,45 @@ public sealed partial class ShardReplicator
             }
 
             Applied?.Invoke(new AppliedBatch(result.Transactions, result.Changes, commitTimes.ToArray(), appliedAt));
+        }
+
+        // The source ended the stream and everything it sent is applied: record the last thing it said.
+        await RecordHeardAsync(heardSource, applier);
+    }
+
+    /// <summary>
+    /// Waits until transactions are queued (false once the queue is complete and empty). Meanwhile, every
+    /// <see cref="HeardInterval"/>, records what the stream heard of its source (keepalives move it while nothing is applied).
+    /// </summary>
+    private async Task<bool> WaitToApplyAsync(ChannelReader<ChangeTransaction> reader, IHeardSource? heardSource, ReplicaApplier applier, CancellationToken cancellationToken)
+    {
+        while (heardSource is not null && !reader.TryPeek(out _))
+        {
+            using var tick = new CancellationTokenSource(HeardInterval, _time);
+            using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, tick.Token);
+            try
+            {
+                return await reader.WaitToReadAsync(either.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                await RecordHeardAsync(heardSource, applier);
+            }
+        }
+
+        return await reader.WaitToReadAsync(cancellationToken);
+    }
+
+    private async Task RecordHeardAsync(IHeardSource? heardSource, ReplicaApplier applier)
+    {
+        if (heardSource?.Heard is not { } heard || !await applier.RecordHeardAsync(heard, CancellationToken.None))
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            _position = applier.Stored?.Token;
         }
     }
 
@@ -354,7 +414,7 @@ public sealed partial class ShardReplicator
 
     private IChangeSource CreateSource() => _shard.Source switch
     {
-        ReplicationSourceKind.PgOutput => new PgOutputSource(_shard.SourceConnectionString, SlotName, _shard.Publication, _loggerFactory.CreateLogger<PgOutputSource>()),
+        ReplicationSourceKind.PgOutput => new PgOutputSource(_shard.SourceConnectionString, SlotName, _shard.Publication, _loggerFactory.CreateLogger<PgOutputSource>(), _time),
         ReplicationSourceKind.Kafka => _kafka?.Create(_shard.Kafka, _shard.ReplicaConnectionString, _loggerFactory)
             ?? throw new ReplicationException($"shard {_shard.Name}: its source is Kafka, and this program was built without the Kafka source"),
         _ => throw new ReplicationException($"unknown source kind {_shard.Source}"),
@@ -380,6 +440,9 @@ public sealed partial class ShardReplicator
 
     [LoggerMessage(EventId = 4090, Level = LogLevel.Warning, Message = "Shard {Shard}: the stream did not stop within {Seconds} s of being cancelled; closing its connection")]
     private static partial void LogStopSlow(ILogger logger, string shard, double seconds);
+
+    [LoggerMessage(EventId = 4091, Level = LogLevel.Warning, Message = "Shard {Shard}: the source stream ended and the transactions it had sent were not all applied within {Seconds} s; stopping")]
+    private static partial void LogDrainSlow(ILogger logger, string shard, double seconds);
 
     [LoggerMessage(EventId = 4303, Level = LogLevel.Warning, Message = "Shard {Shard}: {LagSeconds:F1} s behind (warning threshold {Threshold} s)")]
     private static partial void LogLagWarning(ILogger logger, string shard, double lagSeconds, double threshold);

@@ -50,7 +50,7 @@ internal static partial class InitialSync
 
         await using (var progress = new NpgsqlBatch(replica, replicaTransaction))
         {
-            progress.BatchCommands.Add(applier.ProgressCommand(snapshot.Position, null));
+            progress.BatchCommands.Add(applier.ProgressCommand(snapshot.Position, null, appliedTransactions: 0, heard: null));
             await progress.ExecuteNonQueryAsync(cancellationToken);
         }
 

@@ -15,14 +15,16 @@ namespace Geo.Replication.PgOutput;
 /// <summary>
 /// PostgreSQL logical decoding with pgoutput (text mode) through Npgsql's replication API. Owns the shard's
 /// publication and slot: creates them, and with no stored position (a new standby) recreates the slot with an
-/// exported snapshot for the initial sync. Assembles Begin..Commit into whole <see cref="ChangeTransaction"/>s.
+/// exported snapshot for the initial sync. Assembles Begin..Commit into whole <see cref="ChangeTransaction"/>s, and keeps
+/// what it heard of the source's WAL (<see cref="Heard"/>) for the data-loss estimate of a promotion.
 /// </summary>
-internal sealed partial class PgOutputSource : IChangeSource
+internal sealed partial class PgOutputSource : IChangeSource, IHeardSource
 {
     private readonly string _connectionString;
     private readonly string _slotName;
     private readonly string _publication;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly Dictionary<uint, ChangeTable> _relations = [];
     private readonly Lock _gate = new();
     private LogicalReplicationConnection? _connection;
@@ -34,12 +36,20 @@ internal sealed partial class PgOutputSource : IChangeSource
     private ulong _lastYieldedLsn;
     private ulong _acknowledgedLsn;
 
-    public PgOutputSource(string connectionString, string slotName, string publication, ILogger logger)
+    // Guarded by _gate: the highest WAL end heard, the source clock and local time of it, and the last change's clock.
+    private ulong _heardPosition;
+    private DateTimeOffset _heardSourceTime;
+    private DateTimeOffset _heardAt;
+    private DateTimeOffset? _lastServerClock;
+    private DateTimeOffset _lastServerClockAt;
+
+    public PgOutputSource(string connectionString, string slotName, string publication, ILogger logger, TimeProvider? time = null)
     {
         _connectionString = connectionString;
         _slotName = SqlIdentifier.RequireSimpleName(slotName, "slot name");
         _publication = SqlIdentifier.RequireSimpleName(publication, "publication");
         _logger = logger;
+        _time = time ?? TimeProvider.System;
     }
 
     public string Name => $"pgoutput:{_slotName}";
@@ -58,12 +68,54 @@ internal sealed partial class PgOutputSource : IChangeSource
     /// <summary>How often an idle, caught-up stream confirms the server's WAL end (so an idle slot does not hold WAL).</summary>
     internal TimeSpan IdleAcknowledgeInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// With nothing received for half of this, Npgsql asks the server for a keepalive; with nothing for all of it, the stream
+    /// is broken. PostgreSQL's default (60 s) would leave a silent source unnoticed for a minute.
+    /// </summary>
+    internal static TimeSpan ReceiverTimeout { get; } = TimeSpan.FromSeconds(10);
+
+    public SourceHeard? Heard
+    {
+        get
+        {
+            var connection = _connection;
+            if (connection is null)
+            {
+                return null;
+            }
+
+            // Read before the gate: every transaction ending at or before a WAL end the server reported was sent before that
+            // report, so when the reader is between transactions it has handed all of them out (see CompleteThrough).
+            var received = (ulong)connection.LastReceivedLsn;
+            lock (_gate)
+            {
+                if (received > _heardPosition)
+                {
+                    // Reported by a keepalive, whose clock Npgsql keeps to itself: extrapolate from the last change's.
+                    var now = _time.GetUtcNow();
+                    _heardSourceTime = _lastServerClock is { } clock ? clock + (now - _lastServerClockAt) : now;
+                    _heardPosition = received;
+                    _heardAt = now;
+                }
+
+                if (_heardPosition == 0)
+                {
+                    return null;
+                }
+
+                var complete = _inTransaction ? _lastYieldedLsn : Math.Max(received, _lastYieldedLsn);
+                return new SourceHeard(_heardPosition, _heardSourceTime, _heardAt, _lastYieldedLsn, complete);
+            }
+        }
+    }
+
     public async Task<SourceSnapshot?> OpenAsync(string? storedPosition, CancellationToken cancellationToken)
     {
         await ReplicationSlots.EnsurePublicationAsync(_connectionString, _publication, cancellationToken);
         var connection = new LogicalReplicationConnection(_connectionString)
         {
             WalReceiverStatusInterval = TimeSpan.FromSeconds(1),
+            WalReceiverTimeout = ReceiverTimeout,
         };
         _connection = connection;
         await connection.Open(cancellationToken);
@@ -120,6 +172,7 @@ internal sealed partial class PgOutputSource : IChangeSource
             var commitTime = DateTimeOffset.MinValue;
             await foreach (var message in connection.StartReplication(new PgOutputReplicationSlot(_slotName), options, cancellationToken, new NpgsqlLogSequenceNumber(_startLsn)))
             {
+                NoteHeard((ulong)message.WalEnd, message.ServerClock);
                 switch (message)
                 {
                     case BeginMessage begin:
@@ -270,6 +323,24 @@ internal sealed partial class PgOutputSource : IChangeSource
         }
         catch (OperationCanceledException)
         {
+        }
+    }
+
+    /// <summary>A message's WAL end and its sending time on the server's clock (a logical walsender stamps each message as it sends it).</summary>
+    private void NoteHeard(ulong walEnd, DateTime serverClock)
+    {
+        var now = _time.GetUtcNow();
+        var clock = new DateTimeOffset(DateTime.SpecifyKind(serverClock, DateTimeKind.Utc));
+        lock (_gate)
+        {
+            _lastServerClock = clock;
+            _lastServerClockAt = now;
+            if (walEnd > _heardPosition)
+            {
+                _heardPosition = walEnd;
+                _heardSourceTime = clock;
+                _heardAt = now;
+            }
         }
     }
 
