@@ -29,7 +29,8 @@ public sealed class LeaseFencingTests(RegionFixture stack, ITestOutputHelper log
         // Accounting keeps coming from the NAS while the node is cut off from the directory (not from the NAS).
         var sessions = $"fence-{Guid.NewGuid():N}";
         using var stopLoad = new CancellationTokenSource();
-        var load = SendAccountingAsync(node.AcctEndpoint, user, sessions, stopLoad.Token);
+        // Another subscriber than the one logging in: the load's sessions would otherwise hit its Simultaneous-Use limit.
+        var load = SendAccountingAsync(node.AcctEndpoint, stack.Subscriber(7).Username, sessions, stopLoad.Token);
         await Eventually.TrueAsync(async () => await CountAsync(sessions) > 20, TimeSpan.FromSeconds(30), "accounting is committed");
 
         var cutAt = await DatabaseNowAsync();
