@@ -79,7 +79,8 @@ public sealed class PromotionTests(TwoRegions stack, ITestOutputHelper log) : IC
         }
 
         // b serves acme@a as its owner: RADIUS from the NAS's backup endpoint, and the API through the router.
-        var (user, password) = stack.Subscriber("acme", "a", 3);
+        // One the load never used: the load's Starts hold its subscribers at their Simultaneous-Use limit.
+        var (user, password) = stack.Subscriber("acme", "a", 25);
         var secret = stack.NasSecret("acme-bng-a");
         var login = await Radclient.SendAsync(stack.RadiusAuth("b"), "auth", secret,
             $"User-Name = \"{user}\"\nUser-Password = \"{password}\"\nMessage-Authenticator = 0x00\nPacket-Src-IP-Address = {NasAddress}", timeoutSeconds: 3);
