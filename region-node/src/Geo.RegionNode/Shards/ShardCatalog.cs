@@ -28,6 +28,8 @@ internal sealed partial class ShardCatalog(
     private readonly SemaphoreSlim _refreshGate = new(1, 1);
     private volatile Snapshot _snapshot = Snapshot.Empty;
     private readonly TaskCompletionSource _firstLoad = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _startLock = new();
+    private Task? _directoryStart;
 
     /// <summary>Completes after the first successful load; the node answers no RADIUS before it.</summary>
     public Task FirstLoad => _firstLoad.Task;
@@ -67,7 +69,7 @@ internal sealed partial class ShardCatalog(
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        await StartDirectoryAsync(cancellationToken);
+        await EnsureDirectoryAsync(cancellationToken);
         // A directory change (new owner, epoch, state, region, API key) is followed within a round trip of its commit;
         // the poll stays for what lives in the shard databases (plans, NAS devices) and as the safety net.
         directory.SnapshotPublished += OnSnapshotPublished;
@@ -81,6 +83,26 @@ internal sealed partial class ShardCatalog(
         }
 
         void OnSnapshotPublished(object? sender, DirectorySnapshot snapshot) => _ = RefreshQuietlyAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Starts the directory client once, whoever asks first (the RADIUS server's start, or the background loop): a
+    /// refresh never reads the empty snapshot of a client not started yet, which would say "no shard owned".
+    /// </summary>
+    private async Task EnsureDirectoryAsync(CancellationToken cancellationToken)
+    {
+        Task start;
+        lock (_startLock)
+        {
+            if (_directoryStart is null || _directoryStart.IsCanceled || _directoryStart.IsFaulted)
+            {
+                _directoryStart = StartDirectoryAsync(cancellationToken);
+            }
+
+            start = _directoryStart;
+        }
+
+        await start.WaitAsync(cancellationToken);
     }
 
     /// <summary>The directory client is started once it can be reached; until then the node serves nothing (it knows no shard).</summary>
@@ -137,6 +159,7 @@ internal sealed partial class ShardCatalog(
 
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
+        await EnsureDirectoryAsync(cancellationToken);
         await _refreshGate.WaitAsync(cancellationToken);
         try
         {
