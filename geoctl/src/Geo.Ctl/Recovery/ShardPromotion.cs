@@ -64,8 +64,7 @@ internal sealed class ShardPromotion(IDirectoryStore directory, PlatformDatabase
 
         if (shard.OwnerRegion == request.To && shard.State == ShardState.Active)
         {
-            reporter.Line($"{key} is owned by region {request.To} already (epoch {shard.Epoch}): nothing to do");
-            return PromotionOutcome.Done;
+            return await FinishedAlreadyAsync(request, shard, cancellationToken);
         }
 
         if (shard.StandbyRegion != request.To)
@@ -200,6 +199,28 @@ internal sealed class ShardPromotion(IDirectoryStore directory, PlatformDatabase
         reporter.Line($"promoted {key} to region {request.To} at epoch {promoted.Epoch} in {total:F1} s; data lost (estimate): {rpo}");
         reporter.Line($"next: when region {oldOwner} is back, rejoin it as the standby (its unshipped tail is not in {request.To})");
         await RecordAsync(key, "done", DrOutcomes.Done, $"owner {request.To} at epoch {promoted.Epoch} in {total:F1} s", request.Operator, null);
+        return PromotionOutcome.Done;
+    }
+
+    /// <summary>
+    /// The shard is owned by the target region already: either promoted long ago (nothing to do), or by a promotion
+    /// killed after it named the new owner (step 6), whose last step, the wait for the new owner's nodes, is finished here.
+    /// </summary>
+    private async Task<PromotionOutcome> FinishedAlreadyAsync(PromotionRequest request, Shard shard, CancellationToken cancellationToken)
+    {
+        var key = request.Shard;
+        var events = await directory.ListDrEventsAsync(key, 1, cancellationToken);
+        var last = events.Count == 0 ? null : events[^1];
+        if (last is not { Operation: Operation } || last.Step == "done")
+        {
+            reporter.Line($"{key} is owned by region {request.To} already (epoch {shard.Epoch}): nothing to do");
+            return PromotionOutcome.Done;
+        }
+
+        reporter.Line($"{key} is owned by region {request.To} already (epoch {shard.Epoch}); finishing the promotion that was interrupted after step 6");
+        await StepAsync(key, $"7 wait for region {request.To}'s nodes to serve it", () => WaitForNewOwnerAsync(key, request.To, shard.Epoch, cancellationToken), s => s);
+        reporter.Line($"promoted {key} to region {request.To} at epoch {shard.Epoch}; the data-lost estimate is in 'geoctl dr log {key}' (step 5)");
+        await RecordAsync(key, "done", DrOutcomes.Done, $"owner {request.To} at epoch {shard.Epoch} (finished by a second run)", request.Operator, null);
         return PromotionOutcome.Done;
     }
 
