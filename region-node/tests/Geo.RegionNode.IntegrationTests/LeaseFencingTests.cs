@@ -36,18 +36,7 @@ public sealed class LeaseFencingTests(RegionFixture stack, ITestOutputHelper log
         var cutAt = await DatabaseNowAsync();
         var clock = Stopwatch.StartNew();
         relay.Cut();
-        // Polled back to back: the last accept seen bounds when the node stopped acknowledging.
-        var lastAccept = TimeSpan.Zero;
-        await Eventually.TrueAsync(async () =>
-        {
-            var answer = await AuthAsync(node, user, password);
-            if (answer == "accept")
-            {
-                lastAccept = clock.Elapsed;
-            }
-
-            return answer == "silent" && clock.Elapsed - lastAccept > LeaseTtl / 2;
-        }, LeaseTtl * 4, "the cut-off node stops answering", poll: TimeSpan.Zero);
+        var lastAccept = await LastAcceptAsync(node, user, password, clock, "the cut-off node stops answering");
         log.WriteLine($"cut off from the directory: last Access-Accept {lastAccept.TotalSeconds:F2} s after the cut (lease {LeaseTtl.TotalSeconds:F0} s)");
         Assert.True(lastAccept <= LeaseTtl, $"still answering {lastAccept.TotalSeconds:F2} s after the cut, with a lease of {LeaseTtl.TotalSeconds:F0} s");
 
@@ -104,17 +93,7 @@ public sealed class LeaseFencingTests(RegionFixture stack, ITestOutputHelper log
             // b reaches the directory again (a still does not): b could promote now, so a fences.
             relayB.Restore();
             clock.Restart();
-            var lastAccept = TimeSpan.Zero;
-            await Eventually.TrueAsync(async () =>
-            {
-                var answer = await AuthAsync(a, user, password);
-                if (answer == "accept")
-                {
-                    lastAccept = clock.Elapsed;
-                }
-
-                return answer == "silent" && clock.Elapsed - lastAccept > LeaseTtl / 2;
-            }, LeaseTtl * 4, "a fences once its standby reaches the directory", poll: TimeSpan.Zero);
+            var lastAccept = await LastAcceptAsync(a, user, password, clock, "a fences once its standby reaches the directory");
             log.WriteLine($"standby reconnected: a's last Access-Accept {lastAccept.TotalSeconds:F2} s after it");
             Assert.True(lastAccept <= LeaseTtl, $"a kept answering {lastAccept.TotalSeconds:F2} s after its standby reached the directory");
         }
@@ -148,6 +127,26 @@ public sealed class LeaseFencingTests(RegionFixture stack, ITestOutputHelper log
     }
 
     /// <summary>"accept", "reject" or "silent" (no answer within 300 ms).</summary>
+    /// <summary>
+    /// Logs in back to back until the node has been silent for half a lease; returns when, on <paramref name="clock"/>,
+    /// the last Access-Accept came: it bounds when the node stopped acknowledging.
+    /// </summary>
+    private async Task<TimeSpan> LastAcceptAsync(RegionNodeServer node, string user, string password, Stopwatch clock, string because)
+    {
+        var lastAccept = TimeSpan.Zero;
+        await Eventually.TrueAsync(async () =>
+        {
+            var answer = await AuthAsync(node, user, password);
+            if (answer == "accept")
+            {
+                lastAccept = clock.Elapsed;
+            }
+
+            return answer == "silent" && clock.Elapsed - lastAccept > LeaseTtl / 2;
+        }, LeaseTtl * 4, because, poll: TimeSpan.Zero);
+        return lastAccept;
+    }
+
     private async Task<string> AuthAsync(RegionNodeServer node, string user, string password)
     {
         var (_, output) = await Radclient.SendAsync(node.AuthEndpoint, "auth", stack.NasSecret,
