@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using Geo.Ctl;
 using Geo.Engines.Postgres;
-using Geo.Engines.Services;
 using Geo.Testing;
 using Npgsql;
 
@@ -268,56 +266,16 @@ public sealed class TenantLifecycleTests(TwoRegions stack) : IClassFixture<TwoRe
         return file;
     }
 
-    private async Task<(int Code, string Output)> GeoctlAsync(params string[] arguments)
+    private Task<(int Code, string Output)> GeoctlAsync(params string[] arguments) => stack.GeoctlAsync(arguments);
+
+    /// <summary>Runs geoctl as its own process and SIGKILLs it the moment it announces its <paramref name="step"/>-th step.</summary>
+    private Task<(bool Killed, string Output)> GeoctlKilledAtStepAsync(int step, params string[] arguments) =>
+        GeoctlAtStepAsync(step, arguments, (_, _) => Task.CompletedTask);
+
+    private Task<(bool Killed, string Output)> GeoctlAtStepAsync(int step, string[] arguments, Func<Process, string, Task> meanwhile)
     {
-        using var output = new StringWriter();
-        var code = await GeoCtlCommand.Create(output, output).Parse(["--state-dir", stack.StateDir, .. arguments]).InvokeAsync();
-        return (code, output.ToString());
-    }
-
-    /// <summary>Runs geoctl as its own process and SIGKILLs it the moment it announces step <paramref name="step"/>.</summary>
-    private async Task<(bool Killed, string Output)> GeoctlKilledAtStepAsync(int step, params string[] arguments) =>
-        await GeoctlAtStepAsync(step, arguments, (_, _) => Task.CompletedTask);
-
-    /// <summary>
-    /// Runs geoctl as its own process; when it announces step <paramref name="step"/>, runs <paramref name="meanwhile"/>
-    /// while it is still running there, then SIGKILLs it. False when it finished before announcing that step.
-    /// </summary>
-    private async Task<(bool Killed, string Output)> GeoctlAtStepAsync(int step, string[] arguments, Func<Process, string, Task> meanwhile)
-    {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { GeoProgram.Ctl.Locate(), "--state-dir", stack.StateDir }.Concat(arguments))
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(info)!;
-        var seen = new System.Text.StringBuilder();
         var steps = 0;
-        using var timeout = new CancellationTokenSource(Deadline);
-        try
-        {
-            while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
-            {
-                seen.AppendLine(line);
-                if (line.StartsWith("  ... ", StringComparison.Ordinal) && ++steps == step)
-                {
-                    await meanwhile(process, seen.ToString());
-                    return (true, seen.ToString());
-                }
-            }
-
-            await process.WaitForExitAsync(timeout.Token);
-            return (false, seen + await process.StandardError.ReadToEndAsync(timeout.Token));
-        }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync(CancellationToken.None);
-            }
-        }
+        return stack.GeoctlUntilAsync(line => line.StartsWith("  ... ", StringComparison.Ordinal) && ++steps == step, arguments, meanwhile, Deadline);
     }
 
     private static async Task<string> AuthAsync(IPEndPoint server, string user, string password, string nas, string secret) =>

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using Geo.Ctl;
 using Geo.Ctl.LocalStack;
@@ -68,6 +69,54 @@ public sealed class TwoRegions : IAsyncLifetime
     {
         await new LocalStackRunner(Layout, new Reporter(TextWriter.Null)).UpAsync(new UpOptions(["a", "b"], 30), CancellationToken.None);
         State = (await StackState.LoadAsync(Layout, CancellationToken.None))!;
+    }
+
+    /// <summary>Runs geoctl against this stack in the test process; its exit code and everything it printed.</summary>
+    public async Task<(int Code, string Output)> GeoctlAsync(params string[] arguments)
+    {
+        using var output = new StringWriter();
+        var code = await GeoCtlCommand.Create(output, output).Parse(["--state-dir", StateDir, .. arguments]).InvokeAsync();
+        return (code, output.ToString());
+    }
+
+    /// <summary>
+    /// Runs geoctl as its own process; at the first line of its output that <paramref name="isAt"/> accepts, runs
+    /// <paramref name="meanwhile"/> while it is still running there, then SIGKILLs it. False when it exited first.
+    /// </summary>
+    public async Task<(bool Killed, string Output)> GeoctlUntilAsync(Func<string, bool> isAt, string[] arguments, Func<Process, string, Task> meanwhile, TimeSpan deadline)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in new[] { GeoProgram.Ctl.Locate(), "--state-dir", StateDir }.Concat(arguments))
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(info)!;
+        var seen = new System.Text.StringBuilder();
+        using var timeout = new CancellationTokenSource(deadline);
+        try
+        {
+            while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            {
+                seen.AppendLine(line);
+                if (isAt(line))
+                {
+                    await meanwhile(process, seen.ToString());
+                    return (true, seen.ToString());
+                }
+            }
+
+            await process.WaitForExitAsync(timeout.Token);
+            return (false, seen + await process.StandardError.ReadToEndAsync(timeout.Token));
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync(CancellationToken.None);
+            }
+        }
     }
 
     public async Task InitializeAsync()

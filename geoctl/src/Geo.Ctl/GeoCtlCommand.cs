@@ -58,6 +58,7 @@ public static class GeoCtlCommand
             Operators.AuditCommand.Create(stateDir, output, error),
             Replication.VerifyCommand.Create(stateDir, output, error),
             Replication.DebeziumConfigCommand.Create(stateDir, output, error),
+            Recovery.DrCommand.Create(stateDir, output, error),
         };
     }
 

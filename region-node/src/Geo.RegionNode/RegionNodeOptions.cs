@@ -85,6 +85,22 @@ public sealed class RegionNodeOptions
     /// </summary>
     public TimeSpan CommitMemoryPlanAge { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>How often the node renews its owner lease on each shard it owns (in the directory).</summary>
+    public TimeSpan LeaseRenewInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long an owner lease is valid after a renewal, by the directory's clock. A node that cannot renew stops
+    /// acknowledging anything for the shard before it runs out; a promotion of the shard's standby waits for it.
+    /// </summary>
+    public TimeSpan LeaseTtl { get; set; } = TimeSpan.FromSeconds(4);
+
+    /// <summary>
+    /// Part of <see cref="LeaseTtl"/> a node gives up for its clock running at another rate than the directory's
+    /// (and for a commit in flight): it fences itself this much before the directory deems the lease expired.
+    /// </summary>
+    [Range(0.0, 0.5)]
+    public double LeaseDriftMargin { get; set; } = 0.1;
+
     /// <summary>How often the node reloads which shards it owns, their NAS and plans from the directory and shard databases.</summary>
     public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(2);
 

@@ -1,4 +1,6 @@
 using System.Net;
+using Geo.Directory;
+using Geo.Directory.Stores.Postgres;
 using Geo.Hosting;
 using Geo.RegionNode.Accounting;
 using Geo.RegionNode.Api;
@@ -60,14 +62,23 @@ public sealed class RegionNodeServer : IAsyncDisposable
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<Metrics>();
         services.AddSingleton(sp => new SecretBox(SecretKeyring.Load(sp.GetRequiredService<IOptions<RegionNodeOptions>>().Value.KeyringFile)));
+        // The one way into the directory: its store, and one client following it (control plane only: the node
+        // looks placements up in batches of its own).
+        services.AddSingleton<IDirectoryStore>(sp => new PostgresDirectoryStore(sp.GetRequiredService<IOptions<RegionNodeOptions>>().Value.DirectoryConnectionString));
+        services.AddSingleton(sp => new DirectoryCache(sp.GetRequiredService<IDirectoryStore>(), sp.GetRequiredService<ILogger<DirectoryCache>>(),
+            sp.GetRequiredService<TimeProvider>(), new DirectoryCacheOptions { Placements = false }));
+        services.AddSingleton<OwnerLeases>();
         services.AddSingleton(sp => new ShardCatalog(
             sp.GetRequiredService<IOptions<RegionNodeOptions>>(),
             sp.GetRequiredService<SecretBox>(),
             shard => new AccountingWriter(shard, sp.GetRequiredService<IRegionCache>(), sp.GetRequiredService<ExhaustionDispatcher>().Dispatch,
                 sp.GetRequiredService<Metrics>(), sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<IOptions<RegionNodeOptions>>().Value, sp.GetRequiredService<ILogger<AccountingWriter>>()),
+            sp.GetRequiredService<DirectoryCache>(),
+            sp.GetRequiredService<OwnerLeases>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<ShardCatalog>>()));
+        services.AddSingleton<DirectoryFailsafe>();
         services.AddSingleton<RedisRegionCache>();
         services.AddSingleton<IRegionCache>(sp => sp.GetRequiredService<RedisRegionCache>());
         services.AddSingleton<SubscriberLocator>();
@@ -86,6 +97,7 @@ public sealed class RegionNodeServer : IAsyncDisposable
         var app = builder.Build();
         ManagementListener.Use(app);
         HealthEndpoints.Map(app);
+        HealthEndpoints.MapFailsafe(app);
         ApiSetup.MapApi(app);
         return new RegionNodeServer(app);
     }

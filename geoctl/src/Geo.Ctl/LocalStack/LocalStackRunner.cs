@@ -1,5 +1,8 @@
 using System.Globalization;
 using Geo.Ctl.Demo;
+using Geo.Directory;
+using Geo.Directory.Shards;
+using Geo.Directory.Stores.Postgres;
 using Geo.Engines;
 using Geo.Engines.Postgres;
 using Geo.Engines.Redis;
@@ -376,7 +379,33 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         healthy &= routerUp;
         reporter.Line($"{"router",-26} {(routerUp ? "up" : router.IsRunning ? "not ready" : "down"),-10} {$"127.0.0.1:{state.RouterPort}",-18} " +
             (router.IsRunning ? $"pid {router}; log {StackLayout.Show(router.LogFile)}{(routerUp ? "" : $"; {routerWhy}")}" : ""));
+        await ReportShardsAsync(cancellationToken);
         return healthy ? 0 : 1;
+    }
+
+    /// <summary>Each shard's owner, standby, epoch, state and owner lease (the short form of <c>geoctl dr status</c>).</summary>
+    private async Task ReportShardsAsync(CancellationToken cancellationToken)
+    {
+        if (PostgresCluster.Open(layout.DirectoryPostgres) is not { IsRunning: true })
+        {
+            return;
+        }
+
+        try
+        {
+            await using var platform = await Tenants.LocalPlatform.OpenAsync(layout, cancellationToken, requireRegions: false);
+            var rows = await Recovery.DrCommand.ReadStatusAsync(platform, cancellationToken);
+            reporter.Line($"{"shard",-26} {"state",-10} {"owner",-18} detail (geoctl dr status)");
+            foreach (var row in rows)
+            {
+                reporter.Line($"{row.Shard.Key,-26} {ShardStates.ToText(row.Shard.State),-10} {row.Shard.OwnerRegion,-18} " +
+                    $"epoch {row.Shard.Epoch}; standby {row.Shard.StandbyRegion ?? "none"}; lease {row.Lease}; standby replica {row.Replica}");
+            }
+        }
+        catch (Exception ex) when (ex is NpgsqlException or DirectoryStoreException or StackException)
+        {
+            reporter.Line($"shards: cannot read the directory ({ex.Message})");
+        }
     }
 
     /// <summary>The shard databases each region owns, from the directory (empty when it cannot be read).</summary>
@@ -390,16 +419,13 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
 
         try
         {
-            await using var connection = new NpgsqlConnection(directory.ConnectionString(DirectoryDatabase));
-            await connection.OpenAsync(cancellationToken);
-            await using var command = new NpgsqlCommand("SELECT owner_region, database_name FROM shards WHERE state = 'active' ORDER BY 1, 2", connection);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
+            await using var store = new PostgresDirectoryStore(directory.ConnectionString(DirectoryDatabase));
+            foreach (var shard in (await store.LoadAsync(cancellationToken)).Shards.Where(s => s.State == ShardState.Active).OrderBy(s => s.DatabaseName, StringComparer.Ordinal))
             {
-                (owned.TryGetValue(reader.GetString(0), out var list) ? list : owned[reader.GetString(0)] = []).Add(reader.GetString(1));
+                (owned.TryGetValue(shard.OwnerRegion, out var list) ? list : owned[shard.OwnerRegion] = []).Add(shard.DatabaseName);
             }
         }
-        catch (NpgsqlException)
+        catch (Exception ex) when (ex is NpgsqlException or DirectoryStoreException)
         {
             // The directory's own line says it is failing.
         }

@@ -36,12 +36,19 @@ internal sealed class LocalPlatform : IAsyncDisposable
     public OperatorStore Operators { get; }
 
     /// <summary>Opens the local stack's platform; it must be running (<c>geoctl up</c>).</summary>
-    public static async Task<LocalPlatform> OpenAsync(StackLayout layout, CancellationToken cancellationToken)
+    /// <remarks>
+    /// With <paramref name="requireRegions"/> false (disaster recovery) a region whose PostgreSQL is down is still
+    /// named, at its configured address: the command decides what it needs to reach.
+    /// </remarks>
+    public static async Task<LocalPlatform> OpenAsync(StackLayout layout, CancellationToken cancellationToken, bool requireRegions = true)
     {
         var state = await StackState.LoadAsync(layout, cancellationToken)
             ?? throw new StackException($"no local stack in {StackLayout.Show(layout.Root)}: start one with 'geoctl up'");
         var directory = Running(PostgresCluster.Open(layout.DirectoryPostgres), "directory PostgreSQL");
-        var servers = state.Regions.ToDictionary(r => r.Id, r => Running(PostgresCluster.Open(layout.RegionPostgres(r.Id)), $"region {r.Id} PostgreSQL").ConnectionString(), StringComparer.Ordinal);
+        var servers = state.Regions.ToDictionary(r => r.Id, r => (requireRegions
+            ? Running(PostgresCluster.Open(layout.RegionPostgres(r.Id)), $"region {r.Id} PostgreSQL")
+            : PostgresCluster.Open(layout.RegionPostgres(r.Id)) ?? throw new StackException($"region {r.Id} has no PostgreSQL in {StackLayout.Show(layout.RegionPostgres(r.Id))}")).ConnectionString(),
+            StringComparer.Ordinal);
         var connection = directory.ConnectionString("geo_directory");
         return new LocalPlatform(layout, new PlatformDatabases(connection, servers), new PostgresDirectoryStore(connection), state);
     }

@@ -12,7 +12,8 @@ namespace Geo.RegionNode.Accounting;
 /// committed in its shard database: an acknowledged request is never lost. A request that cannot be
 /// committed gets no response, so the NAS retransmits it (here or to its backup region).
 /// </summary>
-internal sealed class AccountingHandler(ShardCatalog catalog, SubscriberLocator locator, ProfileStore profiles, RegionForwarder forwarder, Metrics metrics, TimeProvider time)
+internal sealed class AccountingHandler(
+    ShardCatalog catalog, SubscriberLocator locator, ProfileStore profiles, RegionForwarder forwarder, OwnerLeases leases, Metrics metrics, TimeProvider time)
 {
     private readonly Counter _answered = metrics.Counter("geo_radius_requests_total", "RADIUS requests answered, by type and result", "type=\"accounting\",result=\"ok\"");
     private readonly Histogram _latency = metrics.Histogram("geo_radius_request_duration_seconds", "Time from receiving a request to sending its answer", Histogram.LatencyBounds, "type=\"accounting\"");
@@ -64,6 +65,8 @@ internal sealed class AccountingHandler(ShardCatalog catalog, SubscriberLocator 
                 return Unanswered("not_owner");
             case Outcome.Rejected:
                 return Unanswered("rejected");
+            case Outcome.Fenced:
+                return Unanswered("fenced");
             default:
                 return Unanswered("commit_failed");
         }
@@ -123,6 +126,13 @@ internal sealed class AccountingHandler(ShardCatalog catalog, SubscriberLocator 
             subscriberId = (await profiles.GetAsync(shard, username, cancellationToken))?.Id;
         }
 
+        if (!shard.HoldsLease)
+        {
+            // Not acknowledged without the owner lease: the NAS retransmits to its backup region.
+            leases.CountFenced(shard);
+            return Outcome.Fenced;
+        }
+
         var now = time.GetUtcNow();
         var eventTime = packet.TryGetTime(RadiusAttributeType.EventTimestamp, out var stamp) ? stamp
             : packet.TryGetUInt32(RadiusAttributeType.AcctDelayTime, out var delay) ? now.AddSeconds(-delay) : now;
@@ -158,7 +168,14 @@ internal sealed class AccountingHandler(ShardCatalog catalog, SubscriberLocator 
     {
         var cause = statusType == AcctStatusType.AccountingOn ? "NAS-Reboot (Accounting-On)" : "NAS-Reboot (Accounting-Off)";
         var at = time.GetUtcNow();
-        var results = await Task.WhenAll(catalog.ShardsOf(request.Nas.TenantId).Select(s => s.Writer!.CloseNasSessionsAsync(request.Nas.Id, at, cause)));
+        var shards = catalog.ShardsOf(request.Nas.TenantId).ToList();
+        if (shards.FirstOrDefault(s => !s.HoldsLease) is { } fenced)
+        {
+            leases.CountFenced(fenced);
+            return Outcome.Fenced;
+        }
+
+        var results = await Task.WhenAll(shards.Select(s => s.Writer!.CloseNasSessionsAsync(request.Nas.Id, at, cause)));
         return results.All(o => o == AccountingOutcome.Committed) ? Outcome.Committed : Outcome.Failed;
     }
 
@@ -196,6 +213,7 @@ internal sealed class AccountingHandler(ShardCatalog catalog, SubscriberLocator 
     private enum Outcome
     {
         Committed,
+        Fenced,
         Ignored,
         Malformed,
         UnknownSubscriber,

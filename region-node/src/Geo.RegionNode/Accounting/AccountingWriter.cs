@@ -140,7 +140,7 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
             catch (FencedException ex)
             {
                 _fenced.Increment();
-                LogFenced(_logger, _shard, ex.Held, ex.Current);
+                LogFenced(_logger, _shard, ex.Message);
             }
             catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException or WriteConflictException)
             {
@@ -309,6 +309,6 @@ internal sealed partial class AccountingWriter : IAsyncDisposable
     [LoggerMessage(EventId = 1202, Level = LogLevel.Information, Message = "Shard {Shard}: group commit of {Count} accounting requests started over (attempt {Attempt} lost a race: {Reason})")]
     private static partial void LogRetry(ILogger logger, ShardHandle shard, int count, int attempt, string reason);
 
-    [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "Shard {Shard}: write refused, this node holds epoch {Held} but the fence is at {Current}")]
-    private static partial void LogFenced(ILogger logger, ShardHandle shard, long held, long? current);
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "Shard {Shard}: batch rolled back and not acknowledged, fenced: {Reason}")]
+    private static partial void LogFenced(ILogger logger, ShardHandle shard, string reason);
 }

@@ -96,6 +96,13 @@ internal sealed class GroupCommit : IDisposable
             WriteConflictException.ThrowIfAnyRowChanged(checks);
         }
 
+        if (!_shard.HoldsLease)
+        {
+            // The lease ran out while the batch was being written: rolled back, never acknowledged, so that nothing
+            // commits here after the directory may have handed the shard to another region.
+            throw new FencedException(_shard.Epoch, null, leaseLapsed: true);
+        }
+
         await transaction.CommitAsync();
         _committed.RememberSubscribers(read.Found);
         _committed.Remember(plan.Sessions.Values, read.Version, read.Accounts is null ? [] : BatchPlanner.ReadNotCharged(read.Accounts.Values, plan), plan.Charged);
@@ -405,11 +412,15 @@ internal sealed class GroupCommit : IDisposable
 }
 
 /// <summary>This node does not hold the shard's current epoch: the group commit writes nothing.</summary>
-internal sealed class FencedException(long held, long? current) : Exception($"epoch {held} held, fence at {current}")
+internal sealed class FencedException(long held, long? current, bool leaseLapsed = false)
+    : Exception(leaseLapsed ? $"the owner lease at epoch {held} is not held" : $"epoch {held} held, fence at {current}")
 {
     public long Held { get; } = held;
 
     public long? Current { get; } = current;
+
+    /// <summary>True when the node's own owner lease ran out (not the database's fence).</summary>
+    public bool LeaseLapsed { get; } = leaseLapsed;
 }
 
 /// <summary>A session, bucket or balance changed between the group commit's read and its write: the whole group commit is retried.</summary>

@@ -21,6 +21,7 @@ internal static class ApiErrors
 
     public static IResult ToResult(Exception? error, long maxBodyBytes) => error switch
     {
+        ShardFencedException fenced => Fenced(fenced.Shard),
         StaleEpochException => Results.Problem(statusCode: 409, title: "Stale epoch", detail: "The shard moved to another region; retry through geo-router."),
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => Results.Problem(statusCode: 413, title: BodyTooLargeTitle,
             detail: BodyTooLarge(maxBodyBytes)),
@@ -51,6 +52,11 @@ internal static class ApiErrors
         _ when postgres.IsTransient => Unavailable(),
         _ => Results.Problem(statusCode: 500, title: "Internal error"),
     };
+
+    /// <summary>503 with <c>Retry-After</c>: this node does not hold the shard's owner lease (it may be cut off, or the shard being promoted).</summary>
+    public static IResult Fenced(string shard) =>
+        new RetryLater(Results.Problem(statusCode: 503, title: "Shard fenced",
+            detail: $"This region does not hold the owner lease of {shard} now; nothing was written. Retry in {RetryAfterSeconds} s through geo-router."));
 
     private static RetryLater Unavailable() =>
         new(Results.Problem(statusCode: 503, title: "Database unavailable", detail: $"Retry in {RetryAfterSeconds} s."));

@@ -10,7 +10,7 @@ namespace Geo.RegionNode.Api;
 /// a call for a shard another region owns gets 421 naming the owner's home region; a call carrying a
 /// <c>Geo-Epoch</c> that is not this node's gets 409; a write whose transaction finds the fence moved is refused.
 /// </summary>
-internal sealed class ShardAccess(ShardCatalog catalog, SubscriberLocator locator, IOptions<RegionNodeOptions> options)
+internal sealed class ShardAccess(ShardCatalog catalog, SubscriberLocator locator, OwnerLeases leases, IOptions<RegionNodeOptions> options)
 {
     public const string EpochHeader = "Geo-Epoch";
     public const string RegionHeader = "Geo-Region";
@@ -33,6 +33,12 @@ internal sealed class ShardAccess(ShardCatalog catalog, SubscriberLocator locato
                 detail: $"The shard {tenant}@{home} is not owned by region {RegionId}; send the call through geo-router."));
         }
 
+        if (!shard.HoldsLease)
+        {
+            leases.CountFenced(shard);
+            return (null, ApiErrors.Fenced(shard.ToString()));
+        }
+
         if (http.Request.Headers.TryGetValue(EpochHeader, out var sent) && long.TryParse(sent, NumberStyles.None, CultureInfo.InvariantCulture, out var epoch) && epoch != shard.Epoch)
         {
             return (null, Results.Problem(statusCode: 409, title: "Stale epoch",
@@ -47,6 +53,11 @@ internal sealed class ShardAccess(ShardCatalog catalog, SubscriberLocator locato
     /// <summary>Runs a write in a transaction that first checks this node still holds the shard's epoch.</summary>
     public static async Task<T> WriteAsync<T>(ShardHandle shard, Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> write, CancellationToken cancellationToken)
     {
+        if (!shard.HoldsLease)
+        {
+            throw new ShardFencedException(shard.ToString());
+        }
+
         await using var connection = await shard.DataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using (var fence = new NpgsqlCommand("SELECT epoch FROM shard_fence FOR SHARE", connection, transaction))
@@ -58,6 +69,12 @@ internal sealed class ShardAccess(ShardCatalog catalog, SubscriberLocator locato
         }
 
         var result = await write(connection, transaction);
+        if (!shard.HoldsLease)
+        {
+            // The lease ran out while writing: rolled back rather than committed after another region may own the shard.
+            throw new ShardFencedException(shard.ToString());
+        }
+
         await transaction.CommitAsync(cancellationToken);
         return result;
     }
@@ -69,4 +86,10 @@ internal sealed class StaleEpochException : Exception
     public StaleEpochException() : base("this region no longer holds the shard's epoch")
     {
     }
+}
+
+/// <summary>This node does not hold the shard's owner lease: nothing is written (503, Retry-After).</summary>
+internal sealed class ShardFencedException(string shard) : Exception($"this node does not hold the owner lease of {shard}")
+{
+    public string Shard { get; } = shard;
 }

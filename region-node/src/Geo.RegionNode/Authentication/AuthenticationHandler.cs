@@ -21,6 +21,7 @@ internal sealed partial class AuthenticationHandler(
     ProfileStore profiles,
     SecretBox secrets,
     RegionForwarder forwarder,
+    OwnerLeases leases,
     Metrics metrics,
     TimeProvider time)
 {
@@ -34,6 +35,12 @@ internal sealed partial class AuthenticationHandler(
     public async ValueTask<int> HandleAsync(RadiusRequest request, byte[] response, CancellationToken cancellationToken)
     {
         var decision = await DecideAsync(request, cancellationToken);
+        if (decision.Silent)
+        {
+            // Fenced: no answer at all, so the NAS retries and fails over to its backup region.
+            return 0;
+        }
+
         if (decision.ForwardTo is { } owner)
         {
             // Another region owns the subscriber's shard: it decides, this region relays.
@@ -81,6 +88,14 @@ internal sealed partial class AuthenticationHandler(
             return !request.FromPeer && catalog.OwnerOf(request.Nas.TenantId, home) is { } owner
                 ? new Decision(false, "", "", ForwardTo: owner)
                 : Decision.Reject("not_owner", "Subscriber is served by another region");
+        }
+
+        if (!shard.HoldsLease)
+        {
+            // Without the owner lease this node may be a cut-off owner whose shard was promoted elsewhere: neither an
+            // accept (two owners) nor a reject (a valid subscriber turned away) is right.
+            leases.CountFenced(shard);
+            return Decision.Fenced;
         }
 
         if (profile is null)
@@ -243,8 +258,11 @@ internal sealed partial class AuthenticationHandler(
     }
 
     private sealed record Decision(bool Accepted, string Reason, string ReplyMessage, ShardHandle? Shard = null, AuthProfile? Profile = null, Plan? Plan = null,
-        bool Throttled = false, string? ForwardTo = null)
+        bool Throttled = false, string? ForwardTo = null, bool Silent = false)
     {
+        /// <summary>Left unanswered: the shard's owner lease is not held.</summary>
+        public static readonly Decision Fenced = new(false, "fenced", "", Silent: true);
+
         public static Decision Reject(string reason, string replyMessage) => new(false, reason, replyMessage);
     }
 }

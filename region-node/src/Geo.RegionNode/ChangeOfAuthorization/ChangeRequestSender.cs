@@ -67,6 +67,14 @@ internal sealed partial class ChangeRequestSender : BackgroundService
         {
             await foreach (var request in _queue.Reader.ReadAllAsync(stoppingToken))
             {
+                if (!request.Shard.HoldsLease)
+                {
+                    // A fenced node sends nothing for the shard: its row stays without an outcome (pending) in the database,
+                    // which is the new owner's after a promotion.
+                    Count("fenced");
+                    continue;
+                }
+
                 var (outcome, errorCause, attempts) = await SendAsync(request, stoppingToken);
                 Count(outcome);
                 LogOutcome(_logger, request.Disconnect ? "Disconnect-Request" : "CoA-Request", request.Nas.Id, request.AcctSessionId, outcome);

@@ -24,8 +24,10 @@ internal static class HealthEndpoints
             var time = services.GetRequiredService<TimeProvider>();
             var cancellationToken = context.RequestAborted;
             var postgres = await CheckPostgresAsync(catalog, cancellationToken);
+            var leases = services.GetRequiredService<OwnerLeases>();
             var refreshedAgo = catalog.LastRefreshAt is { } at ? time.GetUtcNow() - at : (TimeSpan?)null;
             var directory = refreshedAgo is { } ago && ago < options.Value.RefreshInterval * 5;
+            var fenced = catalog.Shards.Where(s => !s.HoldsLease).Select(s => s.ToString()).ToList();
             var redis = options.Value.RedisEndpoint.Length == 0 ? "disabled" : cache.SessionIndexValid ? "ok" : "degraded";
             var ready = radius.Listening && postgres && directory;
             var report = new Dictionary<string, object?>
@@ -34,18 +36,30 @@ internal static class HealthEndpoints
                 ["listeners"] = radius.Listening ? "ok" : "down",
                 ["postgres"] = postgres ? "ok" : "down",
                 ["directory"] = directory ? "ok" : "stale",
+                // Shards owned here whose owner lease this node does not hold: it acknowledges nothing for them.
+                ["fenced_shards"] = fenced.Count,
+                ["leases"] = leases.DirectoryReachable ? "renewing" : "not renewing",
                 // Redis is a cache: without it the node answers from PostgreSQL, so it never makes the node unready.
                 ["redis"] = redis,
             };
             if (ManagementListener.IsManagement(context))
             {
                 // Which tenants' shards this node serves is for operators only, like the metrics.
-                report["shards"] = catalog.Shards.Select(s => new { shard = s.ToString(), epoch = s.Epoch }).ToArray();
+                report["shards"] = catalog.Shards.Select(s => new { shard = s.ToString(), epoch = s.Epoch, lease = s.HoldsLease ? "held" : "fenced" }).ToArray();
             }
 
             return new HealthReport(ready, report);
         });
     }
+
+    /// <summary>
+    /// <c>GET /internal/directory</c>: whether this node reaches the directory now. Asked by the owner region of a shard
+    /// this region stands by for when the owner cannot renew its leases (failsafe): while the standby cannot reach the
+    /// directory either, nobody can promote, and the owner keeps serving. Says nothing about tenants or subscribers.
+    /// </summary>
+    public static void MapFailsafe(WebApplication app) =>
+        app.MapGet(DirectoryFailsafe.Path, (OwnerLeases leases, IOptions<RegionNodeOptions> options) =>
+            Results.Json(new DirectoryFailsafe.Answer(options.Value.RegionId, leases.DirectoryReachable)));
 
     private static async Task<bool> CheckPostgresAsync(ShardCatalog catalog, CancellationToken cancellationToken)
     {

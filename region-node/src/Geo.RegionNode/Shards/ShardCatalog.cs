@@ -1,5 +1,7 @@
 using System.Collections.Frozen;
 using System.Net;
+using Geo.Directory;
+using Geo.Directory.Shards;
 using Geo.Rating;
 using Geo.RegionNode.Accounting;
 using Geo.Schema.Secrets;
@@ -17,6 +19,8 @@ internal sealed partial class ShardCatalog(
     IOptions<RegionNodeOptions> options,
     SecretBox secrets,
     Func<ShardHandle, AccountingWriter> writerFactory,
+    DirectoryCache directory,
+    OwnerLeases leases,
     TimeProvider time,
     ILogger<ShardCatalog> logger) : IAsyncDisposable
 {
@@ -24,6 +28,8 @@ internal sealed partial class ShardCatalog(
     private readonly SemaphoreSlim _refreshGate = new(1, 1);
     private volatile Snapshot _snapshot = Snapshot.Empty;
     private readonly TaskCompletionSource _firstLoad = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _startLock = new();
+    private Task? _directoryStart;
 
     /// <summary>Completes after the first successful load; the node answers no RADIUS before it.</summary>
     public Task FirstLoad => _firstLoad.Task;
@@ -63,44 +69,58 @@ internal sealed partial class ShardCatalog(
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var listening = ListenAsync(cancellationToken);
-        await PollAsync(cancellationToken);
-        await listening;
+        await EnsureDirectoryAsync(cancellationToken);
+        // A directory change (new owner, epoch, state, region, API key) is followed within a round trip of its commit;
+        // the poll stays for what lives in the shard databases (plans, NAS devices) and as the safety net.
+        directory.SnapshotPublished += OnSnapshotPublished;
+        try
+        {
+            await PollAsync(cancellationToken);
+        }
+        finally
+        {
+            directory.SnapshotPublished -= OnSnapshotPublished;
+        }
+
+        void OnSnapshotPublished(object? sender, DirectorySnapshot snapshot) => _ = RefreshQuietlyAsync(cancellationToken);
     }
 
     /// <summary>
-    /// Reloads as soon as the directory announces a change (LISTEN geo_directory), so a new owner or epoch is
-    /// followed within a round trip, not a polling interval. Polling stays as the safety net.
+    /// Starts the directory client once, whoever asks first (the RADIUS server's start, or the background loop): a
+    /// refresh never reads the empty snapshot of a client not started yet, which would say "no shard owned".
     /// </summary>
-    private async Task ListenAsync(CancellationToken cancellationToken)
+    private async Task EnsureDirectoryAsync(CancellationToken cancellationToken)
     {
-        while (!cancellationToken.IsCancellationRequested)
+        Task start;
+        lock (_startLock)
+        {
+            if (_directoryStart is null || _directoryStart.IsCanceled || _directoryStart.IsFaulted)
+            {
+                _directoryStart = StartDirectoryAsync(cancellationToken);
+            }
+
+            start = _directoryStart;
+        }
+
+        await start.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>The directory client is started once it can be reached; until then the node serves nothing (it knows no shard).</summary>
+    private async Task StartDirectoryAsync(CancellationToken cancellationToken)
+    {
+        var backoff = TimeSpan.FromMilliseconds(250);
+        while (true)
         {
             try
             {
-                await using var connection = new NpgsqlConnection(_options.DirectoryConnectionString);
-                await connection.OpenAsync(cancellationToken);
-                connection.Notification += (_, _) => _ = RefreshQuietlyAsync(cancellationToken);
-                await using (var listen = new NpgsqlCommand("LISTEN geo_directory", connection))
-                {
-                    await listen.ExecuteNonQueryAsync(cancellationToken);
-                }
-
-                // Whatever changed while not listening is picked up now.
-                await RefreshQuietlyAsync(cancellationToken);
-                while (!cancellationToken.IsCancellationRequested)
-                {
-                    await connection.WaitAsync(cancellationToken);
-                }
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
+                await directory.StartAsync(cancellationToken);
                 return;
             }
-            catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not InvalidOperationException)
             {
                 LogRefreshFailed(logger, ex);
-                await Task.Delay(TimeSpan.FromSeconds(1), time, cancellationToken);
+                await Task.Delay(backoff, time, cancellationToken);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
             }
         }
     }
@@ -111,7 +131,10 @@ internal sealed partial class ShardCatalog(
         {
             await RefreshAsync(cancellationToken);
         }
-        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException or DirectoryStoreException)
         {
             LogRefreshFailed(logger, ex);
         }
@@ -126,7 +149,7 @@ internal sealed partial class ShardCatalog(
             {
                 await RefreshAsync(cancellationToken);
             }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException or DirectoryStoreException)
             {
                 LogRefreshFailed(logger, ex);
             }
@@ -136,13 +159,15 @@ internal sealed partial class ShardCatalog(
 
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
+        await EnsureDirectoryAsync(cancellationToken);
         await _refreshGate.WaitAsync(cancellationToken);
         try
         {
-            var (owned, apiKeys, regions, owners) = await LoadDirectoryAsync(cancellationToken);
+            var (owned, apiKeys, regions, owners) = await ReadDirectoryAsync(directory.Current, cancellationToken);
             var current = _snapshot.Shards;
             var shards = new Dictionary<(string, string), ShardHandle>();
             var nas = new Dictionary<IPAddress, NasClient>();
+            var toLease = new List<ShardHandle>();
             foreach (var row in owned)
             {
                 if (!current.TryGetValue((row.TenantId, row.HomeRegion), out var shard))
@@ -158,21 +183,40 @@ internal sealed partial class ShardCatalog(
                     shard = new ShardHandle(row.TenantId, row.HomeRegion, row.DatabaseName, row.Epoch, NpgsqlDataSource.Create(builder.ConnectionString));
                     shard.Writer = writerFactory(shard);
                     LogShardAcquired(logger, shard, row.Epoch);
+                    toLease.Add(shard);
                 }
                 else if (shard.Epoch != row.Epoch)
                 {
+                    // A newer epoch: whatever the lease was for, it is not for this one.
+                    shard.RevokeLease();
                     LogEpochChanged(logger, shard, shard.Epoch, row.Epoch);
                     shard.Epoch = row.Epoch;
+                    toLease.Add(shard);
                 }
 
+                shard.StandbyRegion = row.StandbyRegion;
                 try
                 {
-                    await LoadShardContentsAsync(shard, nas, cancellationToken);
+                    var fence = await LoadShardContentsAsync(shard, nas, cancellationToken);
+                    if (fence != row.Epoch)
+                    {
+                        // The database was promoted past this epoch (or not yet raised to it): never served so.
+                        LogFenceMismatch(logger, shard, row.Epoch, fence);
+                        shard.RevokeLease();
+                        toLease.Remove(shard);
+                        if (!current.ContainsKey((row.TenantId, row.HomeRegion)))
+                        {
+                            await shard.DisposeAsync();
+                        }
+
+                        continue;
+                    }
                 }
                 catch (Exception ex) when (ex is NpgsqlException or IOException)
                 {
                     // One unreachable shard database must not stop the node from serving the others.
                     LogShardUnavailable(logger, shard, ex);
+                    toLease.Remove(shard);
                     if (!current.ContainsKey((row.TenantId, row.HomeRegion)))
                     {
                         await shard.DisposeAsync();
@@ -184,7 +228,19 @@ internal sealed partial class ShardCatalog(
                 shards[(row.TenantId, row.HomeRegion)] = shard;
             }
 
+            if (toLease.Count > 0)
+            {
+                // A shard is served from its first lease on: taken before it becomes visible, so a node never answers
+                // for a shard it has no lease on, and a new owner answers as soon as it can.
+                await leases.RenewAsync(toLease, cancellationToken);
+            }
+
             var released = current.Values.Where(s => !shards.ContainsKey((s.TenantId, s.HomeRegion))).ToList();
+            foreach (var shard in released)
+            {
+                shard.RevokeLease();
+            }
+
             var peers = regions.Values.Where(r => r.Id != _options.RegionId).Select(r => r.Address).ToFrozenSet();
             _snapshot = new Snapshot(shards.ToFrozenDictionary(), nas.ToFrozenDictionary(), apiKeys.ToFrozenDictionary(StringComparer.Ordinal),
                 regions.ToFrozenDictionary(StringComparer.Ordinal), owners.ToFrozenDictionary(), peers);
@@ -203,56 +259,51 @@ internal sealed partial class ShardCatalog(
         }
     }
 
-    private async Task<(List<OwnedShard> Shards, Dictionary<string, byte[]> ApiKeys, Dictionary<string, RegionEndpoint> Regions, Dictionary<(string, string), string> Owners)> LoadDirectoryAsync(CancellationToken cancellationToken)
+    /// <summary>What this region serves, read from the directory client's snapshot (no query of its own).</summary>
+    private async Task<(List<OwnedShard> Shards, Dictionary<string, byte[]> ApiKeys, Dictionary<string, RegionEndpoint> Regions, Dictionary<(string, string), string> Owners)> ReadDirectoryAsync(
+        DirectorySnapshot snapshot, CancellationToken cancellationToken)
     {
-        await using var connection = new NpgsqlConnection(_options.DirectoryConnectionString);
-        await connection.OpenAsync(cancellationToken);
-        await using var batch = new NpgsqlBatch(connection);
-        var shards = new NpgsqlBatchCommand("SELECT tenant_id, home_region, epoch, database_name FROM shards WHERE owner_region = $1 AND state = 'active'");
-        shards.Parameters.Add(new() { Value = _options.RegionId });
-        batch.BatchCommands.Add(shards);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT id, api_key_hash FROM tenants WHERE api_key_hash IS NOT NULL"));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT id, radius_host, radius_auth_port, radius_acct_port FROM regions"));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT tenant_id, home_region, owner_region FROM shards WHERE state = 'active'"));
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         var rows = new List<OwnedShard>();
-        while (await reader.ReadAsync(cancellationToken))
+        var owners = new Dictionary<(string, string), string>();
+        foreach (var shard in snapshot.Shards)
         {
-            rows.Add(new OwnedShard(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3)));
-        }
-
-        await reader.NextResultAsync(cancellationToken);
-        var keys = new Dictionary<string, byte[]>(StringComparer.Ordinal);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            keys[reader.GetString(0)] = (byte[])reader[1];
-        }
-
-        await reader.NextResultAsync(cancellationToken);
-        var regions = new Dictionary<string, RegionEndpoint>(StringComparer.Ordinal);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            var host = reader.GetString(1);
-            var address = IPAddress.TryParse(host, out var parsed) ? parsed : (await Dns.GetHostAddressesAsync(host, cancellationToken)).FirstOrDefault();
-            if (address is not null)
+            if (shard.State != ShardState.Active)
             {
-                regions[reader.GetString(0)] = new RegionEndpoint(reader.GetString(0), address, reader.GetInt32(2), reader.GetInt32(3));
+                continue;
+            }
+
+            owners[(shard.Key.TenantId, shard.Key.HomeRegion)] = shard.OwnerRegion;
+            if (shard.OwnerRegion == _options.RegionId)
+            {
+                rows.Add(new OwnedShard(shard.Key.TenantId, shard.Key.HomeRegion, shard.Epoch, shard.DatabaseName, shard.StandbyRegion));
             }
         }
 
-        await reader.NextResultAsync(cancellationToken);
-        var owners = new Dictionary<(string, string), string>();
-        while (await reader.ReadAsync(cancellationToken))
+        var keys = new Dictionary<string, byte[]>(snapshot.Data.TenantApiKeyHashes, StringComparer.Ordinal);
+        var regions = new Dictionary<string, RegionEndpoint>(StringComparer.Ordinal);
+        foreach (var region in snapshot.Regions)
         {
-            owners[(reader.GetString(0), reader.GetString(1))] = reader.GetString(2);
+            var host = region.RadiusHost;
+            var address = IPAddress.TryParse(host, out var parsed) ? parsed : (await Dns.GetHostAddressesAsync(host, cancellationToken)).FirstOrDefault();
+            if (address is not null)
+            {
+                regions[region.Id] = new RegionEndpoint(region.Id, address, region.RadiusAuthPort, region.RadiusAcctPort, region.ApiUrl);
+            }
         }
 
         return (rows, keys, regions, owners);
     }
 
-    private async Task LoadShardContentsAsync(ShardHandle shard, Dictionary<IPAddress, NasClient> nas, CancellationToken cancellationToken)
+    /// <summary>Loads a shard's plans and NAS devices; returns the epoch of its database's fence (null without one).</summary>
+    private async Task<long?> LoadShardContentsAsync(ShardHandle shard, Dictionary<IPAddress, NasClient> nas, CancellationToken cancellationToken)
     {
         await using var connection = await shard.DataSource.OpenConnectionAsync(cancellationToken);
+        long? fence;
+        await using (var command = new NpgsqlCommand("SELECT epoch FROM shard_fence", connection))
+        {
+            fence = await command.ExecuteScalarAsync(cancellationToken) as long?;
+        }
+
         await using (var command = new NpgsqlCommand(
             """
             SELECT id, download_kbps, upload_kbps, session_timeout_s, interim_interval_s, simultaneous_use, framed_pool,
@@ -311,6 +362,8 @@ internal sealed partial class ShardCatalog(
                     reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), reader.GetString(5), reader.GetInt32(6), reader.GetBoolean(7));
             }
         }
+
+        return fence;
     }
 
     private static int? NullableInt(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetInt32(ordinal);
@@ -324,10 +377,18 @@ internal sealed partial class ShardCatalog(
             await shard.DisposeAsync();
         }
 
+        // After the writers drained (their last batches committed under the lease): given back, so that a promotion of
+        // a region shut down on purpose need not wait for the leases to run out.
+        if (snapshot.Shards.Count > 0)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await leases.ReleaseAsync(snapshot.Shards.Values, timeout.Token);
+        }
+
         _refreshGate.Dispose();
     }
 
-    private sealed record OwnedShard(string TenantId, string HomeRegion, long Epoch, string DatabaseName);
+    private sealed record OwnedShard(string TenantId, string HomeRegion, long Epoch, string DatabaseName, string? StandbyRegion);
 
     private sealed record Snapshot(
         FrozenDictionary<(string, string), ShardHandle> Shards,
@@ -355,6 +416,10 @@ internal sealed partial class ShardCatalog(
 
     [LoggerMessage(EventId = 1105, Level = LogLevel.Error, Message = "Shard {Shard} is owned by this region but its database cannot be read; not serving it")]
     private static partial void LogShardUnavailable(ILogger logger, ShardHandle shard, Exception exception);
+
+    [LoggerMessage(EventId = 1106, Level = LogLevel.Error,
+        Message = "Shard {Shard}: the directory gives epoch {Epoch} but its database's fence is at {Fence}; not serving it")]
+    private static partial void LogFenceMismatch(ILogger logger, ShardHandle shard, long epoch, long? fence);
 
     [LoggerMessage(EventId = 1104, Level = LogLevel.Error, Message = "NAS {NasId} of shard {Shard}: its sealed secret does not open with this key ring; NAS ignored")]
     private static partial void LogNasSecretUnreadable(ILogger logger, string nasId, ShardHandle shard);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Geo.RegionNode.Accounting;
 using Npgsql;
 
@@ -7,6 +8,9 @@ namespace Geo.RegionNode.Shards;
 internal sealed class ShardHandle(string tenantId, string homeRegion, string databaseName, long epoch, NpgsqlDataSource dataSource) : IAsyncDisposable
 {
     private long _epoch = epoch;
+
+    // Stopwatch timestamp until which this node may act as the shard's owner (its owner lease, less a margin); 0: never held.
+    private long _leaseValidUntil;
     private volatile IReadOnlyDictionary<string, Plan> _plans = new Dictionary<string, Plan>();
 
     public string TenantId { get; } = tenantId;
@@ -23,6 +27,38 @@ internal sealed class ShardHandle(string tenantId, string homeRegion, string dat
         get => Interlocked.Read(ref _epoch);
         set => Interlocked.Exchange(ref _epoch, value);
     }
+
+    /// <summary>
+    /// Whether this node holds the shard's owner lease now (monotonic clock). Without it the node acknowledges nothing
+    /// for the shard: RADIUS stays silent (the NAS fails over to its backup), the API answers 503, no CoA is sent, and
+    /// a write transaction is rolled back instead of committed.
+    /// </summary>
+    public bool HoldsLease => Stopwatch.GetTimestamp() < Volatile.Read(ref _leaseValidUntil);
+
+    /// <summary>Until when (Stopwatch timestamp) the lease is held; 0 when it never was.</summary>
+    public long LeaseValidUntil => Volatile.Read(ref _leaseValidUntil);
+
+    /// <summary>The lease holds until <paramref name="validUntil"/> (a Stopwatch timestamp); never moves it back.</summary>
+    public void ExtendLease(long validUntil)
+    {
+        var current = Volatile.Read(ref _leaseValidUntil);
+        while (validUntil > current)
+        {
+            var seen = Interlocked.CompareExchange(ref _leaseValidUntil, validUntil, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
+
+    /// <summary>The lease is gone (refused by the directory, or a newer epoch seen): fenced at once.</summary>
+    public void RevokeLease() => Interlocked.Exchange(ref _leaseValidUntil, 0);
+
+    /// <summary>The region holding the shard's replica (from the directory), asked in a directory outage; null when none.</summary>
+    public string? StandbyRegion { get; set; }
 
     public IReadOnlyDictionary<string, Plan> Plans
     {

@@ -27,6 +27,9 @@ public sealed partial class ReplicatorRuntime : BackgroundService
     // Only the discovery loop touches this: discovered names already reported as hidden by a static shard.
     private readonly HashSet<string> _shadowed = new(StringComparer.Ordinal);
 
+    // Only the discovery loop touches this: streams being stopped, by shard name; a new stream of the name waits for its predecessor.
+    private readonly Dictionary<string, Task> _stopping = new(StringComparer.Ordinal);
+
     // Replaced whole under _gate, read without it: readers (HTTP, tests) always see a complete list.
     private volatile ShardRun[] _runs;
 
@@ -81,7 +84,7 @@ public sealed partial class ReplicatorRuntime : BackgroundService
         finally
         {
             // Shutdown: the discovered streams were cancelled with the host; each finishes its batch.
-            await Task.WhenAll(_runs.Where(r => r.Discovered is not null).Select(StopQuietlyAsync));
+            await Task.WhenAll(_runs.Where(r => r.Discovered is not null).Select(StopQuietlyAsync).Concat(_stopping.Values));
         }
     }
 
@@ -126,15 +129,20 @@ public sealed partial class ReplicatorRuntime : BackgroundService
             }
         }
 
+        foreach (var done in _stopping.Where(s => s.Value.IsCompleted).Select(s => s.Key).ToList())
+        {
+            _stopping.Remove(done);
+        }
+
         if (ending.Count > 0)
         {
-            // Awaited before anything starts: a restarted stream must not meet its predecessor on the replica or the slot,
-            // and a retired one must have closed its replication connection so that the operator can drop the slot.
-            await Task.WhenAll(ending.Select(StopQuietlyAsync));
+            // Stopped in the background: a stream slow to wind down (its source unreachable, a session a promotion
+            // terminated under it) must not hold the streams of every other shard. A new stream of the same shard waits
+            // for it below, so it never meets its predecessor on the replica or the slot.
             Publish(runs => [.. runs.Except(ending)]);
-            foreach (var run in ending.Where(r => r.Replicator is not null))
+            foreach (var run in ending)
             {
-                LogShardStopped(_logger, run.Name);
+                _stopping[run.Name] = StopInBackgroundAsync(run, _stopping.GetValueOrDefault(run.Name));
             }
         }
 
@@ -164,8 +172,33 @@ public sealed partial class ReplicatorRuntime : BackgroundService
             Publish(runs => [.. runs, .. starting]);
             foreach (var run in starting)
             {
-                _ = run.Start(stoppingToken);
+                _ = _stopping.TryGetValue(run.Name, out var predecessor) && !predecessor.IsCompleted
+                    ? StartAfterAsync(run, predecessor, stoppingToken)
+                    : run.Start(stoppingToken);
             }
+        }
+    }
+
+    private async Task StopInBackgroundAsync(ShardRun run, Task? predecessor)
+    {
+        if (predecessor is not null)
+        {
+            await predecessor;
+        }
+
+        await StopQuietlyAsync(run);
+        if (run.Replicator is not null)
+        {
+            LogShardStopped(_logger, run.Name);
+        }
+    }
+
+    private static async Task StartAfterAsync(ShardRun run, Task predecessor, CancellationToken stoppingToken)
+    {
+        await predecessor;
+        if (!stoppingToken.IsCancellationRequested)
+        {
+            await run.Start(stoppingToken);
         }
     }
 
@@ -207,8 +240,10 @@ public sealed partial class ReplicatorRuntime : BackgroundService
     /// <summary>One shard in the runtime: its replicator and the task running it, or (discovered) why it cannot run.</summary>
     private sealed class ShardRun(string name, ShardReplicator? replicator, DiscoveredShard? discovered)
     {
+        private readonly Lock _gate = new();
         private CancellationTokenSource? _stop;
         private Task _running = Task.CompletedTask;
+        private bool _stopped;
 
         public string Name { get; } = name;
 
@@ -220,34 +255,46 @@ public sealed partial class ReplicatorRuntime : BackgroundService
         public ShardStatus Status => Replicator?.Status ??
             new ShardStatus(Name, ShardState.Failed, double.NaN, null, LagWarning: true, 0, 0, 0, null, null, Discovered?.Error);
 
+        /// <summary>Starts the stream, unless it was stopped already (while it waited for its predecessor to stop).</summary>
         public Task Start(CancellationToken stoppingToken)
         {
-            if (Replicator is { } replicator)
+            lock (_gate)
             {
-                _stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                var token = _stop.Token;
-                _running = Task.Run(() => replicator.RunAsync(token), CancellationToken.None);
-            }
+                if (Replicator is { } replicator && !_stopped)
+                {
+                    _stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                    var token = _stop.Token;
+                    _running = Task.Run(() => replicator.RunAsync(token), CancellationToken.None);
+                }
 
-            return _running;
+                return _running;
+            }
         }
 
         public async Task StopAsync()
         {
-            if (_stop is null)
+            CancellationTokenSource? stop;
+            Task running;
+            lock (_gate)
+            {
+                _stopped = true;
+                (stop, running) = (_stop, _running);
+                _stop = null;
+            }
+
+            if (stop is null)
             {
                 return;
             }
 
-            await _stop.CancelAsync();
+            await stop.CancelAsync();
             try
             {
-                await _running;
+                await running;
             }
             finally
             {
-                _stop.Dispose();
-                _stop = null;
+                stop.Dispose();
             }
         }
     }

@@ -97,11 +97,18 @@ public sealed partial class ShardReplicator
             {
                 await RunOnceAsync(cancellationToken);
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (Exception ex) when (cancellationToken.IsCancellationRequested)
             {
+                // Stopping: whatever the stream's last operation ended with (cancelled, or a session terminated meanwhile
+                // by a promotion), the replica holds a consistent prefix and its position; there is nothing to retry.
+                if (ex is not OperationCanceledException)
+                {
+                    LogStreamBrokeWhileStopping(_logger, _shard.Name, ex.Message);
+                }
+
                 break;
             }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            catch (Exception ex)
             {
                 // A process boundary for this shard: whatever broke the stream, the replica still holds a consistent
                 // prefix and its position, so starting over from it is always safe; other shards keep running.
@@ -443,6 +450,9 @@ public sealed partial class ShardReplicator
 
     [LoggerMessage(EventId = 4091, Level = LogLevel.Warning, Message = "Shard {Shard}: the source stream ended and the transactions it had sent were not all applied within {Seconds} s; stopping")]
     private static partial void LogDrainSlow(ILogger logger, string shard, double seconds);
+
+    [LoggerMessage(EventId = 4304, Level = LogLevel.Information, Message = "Shard {Shard}: the stream ended while stopping ({Reason})")]
+    private static partial void LogStreamBrokeWhileStopping(ILogger logger, string shard, string reason);
 
     [LoggerMessage(EventId = 4303, Level = LogLevel.Warning, Message = "Shard {Shard}: {LagSeconds:F1} s behind (warning threshold {Threshold} s)")]
     private static partial void LogLagWarning(ILogger logger, string shard, double lagSeconds, double threshold);

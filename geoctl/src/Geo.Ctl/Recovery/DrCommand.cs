@@ -1,0 +1,249 @@
+using System.CommandLine;
+using System.Globalization;
+using Geo.Ctl.LocalStack;
+using Geo.Ctl.Operators;
+using Geo.Ctl.Tenants;
+using Geo.Directory;
+using Geo.Directory.Shards;
+using Geo.Engines;
+using Geo.Provisioning;
+using Geo.Replication.Promotion;
+using Npgsql;
+
+namespace Geo.Ctl.Recovery;
+
+/// <summary><c>geoctl dr</c>: disaster recovery — promote a lost region's shards at their standby, show where each shard stands, the DR log.</summary>
+internal static class DrCommand
+{
+    /// <summary>A standby whose replica heard nothing from its source for longer than this is not healthy.</summary>
+    public static readonly TimeSpan HealthyHeardWithin = TimeSpan.FromSeconds(90);
+
+    public static Command Create(Option<string> stateDir, TextWriter output, TextWriter error) =>
+        new("dr", "Disaster recovery: promote a lost region's shards at their standby, show the shards' owners, leases and standbys, the DR log")
+        {
+            Promote(stateDir, output, error),
+            Status(stateDir, output, error),
+            Log(stateDir, output, error),
+        };
+
+    private static Command Promote(Option<string> stateDir, TextWriter output, TextWriter error)
+    {
+        var shard = new Argument<string?>("shard") { Description = "The shard to promote: tenant@homeregion (e.g. acme@a); or use --region", Arity = ArgumentArity.ZeroOrOne };
+        var region = new Option<string?>("--region") { Description = "Promote every shard this (lost) region owns" };
+        var to = new Option<string>("--to") { Description = "The region to make the owner: the shard's standby", Required = true };
+        var force = new Option<bool>("--force") { Description = "Skip the standby's readiness checks (never the wait for the old owner's lease)" };
+        var command = new Command("promote", "Unplanned failover: make the standby region the owner of a shard whose owner is lost (exit 0 done, 1 failed, 2 refused)")
+        {
+            shard, region, to, force,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var name = result.GetValue(shard);
+            var lost = result.GetValue(region);
+            if ((name is null) == (lost is null))
+            {
+                await error.WriteLineAsync("geoctl: name one shard (tenant@home) or --region <lost region>, not both");
+                return 2;
+            }
+
+            ShardKey key = default;
+            if (name is not null && !ShardKey.TryParse(name, out key))
+            {
+                await error.WriteLineAsync("geoctl: the shard is tenant@homeregion (e.g. acme@a)");
+                return 2;
+            }
+
+            var audited = new AuditedAction("dr.promote", name is null ? null : key.TenantId, new { shard = name, region = lost, to = result.GetValue(to), force = result.GetValue(force) });
+            return await RunAsync(result, stateDir, output, error, audited, async (platform, reporter) =>
+            {
+                var identity = await platform.IdentifyOperatorAsync(result.GetValue<string?>(AuditedAction.KeyFileOption), cancellationToken);
+                var promotion = new ShardPromotion(platform.Directory, platform.Databases, reporter);
+                var keys = name is not null ? [key] : await ShardsOwnedByAsync(platform.Directory, lost!, result.GetValue(to)!, reporter, cancellationToken);
+                var outcome = PromotionOutcome.Done;
+                foreach (var each in keys)
+                {
+                    var one = await PromoteOneAsync(promotion, new PromotionRequest(each, result.GetValue(to)!, result.GetValue(force), identity.Name), error, cancellationToken);
+                    outcome = (PromotionOutcome)Math.Max((int)outcome, (int)one);
+                }
+
+                return (int)outcome;
+            });
+        });
+        return command;
+    }
+
+    private static async Task<PromotionOutcome> PromoteOneAsync(ShardPromotion promotion, PromotionRequest request, TextWriter error, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await promotion.RunAsync(request, cancellationToken);
+        }
+        catch (PromotionRefusedException ex)
+        {
+            await error.WriteLineAsync($"geoctl: {request.Shard}: refused: {ex.Message}");
+            return PromotionOutcome.Refused;
+        }
+        catch (PromotionFailedException ex)
+        {
+            await error.WriteLineAsync($"geoctl: {request.Shard}: {ex.Message}");
+            return PromotionOutcome.Failed;
+        }
+    }
+
+    private static async Task<IReadOnlyList<ShardKey>> ShardsOwnedByAsync(Geo.Directory.Stores.Postgres.PostgresDirectoryStore directory, string region, string to, Reporter reporter, CancellationToken cancellationToken)
+    {
+        var shards = (await directory.LoadAsync(cancellationToken)).Shards
+            .Where(s => s.OwnerRegion == region && s.State is ShardState.Active or ShardState.Promoting)
+            .OrderBy(s => s.Key.ToString(), StringComparer.Ordinal)
+            .ToList();
+        var elsewhere = shards.Where(s => s.StandbyRegion != to).ToList();
+        if (elsewhere.Count > 0)
+        {
+            throw new PromotionRefusedException(
+                $"not every shard of region {region} stands by in {to}: {string.Join(", ", elsewhere.Select(s => $"{s.Key} (standby {s.StandbyRegion ?? "none"})"))}; promote them one by one");
+        }
+
+        reporter.Line($"region {region} owns {shards.Count} shard(s): {string.Join(", ", shards.Select(s => s.Key.ToString()))}");
+        return [.. shards.Select(s => s.Key)];
+    }
+
+    private static Command Status(Option<string> stateDir, TextWriter output, TextWriter error)
+    {
+        var command = new Command("status", "Per shard: owner, standby, epoch, state, owner lease, the standby's replica, the last DR event (exit 1 when a shard has no healthy standby)");
+        command.SetAction((result, cancellationToken) => RunAsync(result, stateDir, output, error, null, async (platform, reporter) =>
+        {
+            var rows = await ReadStatusAsync(platform, cancellationToken);
+            string[] header = ["SHARD", "OWNER", "STANDBY", "EPOCH", "STATE", "LEASE", "STANDBY REPLICA", "LAST DR EVENT"];
+            foreach (var line in Columns.Align([header, .. rows.Select(r => new[] { r.Shard.Key.ToString(), r.Shard.OwnerRegion, r.Shard.StandbyRegion ?? "-",
+                r.Shard.Epoch.ToString(CultureInfo.InvariantCulture), ShardStates.ToText(r.Shard.State), r.Lease, r.Replica, r.LastEvent })]))
+            {
+                reporter.Line(line);
+            }
+
+            var unhealthy = rows.Where(r => !r.StandbyHealthy).Select(r => r.Shard.Key.ToString()).ToList();
+            if (unhealthy.Count > 0)
+            {
+                reporter.Line($"no healthy standby: {string.Join(", ", unhealthy)}");
+                return 1;
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>One line of <c>geoctl dr status</c>.</summary>
+    internal sealed record ShardDrStatus(Shard Shard, string Lease, string Replica, string LastEvent, bool StandbyHealthy);
+
+    /// <summary>Reads every shard's DR status: the directory, the owner leases, each standby's replica position, the DR log.</summary>
+    internal static async Task<IReadOnlyList<ShardDrStatus>> ReadStatusAsync(LocalPlatform platform, CancellationToken cancellationToken)
+    {
+        var data = await platform.Directory.LoadAsync(cancellationToken);
+        var leases = await platform.Directory.LoadOwnerLeasesAsync(cancellationToken);
+        var events = await platform.Directory.ListDrEventsAsync(null, 500, cancellationToken);
+        var rows = new List<ShardDrStatus>();
+        foreach (var shard in data.Shards.OrderBy(s => s.Key.ToString(), StringComparer.Ordinal))
+        {
+            var lease = leases.Leases.FirstOrDefault(l => l.Key == shard.Key);
+            var leaseText = lease is null ? "none"
+                : lease.ExpiresAt > leases.DirectoryNow ? $"{lease.Holder}@{lease.Epoch}, {(lease.ExpiresAt - leases.DirectoryNow).TotalSeconds:F1} s left"
+                : $"{lease.Holder}@{lease.Epoch}, expired {(leases.DirectoryNow - lease.ExpiresAt).TotalSeconds:F0} s ago";
+            var (replica, healthy) = shard.StandbyRegion is { } standby && platform.Databases.HasRegion(standby)
+                ? await DescribeReplicaAsync(platform.Databases.Database(standby, shard.DatabaseName), cancellationToken)
+                : ("no standby", false);
+            var last = events.LastOrDefault(e => e.Shard == shard.Key);
+            rows.Add(new ShardDrStatus(shard, leaseText, replica, last is null ? "-" : $"{last.At.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z {last.Operation} {last.Step}: {last.Outcome}", healthy));
+        }
+
+        return rows;
+    }
+
+    private static async Task<(string Text, bool Healthy)> DescribeReplicaAsync(string replica, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(3));
+            var position = await ReplicaPromotion.ReadPositionAsync(replica, timeout.Token);
+            if (position is null)
+            {
+                return ("not seeded", false);
+            }
+
+            var now = DateTimeOffset.UtcNow;
+            var heard = position.HeardAt ?? position.AppliedCommitTime;
+            var text = $"applied {Ago(now, position.AppliedCommitTime)}, source heard {Ago(now, position.HeardAt)}";
+            return (text, heard is { } at && now - at < HealthyHeardWithin);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return ("unreachable", false);
+        }
+    }
+
+    private static string Ago(DateTimeOffset now, DateTimeOffset? at) => at is { } time ? $"{Math.Max(0, (now - time).TotalSeconds):F1} s ago" : "never";
+
+    private static Command Log(Option<string> stateDir, TextWriter output, TextWriter error)
+    {
+        var shard = new Argument<string?>("shard") { Description = "Only this shard's events (tenant@home)", Arity = ArgumentArity.ZeroOrOne };
+        var limit = new Option<int>("--limit") { Description = "At most this many events (the newest)", DefaultValueFactory = _ => 100 };
+        var command = new Command("log", "Show the DR event log: each step of each promotion with its timing and outcome, oldest first") { shard, limit };
+        command.SetAction((result, cancellationToken) => RunAsync(result, stateDir, output, error, null, async (platform, reporter) =>
+        {
+            ShardKey? key = null;
+            if (result.GetValue(shard) is { } name)
+            {
+                if (!ShardKey.TryParse(name, out var parsed))
+                {
+                    throw new ProvisioningException("the shard is tenant@homeregion (e.g. acme@a)");
+                }
+
+                key = parsed;
+            }
+
+            if (result.GetValue(limit) < 1)
+            {
+                throw new ProvisioningException("--limit must be at least 1");
+            }
+
+            var events = await platform.Directory.ListDrEventsAsync(key, result.GetValue(limit), cancellationToken);
+            string[] header = ["AT", "SHARD", "OPERATION", "STEP", "OUTCOME", "MS", "OPERATOR", "DETAIL"];
+            foreach (var line in Columns.Align([header, .. events.Select(e => new[] { e.At.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss.fff", CultureInfo.InvariantCulture),
+                e.Shard.ToString(), e.Operation, e.Step, e.Outcome, e.ElapsedMs is { } ms ? ms.ToString("F0", CultureInfo.InvariantCulture) : "-", e.Operator ?? "-", e.Detail })]))
+            {
+                reporter.Line(line);
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>Opens the platform for recovery (a lost region's PostgreSQL may be down) and maps errors to exit codes.</summary>
+    private static async Task<int> RunAsync(ParseResult result, Option<string> stateDir, TextWriter output, TextWriter error, AuditedAction? audited, Func<LocalPlatform, Reporter, Task<int>> action)
+    {
+        try
+        {
+            await using var platform = await LocalPlatform.OpenAsync(new StackLayout(result.GetValue(stateDir)!), CancellationToken.None, requireRegions: false);
+            var reporter = new Reporter(output);
+            return audited is null
+                ? await action(platform, reporter)
+                : await audited.RunAsync(platform, result.GetValue<string?>(AuditedAction.KeyFileOption), () => action(platform, reporter), error);
+        }
+        catch (PromotionRefusedException ex)
+        {
+            await error.WriteLineAsync($"geoctl: refused: {ex.Message}");
+            return 2;
+        }
+        catch (Exception ex) when (ex is ProvisioningException or StackException or EngineException or NpgsqlException or DirectoryStoreException or IOException)
+        {
+            await error.WriteLineAsync($"geoctl: {ex.Message}");
+            return ex is ProvisioningException ? 2 : 1;
+        }
+        catch (OperationCanceledException)
+        {
+            await error.WriteLineAsync("geoctl: cancelled; run the command again to resume it");
+            return 130;
+        }
+    }
+}

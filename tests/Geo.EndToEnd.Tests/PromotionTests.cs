@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using Geo.Ctl;
+using Geo.Ctl.Billing;
+using Geo.Directory.Shards;
+using Geo.Directory.Stores.Postgres;
+using Geo.Engines.Postgres;
+using Geo.Testing;
+using Npgsql;
+using Xunit.Abstractions;
+
+namespace Geo.EndToEnd.Tests;
+
+/// <summary>
+/// Region a is lost under accounting load (its node and its PostgreSQL SIGKILLed); <c>geoctl dr promote acme@a --to b</c>
+/// makes b the owner: acme@a's subscribers authenticate and account at b, the router serves its API from b, every
+/// accounting request a acknowledged up to the standby's applied position is at b, and the printed estimate of what
+/// was lost matches what the NAS-like client knows was lost.
+/// </summary>
+public sealed class PromotionTests(TwoRegions stack, ITestOutputHelper log) : IClassFixture<TwoRegions>
+{
+    private const string NasAddress = "127.0.10.1";
+
+    [Fact]
+    public async Task RegionALostUnderAccountingLoad_PromoteToB_ServesAtBAndLosesOnlyWhatIsAfterTheAppliedPosition()
+    {
+        var key = new ShardKey("acme", "a");
+        var replica = stack.ShardConnectionString("acme", "a", cluster: "b");
+        await Eventually.TrueAsync(async () => await Sql.ScalarAsync<long>(replica, "SELECT count(*) FROM replication_progress") > 0,
+            TimeSpan.FromSeconds(60), "the standby's replica of acme@a was seeded");
+
+        // Accounting load through region a, from acme's NAS, with our own log of every acknowledgement.
+        var usernames = Enumerable.Range(1, 20).Select(i => stack.Subscriber("acme", "a", i).Username).ToList();
+        using var load = new NasAccountingLoad(IPAddress.Parse(NasAddress), stack.RadiusAcct("a"), stack.NasSecret("acme-bng-a"));
+        using var stopLoad = new CancellationTokenSource();
+        var running = load.RunAsync(usernames, perSecond: 1_500, stopLoad.Token);
+        await Eventually.TrueAsync(() => load.Acknowledged.Count >= 3_000, TimeSpan.FromSeconds(60), "region a acknowledges the accounting load");
+
+        // Region a is lost: its node and its database, mid-load.
+        var lostAt = DateTimeOffset.UtcNow;
+        KillTree(stack.RegionNode("a").Pid!.Value);
+        KillTree(PostgresCluster.Open(stack.Layout.RegionPostgres("a"))!.ServerPid!.Value);
+        await Task.Delay(TimeSpan.FromMilliseconds(300));
+        await stopLoad.CancelAsync();
+        await running;
+        var acknowledged = load.Acknowledged.ToDictionary();
+        log.WriteLine($"load: {load.Sent} sent, {acknowledged.Count} acknowledged by region a before it was lost at {lostAt:HH:mm:ss.fff}");
+
+        // The runbook command.
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var clock = Stopwatch.StartNew();
+        var code = await GeoCtlCommand.Create(output, error).Parse(["dr", "promote", "acme@a", "--to", "b", "--state-dir", stack.StateDir]).InvokeAsync();
+        log.WriteLine($"geoctl dr promote acme@a --to b: exit {code} in {clock.Elapsed.TotalSeconds:F1} s\n{output}\n{error}");
+        Assert.Equal(0, code);
+
+        // Nothing acknowledged up to the applied position is missing; what is missing came after it.
+        var applied = await Sql.ScalarAsync<DateTime>(replica, "SELECT source_commit_at FROM replication_progress ORDER BY applied_at DESC LIMIT 1");
+        var appliedAt = new DateTimeOffset(DateTime.SpecifyKind(applied, DateTimeKind.Utc));
+        var present = await PresentAsync(replica, acknowledged.Keys);
+        var missing = acknowledged.Where(a => !present.Contains(a.Key)).ToList();
+        log.WriteLine($"at b: {present.Count} of {acknowledged.Count} acknowledged present; {missing.Count} missing; last applied source commit {appliedAt:HH:mm:ss.fff}");
+        Assert.All(acknowledged.Where(a => a.Value <= appliedAt), a => Assert.Contains(a.Key, present));
+        Assert.All(missing, m => Assert.True(m.Value > appliedAt, $"{m.Key} acknowledged at {m.Value:HH:mm:ss.fff}, before the applied position, is missing"));
+
+        // The estimate against the truth: the span of the lost acknowledged commits (their acks bound them from above).
+        var truth = missing.Count == 0 ? 0 : (missing.Max(m => m.Value) - appliedAt).TotalSeconds;
+        var estimate = await EstimatedSecondsAsync(key);
+        log.WriteLine($"RPO: estimated {estimate:F3} s, true span of the lost acknowledged requests {truth:F3} s ({missing.Count} requests)");
+        if (truth < 0.25)
+        {
+            Assert.True(Math.Abs(estimate - truth) <= 0.05, $"estimate {estimate:F3} s, truth {truth:F3} s: more than 50 ms apart");
+        }
+        else
+        {
+            Assert.InRange(estimate, truth * 0.8, truth * 1.2);
+        }
+
+        // b serves acme@a as its owner: RADIUS from the NAS's backup endpoint, and the API through the router.
+        // One the load never used: the load's Starts hold its subscribers at their Simultaneous-Use limit.
+        var (user, password) = stack.Subscriber("acme", "a", 25);
+        var secret = stack.NasSecret("acme-bng-a");
+        var login = await Radclient.SendAsync(stack.RadiusAuth("b"), "auth", secret,
+            $"User-Name = \"{user}\"\nUser-Password = \"{password}\"\nMessage-Authenticator = 0x00\nPacket-Src-IP-Address = {NasAddress}", timeoutSeconds: 3);
+        Assert.Contains("Received Access-Accept", login.Output, StringComparison.Ordinal);
+        var session = $"after-{Guid.NewGuid():N}";
+        var accounting = await Radclient.SendAsync(stack.RadiusAcct("b"), "acct", secret,
+            $"User-Name = \"{user}\"\nAcct-Status-Type = Start\nAcct-Session-Id = \"{session}\"\nPacket-Src-IP-Address = {NasAddress}", timeoutSeconds: 3);
+        Assert.Contains("Received Accounting-Response", accounting.Output, StringComparison.Ordinal);
+        Assert.Contains(session, await PresentAsync(replica, [session]));
+
+        using var api = stack.Api("acme");
+        using var response = await api.GetAsync($"/tenants/acme/subscribers/{user}");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("b", response.Headers.GetValues("Geo-Region").Single());
+
+        // Billing holds at b: every balance is its ledger's sum, no CDR charged twice.
+        Assert.Equal(0L, await Sql.ScalarAsync<long>(replica, $"SELECT count(*) FROM ({LedgerCheck.MismatchQuery}) m"));
+        Assert.Equal(0L, await Sql.ScalarAsync<long>(replica,
+            "SELECT count(*) FROM (SELECT cdr_id FROM ledger_entries WHERE cdr_id IS NOT NULL GROUP BY cdr_id HAVING count(*) > 1) d"));
+
+        // The directory and the DR log say what happened.
+        await using var directory = new PostgresDirectoryStore(stack.DirectoryConnectionString);
+        var shard = (await directory.LoadAsync(default)).Shards.Single(s => s.Key == key);
+        Assert.Equal(("b", (string?)null, ShardState.Active), (shard.OwnerRegion, shard.StandbyRegion, shard.State));
+        var events = await directory.ListDrEventsAsync(key, 100, default);
+        Assert.Contains(events, e => e is { Step: "done", Outcome: "done" });
+
+        // Run again: it says so and changes nothing.
+        var again = await GeoCtlCommand.Create(output, error).Parse(["dr", "promote", "acme@a", "--to", "b", "--state-dir", stack.StateDir]).InvokeAsync();
+        Assert.Equal(0, again);
+        Assert.Equal(shard.Epoch, (await directory.LoadAsync(default)).Shards.Single(s => s.Key == key).Epoch);
+    }
+
+    /// <summary>The estimate the promotion recorded in the DR log (the same one it printed).</summary>
+    private async Task<double> EstimatedSecondsAsync(ShardKey key)
+    {
+        await using var directory = new PostgresDirectoryStore(stack.DirectoryConnectionString);
+        var estimate = (await directory.ListDrEventsAsync(key, 100, default)).Last(e => e.Step.StartsWith("5 ", StringComparison.Ordinal));
+        using var data = JsonDocument.Parse(estimate.DataJson!);
+        Assert.True(data.RootElement.GetProperty("known").GetBoolean(), estimate.Detail);
+        return data.RootElement.GetProperty("seconds").GetDouble();
+    }
+
+    private static async Task<HashSet<string>> PresentAsync(string database, IEnumerable<string> sessions)
+    {
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT acct_session_id FROM sessions WHERE acct_session_id = ANY($1)", connection);
+        command.Parameters.Add(new() { Value = sessions.ToArray() });
+        var present = new HashSet<string>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            present.Add(reader.GetString(0));
+        }
+
+        return present;
+    }
+
+    /// <summary>SIGKILL of a process and its children (a PostgreSQL server's backends and walsenders die with it).</summary>
+    private static void KillTree(int pid)
+    {
+        var children = System.IO.Directory.EnumerateDirectories("/proc")
+            .Select(Path.GetFileName)
+            .Where(name => name!.All(char.IsAsciiDigit))
+            .Select(name => int.Parse(name!, CultureInfo.InvariantCulture))
+            .Where(child => ParentOf(child) == pid)
+            .ToList();
+        Process.GetProcessById(pid).Kill();
+        foreach (var child in children)
+        {
+            try
+            {
+                Process.GetProcessById(child).Kill();
+            }
+            catch (ArgumentException)
+            {
+                // Gone already.
+            }
+        }
+    }
+
+    private static int? ParentOf(int pid)
+    {
+        try
+        {
+            // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after its closing parenthesis.
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return int.Parse(fields[1], CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+}
