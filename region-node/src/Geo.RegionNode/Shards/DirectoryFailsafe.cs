@@ -23,8 +23,11 @@ internal sealed partial class DirectoryFailsafe(ShardCatalog catalog, IOptions<R
     /// <summary>What a region answers: whether it reaches the directory.</summary>
     public sealed record Answer(string Region, bool Reachable);
 
-    /// <summary>How long one confirmation keeps a lease: until the next confirmation is due, with room for a slow renewal attempt.</summary>
-    public TimeSpan Extension => _options.LeaseRenewInterval * 2 + TimeSpan.FromMilliseconds(250);
+    /// <summary>
+    /// How long one confirmation keeps a lease: until the next one can have come, that is a failed renewal attempt (it
+    /// gives up after two intervals), this question (at most 0.5 s) and one more interval of scheduling slack.
+    /// </summary>
+    public TimeSpan Extension => _options.LeaseRenewInterval * 3 + TimeSpan.FromMilliseconds(500);
 
     /// <summary>Asks the standbys of the shards whose lease is still held; extends those whose standby cannot reach the directory either.</summary>
     public async Task HoldAsync(IReadOnlyCollection<ShardHandle> shards, CancellationToken cancellationToken)

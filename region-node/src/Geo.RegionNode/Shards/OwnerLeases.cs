@@ -36,7 +36,7 @@ internal sealed partial class OwnerLeases(IDirectoryStore store, IOptions<Region
     /// After regaining the directory, how long this node takes no lease on a shard it does not serve yet: longer than
     /// one failsafe extension of another region that was told a moment ago that this one could not reach the directory.
     /// </summary>
-    public TimeSpan FailsafeGrace => _options.LeaseRenewInterval * 3 + TimeSpan.FromMilliseconds(750);
+    public TimeSpan FailsafeGrace => _options.LeaseRenewInterval * 4 + TimeSpan.FromMilliseconds(1_250);
 
     /// <summary>
     /// Renews the leases of <paramref name="shards"/> (all of them in one round trip) and fences those refused; false
