@@ -132,6 +132,14 @@ internal sealed partial class AuthenticationHandler(
         }
 
         var open = await profiles.CountOpenSessionsAsync(shard, profile.Id, cancellationToken);
+        if (!shard.HoldsLease)
+        {
+            // The lease ran out while the sessions were counted (a slow database, a starved node): the answer is given
+            // now, so it is judged now.
+            leases.CountFenced(shard);
+            return Decision.Fenced;
+        }
+
         if (open >= plan.SimultaneousUse)
         {
             return Decision.Reject("simultaneous_use", "Simultaneous-Use limit reached");
