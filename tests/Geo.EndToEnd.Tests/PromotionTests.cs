@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using Geo.Ctl;
@@ -40,8 +39,8 @@ public sealed class PromotionTests(TwoRegions stack, ITestOutputHelper log) : IC
 
         // Region a is lost: its node and its database, mid-load.
         var lostAt = DateTimeOffset.UtcNow;
-        KillTree(stack.RegionNode("a").Pid!.Value);
-        KillTree(PostgresCluster.Open(stack.Layout.RegionPostgres("a"))!.ServerPid!.Value);
+        ProcessTree.Kill(stack.RegionNode("a").Pid!.Value);
+        ProcessTree.Kill(PostgresCluster.Open(stack.Layout.RegionPostgres("a"))!.ServerPid!.Value);
         await Task.Delay(TimeSpan.FromMilliseconds(300));
         await stopLoad.CancelAsync();
         await running;
@@ -138,43 +137,5 @@ public sealed class PromotionTests(TwoRegions stack, ITestOutputHelper log) : IC
         }
 
         return present;
-    }
-
-    /// <summary>SIGKILL of a process and its children (a PostgreSQL server's backends and walsenders die with it).</summary>
-    private static void KillTree(int pid)
-    {
-        var children = System.IO.Directory.EnumerateDirectories("/proc")
-            .Select(Path.GetFileName)
-            .Where(name => name!.All(char.IsAsciiDigit))
-            .Select(name => int.Parse(name!, CultureInfo.InvariantCulture))
-            .Where(child => ParentOf(child) == pid)
-            .ToList();
-        Process.GetProcessById(pid).Kill();
-        foreach (var child in children)
-        {
-            try
-            {
-                Process.GetProcessById(child).Kill();
-            }
-            catch (ArgumentException)
-            {
-                // Gone already.
-            }
-        }
-    }
-
-    private static int? ParentOf(int pid)
-    {
-        try
-        {
-            // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after its closing parenthesis.
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return int.Parse(fields[1], CultureInfo.InvariantCulture);
-        }
-        catch (IOException)
-        {
-            return null;
-        }
     }
 }

@@ -38,6 +38,25 @@ public sealed class RegionNodeOptions
     /// <summary>How long a forwarded request waits for the owner region before one retry (two tries in all).</summary>
     public TimeSpan ForwardTimeout { get; set; } = TimeSpan.FromMilliseconds(1500);
 
+    /// <summary>
+    /// How long a request for a shard stood by for here waits for its owner before this region answers it from the
+    /// replica (authentication) or its survivability journal (accounting): one try, well inside a NAS's own timeout.
+    /// </summary>
+    public TimeSpan SurvivalForwardTimeout { get; set; } = TimeSpan.FromMilliseconds(400);
+
+    /// <summary>Forwards in a row an owner region leaves unanswered before it is deemed down and its shards are answered here at once.</summary>
+    [Range(1, 100)]
+    public int OwnerDownAfterTimeouts { get; set; } = 2;
+
+    /// <summary>While an owner region is deemed down, how often one request is still forwarded to it to learn that it is back.</summary>
+    public TimeSpan OwnerProbeInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Database, in this region's PostgreSQL, of the survivability journal: accounting acknowledged here for shards owned
+    /// elsewhere while their owner could not be reached, kept until the owner (or this region, once promoted) has it.
+    /// </summary>
+    public string JournalDatabase { get; set; } = "geo_journal";
+
     /// <summary>Address the RADIUS sockets bind to.</summary>
     public string RadiusBindAddress { get; set; } = "0.0.0.0";
 

@@ -9,6 +9,7 @@ using Geo.RegionNode.Caching;
 using Geo.RegionNode.ChangeOfAuthorization;
 using Geo.RegionNode.Operations;
 using Geo.RegionNode.Shards;
+using Geo.RegionNode.Survival;
 using Geo.RegionNode.Telemetry;
 using Geo.RegionNode.Transport;
 using Geo.Schema.Secrets;
@@ -79,6 +80,9 @@ public sealed class RegionNodeServer : IAsyncDisposable
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<ShardCatalog>>()));
         services.AddSingleton<DirectoryFailsafe>();
+        services.AddSingleton<OwnerHealth>();
+        services.AddSingleton<SurvivalJournal>();
+        services.AddHostedService<JournalReplay>();
         services.AddSingleton<RedisRegionCache>();
         services.AddSingleton<IRegionCache>(sp => sp.GetRequiredService<RedisRegionCache>());
         services.AddSingleton<SubscriberLocator>();

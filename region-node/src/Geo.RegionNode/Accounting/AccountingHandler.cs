@@ -2,6 +2,7 @@ using Geo.Radius.Dictionary;
 using Geo.Radius;
 using Geo.RegionNode.Authentication;
 using Geo.RegionNode.Shards;
+using Geo.RegionNode.Survival;
 using Geo.RegionNode.Telemetry;
 using Geo.RegionNode.Transport;
 
@@ -10,11 +11,15 @@ namespace Geo.RegionNode.Accounting;
 /// <summary>
 /// Accounting-Request → commit → Accounting-Response. The response goes out only after the request is
 /// committed in its shard database: an acknowledged request is never lost. A request that cannot be
-/// committed gets no response, so the NAS retransmits it (here or to its backup region).
+/// committed gets no response, so the NAS retransmits it (here or to its backup region). A request for a shard owned
+/// elsewhere is forwarded to its owner; for a shard this region stands by for, whose owner does not answer (or is deemed
+/// down), it is committed to the survivability journal instead and acknowledged from there.
 /// </summary>
 internal sealed class AccountingHandler(
-    ShardCatalog catalog, SubscriberLocator locator, ProfileStore profiles, RegionForwarder forwarder, OwnerLeases leases, Metrics metrics, TimeProvider time)
+    ShardCatalog catalog, SubscriberLocator locator, ProfileStore profiles, RegionForwarder forwarder, OwnerLeases leases, OwnerHealth owners,
+    SurvivalJournal journal, Metrics metrics, TimeProvider time)
 {
+    private readonly Counter _journaled = metrics.Counter("geo_survival_requests_total", "Requests for shards owned elsewhere answered here because their owner could not be reached, by type", "type=\"accounting\"");
     private readonly Counter _answered = metrics.Counter("geo_radius_requests_total", "RADIUS requests answered, by type and result", "type=\"accounting\",result=\"ok\"");
     private readonly Histogram _latency = metrics.Histogram("geo_radius_request_duration_seconds", "Time from receiving a request to sending its answer", Histogram.LatencyBounds, "type=\"accounting\"");
 
@@ -29,23 +34,41 @@ internal sealed class AccountingHandler(
             return Unanswered("no_status_type");
         }
 
+        string? home = null;
         string? owner = null;
+        void NotOwner(string h, string? o) => (home, owner) = (h, o);
         var committed = (AcctStatusType)statusType switch
         {
-            AcctStatusType.Start => await SubmitAsync(request, AccountingKind.Start, o => owner = o, cancellationToken),
-            AcctStatusType.InterimUpdate => await SubmitAsync(request, AccountingKind.Interim, o => owner = o, cancellationToken),
-            AcctStatusType.Stop => await SubmitAsync(request, AccountingKind.Stop, o => owner = o, cancellationToken),
+            AcctStatusType.Start => await SubmitAsync(request, AccountingKind.Start, NotOwner, cancellationToken),
+            AcctStatusType.InterimUpdate => await SubmitAsync(request, AccountingKind.Interim, NotOwner, cancellationToken),
+            AcctStatusType.Stop => await SubmitAsync(request, AccountingKind.Stop, NotOwner, cancellationToken),
             AcctStatusType.AccountingOn or AcctStatusType.AccountingOff => await CloseNasSessionsAsync(request, (AcctStatusType)statusType),
             _ => Outcome.Ignored,
         };
 
-        if (committed == Outcome.NotOwner && owner is not null && !request.FromPeer)
+        if (committed == Outcome.NotOwner && home is not null && !request.FromPeer)
         {
-            // The owner region commits it; its answer (sent only after its commit) is relayed to the NAS.
-            var relayed = await forwarder.ForwardAsync(request, owner, response, cancellationToken);
-            if (relayed > 0)
+            // The owner region commits it; its answer (sent only after its commit) is relayed to the NAS. For a shard
+            // stood by for here, an owner that does not answer in time (or is deemed down) leaves it to the journal.
+            var survivable = !request.Replayed && catalog.Replica(request.Nas.TenantId, home) is not null;
+            if (owner is not null && (!survivable || owners.ShouldForward(owner)))
             {
-                return relayed;
+                var relayed = await forwarder.ForwardAsync(request, owner, response, cancellationToken, fallback: survivable);
+                if (relayed > 0)
+                {
+                    owners.Answered(owner);
+                    return relayed;
+                }
+
+                if (forwarder.Secret is not null)
+                {
+                    owners.TimedOut(owner);
+                }
+            }
+
+            if (survivable)
+            {
+                return await JournalAsync(request, home, statusType, response);
             }
         }
 
@@ -72,13 +95,36 @@ internal sealed class AccountingHandler(
         }
     }
 
+    /// <summary>Commits the request to the survivability journal, then acknowledges it; unanswered when it cannot be committed.</summary>
+    private async ValueTask<int> JournalAsync(RadiusRequest request, string home, uint statusType, byte[] response)
+    {
+        var packet = request.Packet;
+        packet.TryGetString(RadiusAttributeType.UserName, out var username);
+        packet.TryGetString(RadiusAttributeType.AcctSessionId, out var acctSessionId);
+        if (!await journal.AppendAsync(request, request.Nas.TenantId, home, username!, acctSessionId!, statusType, EventTime(packet, time.GetUtcNow())))
+        {
+            return Unanswered("journal_failed");
+        }
+
+        _journaled.Increment();
+        _answered.Increment();
+        var writer = new RadiusPacketWriter(response, RadiusCode.AccountingResponse, packet.Identifier);
+        writer.CopyAttributes(packet, RadiusAttributeType.ProxyState);
+        return writer.FinishResponse(packet, request.Secret);
+    }
+
+    /// <summary>When the event happened: its Event-Timestamp, else now less its Acct-Delay-Time.</summary>
+    private static DateTimeOffset EventTime(RadiusPacket packet, DateTimeOffset now) =>
+        packet.TryGetTime(RadiusAttributeType.EventTimestamp, out var stamp) ? stamp
+        : packet.TryGetUInt32(RadiusAttributeType.AcctDelayTime, out var delay) ? now.AddSeconds(-delay) : now;
+
     private int Unanswered(string reason)
     {
         metrics.Counter("geo_accounting_unanswered_total", "Accounting requests left unanswered (the NAS retransmits), by reason", $"reason=\"{reason}\"").Increment();
         return 0;
     }
 
-    private async ValueTask<Outcome> SubmitAsync(RadiusRequest request, AccountingKind kind, Action<string> notOwner, CancellationToken cancellationToken)
+    private async ValueTask<Outcome> SubmitAsync(RadiusRequest request, AccountingKind kind, Action<string, string?> notOwner, CancellationToken cancellationToken)
     {
         var packet = request.Packet;
         if (!packet.TryGetString(RadiusAttributeType.UserName, out var username) || username.Length == 0 ||
@@ -87,9 +133,14 @@ internal sealed class AccountingHandler(
             return Outcome.Malformed;
         }
 
-        if (HasNul(username) || HasNul(acctSessionId))
+        AccountingCounters.TryGetInputOctets(packet, out var inputOctets);
+        AccountingCounters.TryGetOutputOctets(packet, out var outputOctets);
+        packet.TryGetString(RadiusAttributeType.NasPortId, out var nasPort);
+        packet.TryGetString(RadiusAttributeType.CallingStationId, out var callingStation);
+        if (HasNul(username) || HasNul(acctSessionId) || HasNul(nasPort) || HasNul(callingStation) || inputOctets > long.MaxValue || outputOctets > long.MaxValue)
         {
-            // PostgreSQL stores no NUL in text: refused here, alone, before any lookup or batch.
+            // PostgreSQL stores no NUL in text, and no counter past 2^63 octets is real: refused here, alone, before any
+            // lookup or batch (and before a journal at a standby, which its owner would then refuse for ever).
             AccountingRejections.Count(metrics, "bad_attribute");
             return Outcome.Rejected;
         }
@@ -104,7 +155,7 @@ internal sealed class AccountingHandler(
             subscriberId = classSubscriber;
             if (shard is null)
             {
-                NotOwnedHere(tenant, classHome, notOwner);
+                notOwner(classHome, catalog.OwnerOf(tenant, classHome));
                 return Outcome.NotOwner;
             }
         }
@@ -119,7 +170,7 @@ internal sealed class AccountingHandler(
             shard = catalog.Shard(tenant, home);
             if (shard is null)
             {
-                NotOwnedHere(tenant, home, notOwner);
+                notOwner(home, catalog.OwnerOf(tenant, home));
                 return Outcome.NotOwner;
             }
 
@@ -133,26 +184,13 @@ internal sealed class AccountingHandler(
             return Outcome.Fenced;
         }
 
-        var now = time.GetUtcNow();
-        var eventTime = packet.TryGetTime(RadiusAttributeType.EventTimestamp, out var stamp) ? stamp
-            : packet.TryGetUInt32(RadiusAttributeType.AcctDelayTime, out var delay) ? now.AddSeconds(-delay) : now;
-        AccountingCounters.TryGetInputOctets(packet, out var inputOctets);
-        AccountingCounters.TryGetOutputOctets(packet, out var outputOctets);
+        var eventTime = EventTime(packet, time.GetUtcNow());
         packet.TryGetUInt32(RadiusAttributeType.AcctInputPackets, out var inputPackets);
         packet.TryGetUInt32(RadiusAttributeType.AcctOutputPackets, out var outputPackets);
         packet.TryGetUInt32(RadiusAttributeType.AcctSessionTime, out var sessionTime);
-        packet.TryGetString(RadiusAttributeType.NasPortId, out var nasPort);
-        packet.TryGetString(RadiusAttributeType.CallingStationId, out var callingStation);
         packet.TryGetIPv4Address(RadiusAttributeType.FramedIpAddress, out var framedIp);
         string? terminateCause = packet.TryGetUInt32(RadiusAttributeType.AcctTerminateCause, out var cause)
             ? ((AcctTerminateCause)cause).ToString() : null;
-        if (HasNul(nasPort) || HasNul(callingStation) || inputOctets > long.MaxValue || outputOctets > long.MaxValue)
-        {
-            // As above; and no counter past 2^63 octets is real.
-            AccountingRejections.Count(metrics, "bad_attribute");
-            return Outcome.Rejected;
-        }
-
         var accountingEvent = new AccountingEvent(kind, request.Nas.Id, acctSessionId, username, subscriberId, eventTime,
             new Counters((long)inputOctets, (long)outputOctets, inputPackets, outputPackets, sessionTime),
             nasPort, callingStation, framedIp, terminateCause);
@@ -180,14 +218,6 @@ internal sealed class AccountingHandler(
     }
 
     private static bool HasNul(string? value) => value is not null && value.Contains('\0', StringComparison.Ordinal);
-
-    private void NotOwnedHere(string tenant, string home, Action<string> notOwner)
-    {
-        if (catalog.OwnerOf(tenant, home) is { } owner)
-        {
-            notOwner(owner);
-        }
-    }
 
     /// <summary>Reads our own Class (<c>geo:tenant:home:subscriber</c>); false for anything else.</summary>
     private static bool TryReadClass(RadiusPacket packet, string tenant, out string home, out Guid subscriber)

@@ -5,9 +5,11 @@ using Geo.Radius;
 using Geo.RegionNode.Caching;
 using Geo.RegionNode.ChangeOfAuthorization;
 using Geo.RegionNode.Shards;
+using Geo.RegionNode.Survival;
 using Geo.RegionNode.Telemetry;
 using Geo.RegionNode.Transport;
 using Geo.Schema.Secrets;
+using Npgsql;
 
 namespace Geo.RegionNode.Authentication;
 
@@ -22,14 +24,22 @@ internal sealed partial class AuthenticationHandler(
     SecretBox secrets,
     RegionForwarder forwarder,
     OwnerLeases leases,
+    OwnerHealth owners,
     Metrics metrics,
     TimeProvider time)
 {
     private readonly Counter _accepts = metrics.Counter("geo_radius_requests_total", "RADIUS requests answered, by type and result", "type=\"access\",result=\"accept\"");
     private readonly Counter _rejects = metrics.Counter("geo_radius_requests_total", "RADIUS requests answered, by type and result", "type=\"access\",result=\"reject\"");
+    private readonly Counter _survival = metrics.Counter("geo_survival_requests_total", "Requests for shards owned elsewhere answered here because their owner could not be reached, by type", "type=\"access\"");
     private readonly Histogram _latency = metrics.Histogram("geo_radius_request_duration_seconds", "Time from receiving a request to sending its answer", Histogram.LatencyBounds, "type=\"access\"");
 
     public Histogram Latency => _latency;
+
+    private int Unanswered(string reason)
+    {
+        metrics.Counter("geo_auth_unanswered_total", "Access-Requests left unanswered (the NAS retries or fails over), by reason", $"reason=\"{reason}\"").Increment();
+        return 0;
+    }
 
     /// <summary>Decides and writes the answer into <paramref name="response"/>; returns its length.</summary>
     public async ValueTask<int> HandleAsync(RadiusRequest request, byte[] response, CancellationToken cancellationToken)
@@ -37,20 +47,43 @@ internal sealed partial class AuthenticationHandler(
         var decision = await DecideAsync(request, cancellationToken);
         if (decision.Silent)
         {
-            // Fenced: no answer at all, so the NAS retries and fails over to its backup region.
-            return 0;
+            // Fenced, or no owner to be found: no answer at all, so the NAS retries and fails over to its backup region.
+            return ReferenceEquals(decision, Decision.Fenced) ? 0 : Unanswered(decision.Reason);
         }
 
         if (decision.ForwardTo is { } owner)
         {
-            // Another region owns the subscriber's shard: it decides, this region relays.
-            var relayed = await forwarder.ForwardAsync(request, owner, response, cancellationToken);
-            if (relayed > 0)
+            // Another region owns the subscriber's shard: it decides, this region relays. When this region stands by
+            // for the shard and the owner does not answer in time (or is deemed down), the replica decides.
+            var replica = decision.Replica;
+            if (replica is null || owners.ShouldForward(owner))
             {
-                return relayed;
+                var relayed = await forwarder.ForwardAsync(request, owner, response, cancellationToken, fallback: replica is not null);
+                if (relayed > 0)
+                {
+                    owners.Answered(owner);
+                    return relayed;
+                }
+
+                if (forwarder.Secret is not null)
+                {
+                    owners.TimedOut(owner);
+                }
             }
 
-            decision = Decision.Reject("not_owner", "Subscriber is served by another region");
+            if (replica is null)
+            {
+                // Never a reject because another region could not be reached: silent, the NAS retries or fails over.
+                return Unanswered("owner_unreachable");
+            }
+
+            decision = await OnReplicaAsync(request, replica, cancellationToken);
+            if (decision.Silent)
+            {
+                return 0;
+            }
+
+            _survival.Increment();
         }
 
         if (decision.Accepted)
@@ -83,11 +116,23 @@ internal sealed partial class AuthenticationHandler(
             return Decision.Reject("unknown_user", "Authentication failed");
         }
 
-        if (shard is null)
+        if (shard is null || shard.IsReplica)
         {
-            return !request.FromPeer && catalog.OwnerOf(request.Nas.TenantId, home) is { } owner
-                ? new Decision(false, "", "", ForwardTo: owner)
-                : Decision.Reject("not_owner", "Subscriber is served by another region");
+            // Owned by another region. Its owner decides; a replica stood by with here decides when the owner cannot.
+            var replica = shard ?? catalog.Replica(request.Nas.TenantId, home);
+            if (request.FromPeer)
+            {
+                // A peer took this region for the owner (the map moved on since): silent, so the NAS asks again.
+                return Decision.Unanswered("not_owner");
+            }
+
+            if (catalog.OwnerOf(request.Nas.TenantId, home) is { } owner)
+            {
+                return new Decision(false, "", "", ForwardTo: owner, Replica: replica);
+            }
+
+            // No owner while the shard is being promoted: its replica here answers, or nobody (never a reject for that).
+            return replica is not null ? await OnReplicaAsync(request, replica, cancellationToken) : Decision.Unanswered("no_owner");
         }
 
         if (!shard.HoldsLease)
@@ -98,6 +143,27 @@ internal sealed partial class AuthenticationHandler(
             return Decision.Fenced;
         }
 
+        return await JudgeAsync(request, shard, profile, cancellationToken);
+    }
+
+    /// <summary>Decides from the replica of a shard stood by for here: the owner could not be asked (survivability).</summary>
+    private async ValueTask<Decision> OnReplicaAsync(RadiusRequest request, ShardHandle replica, CancellationToken cancellationToken)
+    {
+        request.Packet.TryGetString(RadiusAttributeType.UserName, out var username);
+        try
+        {
+            return await JudgeAsync(request, replica, await profiles.GetAsync(replica, username!, cancellationToken), cancellationToken);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException)
+        {
+            // The replica cannot be read either: no answer rather than a wrong one.
+            return Decision.Unanswered("replica_unreadable");
+        }
+    }
+
+    /// <summary>The decision for a subscriber found (or not) in <paramref name="shard"/>: owned here, or a replica.</summary>
+    private async ValueTask<Decision> JudgeAsync(RadiusRequest request, ShardHandle shard, AuthProfile? profile, CancellationToken cancellationToken)
+    {
         if (profile is null)
         {
             return Decision.Reject("unknown_user", "Authentication failed");
@@ -131,8 +197,9 @@ internal sealed partial class AuthenticationHandler(
             return Decision.Reject("quota_exhausted", plan.Tariff.IsPriced ? "Balance exhausted" : "Quota exhausted");
         }
 
-        var open = await profiles.CountOpenSessionsAsync(shard, profile.Id, cancellationToken);
-        if (!shard.HoldsLease)
+        request.Packet.TryGetString(RadiusAttributeType.UserName, out var username);
+        var open = await profiles.CountOpenSessionsAsync(shard, profile.Id, username!, cancellationToken);
+        if (!shard.IsReplica && !shard.HoldsLease)
         {
             // The lease ran out while the sessions were counted (a slow database, a starved node): the answer is given
             // now, so it is judged now.
@@ -177,7 +244,26 @@ internal sealed partial class AuthenticationHandler(
                 tried++;
             }
 
-            if (await locator.HomeRegionAsync(tenant, username, cancellationToken) is not { } placed)
+            string? placed;
+            try
+            {
+                placed = await locator.HomeRegionAsync(tenant, username, cancellationToken);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException)
+            {
+                // The directory cannot be asked: a subscriber of a shard stood by for here is still found in its replica.
+                foreach (var replica in catalog.ReplicasOf(tenant))
+                {
+                    if (await profiles.GetAsync(replica, username, cancellationToken) is { } found)
+                    {
+                        return (replica.HomeRegion, replica, found);
+                    }
+                }
+
+                throw;
+            }
+
+            if (placed is null)
             {
                 return (null, null, null);
             }
@@ -266,10 +352,13 @@ internal sealed partial class AuthenticationHandler(
     }
 
     private sealed record Decision(bool Accepted, string Reason, string ReplyMessage, ShardHandle? Shard = null, AuthProfile? Profile = null, Plan? Plan = null,
-        bool Throttled = false, string? ForwardTo = null, bool Silent = false)
+        bool Throttled = false, string? ForwardTo = null, bool Silent = false, ShardHandle? Replica = null)
     {
         /// <summary>Left unanswered: the shard's owner lease is not held.</summary>
         public static readonly Decision Fenced = new(false, "fenced", "", Silent: true);
+
+        /// <summary>Left unanswered for <paramref name="reason"/> (counted), so the NAS retries or fails over.</summary>
+        public static Decision Unanswered(string reason) => new(false, reason, "", Silent: true);
 
         public static Decision Reject(string reason, string replyMessage) => new(false, reason, replyMessage);
     }

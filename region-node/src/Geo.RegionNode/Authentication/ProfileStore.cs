@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Geo.RegionNode.Caching;
 using Geo.RegionNode.Shards;
+using Geo.RegionNode.Survival;
 using Geo.RegionNode.Telemetry;
 using Npgsql;
 
@@ -11,7 +12,7 @@ namespace Geo.RegionNode.Authentication;
 /// memory is read in batches per shard (<see cref="BatchedLookup{TKey,TValue}"/>): one Redis MGET for the batch, then one
 /// query for those Redis did not have. The cold path of a mass re-login costs a few round trips per batch, not per subscriber.
 /// </summary>
-internal sealed class ProfileStore(IRegionCache cache, Metrics metrics)
+internal sealed class ProfileStore(IRegionCache cache, SurvivalJournal journal, Metrics metrics)
 {
     private const string Help = "Auth profile lookups by where the profile came from (shared_database_read: joined another request's read of the same subscriber)";
     private readonly Counter _memoryHits = metrics.Counter("geo_profile_lookups_total", Help, "source=\"memory\"");
@@ -26,6 +27,14 @@ internal sealed class ProfileStore(IRegionCache cache, Metrics metrics)
 
     public async ValueTask<AuthProfile?> GetAsync(ShardHandle shard, string username, CancellationToken cancellationToken)
     {
+        if (shard.IsReplica)
+        {
+            // A replica stood by for here is read as it is, in batches, never through the caches: they hold what this
+            // region owns, and a copy from a replica would outlive the owner's next change.
+            return await _readers.GetValue(shard, s => new BatchedLookup<string, AuthProfile>(keys => QueryAsync(s, keys), comparer: StringComparer.Ordinal))
+                .GetAsync(username, out _).WaitAsync(cancellationToken);
+        }
+
         if (cache.TryGetLocalProfile(shard.DatabaseName, username, out var local))
         {
             _memoryHits.Increment();
@@ -74,6 +83,20 @@ internal sealed class ProfileStore(IRegionCache cache, Metrics metrics)
 
         _databaseReads.Add(missing.Count);
         started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var read = await QueryAsync(shard, missing);
+        foreach (var (username, profile) in read)
+        {
+            profiles[username] = profile;
+        }
+
+        _databaseReadTimes.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+        cache.SetProfiles(shard.DatabaseName, read.Select(p => (p.Key, p.Value)).ToList());
+        return profiles;
+    }
+
+    /// <summary>Reads profiles from the shard's database.</summary>
+    private static async Task<IReadOnlyDictionary<string, AuthProfile>> QueryAsync(ShardHandle shard, IReadOnlyList<string> usernames)
+    {
         await using var connection = await shard.DataSource.OpenConnectionAsync();
         await using var command = new NpgsqlCommand("""
             SELECT s.username, s.id, s.plan_id, s.status, s.valid_until, s.password_enc, s.framed_ip, coalesce(b.amount_micros, 0),
@@ -82,28 +105,44 @@ internal sealed class ProfileStore(IRegionCache cache, Metrics metrics)
             FROM subscribers s LEFT JOIN balances b ON b.subscriber_id = s.id
             WHERE s.username = ANY($1) AND s.status <> 'deleted'
             """, connection);
-        command.Parameters.Add(new() { Value = missing.ToArray() });
-        var read = new List<(string, AuthProfile)>(missing.Count);
-        await using (var reader = await command.ExecuteReaderAsync())
+        command.Parameters.Add(new() { Value = usernames as string[] ?? usernames.ToArray() });
+        var read = new Dictionary<string, AuthProfile>(usernames.Count, StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
         {
-            while (await reader.ReadAsync())
-            {
-                var username = reader.GetString(0);
-                var profile = new AuthProfile(reader.GetGuid(1), string.Intern(reader.GetString(2)), reader.GetString(3) != "active",
-                    reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), (byte[])reader[5],
-                    reader.IsDBNull(6) ? null : reader.GetFieldValue<System.Net.IPAddress>(6), reader.GetInt64(7), reader.GetBoolean(8));
-                profiles[username] = profile;
-                read.Add((username, profile));
-            }
+            read[reader.GetString(0)] = new AuthProfile(reader.GetGuid(1), string.Intern(reader.GetString(2)), reader.GetString(3) != "active",
+                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), (byte[])reader[5],
+                reader.IsDBNull(6) ? null : reader.GetFieldValue<System.Net.IPAddress>(6), reader.GetInt64(7), reader.GetBoolean(8));
         }
 
-        _databaseReadTimes.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
-        cache.SetProfiles(shard.DatabaseName, read);
-        return profiles;
+        return read;
     }
 
-    public async ValueTask<long> CountOpenSessionsAsync(ShardHandle shard, Guid subscriberId, CancellationToken cancellationToken)
+    /// <summary>
+    /// A subscriber's open sessions. On a replica (its owner unreachable): those the replica shows open, plus those
+    /// started here since (in the survivability journal), less those stopped here.
+    /// </summary>
+    public async ValueTask<long> CountOpenSessionsAsync(ShardHandle shard, Guid subscriberId, string username, CancellationToken cancellationToken)
     {
+        if (shard.IsReplica)
+        {
+            var open = new HashSet<string>(StringComparer.Ordinal);
+            await using (var replicated = shard.DataSource.CreateCommand("SELECT acct_session_id FROM sessions WHERE subscriber_id = $1 AND state = 'open'"))
+            {
+                replicated.Parameters.Add(new() { Value = subscriberId });
+                await using var reader = await replicated.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    open.Add(reader.GetString(0));
+                }
+            }
+
+            var (started, stopped) = await journal.SessionsAsync(shard.TenantId, shard.HomeRegion, username, cancellationToken);
+            open.UnionWith(started);
+            open.ExceptWith(stopped);
+            return open.Count;
+        }
+
         if (await cache.CountSessionsAsync(shard.DatabaseName, subscriberId) is { } cached)
         {
             return cached;

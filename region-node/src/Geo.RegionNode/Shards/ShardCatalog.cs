@@ -30,6 +30,7 @@ internal sealed partial class ShardCatalog(
     private readonly TaskCompletionSource _firstLoad = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _startLock = new();
     private Task? _directoryStart;
+    private readonly HashSet<string> _unreadableReplicas = new(StringComparer.Ordinal);
 
     /// <summary>Completes after the first successful load; the node answers no RADIUS before it.</summary>
     public Task FirstLoad => _firstLoad.Task;
@@ -50,6 +51,16 @@ internal sealed partial class ShardCatalog(
         _snapshot.Shards.TryGetValue((tenantId, homeRegion), out var shard) ? shard : null;
 
     public IEnumerable<ShardHandle> ShardsOf(string tenantId) => _snapshot.Shards.Values.Where(s => s.TenantId == tenantId);
+
+    /// <summary>The replica of a shard this region stands by for (read only), or null.</summary>
+    public ShardHandle? Replica(string tenantId, string homeRegion) =>
+        _snapshot.Replicas.TryGetValue((tenantId, homeRegion), out var replica) ? replica : null;
+
+    /// <summary>The replicas of a tenant's shards this region stands by for.</summary>
+    public IEnumerable<ShardHandle> ReplicasOf(string tenantId) => _snapshot.Replicas.Values.Where(s => s.TenantId == tenantId);
+
+    /// <summary>Every replica this region stands by with.</summary>
+    public IReadOnlyCollection<ShardHandle> Replicas => _snapshot.Replicas.Values;
 
     /// <summary>The region that owns a shard now (any region's shard), or null when the directory has no such shard.</summary>
     public string? OwnerOf(string tenantId, string homeRegion) => _snapshot.Owners.GetValueOrDefault((tenantId, homeRegion));
@@ -163,7 +174,7 @@ internal sealed partial class ShardCatalog(
         await _refreshGate.WaitAsync(cancellationToken);
         try
         {
-            var (owned, apiKeys, regions, owners) = await ReadDirectoryAsync(directory.Current, cancellationToken);
+            var (owned, standing, apiKeys, regions, owners) = await ReadDirectoryAsync(directory.Current, cancellationToken);
             var current = _snapshot.Shards;
             var shards = new Dictionary<(string, string), ShardHandle>();
             var nas = new Dictionary<IPAddress, NasClient>();
@@ -241,13 +252,20 @@ internal sealed partial class ShardCatalog(
                 shard.RevokeLease();
             }
 
+            var replicas = await LoadReplicasAsync(standing, nas, cancellationToken);
+            var retiredReplicas = _snapshot.Replicas.Where(r => !replicas.TryGetValue(r.Key, out var kept) || !ReferenceEquals(kept, r.Value)).Select(r => r.Value).ToList();
             var peers = regions.Values.Where(r => r.Id != _options.RegionId).Select(r => r.Address).ToFrozenSet();
             _snapshot = new Snapshot(shards.ToFrozenDictionary(), nas.ToFrozenDictionary(), apiKeys.ToFrozenDictionary(StringComparer.Ordinal),
-                regions.ToFrozenDictionary(StringComparer.Ordinal), owners.ToFrozenDictionary(), peers);
+                regions.ToFrozenDictionary(StringComparer.Ordinal), owners.ToFrozenDictionary(), peers, replicas.ToFrozenDictionary());
             foreach (var shard in released)
             {
                 LogShardReleased(logger, shard);
                 await shard.DisposeAsync();
+            }
+
+            foreach (var replica in retiredReplicas)
+            {
+                await replica.DisposeAsync();
             }
 
             LastRefreshAt = time.GetUtcNow();
@@ -260,13 +278,20 @@ internal sealed partial class ShardCatalog(
     }
 
     /// <summary>What this region serves, read from the directory client's snapshot (no query of its own).</summary>
-    private async Task<(List<OwnedShard> Shards, Dictionary<string, byte[]> ApiKeys, Dictionary<string, RegionEndpoint> Regions, Dictionary<(string, string), string> Owners)> ReadDirectoryAsync(
-        DirectorySnapshot snapshot, CancellationToken cancellationToken)
+    private async Task<(List<OwnedShard> Shards, List<StandbyShard> Standing, Dictionary<string, byte[]> ApiKeys, Dictionary<string, RegionEndpoint> Regions,
+        Dictionary<(string, string), string> Owners)> ReadDirectoryAsync(DirectorySnapshot snapshot, CancellationToken cancellationToken)
     {
         var rows = new List<OwnedShard>();
+        var standing = new List<StandbyShard>();
         var owners = new Dictionary<(string, string), string>();
         foreach (var shard in snapshot.Shards)
         {
+            if (shard.StandbyRegion == _options.RegionId && shard.OwnerRegion != _options.RegionId && shard.State != ShardState.Provisioning)
+            {
+                // Stood by for here: its replica answers for the owner when the owner cannot (also while it is promoted).
+                standing.Add(new StandbyShard(shard.Key.TenantId, shard.Key.HomeRegion, shard.DatabaseName, shard.State == ShardState.Active ? shard.OwnerRegion : null));
+            }
+
             if (shard.State != ShardState.Active)
             {
                 continue;
@@ -291,7 +316,59 @@ internal sealed partial class ShardCatalog(
             }
         }
 
-        return (rows, keys, regions, owners);
+        return (rows, standing, keys, regions, owners);
+    }
+
+    /// <summary>
+    /// The replicas of the shards this region stands by for, with their plans and NAS devices (a NAS of a tenant homed
+    /// elsewhere is known here too, so that its packets are answered when it fails over). A replica not readable yet (its
+    /// first copy still running) is left out until it is.
+    /// </summary>
+    private async Task<Dictionary<(string, string), ShardHandle>> LoadReplicasAsync(List<StandbyShard> standing, Dictionary<IPAddress, NasClient> nas, CancellationToken cancellationToken)
+    {
+        var replicas = new Dictionary<(string, string), ShardHandle>();
+        foreach (var row in standing)
+        {
+            var key = (row.TenantId, row.HomeRegion);
+            var isNew = !_snapshot.Replicas.TryGetValue(key, out var replica) || replica.DatabaseName != row.DatabaseName;
+            if (isNew)
+            {
+                var builder = new NpgsqlConnectionStringBuilder(_options.PostgresConnectionString)
+                {
+                    Database = row.DatabaseName,
+                    // Read through a read-only session: the replica's guard is never lifted here.
+                    Options = "-c default_transaction_read_only=on",
+                    MaxAutoPrepare = 16,
+                    AutoPrepareMinUsages = 2,
+                };
+                replica = new ShardHandle(row.TenantId, row.HomeRegion, row.DatabaseName, 0, NpgsqlDataSource.Create(builder.ConnectionString)) { IsReplica = true };
+            }
+
+            replica!.OwnerRegion = row.OwnerRegion;
+            try
+            {
+                await LoadShardContentsAsync(replica, nas, cancellationToken);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or IOException)
+            {
+                if (_unreadableReplicas.Add(replica.ToString()))
+                {
+                    LogReplicaUnavailable(logger, replica, ex.Message);
+                }
+
+                if (isNew)
+                {
+                    await replica.DisposeAsync();
+                }
+
+                continue;
+            }
+
+            _unreadableReplicas.Remove(replica.ToString());
+            replicas[key] = replica;
+        }
+
+        return replicas;
     }
 
     /// <summary>Loads a shard's plans and NAS devices; returns the epoch of its database's fence (null without one).</summary>
@@ -372,7 +449,7 @@ internal sealed partial class ShardCatalog(
     {
         var snapshot = _snapshot;
         _snapshot = Snapshot.Empty;
-        foreach (var shard in snapshot.Shards.Values)
+        foreach (var shard in snapshot.Shards.Values.Concat(snapshot.Replicas.Values))
         {
             await shard.DisposeAsync();
         }
@@ -390,16 +467,20 @@ internal sealed partial class ShardCatalog(
 
     private sealed record OwnedShard(string TenantId, string HomeRegion, long Epoch, string DatabaseName, string? StandbyRegion);
 
+    private sealed record StandbyShard(string TenantId, string HomeRegion, string DatabaseName, string? OwnerRegion);
+
     private sealed record Snapshot(
         FrozenDictionary<(string, string), ShardHandle> Shards,
         FrozenDictionary<IPAddress, NasClient> Nas,
         FrozenDictionary<string, byte[]> ApiKeys,
         FrozenDictionary<string, RegionEndpoint> Regions,
         FrozenDictionary<(string, string), string> Owners,
-        FrozenSet<IPAddress> Peers)
+        FrozenSet<IPAddress> Peers,
+        FrozenDictionary<(string, string), ShardHandle> Replicas)
     {
         public static readonly Snapshot Empty = new(FrozenDictionary<(string, string), ShardHandle>.Empty, FrozenDictionary<IPAddress, NasClient>.Empty,
-            FrozenDictionary<string, byte[]>.Empty, FrozenDictionary<string, RegionEndpoint>.Empty, FrozenDictionary<(string, string), string>.Empty, FrozenSet<IPAddress>.Empty);
+            FrozenDictionary<string, byte[]>.Empty, FrozenDictionary<string, RegionEndpoint>.Empty, FrozenDictionary<(string, string), string>.Empty, FrozenSet<IPAddress>.Empty,
+            FrozenDictionary<(string, string), ShardHandle>.Empty);
     }
 
     [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "Shard {Shard} owned by this region at epoch {Epoch}")]
@@ -420,6 +501,9 @@ internal sealed partial class ShardCatalog(
     [LoggerMessage(EventId = 1106, Level = LogLevel.Error,
         Message = "Shard {Shard}: the directory gives epoch {Epoch} but its database's fence is at {Fence}; not serving it")]
     private static partial void LogFenceMismatch(ILogger logger, ShardHandle shard, long epoch, long? fence);
+
+    [LoggerMessage(EventId = 1107, Level = LogLevel.Warning, Message = "Replica of shard {Shard} stood by for here cannot be read yet ({Reason}); its subscribers cannot be answered here if their owner is lost")]
+    private static partial void LogReplicaUnavailable(ILogger logger, ShardHandle shard, string reason);
 
     [LoggerMessage(EventId = 1104, Level = LogLevel.Error, Message = "NAS {NasId} of shard {Shard}: its sealed secret does not open with this key ring; NAS ignored")]
     private static partial void LogNasSecretUnreadable(ILogger logger, string nasId, ShardHandle shard);

@@ -4,7 +4,11 @@ using Npgsql;
 
 namespace Geo.RegionNode.Shards;
 
-/// <summary>A shard this region owns now: its database, the epoch it holds, its plans and its accounting writer.</summary>
+/// <summary>
+/// A shard this region owns now: its database, the epoch it holds, its plans and its accounting writer. Or, with
+/// <see cref="IsReplica"/>, a shard this region stands by for: its read-only replica, read to keep the owner's
+/// subscribers online when the owner cannot be reached (survivability); never written, never leased, never cached.
+/// </summary>
 internal sealed class ShardHandle(string tenantId, string homeRegion, string databaseName, long epoch, NpgsqlDataSource dataSource) : IAsyncDisposable
 {
     private long _epoch = epoch;
@@ -18,6 +22,12 @@ internal sealed class ShardHandle(string tenantId, string homeRegion, string dat
     public string HomeRegion { get; } = homeRegion;
 
     public string DatabaseName { get; } = databaseName;
+
+    /// <summary>True for a standby's replica: read only, to answer for an unreachable owner.</summary>
+    public bool IsReplica { get; init; }
+
+    /// <summary>For a replica, the region that owns the shard (null while it is being promoted).</summary>
+    public string? OwnerRegion { get; set; }
 
     public NpgsqlDataSource DataSource { get; } = dataSource;
 

@@ -19,6 +19,7 @@ internal sealed partial class RegionForwarder : IDisposable
     private readonly string _region;
     private readonly byte[]? _secret;
     private readonly TimeSpan _timeout;
+    private readonly TimeSpan _fallbackTimeout;
     private readonly RadiusClient _client;
     private readonly Counter _forwarded;
     private readonly Counter _timeouts;
@@ -30,6 +31,7 @@ internal sealed partial class RegionForwarder : IDisposable
         _region = options.Value.RegionId;
         _logger = logger;
         _timeout = options.Value.ForwardTimeout;
+        _fallbackTimeout = options.Value.SurvivalForwardTimeout;
         _secret = options.Value.InterRegionSecretFile.Length == 0 ? null : File.ReadAllBytes(options.Value.InterRegionSecretFile).AsSpan().Trim((byte)'\n').ToArray();
         _forwarded = metrics.Counter("geo_radius_forwarded_total", "Requests forwarded to the owner region of their shard, by outcome", "outcome=\"answered\"");
         _timeouts = metrics.Counter("geo_radius_forwarded_total", "Requests forwarded to the owner region of their shard, by outcome", "outcome=\"timeout\"");
@@ -39,8 +41,12 @@ internal sealed partial class RegionForwarder : IDisposable
     /// <summary>The inter-region secret; null when forwarding is off.</summary>
     public byte[]? Secret => _secret;
 
-    /// <summary>Forwards to the owner region; returns the length of the answer for the NAS in <paramref name="response"/>, 0 when there is none.</summary>
-    public async ValueTask<int> ForwardAsync(RadiusRequest request, string ownerRegion, byte[] response, CancellationToken cancellationToken)
+    /// <summary>
+    /// Forwards to the owner region; returns the length of the answer for the NAS in <paramref name="response"/>, 0 when
+    /// there is none. With <paramref name="fallback"/> (this region can answer itself, from a replica or its journal) it
+    /// tries once for <see cref="RegionNodeOptions.SurvivalForwardTimeout"/>, so that the NAS still gets that answer in time.
+    /// </summary>
+    public async ValueTask<int> ForwardAsync(RadiusRequest request, string ownerRegion, byte[] response, CancellationToken cancellationToken, bool fallback = false)
     {
         if (_secret is null || request.FromPeer || ownerRegion == _region || _catalog.Region(ownerRegion) is not { } owner)
         {
@@ -50,7 +56,8 @@ internal sealed partial class RegionForwarder : IDisposable
         var destination = new IPEndPoint(owner.Address, request.Packet.Code == RadiusCode.AccountingRequest ? owner.AcctPort : owner.AuthPort);
         var token = RandomNumberGenerator.GetBytes(8);
         var secret = _secret;
-        var exchanged = await _client.ExchangeAsync(identifier => BuildForward(request, identifier, token, secret), destination, _timeout, attempts: 2,
+        var exchanged = await _client.ExchangeAsync(identifier => BuildForward(request, identifier, token, secret), destination,
+            fallback ? _fallbackTimeout : _timeout, attempts: fallback ? 1 : 2,
             (sent, reply) => RadiusAuthenticator.VerifyResponseAuthenticator(reply, sent.AsSpan(4, 16), secret) && RadiusPacket.TryRead(reply, out _) == RadiusReadStatus.Ok,
             cancellationToken);
         if (exchanged is not { } answer)

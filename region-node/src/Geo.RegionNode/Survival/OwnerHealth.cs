@@ -1,0 +1,105 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Geo.RegionNode.Telemetry;
+using Microsoft.Extensions.Options;
+
+namespace Geo.RegionNode.Survival;
+
+/// <summary>
+/// A circuit breaker per owner region, for the shards this region stands by for. After
+/// <see cref="RegionNodeOptions.OwnerDownAfterTimeouts"/> forwards in a row go unanswered, the owner is deemed down: its
+/// shards' requests are answered here at once (from the replica, or into the journal) instead of each waiting out a
+/// forward, and one request every <see cref="RegionNodeOptions.OwnerProbeInterval"/> is still forwarded as a probe.
+/// The first answer closes the breaker again.
+/// </summary>
+internal sealed partial class OwnerHealth
+{
+    private readonly RegionNodeOptions _options;
+    private readonly ILogger<OwnerHealth> _logger;
+    private readonly ConcurrentDictionary<string, State> _owners = new(StringComparer.Ordinal);
+
+    public OwnerHealth(IOptions<RegionNodeOptions> options, Metrics metrics, ILogger<OwnerHealth> logger)
+    {
+        _options = options.Value;
+        _logger = logger;
+        metrics.Gauge("geo_owner_regions_down", "Owner regions this node deems down (their stood-by shards answered here)", () => _owners.Values.Count(s => s.Down));
+    }
+
+    /// <summary>Whether a request for <paramref name="region"/>'s shard is to be forwarded: always while it is up; one probe per interval while it is down.</summary>
+    public bool ShouldForward(string region)
+    {
+        var state = _owners.GetOrAdd(region, _ => new State());
+        lock (state)
+        {
+            if (!state.Down)
+            {
+                return true;
+            }
+
+            var now = Stopwatch.GetTimestamp();
+            if (now < state.NextProbe)
+            {
+                return false;
+            }
+
+            state.NextProbe = now + (long)(_options.OwnerProbeInterval.TotalSeconds * Stopwatch.Frequency);
+            return true;
+        }
+    }
+
+    /// <summary>Whether <paramref name="region"/> is deemed down now.</summary>
+    public bool IsDown(string region) => _owners.TryGetValue(region, out var state) && state.Down;
+
+    /// <summary>The owner answered a forward: up again.</summary>
+    public void Answered(string region)
+    {
+        if (!_owners.TryGetValue(region, out var state))
+        {
+            return;
+        }
+
+        lock (state)
+        {
+            if (state.Down)
+            {
+                var seconds = Stopwatch.GetElapsedTime(state.DownSince).TotalSeconds;
+                LogUp(_logger, region, seconds);
+            }
+
+            state.Failures = 0;
+            state.Down = false;
+        }
+    }
+
+    /// <summary>A forward to the owner went unanswered.</summary>
+    public void TimedOut(string region)
+    {
+        var state = _owners.GetOrAdd(region, _ => new State());
+        lock (state)
+        {
+            state.Failures++;
+            if (!state.Down && state.Failures >= _options.OwnerDownAfterTimeouts)
+            {
+                state.Down = true;
+                state.DownSince = Stopwatch.GetTimestamp();
+                state.NextProbe = state.DownSince + (long)(_options.OwnerProbeInterval.TotalSeconds * Stopwatch.Frequency);
+                LogDown(_logger, region, state.Failures);
+            }
+        }
+    }
+
+    private sealed class State
+    {
+        public int Failures;
+        public bool Down;
+        public long DownSince;
+        public long NextProbe;
+    }
+
+    [LoggerMessage(EventId = 1400, Level = LogLevel.Error,
+        Message = "Region {Region} left {Failures} forwards in a row unanswered; deemed down: its shards stood by for here are answered from their replica and journal")]
+    private static partial void LogDown(ILogger logger, string region, int failures);
+
+    [LoggerMessage(EventId = 1401, Level = LogLevel.Information, Message = "Region {Region} answers again after {Seconds:F1} s; forwarding to it")]
+    private static partial void LogUp(ILogger logger, string region, double seconds);
+}
