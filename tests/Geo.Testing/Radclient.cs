@@ -9,10 +9,11 @@ public static class Radclient
 {
     /// <summary>
     /// Sends one request (<paramref name="command"/>: auth, acct or status) with the attributes given one per line
-    /// (FreeRADIUS syntax), waiting <paramref name="timeoutSeconds"/> for an answer, with no retry. Returns
+    /// (FreeRADIUS syntax), waiting <paramref name="timeoutSeconds"/> for an answer, <paramref name="tries"/> times in all
+    /// (radclient retransmits the same packet, as a NAS does). Returns
     /// radclient's exit code and everything it printed (-x: the packets sent and received).
     /// </summary>
-    public static async Task<(int ExitCode, string Output)> SendAsync(IPEndPoint server, string command, string secret, string attributes, double timeoutSeconds = 2)
+    public static async Task<(int ExitCode, string Output)> SendAsync(IPEndPoint server, string command, string secret, string attributes, double timeoutSeconds = 2, int tries = 1)
     {
         var input = Path.GetTempFileName();
         try
@@ -20,7 +21,7 @@ public static class Radclient
             await File.WriteAllTextAsync(input, attributes.ReplaceLineEndings("\n"));
             var result = await ProcessRunner.RunAsync("radclient",
             [
-                "-x", "-r", "1", "-t", timeoutSeconds.ToString(CultureInfo.InvariantCulture), "-f", input, server.ToString(), command, secret,
+                "-x", "-r", tries.ToString(CultureInfo.InvariantCulture), "-t", timeoutSeconds.ToString(CultureInfo.InvariantCulture), "-f", input, server.ToString(), command, secret,
             ]);
             return (result.ExitCode, result.Output);
         }

@@ -5,6 +5,7 @@ using Geo.RegionNode.Shards;
 using Geo.RegionNode.Survival;
 using Geo.RegionNode.Telemetry;
 using Geo.RegionNode.Transport;
+using Microsoft.Extensions.Options;
 
 namespace Geo.RegionNode.Accounting;
 
@@ -17,8 +18,9 @@ namespace Geo.RegionNode.Accounting;
 /// </summary>
 internal sealed class AccountingHandler(
     ShardCatalog catalog, SubscriberLocator locator, ProfileStore profiles, RegionForwarder forwarder, OwnerLeases leases, OwnerHealth owners,
-    SurvivalJournal journal, Metrics metrics, TimeProvider time)
+    SurvivalJournal journal, IOptions<RegionNodeOptions> options, Metrics metrics, TimeProvider time)
 {
+    private readonly TimeSpan _forwardTimeout = options.Value.ForwardTimeout;
     private readonly Counter _journaled = metrics.Counter("geo_survival_requests_total", "Requests for shards owned elsewhere answered here because their owner could not be reached, by type", "type=\"accounting\"");
     private readonly Counter _answered = metrics.Counter("geo_radius_requests_total", "RADIUS requests answered, by type and result", "type=\"accounting\",result=\"ok\"");
     private readonly Histogram _latency = metrics.Histogram("geo_radius_request_duration_seconds", "Time from receiving a request to sending its answer", Histogram.LatencyBounds, "type=\"accounting\"");
@@ -50,10 +52,13 @@ internal sealed class AccountingHandler(
         {
             // The owner region commits it; its answer (sent only after its commit) is relayed to the NAS. For a shard
             // stood by for here, an owner that does not answer in time (or is deemed down) leaves it to the journal.
+            // While the journal holds requests of the shard not yet handed over, later ones join them there: the owner
+            // gets a shard's accounting in the order it was acknowledged.
             var survivable = !request.Replayed && catalog.Replica(request.Nas.TenantId, home) is not null;
-            if (owner is not null && (!survivable || owners.ShouldForward(owner)))
+            if (owner is not null && (!survivable || (!journal.Holds(request.Nas.TenantId, home) && owners.ShouldForward(owner))))
             {
-                var relayed = await forwarder.ForwardAsync(request, owner, response, cancellationToken, fallback: survivable);
+                // Accounting has no answer to give the NAS quickly: the owner gets one try of the whole forward timeout.
+                var relayed = await forwarder.ForwardAsync(request, owner, response, cancellationToken, within: survivable ? _forwardTimeout : null);
                 if (relayed > 0)
                 {
                     owners.Answered(owner);

@@ -9,6 +9,7 @@ using Geo.RegionNode.Survival;
 using Geo.RegionNode.Telemetry;
 using Geo.RegionNode.Transport;
 using Geo.Schema.Secrets;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Geo.RegionNode.Authentication;
@@ -25,6 +26,7 @@ internal sealed partial class AuthenticationHandler(
     RegionForwarder forwarder,
     OwnerLeases leases,
     OwnerHealth owners,
+    IOptions<RegionNodeOptions> options,
     Metrics metrics,
     TimeProvider time)
 {
@@ -58,7 +60,8 @@ internal sealed partial class AuthenticationHandler(
             var replica = decision.Replica;
             if (replica is null || owners.ShouldForward(owner))
             {
-                var relayed = await forwarder.ForwardAsync(request, owner, response, cancellationToken, fallback: replica is not null);
+                var relayed = await forwarder.ForwardAsync(request, owner, response, cancellationToken,
+                    within: replica is null ? null : options.Value.SurvivalForwardTimeout);
                 if (relayed > 0)
                 {
                     owners.Answered(owner);

@@ -39,7 +39,7 @@ internal sealed partial class JournalReplay(
                 try
                 {
                     await ReplayAsync(stoppingToken);
-                    var (_, oldest) = await journal.MeasureAsync(stoppingToken);
+                    var oldest = await journal.OldestAsync(stoppingToken);
                     Volatile.Write(ref _oldestAgeSeconds, oldest is { } at ? Math.Max(0, (time.GetUtcNow() - at).TotalSeconds) : 0);
                 }
                 catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException)
@@ -63,7 +63,7 @@ internal sealed partial class JournalReplay(
         while (true)
         {
             var entries = await journal.OldestAsync(Batch, cancellationToken);
-            var done = new List<long>();
+            var done = new List<SurvivalJournal.StoredEntry>();
             foreach (var entry in entries)
             {
                 var shard = (entry.Tenant, entry.Home);
@@ -79,7 +79,7 @@ internal sealed partial class JournalReplay(
                     continue;
                 }
 
-                done.Add(entry.Id);
+                done.Add(entry);
             }
 
             await journal.RemoveAsync(done, cancellationToken);

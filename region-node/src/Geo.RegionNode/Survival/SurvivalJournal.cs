@@ -27,8 +27,8 @@ internal sealed partial class SurvivalJournal : IAsyncDisposable
     private readonly Counter _appended;
     private readonly Counter _failed;
     private readonly Task _writer;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Tenant, string Home), long> _pending = new();
     private volatile bool _ready;
-    private long _depth;
 
     public SurvivalJournal(IOptions<RegionNodeOptions> options, Metrics metrics, ILogger<SurvivalJournal> logger)
     {
@@ -37,15 +37,18 @@ internal sealed partial class SurvivalJournal : IAsyncDisposable
         _database = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(_options.PostgresConnectionString) { Database = _options.JournalDatabase }.ConnectionString);
         _appended = metrics.Counter("geo_survival_journal_appended_total", "Accounting requests committed to the survivability journal (acknowledged for an unreachable owner)");
         _failed = metrics.Counter("geo_survival_journal_failed_total", "Accounting requests the survivability journal could not commit (left unanswered; the NAS retransmits)");
-        metrics.Gauge("geo_survival_journal_depth", "Accounting requests in the survivability journal not yet handed to their shard's owner", () => Interlocked.Read(ref _depth));
+        metrics.Gauge("geo_survival_journal_depth", "Accounting requests in the survivability journal not yet handed to their shard's owner", () => Depth);
         _writer = Task.Run(WriteAsync);
     }
 
     /// <summary>Whether the journal's database is ready (created, reachable at its last use).</summary>
     public bool Ready => _ready;
 
-    /// <summary>Requests in the journal, as last counted.</summary>
-    public long Depth => Interlocked.Read(ref _depth);
+    /// <summary>Requests in the journal.</summary>
+    public long Depth => _pending.Values.Sum();
+
+    /// <summary>Whether the journal holds requests of shard <paramref name="tenant"/>@<paramref name="home"/> not yet handed to its owner.</summary>
+    public bool Holds(string tenant, string home) => _pending.TryGetValue((tenant, home), out var count) && count > 0;
 
     /// <summary>
     /// Commits <paramref name="request"/> (an Accounting-Request for shard <paramref name="tenant"/>@<paramref name="home"/>)
@@ -108,28 +111,38 @@ internal sealed partial class SurvivalJournal : IAsyncDisposable
     }
 
     /// <summary>Removes entries their shard's owner has acknowledged.</summary>
-    public async Task RemoveAsync(IReadOnlyCollection<long> ids, CancellationToken cancellationToken)
+    public async Task RemoveAsync(IReadOnlyCollection<StoredEntry> entries, CancellationToken cancellationToken)
     {
-        if (ids.Count == 0)
+        if (entries.Count == 0)
         {
             return;
         }
 
         await using var command = _database.CreateCommand("DELETE FROM survival_journal WHERE id = ANY($1)");
-        command.Parameters.Add(new() { Value = ids.ToArray() });
-        var removed = await command.ExecuteNonQueryAsync(cancellationToken);
-        Interlocked.Add(ref _depth, -removed);
+        command.Parameters.Add(new() { Value = entries.Select(e => e.Id).ToArray() });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        foreach (var entry in entries)
+        {
+            _pending.AddOrUpdate((entry.Tenant, entry.Home), 0, (_, count) => Math.Max(0, count - 1));
+        }
     }
 
-    /// <summary>Counts the entries and dates the oldest (for metrics and health).</summary>
-    public async Task<(long Depth, DateTimeOffset? Oldest)> MeasureAsync(CancellationToken cancellationToken)
+    /// <summary>When the oldest entry was acknowledged; null when the journal is empty.</summary>
+    public async Task<DateTimeOffset?> OldestAsync(CancellationToken cancellationToken)
     {
-        await using var command = _database.CreateCommand("SELECT count(*), min(received_at) FROM survival_journal");
+        await using var command = _database.CreateCommand("SELECT min(received_at) FROM survival_journal");
+        return await command.ExecuteScalarAsync(cancellationToken) as DateTime? is { } oldest ? new DateTimeOffset(DateTime.SpecifyKind(oldest, DateTimeKind.Utc)) : null;
+    }
+
+    /// <summary>Counts each shard's entries (at start: what an earlier run of this node left).</summary>
+    private async Task CountAsync(CancellationToken cancellationToken)
+    {
+        await using var command = _database.CreateCommand("SELECT tenant_id, home_region, count(*) FROM survival_journal GROUP BY 1, 2");
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        var depth = reader.GetInt64(0);
-        Interlocked.Exchange(ref _depth, depth);
-        return (depth, reader.IsDBNull(1) ? null : reader.GetFieldValue<DateTimeOffset>(1));
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            _pending[(reader.GetString(0), reader.GetString(1))] = reader.GetInt64(2);
+        }
     }
 
     /// <summary>Creates the journal's database and table when missing; false (logged) while it cannot.</summary>
@@ -179,8 +192,8 @@ internal sealed partial class SurvivalJournal : IAsyncDisposable
                 await command.ExecuteNonQueryAsync(cancellationToken);
             }
 
+            await CountAsync(cancellationToken);
             _ready = true;
-            await MeasureAsync(cancellationToken);
             LogReady(_logger, _options.JournalDatabase, Depth);
             return true;
         }
@@ -267,7 +280,11 @@ internal sealed partial class SurvivalJournal : IAsyncDisposable
             command.Parameters.Add(new() { Value = batch.Select(p => p.Entry.StatusType).ToArray() });
             command.Parameters.Add(new() { Value = batch.Select(p => p.Entry.Packet).ToArray() });
             await command.ExecuteNonQueryAsync(_stop.Token);
-            Interlocked.Add(ref _depth, batch.Count);
+            foreach (var pending in batch)
+            {
+                _pending.AddOrUpdate((pending.Entry.Tenant, pending.Entry.Home), 1, (_, count) => count + 1);
+            }
+
             return true;
         }
         catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException)

@@ -19,7 +19,6 @@ internal sealed partial class RegionForwarder : IDisposable
     private readonly string _region;
     private readonly byte[]? _secret;
     private readonly TimeSpan _timeout;
-    private readonly TimeSpan _fallbackTimeout;
     private readonly RadiusClient _client;
     private readonly Counter _forwarded;
     private readonly Counter _timeouts;
@@ -31,7 +30,6 @@ internal sealed partial class RegionForwarder : IDisposable
         _region = options.Value.RegionId;
         _logger = logger;
         _timeout = options.Value.ForwardTimeout;
-        _fallbackTimeout = options.Value.SurvivalForwardTimeout;
         _secret = options.Value.InterRegionSecretFile.Length == 0 ? null : File.ReadAllBytes(options.Value.InterRegionSecretFile).AsSpan().Trim((byte)'\n').ToArray();
         _forwarded = metrics.Counter("geo_radius_forwarded_total", "Requests forwarded to the owner region of their shard, by outcome", "outcome=\"answered\"");
         _timeouts = metrics.Counter("geo_radius_forwarded_total", "Requests forwarded to the owner region of their shard, by outcome", "outcome=\"timeout\"");
@@ -43,10 +41,10 @@ internal sealed partial class RegionForwarder : IDisposable
 
     /// <summary>
     /// Forwards to the owner region; returns the length of the answer for the NAS in <paramref name="response"/>, 0 when
-    /// there is none. With <paramref name="fallback"/> (this region can answer itself, from a replica or its journal) it
-    /// tries once for <see cref="RegionNodeOptions.SurvivalForwardTimeout"/>, so that the NAS still gets that answer in time.
+    /// there is none. With <paramref name="within"/> (this region can answer itself, from a replica or its journal) it
+    /// tries once for that long, so that the NAS still gets that answer in time.
     /// </summary>
-    public async ValueTask<int> ForwardAsync(RadiusRequest request, string ownerRegion, byte[] response, CancellationToken cancellationToken, bool fallback = false)
+    public async ValueTask<int> ForwardAsync(RadiusRequest request, string ownerRegion, byte[] response, CancellationToken cancellationToken, TimeSpan? within = null)
     {
         if (_secret is null || request.FromPeer || ownerRegion == _region || _catalog.Region(ownerRegion) is not { } owner)
         {
@@ -57,7 +55,7 @@ internal sealed partial class RegionForwarder : IDisposable
         var token = RandomNumberGenerator.GetBytes(8);
         var secret = _secret;
         var exchanged = await _client.ExchangeAsync(identifier => BuildForward(request, identifier, token, secret), destination,
-            fallback ? _fallbackTimeout : _timeout, attempts: fallback ? 1 : 2,
+            within ?? _timeout, attempts: within is null ? 2 : 1,
             (sent, reply) => RadiusAuthenticator.VerifyResponseAuthenticator(reply, sent.AsSpan(4, 16), secret) && RadiusPacket.TryRead(reply, out _) == RadiusReadStatus.Ok,
             cancellationToken);
         if (exchanged is not { } answer)
