@@ -109,13 +109,14 @@ internal static class DrCommand
 
     private static Command Status(Option<string> stateDir, TextWriter output, TextWriter error)
     {
-        var command = new Command("status", "Per shard: owner, standby, epoch, state, owner lease, the standby's replica, the last DR event (exit 1 when a shard has no healthy standby)");
+        var command = new Command("status",
+            "Per shard: owner, standby, epoch, state, owner lease, the standby's replica, accounting held in a survivability journal, the last DR event (exit 1 when a shard has no healthy standby)");
         command.SetAction((result, cancellationToken) => RunAsync(result, stateDir, output, error, null, async (platform, reporter) =>
         {
             var rows = await ReadStatusAsync(platform, cancellationToken);
-            string[] header = ["SHARD", "OWNER", "STANDBY", "EPOCH", "STATE", "LEASE", "STANDBY REPLICA", "LAST DR EVENT"];
+            string[] header = ["SHARD", "OWNER", "STANDBY", "EPOCH", "STATE", "LEASE", "STANDBY REPLICA", "JOURNAL", "LAST DR EVENT"];
             foreach (var line in Columns.Align([header, .. rows.Select(r => new[] { r.Shard.Key.ToString(), r.Shard.OwnerRegion, r.Shard.StandbyRegion ?? "-",
-                r.Shard.Epoch.ToString(CultureInfo.InvariantCulture), ShardStates.ToText(r.Shard.State), r.Lease, r.Replica, r.LastEvent })]))
+                r.Shard.Epoch.ToString(CultureInfo.InvariantCulture), ShardStates.ToText(r.Shard.State), r.Lease, r.Replica, r.Journal, r.LastEvent })]))
             {
                 reporter.Line(line);
             }
@@ -133,7 +134,7 @@ internal static class DrCommand
     }
 
     /// <summary>One line of <c>geoctl dr status</c>.</summary>
-    internal sealed record ShardDrStatus(Shard Shard, string Lease, string Replica, string LastEvent, bool StandbyHealthy);
+    internal sealed record ShardDrStatus(Shard Shard, string Lease, string Replica, string Journal, string LastEvent, bool StandbyHealthy);
 
     /// <summary>Reads every shard's DR status: the directory, the owner leases, each standby's replica position, the DR log.</summary>
     internal static async Task<IReadOnlyList<ShardDrStatus>> ReadStatusAsync(LocalPlatform platform, CancellationToken cancellationToken)
@@ -152,7 +153,9 @@ internal static class DrCommand
                 ? await DescribeReplicaAsync(platform.Databases.Database(standby, shard.DatabaseName), cancellationToken)
                 : ("no standby", false);
             var last = events.LastOrDefault(e => e.Shard == shard.Key);
-            rows.Add(new ShardDrStatus(shard, leaseText, replica, last is null ? "-" : $"{last.At.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z {last.Operation} {last.Step}: {last.Outcome}", healthy));
+            var journal = await DescribeJournalsAsync(platform, data.Regions.Select(r => r.Id), shard.Key, cancellationToken);
+            rows.Add(new ShardDrStatus(shard, leaseText, replica, journal,
+                last is null ? "-" : $"{last.At.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z {last.Operation} {last.Step}: {last.Outcome}", healthy));
         }
 
         return rows;
@@ -180,6 +183,48 @@ internal static class DrCommand
             return ("unreachable", false);
         }
     }
+
+    /// <summary>
+    /// Accounting of the shard that a region acknowledged for an unreachable owner and still holds in its survivability
+    /// journal (the region node's <c>geo_journal</c> database), waiting to be handed to the owner: "-" when none.
+    /// </summary>
+    private static async Task<string> DescribeJournalsAsync(LocalPlatform platform, IEnumerable<string> regions, ShardKey key, CancellationToken cancellationToken)
+    {
+        var held = new List<string>();
+        foreach (var region in regions.Where(platform.Databases.HasRegion))
+        {
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(TimeSpan.FromSeconds(3));
+                await using var connection = new NpgsqlConnection(platform.Databases.Database(region, JournalDatabase));
+                await connection.OpenAsync(timeout.Token);
+                await using var command = new NpgsqlCommand(
+                    "SELECT count(*), min(received_at) FROM survival_journal WHERE tenant_id = $1 AND home_region = $2", connection);
+                command.Parameters.Add(new() { Value = key.TenantId });
+                command.Parameters.Add(new() { Value = key.HomeRegion });
+                await using var reader = await command.ExecuteReaderAsync(timeout.Token);
+                await reader.ReadAsync(timeout.Token);
+                if (reader.GetInt64(0) > 0)
+                {
+                    held.Add($"{reader.GetInt64(0)} in {region}, oldest {Ago(DateTimeOffset.UtcNow, reader.GetFieldValue<DateTimeOffset>(1))}");
+                }
+            }
+            catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.InvalidCatalogName or PostgresErrorCodes.UndefinedTable)
+            {
+                // No journal in that region yet: nothing held there.
+            }
+            catch (Exception ex) when (ex is NpgsqlException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                held.Add($"{region} unreachable");
+            }
+        }
+
+        return held.Count == 0 ? "-" : string.Join("; ", held);
+    }
+
+    /// <summary>The region node's survivability journal database (<c>RegionNode:JournalDatabase</c>'s default).</summary>
+    private const string JournalDatabase = "geo_journal";
 
     private static string Ago(DateTimeOffset now, DateTimeOffset? at) => at is { } time ? $"{Math.Max(0, (now - time).TotalSeconds):F1} s ago" : "never";
 

@@ -19,6 +19,11 @@ internal static class RadiusBenchmark
     {
         var stack = new Option<string>("--stack") { Description = "State folder of a local stack (geoctl up); ports, NAS secret and credentials are read from it", DefaultValueFactory = _ => ".geo" };
         var region = new Option<string>("--region") { Description = "Region of the local stack to load", DefaultValueFactory = _ => "a" };
+        var via = new Option<string?>("--via")
+        {
+            Description = "Send to this region's node instead (the NAS's backup endpoint), still as --region's NAS with its subscribers: " +
+                "with --region's node down, the backup answers from its replica (survivability)",
+        };
         var tenant = new Option<string>("--tenant")
         {
             Description = "Demo tenant(s) whose NAS and subscribers are used; several (acme,zenith) load as many shards of the node at once",
@@ -27,10 +32,11 @@ internal static class RadiusBenchmark
         var mode = new Option<string>("--mode")
         {
             Description = "auth (PAP Access-Request), acct (Start, 3 Interim-Updates, Stop) or reconnect (a BNG's mass re-login: Accounting-On, " +
-                "then an Access-Request and an Accounting-Start per subscriber at --rate, default 2,000/s, retransmitting after 1 s, 3 tries)",
+                "then an Access-Request and an Accounting-Start per subscriber at --rate, default 2,000/s, retransmitting after 1 s, 3 tries) or failover " +
+                "(logins at --rate, default 200/s, from a NAS with --region as primary and --via as backup, while --region's node is SIGKILLed after --kill-after)",
             DefaultValueFactory = _ => "auth",
         };
-        mode.AcceptOnlyFromAmong("auth", "acct", "reconnect");
+        mode.AcceptOnlyFromAmong("auth", "acct", "reconnect", "failover");
         var subscribers = new Option<int>("--subscribers") { Description = "reconnect: how many subscribers log in again", DefaultValueFactory = _ => 100_000 };
         var concurrency = new Option<int>("--concurrency") { Description = "Closed loop: requests in flight", DefaultValueFactory = _ => 64 };
         var rate = new Option<int>("--rate") { Description = "Open loop: requests per second (overrides --concurrency)" };
@@ -49,25 +55,40 @@ internal static class RadiusBenchmark
             DefaultValueFactory = _ => "cold",
         };
         select.AcceptOnlyFromAmong("cold", "hot");
+        var killAfter = new Option<double>("--kill-after") { Description = "failover: seconds into the run when the primary region's node is killed", DefaultValueFactory = _ => 3 };
         var hotSet = new Option<int>("--hot-set") { Description = "Size of the repeated set for --select hot, and of the sessions' subscribers in acct mode", DefaultValueFactory = _ => 10_000 };
         var command = new Command("radius", "Load a region node with RADIUS authentication or accounting and print requests/s and latency percentiles")
         {
-            stack, region, tenant, mode, concurrency, rate, duration, warmup, plans, select, hotSet, subscribers,
+            stack, region, via, tenant, mode, concurrency, rate, duration, warmup, plans, select, hotSet, subscribers, killAfter,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
             if (result.GetValue(mode) == "reconnect")
             {
-                var nas = Target.FromStack(result.GetValue(stack)!, result.GetValue(region)!, result.GetValue(tenant)!.Split(',')[0], result.GetValue(plans)!, hotSet: null);
+                var nas = Target.FromStack(result.GetValue(stack)!, result.GetValue(region)!, result.GetValue(tenant)!.Split(',')[0], result.GetValue(plans)!, hotSet: null,
+                    result.GetValue(via));
                 var rateOrDefault = result.GetValue(rate) > 0 ? result.GetValue(rate) : 2_000;
                 return await ReconnectScenario.RunAsync(nas, result.GetValue(subscribers), rateOrDefault, Console.Out, cancellationToken);
+            }
+
+            if (result.GetValue(mode) == "failover")
+            {
+                var home = result.GetValue(region)!;
+                var backupRegion = result.GetValue(via) ?? (home == "a" ? "b" : "a");
+                var firstTenant = result.GetValue(tenant)!.Split(',')[0];
+                var primary = Target.FromStack(result.GetValue(stack)!, home, firstTenant, result.GetValue(plans)!, hotSet: null);
+                var backup = Target.FromStack(result.GetValue(stack)!, home, firstTenant, result.GetValue(plans)!, hotSet: 0, backupRegion);
+                return await FailoverScenario.RunAsync(primary, backup, Path.Combine(result.GetValue(stack)!, "regions", home, "node", "service.pid"),
+                    result.GetValue(rate) > 0 ? result.GetValue(rate) : 200, TimeSpan.FromSeconds(result.GetValue(duration)), TimeSpan.FromSeconds(result.GetValue(killAfter)),
+                    Console.Out, cancellationToken);
             }
 
             var isAuth = result.GetValue(mode) == "auth";
             // Accounting runs sessions of a hot set (each subscriber authenticated once first, for its Class).
             var cold = isAuth && result.GetValue(select) == "cold";
             var targets = result.GetValue(tenant)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(t => Target.FromStack(result.GetValue(stack)!, result.GetValue(region)!, t, result.GetValue(plans)!, cold ? null : result.GetValue(hotSet))).ToList();
+                .Select(t => Target.FromStack(result.GetValue(stack)!, result.GetValue(region)!, t, result.GetValue(plans)!, cold ? null : result.GetValue(hotSet),
+                    result.GetValue(via))).ToList();
             var settings = new Settings(result.GetValue(mode)!, result.GetValue(concurrency), result.GetValue(rate),
                 TimeSpan.FromSeconds(result.GetValue(duration)), TimeSpan.FromSeconds(result.GetValue(warmup)), cold);
             return await RunAsync(targets, settings, Console.Out, cancellationToken);
@@ -428,9 +449,10 @@ internal static class RadiusBenchmark
 
         /// <summary>
         /// The demo NAS and subscribers of a tenant in a region of the local stack. <paramref name="hotSet"/>: that many
-        /// subscribers, the same ones every run (null: all of them, shuffled afresh each run: the cold path).
+        /// subscribers, the same ones every run (null: all of them, shuffled afresh each run: the cold path). With
+        /// <paramref name="via"/>, the requests go to that region's node (the NAS's backup endpoint) instead.
         /// </summary>
-        public static Target FromStack(string stackDirectory, string region, string tenant, string plans, int? hotSet)
+        public static Target FromStack(string stackDirectory, string region, string tenant, string plans, int? hotSet, string? via = null)
         {
             using var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(stackDirectory, "stack.json")));
             var regions = state.RootElement.GetProperty("regions").EnumerateArray().ToList();
@@ -460,8 +482,14 @@ internal static class RadiusBenchmark
                 credentials = [.. shuffled];
             }
 
-            return new Target(regions[index].GetProperty("radiusAuthPort").GetInt32(), regions[index].GetProperty("radiusAcctPort").GetInt32(),
-                regions[index].TryGetProperty("managementPort", out var management) ? management.GetInt32() : 0, IPAddress.Parse($"127.0.{block}.{index + 1}"), System.Text.Encoding.UTF8.GetBytes(secret), credentials);
+            var served = via is null ? index : regions.FindIndex(r => r.GetProperty("id").GetString() == via);
+            if (served < 0)
+            {
+                throw new ArgumentException($"region '{via}' is not in {stackDirectory}/stack.json");
+            }
+
+            return new Target(regions[served].GetProperty("radiusAuthPort").GetInt32(), regions[served].GetProperty("radiusAcctPort").GetInt32(),
+                regions[served].TryGetProperty("managementPort", out var management) ? management.GetInt32() : 0, IPAddress.Parse($"127.0.{block}.{index + 1}"), System.Text.Encoding.UTF8.GetBytes(secret), credentials);
         }
     }
 

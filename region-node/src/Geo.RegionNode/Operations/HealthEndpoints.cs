@@ -1,6 +1,7 @@
 using Geo.Hosting;
 using Geo.RegionNode.Caching;
 using Geo.RegionNode.Shards;
+using Geo.RegionNode.Survival;
 using Geo.RegionNode.Transport;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -41,6 +42,8 @@ internal static class HealthEndpoints
                 ["leases"] = leases.DirectoryReachable ? "renewing" : "not renewing",
                 // Redis is a cache: without it the node answers from PostgreSQL, so it never makes the node unready.
                 ["redis"] = redis,
+                // Answering for unreachable owners (from replicas and the journal): never a reason to be unready.
+                ["survivability"] = Survivability(services),
             };
             if (ManagementListener.IsManagement(context))
             {
@@ -60,6 +63,19 @@ internal static class HealthEndpoints
     public static void MapFailsafe(WebApplication app) =>
         app.MapGet(DirectoryFailsafe.Path, (OwnerLeases leases, IOptions<RegionNodeOptions> options) =>
             Results.Json(new DirectoryFailsafe.Answer(options.Value.RegionId, leases.DirectoryReachable)));
+
+    private static Dictionary<string, object?> Survivability(IServiceProvider services)
+    {
+        var journal = services.GetRequiredService<SurvivalJournal>();
+        return new Dictionary<string, object?>
+        {
+            ["replicas"] = services.GetRequiredService<ShardCatalog>().Replicas.Count,
+            ["owners_down"] = services.GetRequiredService<OwnerHealth>().DownRegions,
+            ["journal"] = journal.Ready ? "ok" : "unavailable",
+            ["journal_depth"] = journal.Depth,
+            ["journal_oldest_age_seconds"] = Math.Round(journal.OldestAgeSeconds, 1),
+        };
+    }
 
     private static async Task<bool> CheckPostgresAsync(ShardCatalog catalog, CancellationToken cancellationToken)
     {

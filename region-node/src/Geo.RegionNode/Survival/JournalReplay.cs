@@ -20,11 +20,9 @@ internal sealed partial class JournalReplay(
 {
     private const int Batch = 500;
     private readonly Counter _replayed = metrics.Counter("geo_survival_journal_replayed_total", "Journal entries the shard's owner acknowledged (then removed from the journal)");
-    private double _oldestAgeSeconds;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        metrics.Gauge("geo_survival_journal_oldest_age_seconds", "Age of the oldest entry in the survivability journal (0 when empty)", () => Volatile.Read(ref _oldestAgeSeconds));
         try
         {
             await catalog.FirstLoad.WaitAsync(stoppingToken);
@@ -40,7 +38,7 @@ internal sealed partial class JournalReplay(
                 {
                     await ReplayAsync(stoppingToken);
                     var oldest = await journal.OldestAsync(stoppingToken);
-                    Volatile.Write(ref _oldestAgeSeconds, oldest is { } at ? Math.Max(0, (time.GetUtcNow() - at).TotalSeconds) : 0);
+                    journal.OldestAgeSeconds = oldest is { } at ? Math.Max(0, (time.GetUtcNow() - at).TotalSeconds) : 0;
                 }
                 catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException)
                 {

@@ -47,6 +47,9 @@ internal sealed partial class OwnerHealth
         }
     }
 
+    /// <summary>The owner regions deemed down now.</summary>
+    public IReadOnlyList<string> DownRegions => _owners.Where(o => o.Value.Down).Select(o => o.Key).Order(StringComparer.Ordinal).ToList();
+
     /// <summary>Whether <paramref name="region"/> is deemed down now.</summary>
     public bool IsDown(string region) => _owners.TryGetValue(region, out var state) && state.Down;
 

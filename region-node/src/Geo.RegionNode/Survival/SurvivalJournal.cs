@@ -29,6 +29,7 @@ internal sealed partial class SurvivalJournal : IAsyncDisposable
     private readonly Task _writer;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Tenant, string Home), long> _pending = new();
     private volatile bool _ready;
+    private double _oldestAgeSeconds;
 
     public SurvivalJournal(IOptions<RegionNodeOptions> options, Metrics metrics, ILogger<SurvivalJournal> logger)
     {
@@ -38,11 +39,19 @@ internal sealed partial class SurvivalJournal : IAsyncDisposable
         _appended = metrics.Counter("geo_survival_journal_appended_total", "Accounting requests committed to the survivability journal (acknowledged for an unreachable owner)");
         _failed = metrics.Counter("geo_survival_journal_failed_total", "Accounting requests the survivability journal could not commit (left unanswered; the NAS retransmits)");
         metrics.Gauge("geo_survival_journal_depth", "Accounting requests in the survivability journal not yet handed to their shard's owner", () => Depth);
+        metrics.Gauge("geo_survival_journal_oldest_age_seconds", "Age of the oldest entry in the survivability journal (0 when empty)", () => OldestAgeSeconds);
         _writer = Task.Run(WriteAsync);
     }
 
     /// <summary>Whether the journal's database is ready (created, reachable at its last use).</summary>
     public bool Ready => _ready;
+
+    /// <summary>Age of the oldest entry when last looked at (seconds; 0 when empty).</summary>
+    public double OldestAgeSeconds
+    {
+        get => Volatile.Read(ref _oldestAgeSeconds);
+        set => Volatile.Write(ref _oldestAgeSeconds, value);
+    }
 
     /// <summary>Requests in the journal.</summary>
     public long Depth => _pending.Values.Sum();

@@ -1,0 +1,231 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Geo.LoadTests.Measurement;
+using Geo.Radius;
+using Geo.Radius.Dictionary;
+
+namespace Geo.LoadTests.Radius;
+
+/// <summary>
+/// <c>geo-load radius --mode failover</c>: a NAS with a primary and a backup endpoint logs subscribers in (Access-Request,
+/// then an Accounting-Start with the accept's Class) at a steady rate, each a different one, while the primary region's
+/// node is SIGKILLed partway through. Like a NAS, each request waits 1 s, is sent twice to the primary, and then goes
+/// to the backup; a primary that gave no answer is marked dead for 30 s, and the backup is asked first meanwhile.
+/// Prints the time from the kill to the first Access-Accept through the backup, and every login's outcome after the
+/// kill: a valid subscriber rejected there is a failure (exit 1), as is one given up on.
+/// </summary>
+internal static class FailoverScenario
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan DeadTime = TimeSpan.FromSeconds(30);
+    private const int Tries = 2;
+
+    public static async Task<int> RunAsync(RadiusBenchmark.Target primary, RadiusBenchmark.Target backup, string nodePidFile, int rate, TimeSpan duration, TimeSpan killAfter,
+        TextWriter output, CancellationToken cancellationToken)
+    {
+        var subscribers = primary.Credentials.Take((int)Math.Ceiling(rate * duration.TotalSeconds)).ToList();
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"geo-load radius: failover of NAS {primary.NasAddress}: {subscribers.Count:N0} logins at {rate:N0}/s, primary 127.0.0.1:{primary.AuthPort}, backup 127.0.0.1:{backup.AuthPort} " +
+            $"({Timeout.TotalSeconds:F0} s timeout, {Tries} tries each, dead time {DeadTime.TotalSeconds:F0} s); the primary's node is killed after {killAfter.TotalSeconds:F0} s"));
+        if (!File.Exists(nodePidFile))
+        {
+            await Console.Error.WriteLineAsync($"geo-load radius: no running node to kill ({nodePidFile} is missing): start the stack with ./geo up");
+            return 2;
+        }
+
+        var nas = new Nas(primary, backup);
+        var before = new Tally();
+        var after = new Tally();
+        var latency = new LatencyRecorder();
+        var local = latency.CreateLocal();
+        var latencyGate = new Lock();
+        var runId = Guid.NewGuid().ToString("N")[..8];
+        var started = Stopwatch.GetTimestamp();
+        long killedAt = 0;
+        long firstBackupAccept = 0;
+        var logins = new List<Task>(subscribers.Count);
+        var interval = Stopwatch.Frequency / (double)rate;
+        await Task.Factory.StartNew(() =>
+        {
+            for (var i = 0; i < subscribers.Count && !cancellationToken.IsCancellationRequested; i++)
+            {
+                var wait = started + (long)(i * interval) - Stopwatch.GetTimestamp();
+                if (wait > Stopwatch.Frequency / 1000)
+                {
+                    Thread.Sleep(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency));
+                }
+
+                if (killedAt == 0 && Stopwatch.GetElapsedTime(started) >= killAfter)
+                {
+                    var pid = int.Parse(File.ReadAllText(nodePidFile).Trim(), CultureInfo.InvariantCulture);
+                    using var node = Process.GetProcessById(pid);
+                    node.Kill();
+                    Volatile.Write(ref killedAt, Stopwatch.GetTimestamp());
+                    output.WriteLine($"  ... {Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s: SIGKILL to the primary region's node (pid {pid})");
+                }
+
+                var (username, password) = subscribers[i];
+                var tally = killedAt == 0 ? before : after;
+                var afterKill = killedAt != 0;
+                logins.Add(LoginAsync(nas, username, password, $"{runId}-{i}", tally, (elapsed, viaBackup) =>
+                {
+                    if (viaBackup && killedAt != 0)
+                    {
+                        Interlocked.CompareExchange(ref firstBackupAccept, Stopwatch.GetTimestamp(), 0);
+                    }
+
+                    if (afterKill)
+                    {
+                        lock (latencyGate)
+                        {
+                            local.Record(elapsed);
+                        }
+                    }
+                }));
+            }
+        }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+        await Task.WhenAll(logins);
+        local.Flush();
+        await nas.DisposeAsync();
+        output.WriteLine($"  before the kill: {before.Summary()}");
+        output.WriteLine($"  after the kill:  {after.Summary()}");
+        output.WriteLine(firstBackupAccept == 0
+            ? "  first Access-Accept through the backup after the kill: none"
+            : string.Create(CultureInfo.InvariantCulture, $"  first Access-Accept through the backup after the kill: {(firstBackupAccept - killedAt) / (double)Stopwatch.Frequency:F2} s"));
+        output.WriteLine($"  login latency after the kill (release to Accounting-Response, failover included): {latency.Summary()}");
+        output.WriteLine("  the primary region's node stays down: ./geo up starts it again");
+        return after.Rejected + after.GivenUp + before.Rejected + before.GivenUp == 0 && firstBackupAccept != 0 ? 0 : 1;
+    }
+
+    private static async Task LoginAsync(Nas nas, string username, string password, string sessionId, Tally tally, Action<long, bool> loggedIn)
+    {
+        var released = Stopwatch.GetTimestamp();
+        var (answer, viaBackup) = await nas.SendAsync(auth: true, (buffer, id, secret) =>
+        {
+            var request = new RadiusPacketWriter(buffer, RadiusCode.AccessRequest, id, RandomNumberGenerator.GetBytes(16));
+            request.AddString(RadiusAttributeType.UserName, username);
+            request.AddUserPassword(Encoding.UTF8.GetBytes(password), secret);
+            request.AddIPv4Address(RadiusAttributeType.NasIpAddress, nas.Address);
+            request.AddMessageAuthenticator();
+            return request.FinishRequest(secret);
+        });
+        if (answer is null)
+        {
+            tally.GiveUp();
+            return;
+        }
+
+        if (RadiusPacket.TryRead(answer, out var accept) != RadiusReadStatus.Ok || accept.Code != RadiusCode.AccessAccept)
+        {
+            tally.Reject();
+            return;
+        }
+
+        accept.TryGetString(RadiusAttributeType.Class, out var sessionClass);
+        var (response, _) = await nas.SendAsync(auth: false, (buffer, id, secret) =>
+        {
+            var start = new RadiusPacketWriter(buffer, RadiusCode.AccountingRequest, id);
+            start.AddString(RadiusAttributeType.UserName, username);
+            if (sessionClass is not null)
+            {
+                start.AddString(RadiusAttributeType.Class, sessionClass);
+            }
+
+            start.AddUInt32(RadiusAttributeType.AcctStatusType, (uint)AcctStatusType.Start);
+            start.AddString(RadiusAttributeType.AcctSessionId, sessionId);
+            start.AddIPv4Address(RadiusAttributeType.NasIpAddress, nas.Address);
+            return start.FinishRequest(secret);
+        });
+        if (response is null || response[0] != (byte)RadiusCode.AccountingResponse)
+        {
+            tally.GiveUp();
+            return;
+        }
+
+        tally.LogIn(viaBackup);
+        loggedIn((long)Stopwatch.GetElapsedTime(released).TotalMicroseconds, viaBackup);
+    }
+
+    /// <summary>The NAS: a client per endpoint and port, and whether it deems the primary dead.</summary>
+    private sealed class Nas(RadiusBenchmark.Target primary, RadiusBenchmark.Target backup) : IAsyncDisposable
+    {
+        private readonly RadiusLoadClient[] _auth =
+        [
+            new(primary.NasAddress, new IPEndPoint(IPAddress.Loopback, primary.AuthPort)), new(primary.NasAddress, new IPEndPoint(IPAddress.Loopback, backup.AuthPort)),
+        ];
+
+        private readonly RadiusLoadClient[] _acct =
+        [
+            new(primary.NasAddress, new IPEndPoint(IPAddress.Loopback, primary.AcctPort)), new(primary.NasAddress, new IPEndPoint(IPAddress.Loopback, backup.AcctPort)),
+        ];
+
+        private long _primaryDeadUntil;
+
+        public IPAddress Address => primary.NasAddress;
+
+        /// <summary>Sends to the primary (unless deemed dead), then to the backup; the answer, and whether the backup gave it.</summary>
+        public async Task<(byte[]? Answer, bool ViaBackup)> SendAsync(bool auth, Func<byte[], byte, byte[], int> build)
+        {
+            var clients = auth ? _auth : _acct;
+            var start = Stopwatch.GetTimestamp() < Interlocked.Read(ref _primaryDeadUntil) ? 1 : 0;
+            for (var server = start; server < 2; server++)
+            {
+                var buffer = new byte[4096];
+                var id = await clients[server].RentIdentifierAsync(CancellationToken.None);
+                var length = build(buffer, id, primary.Secret);
+                var (answer, _) = await clients[server].ExchangeWithRetriesAsync(id, buffer.AsMemory(0, length), Timeout, Tries);
+                if (answer is not null)
+                {
+                    return (answer, server == 1);
+                }
+
+                if (server == 0)
+                {
+                    Interlocked.Exchange(ref _primaryDeadUntil, Stopwatch.GetTimestamp() + (long)(DeadTime.TotalSeconds * Stopwatch.Frequency));
+                }
+            }
+
+            return (null, false);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var client in _auth.Concat(_acct))
+            {
+                await client.DisposeAsync();
+            }
+        }
+    }
+
+    private sealed class Tally
+    {
+        private int _loggedIn;
+        private int _viaBackup;
+        private int _rejected;
+        private int _givenUp;
+
+        public int Rejected => Volatile.Read(ref _rejected);
+
+        public int GivenUp => Volatile.Read(ref _givenUp);
+
+        public void LogIn(bool viaBackup)
+        {
+            Interlocked.Increment(ref _loggedIn);
+            if (viaBackup)
+            {
+                Interlocked.Increment(ref _viaBackup);
+            }
+        }
+
+        public void Reject() => Interlocked.Increment(ref _rejected);
+
+        public void GiveUp() => Interlocked.Increment(ref _givenUp);
+
+        public string Summary() => string.Create(CultureInfo.InvariantCulture,
+            $"{_loggedIn:N0} logged in ({_viaBackup:N0} through the backup), {Rejected:N0} rejected, {GivenUp:N0} given up");
+    }
+}
