@@ -26,9 +26,7 @@ public sealed class PromotionTests(TwoRegions stack, ITestOutputHelper log) : IC
     public async Task RegionALostUnderAccountingLoad_PromoteToB_ServesAtBAndLosesOnlyWhatIsAfterTheAppliedPosition()
     {
         var key = new ShardKey("acme", "a");
-        var replica = stack.ShardConnectionString("acme", "a", cluster: "b");
-        await Eventually.TrueAsync(async () => await Sql.ScalarAsync<long>(replica, "SELECT count(*) FROM replication_progress") > 0,
-            TimeSpan.FromSeconds(60), "the standby's replica of acme@a was seeded");
+        var replica = await stack.SeededReplicaAsync("acme", "a", "b");
 
         // Accounting load through region a, from acme's NAS, with our own log of every acknowledgement.
         var usernames = Enumerable.Range(1, 20).Select(i => stack.Subscriber("acme", "a", i).Username).ToList();

@@ -18,10 +18,8 @@ public sealed class SurvivabilityPromotionTests(TwoRegions stack, ITestOutputHel
     [Fact]
     public async Task RegionADatabaseKilled_BAnswersFromReplicaAndJournal_PromotionCommitsTheJournalAtB()
     {
-        var replica = stack.ShardConnectionString("acme", "a", cluster: "b");
-        var journal = PostgresCluster.Open(stack.Layout.RegionPostgres("b"))!.ConnectionString("geo_journal");
-        await Eventually.TrueAsync(async () => await Sql.ScalarAsync<long>(replica, "SELECT count(*) FROM replication_progress") > 0,
-            TimeSpan.FromSeconds(60), "the standby's replica of acme@a was seeded");
+        var journal = stack.JournalConnectionString("b");
+        var replica = await stack.SeededReplicaAsync("acme", "a", "b");
         var secret = stack.NasSecret("acme-bng-a");
         var (user, password) = stack.Subscriber("acme", "a", 29);
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Geo.Ctl.Billing;
-using Geo.Engines.Postgres;
 using Geo.Testing;
 using Xunit.Abstractions;
 
@@ -19,11 +18,9 @@ public sealed class SurvivabilityTests(TwoRegions stack, ITestOutputHelper log) 
     [Fact]
     public async Task RegionANodeKilled_BAnswersFromReplicaAndJournal_ThenHandsTheJournalToA()
     {
-        var replica = stack.ShardConnectionString("acme", "a", cluster: "b");
         var shard = stack.ShardConnectionString("acme", "a");
-        var journal = PostgresCluster.Open(stack.Layout.RegionPostgres("b"))!.ConnectionString("geo_journal");
-        await Eventually.TrueAsync(async () => await Sql.ScalarAsync<long>(replica, "SELECT count(*) FROM replication_progress") > 0,
-            TimeSpan.FromSeconds(60), "the standby's replica of acme@a was seeded");
+        var journal = stack.JournalConnectionString("b");
+        await stack.SeededReplicaAsync("acme", "a", "b");
         var secret = stack.NasSecret("acme-bng-a");
         // Subscribers the other tests' loads never use (their sessions would count against Simultaneous-Use).
         var (user, password) = stack.Subscriber("acme", "a", 27);

@@ -31,6 +31,18 @@ public sealed class TwoRegions : IAsyncLifetime
     public string ShardConnectionString(string tenant, string home, string? cluster = null) =>
         PostgresCluster.Open(Layout.RegionPostgres(cluster ?? home))!.ConnectionString($"geo_{tenant}_{home}");
 
+    /// <summary>The replica of <paramref name="tenant"/>@<paramref name="home"/> in region <paramref name="standby"/>, once its first copy is in.</summary>
+    public async Task<string> SeededReplicaAsync(string tenant, string home, string standby)
+    {
+        var replica = ShardConnectionString(tenant, home, cluster: standby);
+        await Eventually.TrueAsync(async () => await Sql.ScalarAsync<long>(replica, "SELECT count(*) FROM replication_progress") > 0,
+            TimeSpan.FromSeconds(60), $"the standby's replica of {tenant}@{home} was seeded");
+        return replica;
+    }
+
+    /// <summary>A region's survivability journal database.</summary>
+    public string JournalConnectionString(string region) => PostgresCluster.Open(Layout.RegionPostgres(region))!.ConnectionString("geo_journal");
+
     public IPEndPoint RadiusAuth(string region) => new(IPAddress.Loopback, State.Regions.Single(r => r.Id == region).RadiusAuthPort);
 
     public IPEndPoint RadiusAcct(string region) => new(IPAddress.Loopback, State.Regions.Single(r => r.Id == region).RadiusAcctPort);

@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Security.Cryptography;
-using System.Text;
 using Geo.LoadTests.Measurement;
 using Geo.Radius;
 using Geo.Radius.Dictionary;
@@ -47,46 +45,35 @@ internal static class FailoverScenario
         long killedAt = 0;
         long firstBackupAccept = 0;
         var logins = new List<Task>(subscribers.Count);
-        var interval = Stopwatch.Frequency / (double)rate;
-        await Task.Factory.StartNew(() =>
+        await NasLogin.ReleaseAsync(subscribers.Count, rate, started, i =>
         {
-            for (var i = 0; i < subscribers.Count && !cancellationToken.IsCancellationRequested; i++)
+            if (killedAt == 0 && Stopwatch.GetElapsedTime(started) >= killAfter)
             {
-                var wait = started + (long)(i * interval) - Stopwatch.GetTimestamp();
-                if (wait > Stopwatch.Frequency / 1000)
-                {
-                    Thread.Sleep(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency));
-                }
-
-                if (killedAt == 0 && Stopwatch.GetElapsedTime(started) >= killAfter)
-                {
-                    var pid = int.Parse(File.ReadAllText(nodePidFile).Trim(), CultureInfo.InvariantCulture);
-                    using var node = Process.GetProcessById(pid);
-                    node.Kill();
-                    Volatile.Write(ref killedAt, Stopwatch.GetTimestamp());
-                    output.WriteLine($"  ... {Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s: SIGKILL to the primary region's node (pid {pid})");
-                }
-
-                var (username, password) = subscribers[i];
-                var tally = killedAt == 0 ? before : after;
-                var afterKill = killedAt != 0;
-                logins.Add(LoginAsync(nas, username, password, $"{runId}-{i}", tally, (elapsed, viaBackup) =>
-                {
-                    if (viaBackup && killedAt != 0)
-                    {
-                        Interlocked.CompareExchange(ref firstBackupAccept, Stopwatch.GetTimestamp(), 0);
-                    }
-
-                    if (afterKill)
-                    {
-                        lock (latencyGate)
-                        {
-                            local.Record(elapsed);
-                        }
-                    }
-                }));
+                var pid = int.Parse(File.ReadAllText(nodePidFile).Trim(), CultureInfo.InvariantCulture);
+                using var node = Process.GetProcessById(pid);
+                node.Kill();
+                Volatile.Write(ref killedAt, Stopwatch.GetTimestamp());
+                output.WriteLine($"  ... {Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s: SIGKILL to the primary region's node (pid {pid})");
             }
-        }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+            var (username, password) = subscribers[i];
+            var afterKill = killedAt != 0;
+            logins.Add(LoginAsync(nas, username, password, $"{runId}-{i}", afterKill ? after : before, (elapsed, viaBackup) =>
+            {
+                if (viaBackup && afterKill)
+                {
+                    Interlocked.CompareExchange(ref firstBackupAccept, Stopwatch.GetTimestamp(), 0);
+                }
+
+                if (afterKill)
+                {
+                    lock (latencyGate)
+                    {
+                        local.Record(elapsed);
+                    }
+                }
+            }));
+        }, cancellationToken);
 
         await Task.WhenAll(logins);
         local.Flush();
@@ -104,15 +91,7 @@ internal static class FailoverScenario
     private static async Task LoginAsync(Nas nas, string username, string password, string sessionId, Tally tally, Action<long, bool> loggedIn)
     {
         var released = Stopwatch.GetTimestamp();
-        var (answer, viaBackup) = await nas.SendAsync(auth: true, (buffer, id, secret) =>
-        {
-            var request = new RadiusPacketWriter(buffer, RadiusCode.AccessRequest, id, RandomNumberGenerator.GetBytes(16));
-            request.AddString(RadiusAttributeType.UserName, username);
-            request.AddUserPassword(Encoding.UTF8.GetBytes(password), secret);
-            request.AddIPv4Address(RadiusAttributeType.NasIpAddress, nas.Address);
-            request.AddMessageAuthenticator();
-            return request.FinishRequest(secret);
-        });
+        var (answer, viaBackup) = await nas.SendAsync(auth: true, (buffer, id, secret) => NasLogin.AccessRequest(buffer, id, username, password, secret, nas.Address));
         if (answer is null)
         {
             tally.GiveUp();
@@ -126,20 +105,7 @@ internal static class FailoverScenario
         }
 
         accept.TryGetString(RadiusAttributeType.Class, out var sessionClass);
-        var (response, _) = await nas.SendAsync(auth: false, (buffer, id, secret) =>
-        {
-            var start = new RadiusPacketWriter(buffer, RadiusCode.AccountingRequest, id);
-            start.AddString(RadiusAttributeType.UserName, username);
-            if (sessionClass is not null)
-            {
-                start.AddString(RadiusAttributeType.Class, sessionClass);
-            }
-
-            start.AddUInt32(RadiusAttributeType.AcctStatusType, (uint)AcctStatusType.Start);
-            start.AddString(RadiusAttributeType.AcctSessionId, sessionId);
-            start.AddIPv4Address(RadiusAttributeType.NasIpAddress, nas.Address);
-            return start.FinishRequest(secret);
-        });
+        var (response, _) = await nas.SendAsync(auth: false, (buffer, id, secret) => NasLogin.AccountingStart(buffer, id, username, sessionClass, sessionId, secret, nas.Address));
         if (response is null || response[0] != (byte)RadiusCode.AccountingResponse)
         {
             tally.GiveUp();

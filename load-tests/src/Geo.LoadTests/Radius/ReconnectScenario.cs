@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Security.Cryptography;
-using System.Text;
 using Geo.LoadTests.Measurement;
 using Geo.Radius;
 using Geo.Radius.Dictionary;
@@ -45,30 +43,19 @@ internal static class ReconnectScenario
         var logins = new List<Task>(subscribers.Count);
         var progress = new Timer(_ => output.WriteLine(tally.Progress(subscribers.Count, Stopwatch.GetElapsedTime(started))), null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
 
-        // The BNG releases subscribers on a schedule, whatever the server's pace: a late answer does not slow the releases.
-        // A thread of its own paces them (a pool thread would be held for the whole run).
-        var interval = Stopwatch.Frequency / (double)rate;
-        await Task.Factory.StartNew(() =>
+        // The BNG releases subscribers on a schedule, whatever the server's pace.
+        await NasLogin.ReleaseAsync(subscribers.Count, rate, started, i =>
         {
-            for (var i = 0; i < subscribers.Count && !cancellationToken.IsCancellationRequested; i++)
+            var (username, password) = subscribers[i];
+            var socket = i % sockets;
+            logins.Add(LoginAsync(authClients[socket], acctClients[socket], nas, username, password, $"{runId}-{i}", tally, elapsed =>
             {
-                var wait = started + (long)(i * interval) - Stopwatch.GetTimestamp();
-                if (wait > Stopwatch.Frequency / 1000)
+                lock (latencyGate)
                 {
-                    Thread.Sleep(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency));
+                    local.Record(elapsed);
                 }
-
-                var (username, password) = subscribers[i];
-                var socket = i % sockets;
-                logins.Add(LoginAsync(authClients[socket], acctClients[socket], nas, username, password, $"{runId}-{i}", tally, elapsed =>
-                {
-                    lock (latencyGate)
-                    {
-                        local.Record(elapsed);
-                    }
-                }));
-            }
-        }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            }));
+        }, cancellationToken);
 
         await Task.WhenAll(logins);
         var took = Stopwatch.GetElapsedTime(started);
@@ -95,12 +82,8 @@ internal static class ReconnectScenario
         var released = Stopwatch.GetTimestamp();
         var buffer = new byte[4096];
         var id = await auth.RentIdentifierAsync(CancellationToken.None);
-        var request = new RadiusPacketWriter(buffer, RadiusCode.AccessRequest, id, RandomNumberGenerator.GetBytes(16));
-        request.AddString(RadiusAttributeType.UserName, username);
-        request.AddUserPassword(Encoding.UTF8.GetBytes(password), nas.Secret);
-        request.AddIPv4Address(RadiusAttributeType.NasIpAddress, nas.NasAddress);
-        request.AddMessageAuthenticator();
-        var (answer, sent) = await auth.ExchangeWithRetriesAsync(id, buffer.AsMemory(0, request.FinishRequest(nas.Secret)), Timeout, Tries);
+        var length = NasLogin.AccessRequest(buffer, id, username, password, nas.Secret, nas.NasAddress);
+        var (answer, sent) = await auth.ExchangeWithRetriesAsync(id, buffer.AsMemory(0, length), Timeout, Tries);
         tally.Sending(sent);
         if (answer is null)
         {
@@ -115,17 +98,9 @@ internal static class ReconnectScenario
         }
 
         id = await acct.RentIdentifierAsync(CancellationToken.None);
-        var start = new RadiusPacketWriter(buffer, RadiusCode.AccountingRequest, id);
-        start.AddString(RadiusAttributeType.UserName, username);
-        if (accept.TryGetString(RadiusAttributeType.Class, out var sessionClass))
-        {
-            start.AddString(RadiusAttributeType.Class, sessionClass);
-        }
-
-        start.AddUInt32(RadiusAttributeType.AcctStatusType, (uint)AcctStatusType.Start);
-        start.AddString(RadiusAttributeType.AcctSessionId, sessionId);
-        start.AddIPv4Address(RadiusAttributeType.NasIpAddress, nas.NasAddress);
-        (answer, sent) = await acct.ExchangeWithRetriesAsync(id, buffer.AsMemory(0, start.FinishRequest(nas.Secret)), Timeout, Tries);
+        accept.TryGetString(RadiusAttributeType.Class, out var sessionClass);
+        length = NasLogin.AccountingStart(buffer, id, username, sessionClass, sessionId, nas.Secret, nas.NasAddress);
+        (answer, sent) = await acct.ExchangeWithRetriesAsync(id, buffer.AsMemory(0, length), Timeout, Tries);
         tally.Sending(sent);
         if (answer is null || answer[0] != (byte)RadiusCode.AccountingResponse)
         {

@@ -29,6 +29,7 @@ internal sealed partial class SurvivalJournal : IAsyncDisposable
     private readonly Task _writer;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Tenant, string Home), long> _pending = new();
     private volatile bool _ready;
+    private volatile bool _unavailable;
     private double _oldestAgeSeconds;
 
     public SurvivalJournal(IOptions<RegionNodeOptions> options, Metrics metrics, ILogger<SurvivalJournal> logger)
@@ -203,12 +204,19 @@ internal sealed partial class SurvivalJournal : IAsyncDisposable
 
             await CountAsync(cancellationToken);
             _ready = true;
+            _unavailable = false;
             LogReady(_logger, _options.JournalDatabase, Depth);
             return true;
         }
         catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException)
         {
-            LogUnavailable(_logger, _options.JournalDatabase, ex);
+            // Said once per outage of the journal's database, not on every try.
+            if (!_unavailable)
+            {
+                _unavailable = true;
+                LogUnavailable(_logger, _options.JournalDatabase, ex);
+            }
+
             return false;
         }
     }
