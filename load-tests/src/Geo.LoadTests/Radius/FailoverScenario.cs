@@ -13,7 +13,10 @@ namespace Geo.LoadTests.Radius;
 /// node is SIGKILLed partway through. Like a NAS, each request waits 1 s, is sent twice to the primary, and then goes
 /// to the backup; a primary that gave no answer is marked dead for 30 s, and the backup is asked first meanwhile.
 /// Prints the time from the kill to the first Access-Accept through the backup, and every login's outcome after the
-/// kill: a valid subscriber rejected there is a failure (exit 1), as is one given up on.
+/// kill: a valid subscriber rejected there is a failure (exit 1), as is one given up on. With a promotion
+/// (<c>--promote-after</c>), <c>geoctl dr promote</c> runs that long after the kill, as an operator following the runbook
+/// would, while the logins go on: its time is printed too (the promotion leaves the stack promoted; <c>./geo down
+/// --purge</c> and <c>./geo up</c> start afresh).
 /// </summary>
 internal static class FailoverScenario
 {
@@ -22,7 +25,7 @@ internal static class FailoverScenario
     private const int Tries = 2;
 
     public static async Task<int> RunAsync(RadiusBenchmark.Target primary, RadiusBenchmark.Target backup, string nodePidFile, int rate, TimeSpan duration, TimeSpan killAfter,
-        TextWriter output, CancellationToken cancellationToken)
+        Promotion? promotion, TextWriter output, CancellationToken cancellationToken)
     {
         var subscribers = primary.Credentials.Take((int)Math.Ceiling(rate * duration.TotalSeconds)).ToList();
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -34,6 +37,8 @@ internal static class FailoverScenario
             return 2;
         }
 
+        // Sessions an earlier run left open would count against Simultaneous-Use: the NAS starts as a rebooted one does.
+        await primary.SendNasStatusAsync(AcctStatusType.AccountingOn, output);
         var nas = new Nas(primary, backup);
         var before = new Tally();
         var after = new Tally();
@@ -45,6 +50,7 @@ internal static class FailoverScenario
         long killedAt = 0;
         long firstBackupAccept = 0;
         var logins = new List<Task>(subscribers.Count);
+        Task<(int Code, TimeSpan Took)>? promoting = null;
         await NasLogin.ReleaseAsync(subscribers.Count, rate, started, i =>
         {
             if (killedAt == 0 && Stopwatch.GetElapsedTime(started) >= killAfter)
@@ -54,6 +60,7 @@ internal static class FailoverScenario
                 node.Kill();
                 Volatile.Write(ref killedAt, Stopwatch.GetTimestamp());
                 output.WriteLine($"  ... {Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s: SIGKILL to the primary region's node (pid {pid})");
+                promoting = promotion?.RunAsync(output, cancellationToken);
             }
 
             var (username, password) = subscribers[i];
@@ -76,6 +83,7 @@ internal static class FailoverScenario
         }, cancellationToken);
 
         await Task.WhenAll(logins);
+        var promoted = promoting is null ? ((int Code, TimeSpan Took)?)null : await promoting;
         local.Flush();
         await nas.DisposeAsync();
         output.WriteLine($"  before the kill: {before.Summary()}");
@@ -84,8 +92,45 @@ internal static class FailoverScenario
             ? "  first Access-Accept through the backup after the kill: none"
             : string.Create(CultureInfo.InvariantCulture, $"  first Access-Accept through the backup after the kill: {(firstBackupAccept - killedAt) / (double)Stopwatch.Frequency:F2} s"));
         output.WriteLine($"  login latency after the kill (release to Accounting-Response, failover included): {latency.Summary()}");
-        output.WriteLine("  the primary region's node stays down: ./geo up starts it again");
-        return after.Rejected + after.GivenUp + before.Rejected + before.GivenUp == 0 && firstBackupAccept != 0 ? 0 : 1;
+        if (promoted is { } done)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  geoctl dr promote {promotion!.Shard} --to {promotion.To}: exit {done.Code} after {done.Took.TotalSeconds:F1} s (started {promotion.After.TotalSeconds:F0} s after the kill)"));
+            output.WriteLine("  the shard stays promoted: ./geo down --purge and ./geo up start the demo afresh");
+        }
+        else
+        {
+            output.WriteLine("  the primary region's node stays down: ./geo up starts it again");
+        }
+
+        return after.Rejected + after.GivenUp + before.Rejected + before.GivenUp == 0 && firstBackupAccept != 0 && promoted is null or { Code: 0 } ? 0 : 1;
+    }
+
+    /// <summary><c>geoctl dr promote</c> of a shard, <see cref="After"/> the kill, as its own process.</summary>
+    internal sealed record Promotion(string StackDirectory, string Shard, string To, TimeSpan After)
+    {
+        public async Task<(int Code, TimeSpan Took)> RunAsync(TextWriter output, CancellationToken cancellationToken)
+        {
+            await Task.Delay(After, cancellationToken);
+            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var argument in new[] { Geo.Engines.Services.GeoProgram.Ctl.Locate(), "dr", "promote", Shard, "--to", To, "--state-dir", StackDirectory })
+            {
+                start.ArgumentList.Add(argument);
+            }
+
+            var clock = Stopwatch.StartNew();
+            using var process = Process.Start(start)!;
+            var lines = process.StandardOutput.ReadToEndAsync(cancellationToken);
+            var errors = process.StandardError.ReadToEndAsync(cancellationToken);
+            await process.WaitForExitAsync(cancellationToken);
+            var took = clock.Elapsed;
+            foreach (var line in ((await lines) + await errors).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                output.WriteLine($"  | {line}");
+            }
+
+            return (process.ExitCode, took);
+        }
     }
 
     private static async Task LoginAsync(Nas nas, string username, string password, string sessionId, Tally tally, Action<long, bool> loggedIn)

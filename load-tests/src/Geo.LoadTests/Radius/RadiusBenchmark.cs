@@ -56,10 +56,14 @@ internal static class RadiusBenchmark
         };
         select.AcceptOnlyFromAmong("cold", "hot");
         var killAfter = new Option<double>("--kill-after") { Description = "failover: seconds into the run when the primary region's node is killed", DefaultValueFactory = _ => 3 };
+        var promoteAfter = new Option<double?>("--promote-after")
+        {
+            Description = "failover: also run geoctl dr promote <tenant>@<region> --to <via> this many seconds after the kill, and time it (leaves the stack promoted)",
+        };
         var hotSet = new Option<int>("--hot-set") { Description = "Size of the repeated set for --select hot, and of the sessions' subscribers in acct mode", DefaultValueFactory = _ => 10_000 };
         var command = new Command("radius", "Load a region node with RADIUS authentication or accounting and print requests/s and latency percentiles")
         {
-            stack, region, via, tenant, mode, concurrency, rate, duration, warmup, plans, select, hotSet, subscribers, killAfter,
+            stack, region, via, tenant, mode, concurrency, rate, duration, warmup, plans, select, hotSet, subscribers, killAfter, promoteAfter,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -78,9 +82,12 @@ internal static class RadiusBenchmark
                 var firstTenant = result.GetValue(tenant)!.Split(',')[0];
                 var primary = Target.FromStack(result.GetValue(stack)!, home, firstTenant, result.GetValue(plans)!, hotSet: null);
                 var backup = Target.FromStack(result.GetValue(stack)!, home, firstTenant, result.GetValue(plans)!, hotSet: 0, backupRegion);
+                var promotion = result.GetValue(promoteAfter) is { } seconds
+                    ? new FailoverScenario.Promotion(result.GetValue(stack)!, $"{firstTenant}@{home}", backupRegion, TimeSpan.FromSeconds(seconds))
+                    : null;
                 return await FailoverScenario.RunAsync(primary, backup, Path.Combine(result.GetValue(stack)!, "regions", home, "node", "service.pid"),
                     result.GetValue(rate) > 0 ? result.GetValue(rate) : 200, TimeSpan.FromSeconds(result.GetValue(duration)), TimeSpan.FromSeconds(result.GetValue(killAfter)),
-                    Console.Out, cancellationToken);
+                    promotion, Console.Out, cancellationToken);
             }
 
             var isAuth = result.GetValue(mode) == "auth";

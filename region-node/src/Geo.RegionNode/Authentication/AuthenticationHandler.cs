@@ -80,10 +80,10 @@ internal sealed partial class AuthenticationHandler(
                 return Unanswered("owner_unreachable");
             }
 
-            decision = await OnReplicaAsync(request, replica, cancellationToken);
+            decision = await OnReplicaAsync(request, replica, decision.Profile, cancellationToken);
             if (decision.Silent)
             {
-                return 0;
+                return Unanswered(decision.Reason);
             }
 
             _survival.Increment();
@@ -131,11 +131,11 @@ internal sealed partial class AuthenticationHandler(
 
             if (catalog.OwnerOf(request.Nas.TenantId, home) is { } owner)
             {
-                return new Decision(false, "", "", ForwardTo: owner, Replica: replica);
+                return new Decision(false, "", "", Profile: shard is null ? null : profile, ForwardTo: owner, Replica: replica);
             }
 
             // No owner while the shard is being promoted: its replica here answers, or nobody (never a reject for that).
-            return replica is not null ? await OnReplicaAsync(request, replica, cancellationToken) : Decision.Unanswered("no_owner");
+            return replica is not null ? await OnReplicaAsync(request, replica, shard is null ? null : profile, cancellationToken) : Decision.Unanswered("no_owner");
         }
 
         if (!shard.HoldsLease)
@@ -150,12 +150,12 @@ internal sealed partial class AuthenticationHandler(
     }
 
     /// <summary>Decides from the replica of a shard stood by for here: the owner could not be asked (survivability).</summary>
-    private async ValueTask<Decision> OnReplicaAsync(RadiusRequest request, ShardHandle replica, CancellationToken cancellationToken)
+    private async ValueTask<Decision> OnReplicaAsync(RadiusRequest request, ShardHandle replica, AuthProfile? read, CancellationToken cancellationToken)
     {
         request.Packet.TryGetString(RadiusAttributeType.UserName, out var username);
         try
         {
-            return await JudgeAsync(request, replica, await profiles.GetAsync(replica, username!, cancellationToken), cancellationToken);
+            return await JudgeAsync(request, replica, read ?? await profiles.GetAsync(replica, username!, cancellationToken), cancellationToken);
         }
         catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException)
         {
@@ -229,6 +229,13 @@ internal sealed partial class AuthenticationHandler(
     {
         if (!locator.TryGetKnownHome(tenant, username, out var home))
         {
+            // The replicas stood by for here whose owner is deemed down or being promoted are read at the same time as
+            // the shards owned here: after a region is lost its subscribers all log in again here, and the replica
+            // answers them without a directory query, and without waiting for the own shards' misses first.
+            var replicaReads = catalog.ReplicasOf(tenant)
+                .Where(r => r.OwnerRegion is null || owners.IsDown(r.OwnerRegion))
+                .Select(r => (Replica: r, Read: ObservedAsync(profiles.GetAsync(r, username, cancellationToken))))
+                .ToList();
             var tried = 0;
             foreach (var local in catalog.ShardsOf(tenant))
             {
@@ -245,6 +252,15 @@ internal sealed partial class AuthenticationHandler(
                 }
 
                 tried++;
+            }
+
+            foreach (var (replica, read) in replicaReads)
+            {
+                if (await read is { } found)
+                {
+                    locator.Remember(tenant, username, replica.HomeRegion);
+                    return (replica.HomeRegion, replica, found);
+                }
             }
 
             string? placed;
@@ -275,6 +291,14 @@ internal sealed partial class AuthenticationHandler(
         }
 
         return catalog.Shard(tenant, home) is { } shard ? (home, shard, await profiles.GetAsync(shard, username, cancellationToken)) : (home, null, null);
+    }
+
+    /// <summary>A read that may be left unawaited (the subscriber was found elsewhere first) without its failure going unobserved.</summary>
+    private static Task<AuthProfile?> ObservedAsync(ValueTask<AuthProfile?> read)
+    {
+        var task = read.AsTask();
+        _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return task;
     }
 
     /// <summary>Null when the credentials are right, else the reject reason. Synchronous: the clear password lives on the stack only.</summary>

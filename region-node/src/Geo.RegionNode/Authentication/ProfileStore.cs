@@ -24,6 +24,7 @@ internal sealed class ProfileStore(IRegionCache cache, SurvivalJournal journal, 
     private readonly Histogram _databaseReadTimes = metrics.Histogram("geo_profile_read_duration_seconds", "Time of one batched profile read, by step", Histogram.LatencyBounds, "step=\"database\"");
     private readonly Counter _sessionCountsFromDatabase = metrics.Counter("geo_session_counts_from_database_total", "Simultaneous-use counts answered by PostgreSQL because the cache could not");
     private readonly ConditionalWeakTable<ShardHandle, BatchedLookup<string, AuthProfile>> _readers = [];
+    private readonly ConditionalWeakTable<ShardHandle, BatchedLookup<Guid, string[]>> _replicaSessions = [];
 
     public async ValueTask<AuthProfile?> GetAsync(ShardHandle shard, string username, CancellationToken cancellationToken)
     {
@@ -118,6 +119,27 @@ internal sealed class ProfileStore(IRegionCache cache, SurvivalJournal journal, 
         return read;
     }
 
+    /// <summary>The sessions a replica shows open, for each of a batch of subscribers that has any.</summary>
+    private static async Task<IReadOnlyDictionary<Guid, string[]>> OpenSessionsAsync(ShardHandle replica, IReadOnlyList<Guid> subscribers)
+    {
+        await using var command = replica.DataSource.CreateCommand("SELECT subscriber_id, acct_session_id FROM sessions WHERE subscriber_id = ANY($1) AND state = 'open'");
+        command.Parameters.Add(new() { Value = subscribers as Guid[] ?? subscribers.ToArray() });
+        var open = new Dictionary<Guid, List<string>>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            var id = reader.GetGuid(0);
+            if (!open.TryGetValue(id, out var sessions))
+            {
+                open[id] = sessions = [];
+            }
+
+            sessions.Add(reader.GetString(1));
+        }
+
+        return open.ToDictionary(o => o.Key, o => o.Value.ToArray());
+    }
+
     /// <summary>
     /// A subscriber's open sessions. On a replica (its owner unreachable): those the replica shows open, plus those
     /// started here since (in the survivability journal), less those stopped here.
@@ -126,20 +148,18 @@ internal sealed class ProfileStore(IRegionCache cache, SurvivalJournal journal, 
     {
         if (shard.IsReplica)
         {
-            var open = new HashSet<string>(StringComparer.Ordinal);
-            await using (var replicated = shard.DataSource.CreateCommand("SELECT acct_session_id FROM sessions WHERE subscriber_id = $1 AND state = 'open'"))
+            // Read in batches, as the profiles are: a mass re-login at the standby asks this of every subscriber.
+            var replicated = await _replicaSessions.GetValue(shard, s => new BatchedLookup<Guid, string[]>(ids => OpenSessionsAsync(s, ids)))
+                .GetAsync(subscriberId, out _).WaitAsync(cancellationToken);
+            var open = new HashSet<string>(replicated ?? [], StringComparer.Ordinal);
+
+            if (journal.Holds(shard.TenantId, shard.HomeRegion))
             {
-                replicated.Parameters.Add(new() { Value = subscriberId });
-                await using var reader = await replicated.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    open.Add(reader.GetString(0));
-                }
+                var (started, stopped) = await journal.SessionsAsync(shard.TenantId, shard.HomeRegion, username, cancellationToken);
+                open.UnionWith(started);
+                open.ExceptWith(stopped);
             }
 
-            var (started, stopped) = await journal.SessionsAsync(shard.TenantId, shard.HomeRegion, username, cancellationToken);
-            open.UnionWith(started);
-            open.ExceptWith(stopped);
             return open.Count;
         }
 

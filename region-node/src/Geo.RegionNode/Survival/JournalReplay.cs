@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using Geo.Radius;
 using Geo.RegionNode.Accounting;
@@ -19,6 +20,7 @@ internal sealed partial class JournalReplay(
     : BackgroundService
 {
     private const int Batch = 500;
+    private const int Concurrency = 64;
     private readonly Counter _replayed = metrics.Counter("geo_survival_journal_replayed_total", "Journal entries the shard's owner acknowledged (then removed from the journal)");
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -52,58 +54,109 @@ internal sealed partial class JournalReplay(
         }
     }
 
-    /// <summary>Hands over what each shard's owner can take now; returns how many entries left the journal.</summary>
+    /// <summary>
+    /// Hands over what each shard's owner can take now; returns how many entries left the journal. A session's entries
+    /// go in the order they were acknowledged, each only after the one before it was taken; different sessions go at
+    /// once (up to <see cref="Concurrency"/>), as a NAS's own sessions do.
+    /// </summary>
     public async Task<int> ReplayAsync(CancellationToken cancellationToken)
     {
         var total = 0;
-        var blocked = new HashSet<(string, string)>();
-        var response = new byte[RadiusPacket.MaxLength];
+        // Whether each shard's owner can take its entries, judged once a round (a down owner gets one probe, not one per entry).
+        var ready = new Dictionary<(string, string), bool>();
+        var blocked = new ConcurrentDictionary<(string, string, string), bool>();
+        var probe = new List<SurvivalJournal.StoredEntry>(1);
         while (true)
         {
             var entries = await journal.OldestAsync(Batch, cancellationToken);
-            var done = new List<SurvivalJournal.StoredEntry>();
+            var taken = new List<SurvivalJournal.StoredEntry>();
             foreach (var entry in entries)
             {
                 var shard = (entry.Tenant, entry.Home);
-                if (blocked.Contains(shard))
+                if (!ready.TryGetValue(shard, out var isReady))
                 {
-                    // One shard's entries go in order: after one its owner did not take, none of the rest this round.
-                    continue;
+                    ready[shard] = isReady = await ReadyAsync(entry, probe, cancellationToken);
+                    if (isReady && probe.Count > 0)
+                    {
+                        // The owner took the entry it was probed with.
+                        await journal.RemoveAsync(probe, cancellationToken);
+                        _replayed.Add(1);
+                        total++;
+                        probe.Clear();
+                        continue;
+                    }
                 }
 
-                if (!Ready(entry) || !await HandOverAsync(entry, response, cancellationToken))
+                if (isReady)
                 {
-                    blocked.Add(shard);
-                    continue;
+                    taken.Add(entry);
                 }
-
-                done.Add(entry);
             }
+
+            var done = new ConcurrentBag<SurvivalJournal.StoredEntry>();
+            var sessions = taken.GroupBy(e => (e.Tenant, e.Home, e.AcctSessionId)).Where(g => !blocked.ContainsKey(g.Key));
+            await Parallel.ForEachAsync(sessions, new ParallelOptions { MaxDegreeOfParallelism = Concurrency, CancellationToken = cancellationToken }, async (session, token) =>
+            {
+                var response = new byte[RadiusPacket.MaxLength];
+                foreach (var entry in session)
+                {
+                    // An owner that stopped answering meanwhile (deemed down) is not sent the rest: asked again next round.
+                    if ((catalog.Shard(entry.Tenant, entry.Home) is null && catalog.OwnerOf(entry.Tenant, entry.Home) is { } owner && owners.IsDown(owner)) ||
+                        !await HandOverAsync(entry, response, token))
+                    {
+                        // The rest of this session waits for the next round, after this one.
+                        blocked[session.Key] = true;
+                        return;
+                    }
+
+                    done.Add(entry);
+                }
+            });
 
             await journal.RemoveAsync(done, cancellationToken);
             _replayed.Add(done.Count);
             total += done.Count;
-            if (done.Count > 0)
+            if (!done.IsEmpty)
             {
                 LogReplayed(logger, done.Count, journal.Depth);
             }
 
-            if (entries.Count < Batch || done.Count == 0)
+            if (entries.Count < Batch || done.IsEmpty)
             {
                 return total;
             }
         }
     }
 
-    /// <summary>Whether the entry's shard has an owner that can take it now: this region, or a region not deemed down (or due a probe).</summary>
-    private bool Ready(SurvivalJournal.StoredEntry entry)
+    /// <summary>
+    /// Whether the entry's shard has an owner that can take its entries now: this region, or a region not deemed down.
+    /// A region deemed down, and due a probe, is sent this entry alone first; when it takes it, the entry is left in
+    /// <paramref name="probe"/> to be removed, and the rest follow.
+    /// </summary>
+    private async Task<bool> ReadyAsync(SurvivalJournal.StoredEntry entry, List<SurvivalJournal.StoredEntry> probe, CancellationToken cancellationToken)
     {
         if (catalog.Shard(entry.Tenant, entry.Home) is not null)
         {
             return true;
         }
 
-        return catalog.OwnerOf(entry.Tenant, entry.Home) is { } owner && owners.ShouldForward(owner);
+        if (catalog.OwnerOf(entry.Tenant, entry.Home) is not { } owner)
+        {
+            return false;
+        }
+
+        if (!owners.IsDown(owner))
+        {
+            return true;
+        }
+
+        if (!owners.ShouldForward(owner) || !await HandOverAsync(entry, new byte[RadiusPacket.MaxLength], cancellationToken))
+        {
+            return false;
+        }
+
+        probe.Add(entry);
+        return true;
     }
 
     private async Task<bool> HandOverAsync(SurvivalJournal.StoredEntry entry, byte[] response, CancellationToken cancellationToken)

@@ -107,14 +107,15 @@ internal sealed partial class SurvivalJournal : IAsyncDisposable
     /// <summary>The oldest entries, in the order they were acknowledged.</summary>
     public async Task<IReadOnlyList<StoredEntry>> OldestAsync(int limit, CancellationToken cancellationToken)
     {
-        await using var command = _database.CreateCommand("SELECT id, tenant_id, home_region, nas_address, packet, received_at FROM survival_journal ORDER BY id LIMIT $1");
+        await using var command = _database.CreateCommand(
+            "SELECT id, tenant_id, home_region, acct_session_id, nas_address, packet, received_at FROM survival_journal ORDER BY id LIMIT $1");
         command.Parameters.Add(new() { Value = limit });
         var entries = new List<StoredEntry>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            entries.Add(new StoredEntry(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetFieldValue<IPAddress>(3), (byte[])reader[4],
-                reader.GetFieldValue<DateTimeOffset>(5)));
+            entries.Add(new StoredEntry(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetFieldValue<IPAddress>(4),
+                (byte[])reader[5], reader.GetFieldValue<DateTimeOffset>(6)));
         }
 
         return entries;
@@ -341,7 +342,7 @@ internal sealed partial class SurvivalJournal : IAsyncDisposable
     }
 
     /// <summary>An entry as stored.</summary>
-    public sealed record StoredEntry(long Id, string Tenant, string Home, IPAddress Nas, byte[] Packet, DateTimeOffset ReceivedAt);
+    public sealed record StoredEntry(long Id, string Tenant, string Home, string AcctSessionId, IPAddress Nas, byte[] Packet, DateTimeOffset ReceivedAt);
 
     private sealed record Entry(string Tenant, string Home, IPAddress Nas, string Username, string AcctSessionId, int StatusType, byte[] Packet);
 

@@ -210,6 +210,14 @@ public sealed partial class ShardReplicator
 
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// How long a cancelled stream is given to stop on its own before its connections are closed under it. Short: an
+    /// apply transaction cut there rolls back whole (the replica stays at a transaction boundary), and a promotion of the
+    /// shard waits for this stream's applier session to go. Npgsql's replication read was seen to ignore the cancellation
+    /// for the whole of a longer grace.
+    /// </summary>
+    private static readonly TimeSpan CancelGrace = TimeSpan.FromSeconds(2);
+
     /// <summary>While nothing is applied, what the stream heard of its source is recorded at most this often.</summary>
     internal static TimeSpan HeardInterval { get; } = TimeSpan.FromSeconds(1);
 
@@ -245,14 +253,14 @@ public sealed partial class ShardReplicator
         {
             // Bounded: a replication read that does not observe the cancellation must not hold the shutdown; disposing
             // the source below closes its connection under it.
-            await Task.WhenAll(reading, applying, polling).WaitAsync(StopGrace, CancellationToken.None);
+            await Task.WhenAll(reading, applying, polling).WaitAsync(CancelGrace, CancellationToken.None);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested || first.IsCompletedSuccessfully)
         {
         }
         catch (TimeoutException)
         {
-            LogStopSlow(_logger, _shard.Name, StopGrace.TotalSeconds);
+            LogStopSlow(_logger, _shard.Name, CancelGrace.TotalSeconds);
         }
 
         // Surfaces the failure that ended the stream (or says the source closed it).
