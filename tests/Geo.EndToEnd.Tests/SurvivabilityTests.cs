@@ -40,11 +40,15 @@ public sealed class SurvivabilityTests(TwoRegions stack, ITestOutputHelper log) 
             // Accounting at b is journaled, then acknowledged: a whole session, start to stop.
             var session = $"survive-{Guid.NewGuid():N}";
             Assert.Equal("ok", await Nas.AccountAsync(stack.RadiusAcct("b"), user, session, "Start", secret, NasAddress));
+            // Simultaneous-Use counts the session started here (in the journal, not yet at a): the plan allows one.
+            Assert.Equal("reject", await Nas.LoginAsync(stack.RadiusAuth("b"), user, password, secret, NasAddress));
             Assert.Equal("ok", await Nas.AccountAsync(stack.RadiusAcct("b"), user, session, "Interim-Update", secret, NasAddress,
                 "Acct-Input-Octets = 1000000\nAcct-Output-Octets = 2000000\nAcct-Session-Time = 60\n"));
             Assert.Equal("ok", await Nas.AccountAsync(stack.RadiusAcct("b"), user, session, "Stop", secret, NasAddress,
                 "Acct-Input-Octets = 3000000\nAcct-Output-Octets = 4000000\nAcct-Session-Time = 120\n"));
             Assert.Equal(3L, await Sql.ScalarAsync<long>(journal, "SELECT count(*) FROM survival_journal WHERE acct_session_id = $1", session));
+            // Stopped here, it no longer counts.
+            Assert.Equal("accept", await Nas.LoginAsync(stack.RadiusAuth("b"), user, password, secret, NasAddress));
             Assert.Equal(0L, await Sql.ScalarAsync<long>(shard, "SELECT count(*) FROM sessions WHERE acct_session_id = $1", session));
 
             // a comes back (no promotion): b hands the journal to it, in order; the session is closed there with its
