@@ -40,6 +40,23 @@ public sealed class TwoRegions : IAsyncLifetime
         return replica;
     }
 
+    /// <summary>The lines of region b's replicator log and of both regions' PostgreSQL logs that name <paramref name="text"/> (the last 40 of each), for a failure message.</summary>
+    public string LogLines(string text)
+    {
+        var files = new[] { Path.Combine(Layout.Replicator("b"), "service.log"), Path.Combine(Layout.RegionPostgres("a"), "postgres.log"), Path.Combine(Layout.RegionPostgres("b"), "postgres.log") };
+        var report = new System.Text.StringBuilder();
+        foreach (var file in files.Where(File.Exists))
+        {
+            report.Append("\n--- ").Append(file).Append('\n');
+            foreach (var line in File.ReadLines(file).Where(l => l.Contains(text, StringComparison.Ordinal)).TakeLast(40))
+            {
+                report.Append(line).Append('\n');
+            }
+        }
+
+        return report.ToString();
+    }
+
     /// <summary>A region's survivability journal database.</summary>
     public string JournalConnectionString(string region) => PostgresCluster.Open(Layout.RegionPostgres(region))!.ConnectionString("geo_journal");
 
