@@ -141,12 +141,13 @@ public sealed partial class ShardReplicator
         SetState(ShardState.Starting, null);
         if (_shard.ApplyTenantMigrations && _shard.Source == ReplicationSourceKind.PgOutput)
         {
-            await RequireMigratedSourceAsync(cancellationToken);
+            await BoundedAsync("checking the source's migrations", RequireMigratedSourceAsync, cancellationToken);
         }
 
         if (_shard.PrepareReplica && !_replicaPrepared)
         {
-            await ReplicaGuard.PrepareAsync(_shard.ReplicaConnectionString, _shard.ApplyTenantMigrations, _logger, cancellationToken);
+            await BoundedAsync("preparing the replica database",
+                token => ReplicaGuard.PrepareAsync(_shard.ReplicaConnectionString, _shard.ApplyTenantMigrations, _logger, token), cancellationToken);
             _replicaPrepared = true;
         }
 
@@ -173,6 +174,28 @@ public sealed partial class ShardReplicator
         SetState(ShardState.Streaming, null);
         LogStreaming(_logger, _shard.Name, source.Name, applier.Stored?.Token ?? "(start)");
         await StreamAsync(source, applier, cancellationToken);
+    }
+
+    /// <summary>How long a step before streaming may take before it counts as broken (then logged and retried).</summary>
+    private static readonly TimeSpan StartStepTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Runs a step before streaming with a deadline: a step that hangs (seen in end-to-end runs: a new shard's stream
+    /// silent for two minutes after its first attempt) is reported with its name and retried, instead of holding the
+    /// shard's replication without a word.
+    /// </summary>
+    private static async Task BoundedAsync(string step, Func<CancellationToken, Task> run, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(StartStepTimeout);
+        try
+        {
+            await run(deadline.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ReplicationException($"{step} did not complete within {StartStepTimeout.TotalSeconds:F0} s");
+        }
     }
 
     /// <summary>
