@@ -127,7 +127,7 @@ public sealed class PromotionRecoveryTests(TwoRegions stack, ITestOutputHelper l
     {
         var (code, output) = await stack.GeoctlAsync("tenant", "create", tenant, "--home", "a", "--standby-of", "a=b");
         // When it fails, what region b's replicator and both PostgreSQL servers said about the shard goes with it.
-        Assert.True(code == 0, code == 0 ? output : output + stack.LogLines(tenant));
+        Assert.True(code == 0, code == 0 ? output : output + await stack.DiagnoseAsync(tenant));
         using var atA = stack.RegionApi(tenant, "a");
         await Eventually.TrueAsync(async () =>
         {

@@ -40,17 +40,56 @@ public sealed class TwoRegions : IAsyncLifetime
         return replica;
     }
 
-    /// <summary>The lines of region b's replicator log and of both regions' PostgreSQL logs that name <paramref name="text"/> (the last 40 of each), for a failure message.</summary>
-    public string LogLines(string text)
+    /// <summary>
+    /// For a failure message about a shard of <paramref name="text"/> that did not replicate: whether region b's replicator
+    /// runs and the last lines of its log, the lines of it and of both regions' PostgreSQL logs that name the text, and what
+    /// region a's PostgreSQL is doing (its sessions and replication slots), since a logical slot's creation waits for every
+    /// transaction running on the server.
+    /// </summary>
+    public async Task<string> DiagnoseAsync(string text)
     {
-        var files = new[] { Path.Combine(Layout.Replicator("b"), "service.log"), Path.Combine(Layout.RegionPostgres("a"), "postgres.log"), Path.Combine(Layout.RegionPostgres("b"), "postgres.log") };
         var report = new System.Text.StringBuilder();
+        var replicator = ServiceProcess.Open(Layout.Replicator("b"));
+        report.Append("\n--- region b's replicator: ").Append(replicator.IsRunning ? $"running (pid {replicator.Pid})" : "NOT running").Append(", last lines:\n");
+        foreach (var line in File.Exists(replicator.LogFile) ? File.ReadLines(replicator.LogFile).TakeLast(30) : [])
+        {
+            report.Append(line).Append('\n');
+        }
+
+        var files = new[] { replicator.LogFile, Path.Combine(Layout.RegionPostgres("a"), "postgres.log"), Path.Combine(Layout.RegionPostgres("b"), "postgres.log") };
         foreach (var file in files.Where(File.Exists))
         {
-            report.Append("\n--- ").Append(file).Append('\n');
+            report.Append("\n--- ").Append(file).Append(" (lines naming ").Append(text).Append(")\n");
             foreach (var line in File.ReadLines(file).Where(l => l.Contains(text, StringComparison.Ordinal)).TakeLast(40))
             {
                 report.Append(line).Append('\n');
+            }
+        }
+
+        var a = PostgresCluster.Open(Layout.RegionPostgres("a"))!.ConnectionString("postgres");
+        foreach (var (title, sql) in new[]
+        {
+            ("sessions of region a's PostgreSQL", """
+                SELECT concat_ws(' | ', pid, datname, application_name, backend_type, state, wait_event_type || ':' || wait_event,
+                    'xact ' || (now() - xact_start)::text, 'xid ' || backend_xid, left(query, 120))
+                FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type IN ('client backend', 'walsender')
+                """),
+            ("replication slots of region a's PostgreSQL", """
+                SELECT concat_ws(' | ', slot_name, database, active, active_pid, restart_lsn, confirmed_flush_lsn) FROM pg_replication_slots
+                """),
+        })
+        {
+            report.Append("\n--- ").Append(title).Append('\n');
+            try
+            {
+                foreach (var row in await Sql.QueryAsync<string>(a, sql))
+                {
+                    report.Append(row).Append('\n');
+                }
+            }
+            catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
+            {
+                report.Append("(could not be read: ").Append(ex.Message).Append(")\n");
             }
         }
 
