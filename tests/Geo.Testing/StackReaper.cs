@@ -11,8 +11,10 @@ public static class StackReaper
     public static Reaper Start(string root)
     {
         var quoted = Shell.Quote(root);
+        // Only a process that is the one its pid file was written for: a stopped or killed service's pid may name a
+        // process of another stack by now (pids wrap at pid_max).
         return Reaper.Start(
-            $"find {quoted} \\( -name service.pid -o -name postmaster.pid -o -name redis.pid \\) " +
-            $"-exec sh -c 'p=\"$(head -n 1 \"$1\")\"; kill -9 -- -\"$p\" 2>/dev/null; kill -9 \"$p\" 2>/dev/null' _ {{}} \\; 2>/dev/null; rm -rf {quoted}");
+            $"{Processes.PidFileFunctionsScript} find {quoted} \\( -name service.pid -o -name postmaster.pid -o -name redis.pid \\) 2>/dev/null " +
+            $"| while IFS= read -r f; do geo_reap \"$f\"; done; rm -rf {quoted}");
     }
 }

@@ -30,11 +30,11 @@ public sealed class PostgresCluster
     /// <summary>The server log.</summary>
     public string LogFile => Path.Combine(Directory, "postgres.log");
 
-    /// <summary>The postmaster's pid, while it runs.</summary>
-    public int? ServerPid => Processes.ReadPidFile(Path.Combine(DataDirectory, "postmaster.pid"));
+    /// <summary>The postmaster's pid, while it runs (never a pid its file names that a later process reused).</summary>
+    public int? ServerPid => Processes.LivePidFromFile(Path.Combine(DataDirectory, "postmaster.pid"));
 
     /// <summary>True when the postmaster is alive.</summary>
-    public bool IsRunning => ServerPid is { } pid && Processes.IsAlive(pid);
+    public bool IsRunning => ServerPid is not null;
 
     /// <summary>
     /// The pgpass file with the superuser's password (owner-only), when the cluster requires one; it exists only then.
@@ -129,6 +129,7 @@ public sealed class PostgresCluster
 
     /// <summary>A shell script that stops this cluster at once and removes its folder, for a <see cref="Reaper"/>.</summary>
     public string DestroyScript() =>
+        $"{Processes.PidFileFunctionsScript} geo_owns {Shell.Quote(Path.Combine(DataDirectory, "postmaster.pid"))} && " +
         $"{PostgresTools.ShellCommand("pg_ctl", ["-D", DataDirectory, "-m", "immediate", "-w", "stop"])} >/dev/null 2>&1; rm -rf {Shell.Quote(Directory)}";
 
     private async Task InitializeAsync(PostgresClusterOptions options, CancellationToken cancellationToken)

@@ -37,11 +37,11 @@ public sealed class RedisServer
     /// <summary>The server log.</summary>
     public string LogFile => Path.Combine(Directory, "redis.log");
 
-    /// <summary>The server's pid, while it runs.</summary>
-    public int? Pid => Processes.ReadPidFile(PidFile);
+    /// <summary>The server's pid, while it runs (never a pid its file names that a later process reused).</summary>
+    public int? Pid => Processes.LivePidFromFile(PidFile);
 
     /// <summary>True when the server process is alive.</summary>
-    public bool IsRunning => Pid is { } pid && Processes.IsAlive(pid);
+    public bool IsRunning => Pid is not null;
 
     private string PidFile => Path.Combine(Directory, "redis.pid");
 
@@ -98,7 +98,7 @@ public sealed class RedisServer
     /// <summary>Stops the server (SIGTERM: it flushes the append-only file) and waits for it to exit.</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
-        if (Pid is not { } pid || !Processes.IsAlive(pid))
+        if (Pid is not { } pid)
         {
             return;
         }
@@ -112,7 +112,7 @@ public sealed class RedisServer
 
     /// <summary>A shell script that kills this server and removes its folder, for a <see cref="Reaper"/>.</summary>
     public string DestroyScript() =>
-        $"[ -f {Shell.Quote(PidFile)} ] && kill -9 \"$(cat {Shell.Quote(PidFile)})\" 2>/dev/null; rm -rf {Shell.Quote(Directory)}";
+        $"{Processes.PidFileFunctionsScript} geo_reap {Shell.Quote(PidFile)}; rm -rf {Shell.Quote(Directory)}";
 
     /// <summary>True when the server answers PING within the timeout.</summary>
     public async Task<bool> WaitUntilReadyAsync(TimeSpan timeout, CancellationToken cancellationToken = default)

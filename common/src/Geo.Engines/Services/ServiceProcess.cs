@@ -16,9 +16,10 @@ public sealed class ServiceProcess
 
     public string LogFile => Path.Combine(Directory, "service.log");
 
-    public int? Pid => Processes.ReadPidFile(PidFile);
+    /// <summary>The service's pid while it runs (never a pid its file names that a later process reused).</summary>
+    public int? Pid => Processes.LivePidFromFile(PidFile);
 
-    public bool IsRunning => Pid is { } pid && Processes.IsAlive(pid);
+    public bool IsRunning => Pid is not null;
 
     private string PidFile => Path.Combine(Directory, "service.pid");
 
@@ -71,7 +72,7 @@ public sealed class ServiceProcess
     /// <summary>SIGTERM to the whole process group (graceful: in-flight work is finished), SIGKILL after the grace period.</summary>
     public async Task StopAsync(TimeSpan grace, CancellationToken cancellationToken = default)
     {
-        if (Pid is not { } pid || !Processes.IsAlive(pid))
+        if (Pid is not { } pid)
         {
             return;
         }
