@@ -151,29 +151,74 @@ public sealed partial class ShardReplicator
             _replicaPrepared = true;
         }
 
-        await using var applier = await ReplicaApplier.OpenAsync(_shard.ReplicaConnectionString, SourceName, _logger, cancellationToken);
-        await using var source = CreateSource();
-        lock (_gate)
+        var applier = await ReplicaApplier.OpenAsync(_shard.ReplicaConnectionString, SourceName, _logger, cancellationToken);
+        IChangeSource? source = null;
+        Task? unfinished = null;
+        try
         {
-            _position = applier.Stored?.Token;
-            _lastAppliedCommit ??= applier.Stored?.SourceCommitAt;
-            _pendingCommits.Clear();
-        }
-
-        var snapshot = await source.OpenAsync(applier.Stored?.Token, cancellationToken);
-        if (snapshot is not null)
-        {
-            SetState(ShardState.Syncing, null);
-            await InitialSync.RunAsync(snapshot, applier, _logger, cancellationToken);
+            source = CreateSource();
             lock (_gate)
             {
-                _position = snapshot.Position.Token;
+                _position = applier.Stored?.Token;
+                _lastAppliedCommit ??= applier.Stored?.SourceCommitAt;
+                _pendingCommits.Clear();
+            }
+
+            var snapshot = await source.OpenAsync(applier.Stored?.Token, cancellationToken);
+            if (snapshot is not null)
+            {
+                SetState(ShardState.Syncing, null);
+                await InitialSync.RunAsync(snapshot, applier, _logger, cancellationToken);
+                lock (_gate)
+                {
+                    _position = snapshot.Position.Token;
+                }
+            }
+
+            SetState(ShardState.Streaming, null);
+            LogStreaming(_logger, _shard.Name, source.Name, applier.Stored?.Token ?? "(start)");
+            await StreamAsync(source, applier, work => unfinished = work, cancellationToken);
+        }
+        finally
+        {
+            if (unfinished is null)
+            {
+                await applier.DisposeAsync();
+                if (source is not null)
+                {
+                    await source.DisposeAsync();
+                }
+            }
+            else
+            {
+                // A connection is never closed under an operation still running on it: Npgsql's replication read,
+                // disposed mid-read, completes its iterator twice, and that exception, thrown on a socket thread, ends
+                // the process. They are closed once the stream's tasks are done; the stream itself is over.
+                _ = DisposeWhenDoneAsync(unfinished, applier, source!);
             }
         }
+    }
 
-        SetState(ShardState.Streaming, null);
-        LogStreaming(_logger, _shard.Name, source.Name, applier.Stored?.Token ?? "(start)");
-        await StreamAsync(source, applier, cancellationToken);
+    private async Task DisposeWhenDoneAsync(Task unfinished, ReplicaApplier applier, IChangeSource source)
+    {
+        try
+        {
+            await unfinished;
+        }
+        catch (Exception ex)
+        {
+            LogStreamBrokeWhileStopping(_logger, _shard.Name, ex.Message);
+        }
+
+        try
+        {
+            await applier.DisposeAsync();
+            await source.DisposeAsync();
+        }
+        catch (Exception ex)
+        {
+            LogStreamBrokeWhileStopping(_logger, _shard.Name, ex.Message);
+        }
     }
 
     /// <summary>How long a step before streaming may take before it counts as broken (then logged and retried).</summary>
@@ -244,7 +289,7 @@ public sealed partial class ShardReplicator
     /// <summary>While nothing is applied, what the stream heard of its source is recorded at most this often.</summary>
     internal static TimeSpan HeardInterval { get; } = TimeSpan.FromSeconds(1);
 
-    private async Task StreamAsync(IChangeSource source, ReplicaApplier applier, CancellationToken cancellationToken)
+    private async Task StreamAsync(IChangeSource source, ReplicaApplier applier, Action<Task> leftRunning, CancellationToken cancellationToken)
     {
         var queue = Channel.CreateBounded<ChangeTransaction>(new BoundedChannelOptions(_settings.QueueTransactions)
         {
@@ -272,18 +317,26 @@ public sealed partial class ShardReplicator
         }
 
         await stop.CancelAsync();
+        var all = Task.WhenAll(reading, applying, polling);
         try
         {
-            // Bounded: a replication read that does not observe the cancellation must not hold the shutdown; disposing
-            // the source below closes its connection under it.
-            await Task.WhenAll(reading, applying, polling).WaitAsync(CancelGrace, CancellationToken.None);
+            // Bounded: a replication read that does not observe the cancellation must not hold the shutdown (nor a
+            // promotion, which waits for this stream's applier session to go).
+            await all.WaitAsync(CancelGrace, CancellationToken.None);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested || first.IsCompletedSuccessfully)
         {
         }
         catch (TimeoutException)
         {
+            // The source's server ends the replication session (the read then fails on its own); the connections are
+            // closed once every task of the stream is done.
             LogStopSlow(_logger, _shard.Name, CancelGrace.TotalSeconds);
+            leftRunning(all);
+            if (source is PgOutputSource pgoutput)
+            {
+                await pgoutput.EndServerSessionAsync(_logger);
+            }
         }
 
         // Surfaces the failure that ended the stream (or says the source closed it).
@@ -476,7 +529,7 @@ public sealed partial class ShardReplicator
     [LoggerMessage(EventId = 4302, Level = LogLevel.Error, Message = "Shard {Shard}: the stream broke; retrying in {BackoffMs} ms")]
     private static partial void LogStreamBroke(ILogger logger, string shard, double backoffMs, Exception exception);
 
-    [LoggerMessage(EventId = 4090, Level = LogLevel.Warning, Message = "Shard {Shard}: the stream did not stop within {Seconds} s of being cancelled; closing its connection")]
+    [LoggerMessage(EventId = 4090, Level = LogLevel.Warning, Message = "Shard {Shard}: the stream did not stop within {Seconds} s of being cancelled; ending its session on the source")]
     private static partial void LogStopSlow(ILogger logger, string shard, double seconds);
 
     [LoggerMessage(EventId = 4091, Level = LogLevel.Warning, Message = "Shard {Shard}: the source stream ended and the transactions it had sent were not all applied within {Seconds} s; stopping")]

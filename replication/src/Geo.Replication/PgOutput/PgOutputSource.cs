@@ -286,6 +286,26 @@ internal sealed partial class PgOutputSource : IChangeSource, IHeardSource
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Asks the source's server to end this stream's replication session (a stopping stream whose read ignored the
+    /// cancellation): the read then fails through Npgsql's own path. Best effort, bounded: an unreachable source ends the
+    /// read by itself within the receiver timeout.
+    /// </summary>
+    internal async Task EndServerSessionAsync(ILogger logger)
+    {
+        using var timeout = new CancellationTokenSource(EndSessionTimeout);
+        try
+        {
+            await ReplicationSlots.EndSessionAsync(_connectionString, _slotName, timeout.Token);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or OperationCanceledException or TimeoutException)
+        {
+            LogEndSessionFailed(logger, _slotName, ex.Message);
+        }
+    }
+
+    private static readonly TimeSpan EndSessionTimeout = TimeSpan.FromSeconds(3);
+
     public async ValueTask DisposeAsync()
     {
         if (_connection is not null)
@@ -410,6 +430,9 @@ internal sealed partial class PgOutputSource : IChangeSource, IHeardSource
 
     [GeneratedRegex("^[0-9A-F]+-[0-9A-F]+-[0-9]+$", RegexOptions.CultureInvariant)]
     private static partial Regex SnapshotNamePattern();
+
+    [LoggerMessage(EventId = 4009, Level = LogLevel.Warning, Message = "Slot {Slot}: could not ask the source to end the stopping stream's session ({Reason}); its read ends at the receiver timeout")]
+    private static partial void LogEndSessionFailed(ILogger logger, string slot, string reason);
 
     [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Slot {Slot}: resuming after {Position}")]
     private static partial void LogResuming(ILogger logger, string slot, string position);

@@ -89,6 +89,22 @@ public static class ReplicationSlots
         return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
+    /// <summary>Ends the walsender that holds the slot, if any (its client's replication read then fails); the slot stays.</summary>
+    public static async Task EndSessionAsync(string sourceConnectionString, string slot, CancellationToken cancellationToken = default)
+    {
+        await using var connection = new NpgsqlConnection(sourceConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await TerminateWalSenderAsync(connection, slot, cancellationToken);
+    }
+
+    private static async Task TerminateWalSenderAsync(NpgsqlConnection connection, string slot, CancellationToken cancellationToken)
+    {
+        await using var terminate = new NpgsqlCommand(
+            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = @slot AND active_pid IS NOT NULL", connection);
+        terminate.Parameters.AddWithValue("slot", slot);
+        await terminate.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     /// <summary>
     /// Drops the slot (ending the walsender that holds it, if any) and, when <paramref name="publication"/> is given,
     /// the publication. For a retired shard, and for a replica that must be seeded again. Missing objects are fine.
@@ -99,10 +115,7 @@ public static class ReplicationSlots
         await connection.OpenAsync(cancellationToken);
         for (var attempt = 1; ; attempt++)
         {
-            await using var terminate = new NpgsqlCommand(
-                "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = @slot AND active_pid IS NOT NULL", connection);
-            terminate.Parameters.AddWithValue("slot", slot);
-            await terminate.ExecuteNonQueryAsync(cancellationToken);
+            await TerminateWalSenderAsync(connection, slot, cancellationToken);
             try
             {
                 await using var drop = new NpgsqlCommand(
