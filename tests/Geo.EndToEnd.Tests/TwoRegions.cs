@@ -14,7 +14,7 @@ namespace Geo.EndToEnd.Tests;
 /// The local stack exactly as <c>geoctl up</c> runs it — PostgreSQL, Redis and a geo-region process per region,
 /// the directory and a geo-router process — in a temp folder, torn down by a reaper whatever happens.
 /// </summary>
-public sealed class TwoRegions : IAsyncLifetime
+public class TwoRegions : IAsyncLifetime
 {
     private Reaper? _reaper;
 
@@ -127,7 +127,16 @@ public sealed class TwoRegions : IAsyncLifetime
         return client;
     }
 
+    /// <summary>Automatic failover in the replicators (<c>geoctl up --auto-promote-after</c>); off unless a derived stack says.</summary>
+    internal virtual TimeSpan? AutoPromoteAfter => null;
+
     internal ServiceProcess RegionNode(string region) => ServiceProcess.Open(Layout.RegionNode(region));
+
+    internal ServiceProcess Replicator(string region) => ServiceProcess.Open(Layout.Replicator(region));
+
+    /// <summary>A region's servers by region, as the services are configured with them (<c>Directory:Servers</c>).</summary>
+    public IReadOnlyDictionary<string, string> Servers =>
+        State.Regions.ToDictionary(r => r.Id, r => PostgresCluster.Open(Layout.RegionPostgres(r.Id))!.ConnectionString(), StringComparer.Ordinal);
 
     /// <summary>Stops a region's geo-replicator (<see cref="UpAsync"/> starts it again).</summary>
     public Task StopReplicatorAsync(string region) => ServiceProcess.Open(Layout.Replicator(region)).StopAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
@@ -135,7 +144,7 @@ public sealed class TwoRegions : IAsyncLifetime
     /// <summary>Runs <c>geoctl up</c> again: starts whatever is stopped, touches nothing that runs.</summary>
     public async Task UpAsync()
     {
-        await new LocalStackRunner(Layout, new Reporter(TextWriter.Null)).UpAsync(new UpOptions(["a", "b"], 30), CancellationToken.None);
+        await new LocalStackRunner(Layout, new Reporter(TextWriter.Null)).UpAsync(new UpOptions(["a", "b"], 30) { AutoPromoteAfter = AutoPromoteAfter }, CancellationToken.None);
         State = (await StackState.LoadAsync(Layout, CancellationToken.None))!;
     }
 

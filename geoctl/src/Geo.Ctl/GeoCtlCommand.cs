@@ -28,9 +28,23 @@ public static class GeoCtlCommand
 
         var regions = new Option<string>("--regions") { Description = "Comma-separated region ids of a new stack", DefaultValueFactory = _ => "a,b" };
         var subscribers = new Option<int>("--subscribers") { Description = "Demo subscribers per shard of a new stack", DefaultValueFactory = _ => 10_000 };
-        var up = new Command("up", "Start the local stack (creating, migrating and seeding it when needed)") { regions, subscribers };
+        var autoPromote = new Option<int?>("--auto-promote-after")
+        {
+            Description = "Automatic failover: the replicators this run starts promote a shard once its owner's lease has been expired this many seconds (default: off)",
+        };
+        autoPromote.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is <= 0)
+            {
+                result.AddError("--auto-promote-after must be a positive number of seconds");
+            }
+        });
+        var up = new Command("up", "Start the local stack (creating, migrating and seeding it when needed)") { regions, subscribers, autoPromote };
         up.SetAction((result, ct) => Run(result, stateDir, output, error, (runner) =>
-            runner.UpAsync(new UpOptions(result.GetValue(regions)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), result.GetValue(subscribers)), ct)));
+            runner.UpAsync(new UpOptions(result.GetValue(regions)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), result.GetValue(subscribers))
+            {
+                AutoPromoteAfter = result.GetValue(autoPromote) is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
+            }, ct)));
 
         var purge = new Option<bool>("--purge") { Description = "Also delete all data of the local stack" };
         var down = new Command("down", "Stop everything the local stack runs") { purge };

@@ -1,3 +1,4 @@
+using Geo.Provisioning.Recovery;
 using Geo.Replication.Hosting;
 using Geo.Replication.Kafka;
 
@@ -11,5 +12,6 @@ if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLET
 }
 
 // geo-replicator: keeps the replica of every shard this region stands by for current. See ReplicatorServer.
-await using var server = ReplicatorServer.Create(args, services: services => services.AddKafkaSource());
+// With section Dr configured, it also promotes those shards automatically when their owner is lost (AutoPromoter).
+await using var server = ReplicatorServer.Create(args, services: services => services.AddKafkaSource().AddAutoPromotion());
 await server.RunAsync();

@@ -19,6 +19,12 @@ internal sealed record UpOptions(IReadOnlyList<string> Regions, int SubscribersP
 {
     /// <summary>False starts only the engines and data (tests run the services in-process).</summary>
     public bool StartServices { get; init; } = true;
+
+    /// <summary>
+    /// When set, the replicators this run starts promote a shard automatically once its owner's lease has been expired
+    /// this long (<c>Dr:AutoPromote</c>); null leaves automatic failover off.
+    /// </summary>
+    public TimeSpan? AutoPromoteAfter { get; init; }
 }
 
 /// <summary>
@@ -152,7 +158,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         if (state.Regions.Count > 1)
         {
             await Task.WhenAll(state.Regions.Select(region => reporter.StepAsync($"region {region.Id} replicator (geo-replicator)",
-                () => StartReplicatorAsync(region, directory, clusters, cancellationToken),
+                () => StartReplicatorAsync(region, directory, clusters, options.AutoPromoteAfter, cancellationToken),
                 replicator => $"replicas of the shards it stands by for (from the directory), health 127.0.0.1:{region.ReplicatorPort}, metrics http://127.0.0.1:{region.ReplicatorManagementPort}/metrics, pid {replicator}")));
         }
 
@@ -168,7 +174,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
     /// One geo-replicator per region keeps the region's replicas current (pgoutput). It follows the directory: every
     /// shard whose standby is this region is streamed, including tenants created later with 'geoctl tenant create'.
     /// </summary>
-    private async Task<ServiceProcess> StartReplicatorAsync(RegionState region, string directory, Dictionary<string, PostgresCluster> clusters, CancellationToken cancellationToken)
+    private async Task<ServiceProcess> StartReplicatorAsync(RegionState region, string directory, Dictionary<string, PostgresCluster> clusters, TimeSpan? autoPromoteAfter, CancellationToken cancellationToken)
     {
         var url = $"http://127.0.0.1:{region.ReplicatorPort.ToString(CultureInfo.InvariantCulture)}";
         var arguments = new List<string>
@@ -179,6 +185,12 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             $"--Replication:Directory:ConnectionString={directory}",
         };
         arguments.AddRange(clusters.Select(c => $"--Replication:Directory:Servers:{c.Key}={c.Value.ConnectionString()}"));
+        if (autoPromoteAfter is { } after)
+        {
+            arguments.Add("--Dr:AutoPromote=true");
+            arguments.Add($"--Dr:AutoPromoteAfter={after.ToString("c", CultureInfo.InvariantCulture)}");
+        }
+
         var replicator = await ServiceProcess.StartAsync(layout.Replicator(region.Id), GeoProgram.Replicator.Locate(), arguments, cancellationToken);
         await replicator.WaitUntilReadyAsync(ct => IsReadyAsync(new Uri($"{url}/health/ready"), ct), TimeSpan.FromSeconds(120), cancellationToken);
         return replicator;

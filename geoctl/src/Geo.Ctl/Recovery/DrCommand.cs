@@ -7,6 +7,7 @@ using Geo.Directory;
 using Geo.Directory.Shards;
 using Geo.Engines;
 using Geo.Provisioning;
+using Geo.Provisioning.Recovery;
 using Geo.Replication.Promotion;
 using Npgsql;
 

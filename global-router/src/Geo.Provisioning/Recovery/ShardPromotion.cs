@@ -4,14 +4,15 @@ using System.Text.Json;
 using Geo.Directory;
 using Geo.Directory.Recovery;
 using Geo.Directory.Shards;
+using Geo.Replication;
 using Geo.Replication.Promotion;
 using Geo.Schema;
 using Npgsql;
 
-namespace Geo.Ctl.Recovery;
+namespace Geo.Provisioning.Recovery;
 
 /// <summary>How a promotion ended; the command's exit code.</summary>
-internal enum PromotionOutcome
+public enum PromotionOutcome
 {
     /// <summary>The standby owns the shard now (or did already).</summary>
     Done = 0,
@@ -28,16 +29,21 @@ internal enum PromotionOutcome
 /// <param name="To">The region to make its owner: its standby.</param>
 /// <param name="Force">Skip the standby's readiness checks (never the wait for the old owner's lease).</param>
 /// <param name="Operator">Who runs it, for the DR log.</param>
-internal sealed record PromotionRequest(ShardKey Shard, string To, bool Force, string? Operator);
+public sealed record PromotionRequest(ShardKey Shard, string To, bool Force, string? Operator);
 
 /// <summary>
-/// Unplanned failover of one shard to its standby region (<c>geoctl dr promote</c>): every step is printed with its
+/// Unplanned failover of one shard to its standby region (<c>geoctl dr promote</c>, and the standby region's replicator when
+/// automatic failover is on): every step is printed with its
 /// timing and recorded in the directory's DR log. Two owners are impossible by construction: the shard leaves the
 /// routable states first (compare-and-set on its epoch), the old owner's lease is waited out (its nodes stop
 /// acknowledging before it ends, and cannot renew it once the shard is promoting), and only then is the replica made
 /// writable at a higher epoch. Every step can be run again: a promotion killed at any point is finished by the next run.
 /// </summary>
-internal sealed class ShardPromotion(IDirectoryStore directory, PlatformDatabases databases, Reporter reporter)
+/// <param name="directory">The directory: the shard, its leases and the DR log.</param>
+/// <param name="databases">Where each region's databases are.</param>
+/// <param name="reporter">Where the steps are reported.</param>
+/// <param name="driver">Who drives it, the first part of its driver lease's holder (<c>geoctl</c>, <c>geo-replicator@b</c>).</param>
+public sealed class ShardPromotion(IDirectoryStore directory, PlatformDatabases databases, IProvisioningProgress reporter, string driver = "geoctl")
 {
     private const string Operation = DrOperations.Promote;
 
@@ -79,7 +85,7 @@ internal sealed class ShardPromotion(IDirectoryStore directory, PlatformDatabase
             return await RefuseAsync(key, "check", $"{key} is {ShardStates.ToText(shard.State)}; only an active shard (or one whose promotion was interrupted) can be promoted", cancellationToken);
         }
 
-        var holder = $"geoctl:{Environment.MachineName}:{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}:{Guid.NewGuid():N}";
+        var holder = $"{driver}:{Environment.MachineName}:{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}:{Guid.NewGuid():N}";
         var lease = await directory.TryAcquireLeaseAsync(key, holder, DriverLeaseTtl, cancellationToken);
         if (!lease.Succeeded)
         {
@@ -297,7 +303,7 @@ internal sealed class ShardPromotion(IDirectoryStore directory, PlatformDatabase
             await RecordAsync(key, step, DrOutcomes.Refused, ex.Message, null, null, (_clock.Elapsed - started).TotalMilliseconds);
             throw;
         }
-        catch (Exception ex) when (ex is PromotionFailedException or NpgsqlException or DirectoryStoreException or IOException or TimeoutException)
+        catch (Exception ex) when (ex is PromotionFailedException or ReplicationException or NpgsqlException or DirectoryStoreException or IOException or TimeoutException)
         {
             await RecordAsync(key, step, DrOutcomes.Failed, ex.Message, null, null, (_clock.Elapsed - started).TotalMilliseconds);
             throw new PromotionFailedException($"step '{step}' failed: {ex.Message}. Nothing after it was done; fix the cause and run the same command again to resume", ex);
@@ -327,7 +333,7 @@ internal sealed class ShardPromotion(IDirectoryStore directory, PlatformDatabase
     }
 
     /// <summary>The RPO estimate as an operator reads it.</summary>
-    internal static string Describe(RpoEstimate estimate, ReplicaPosition? position)
+    public static string Describe(RpoEstimate estimate, ReplicaPosition? position)
     {
         if (!estimate.Known)
         {
@@ -353,7 +359,7 @@ internal sealed class ShardPromotion(IDirectoryStore directory, PlatformDatabase
 }
 
 /// <summary>A precondition of the promotion does not hold; nothing was changed by the step that found it.</summary>
-internal sealed class PromotionRefusedException(string message) : Exception(message);
+public sealed class PromotionRefusedException(string message) : Exception(message);
 
 /// <summary>A step of the promotion failed; running the command again resumes from it.</summary>
-internal sealed class PromotionFailedException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class PromotionFailedException(string message, Exception? inner = null) : Exception(message, inner);
