@@ -72,7 +72,6 @@ public sealed class AutoPromoteTests(AutoPromoteRegions stack, ITestOutputHelper
             Assert.Equal(((string?)null, shard.Epoch + 2), (promoted.StandbyRegion, promoted.Epoch));
         }
 
-        await second.StopAsync(CancellationToken.None);
         foreach (var key in before.Keys)
         {
             // The directory names b the owner at step 6; the promotion records "done" once b's nodes serve it (step 7).
@@ -94,6 +93,15 @@ public sealed class AutoPromoteTests(AutoPromoteRegions stack, ITestOutputHelper
         }, TimeSpan.FromSeconds(30), "a subscriber of acme@a logs in at b");
         log.WriteLine($"logins at b after the promotion: {string.Join(", ", answers)}; accepted {lost.Elapsed.TotalSeconds:F1} s after region a was lost");
         Assert.DoesNotContain("reject", answers);
+
+        // The second decider stops only now: one stopped mid-promotion would leave its last step unrecorded.
+        await second.StopAsync(CancellationToken.None);
+
+        // Billing holds in the promoted shards, read where they are owned now (region a is still down).
+        var (code, ledger) = await stack.GeoctlAsync("check-ledger");
+        log.WriteLine(ledger);
+        Assert.True(code == 0, ledger);
+        Assert.Contains("geo_acme_a (in region b): every balance equals its ledger", ledger, StringComparison.Ordinal);
     }
 }
 

@@ -509,14 +509,21 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         {
             try
             {
+                if (database == DirectoryDatabase)
+                {
+                    // The map through the directory client, as every service reads it.
+                    await using var directory = new PostgresDirectoryStore(cluster.ConnectionString(database));
+                    details.Add($"{(await directory.LoadAsync(cancellationToken)).Shards.Count} shards");
+                    continue;
+                }
+
                 await using var connection = new NpgsqlConnection(cluster.ConnectionString(database));
                 await connection.OpenAsync(cancellationToken);
-                var sql = database == DirectoryDatabase ? "SELECT count(*) FROM shards" : "SELECT count(*) FROM subscribers";
-                await using var command = new NpgsqlCommand(sql, connection);
+                await using var command = new NpgsqlCommand("SELECT count(*) FROM subscribers", connection);
                 var count = (long)(await command.ExecuteScalarAsync(cancellationToken))!;
-                details.Add(database == DirectoryDatabase ? $"{count} shards" : $"{database}: {count} subscribers");
+                details.Add($"{database}: {count} subscribers");
             }
-            catch (NpgsqlException ex)
+            catch (Exception ex) when (ex is NpgsqlException or DirectoryStoreException)
             {
                 details.Add($"{database}: {ex.Message}");
                 reporter.Line($"{name,-26} {"failing",-10} 127.0.0.1:{cluster.Port,-8} {string.Join("; ", details)}");
