@@ -85,6 +85,7 @@ internal static class FailoverScenario
         await Task.WhenAll(logins);
         var promoted = promoting is null ? ((int Code, TimeSpan Took)?)null : await promoting;
         local.Flush();
+        var stale = nas.StaleAnswers;
         await nas.DisposeAsync();
         output.WriteLine($"  before the kill: {before.Summary()}");
         output.WriteLine($"  after the kill:  {after.Summary()}");
@@ -92,6 +93,7 @@ internal static class FailoverScenario
             ? "  first Access-Accept through the backup after the kill: none"
             : string.Create(CultureInfo.InvariantCulture, $"  first Access-Accept through the backup after the kill: {(firstBackupAccept - killedAt) / (double)Stopwatch.Frequency:F2} s"));
         output.WriteLine($"  login latency after the kill (release to Accounting-Response, failover included): {latency.Summary()}");
+        output.WriteLine($"  late answers to requests already given up on (identifier reused; dropped by their Response Authenticator, as a NAS does): {stale:N0}");
         if (promoted is { } done)
         {
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -178,6 +180,8 @@ internal static class FailoverScenario
 
         public IPAddress Address => primary.NasAddress;
 
+        public long StaleAnswers => _auth.Concat(_acct).Sum(c => c.StaleAnswers);
+
         /// <summary>Sends to the primary (unless deemed dead), then to the backup; the answer, and whether the backup gave it.</summary>
         public async Task<(byte[]? Answer, bool ViaBackup)> SendAsync(bool auth, Func<byte[], byte, byte[], int> build)
         {
@@ -188,7 +192,7 @@ internal static class FailoverScenario
                 var buffer = new byte[4096];
                 var id = await clients[server].RentIdentifierAsync(CancellationToken.None);
                 var length = build(buffer, id, primary.Secret);
-                var (answer, _) = await clients[server].ExchangeWithRetriesAsync(id, buffer.AsMemory(0, length), Timeout, Tries);
+                var (answer, _) = await clients[server].ExchangeWithRetriesAsync(id, buffer.AsMemory(0, length), Timeout, Tries, primary.Secret);
                 if (answer is not null)
                 {
                     return (answer, server == 1);

@@ -17,7 +17,11 @@ internal static class RadiusBenchmark
 {
     public static Command Create()
     {
-        var stack = new Option<string>("--stack") { Description = "State folder of a local stack (geoctl up); ports, NAS secret and credentials are read from it", DefaultValueFactory = _ => ".geo" };
+        var stack = new Option<string>("--stack")
+        {
+            Description = "State folder of a local stack (geoctl up); ports, NAS secret and credentials are read from it (default: $GEO_STATE_DIR, else ./.geo)",
+            DefaultValueFactory = _ => Environment.GetEnvironmentVariable("GEO_STATE_DIR") is { Length: > 0 } dir ? dir : ".geo",
+        };
         var region = new Option<string>("--region") { Description = "Region of the local stack to load", DefaultValueFactory = _ => "a" };
         var via = new Option<string?>("--via")
         {
@@ -67,6 +71,20 @@ internal static class RadiusBenchmark
         };
         command.SetAction(async (result, cancellationToken) =>
         {
+            try
+            {
+                return await RunCommandAsync(result, cancellationToken);
+            }
+            catch (ArgumentException ex)
+            {
+                await Console.Error.WriteLineAsync($"geo-load radius: {ex.Message}");
+                return 2;
+            }
+        });
+        return command;
+
+        async Task<int> RunCommandAsync(ParseResult result, CancellationToken cancellationToken)
+        {
             if (result.GetValue(mode) == "reconnect")
             {
                 var nas = Target.FromStack(result.GetValue(stack)!, result.GetValue(region)!, result.GetValue(tenant)!.Split(',')[0], result.GetValue(plans)!, hotSet: null,
@@ -99,8 +117,7 @@ internal static class RadiusBenchmark
             var settings = new Settings(result.GetValue(mode)!, result.GetValue(concurrency), result.GetValue(rate),
                 TimeSpan.FromSeconds(result.GetValue(duration)), TimeSpan.FromSeconds(result.GetValue(warmup)), cold);
             return await RunAsync(targets, settings, Console.Out, cancellationToken);
-        });
-        return command;
+        }
     }
 
     private static async Task<int> RunAsync(List<Target> targets, Settings settings, TextWriter output, CancellationToken cancellationToken)
@@ -461,7 +478,13 @@ internal static class RadiusBenchmark
         /// </summary>
         public static Target FromStack(string stackDirectory, string region, string tenant, string plans, int? hotSet, string? via = null)
         {
-            using var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(stackDirectory, "stack.json")));
+            var stateFile = Path.Combine(stackDirectory, "stack.json");
+            if (!File.Exists(stateFile))
+            {
+                throw new ArgumentException($"no local stack in {Path.GetFullPath(stackDirectory)} (no stack.json): start one with './geo up', or name its folder with --stack");
+            }
+
+            using var state = JsonDocument.Parse(File.ReadAllText(stateFile));
             var regions = state.RootElement.GetProperty("regions").EnumerateArray().ToList();
             var index = regions.FindIndex(r => r.GetProperty("id").GetString() == region);
             if (index < 0)

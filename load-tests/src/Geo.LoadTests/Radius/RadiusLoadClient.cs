@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using Geo.Radius;
+using Geo.Radius.Security;
 
 namespace Geo.LoadTests.Radius;
 
@@ -34,6 +35,11 @@ internal sealed class RadiusLoadClient : IAsyncDisposable
         new Thread(Receive) { IsBackground = true, Name = "radius-load-receive" }.Start();
         _sweeper = new Timer(_ => TimeOutLateAnswers(), null, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100));
     }
+
+    private long _staleAnswers;
+
+    /// <summary>Answers dropped because they belonged to an earlier request that had the identifier (see <see cref="ExchangeWithRetriesAsync"/>).</summary>
+    public long StaleAnswers => Interlocked.Read(ref _staleAnswers);
 
     /// <summary>Takes a free identifier (waits while 256 are in flight).</summary>
     public ValueTask<byte> RentIdentifierAsync(CancellationToken cancellationToken) => _freeIds.Reader.ReadAsync(cancellationToken);
@@ -77,13 +83,23 @@ internal sealed class RadiusLoadClient : IAsyncDisposable
     /// (a NAS's retransmission: same identifier, same authenticator) up to <paramref name="tries"/> times in all. Returns
     /// the answer (null when every try went unanswered) and how many times it was sent.
     /// </summary>
-    public async Task<(byte[]? Answer, int Sent)> ExchangeWithRetriesAsync(byte identifier, ReadOnlyMemory<byte> request, TimeSpan timeout, int tries)
+    /// <remarks>
+    /// As a NAS does, an answer counts only when its Response Authenticator matches this request (and
+    /// <paramref name="secret"/>): a late answer to an earlier request that had the identifier before (given up on, its
+    /// identifier reused) is dropped and counted in <see cref="StaleAnswers"/>, never taken for this one's.
+    /// </remarks>
+    public async Task<(byte[]? Answer, int Sent)> ExchangeWithRetriesAsync(byte identifier, ReadOnlyMemory<byte> request, TimeSpan timeout, int tries, byte[] secret)
     {
         try
         {
             for (var sent = 1; ; sent++)
             {
-                var pending = new Pending(Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency)) { KeepAnswer = true };
+                var pending = new Pending(Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency))
+                {
+                    KeepAnswer = true,
+                    RequestAuthenticator = request.Slice(4, 16).ToArray(),
+                    Secret = secret,
+                };
                 _pending[identifier] = pending;
                 _socket.SendTo(request.Span, SocketFlags.None, _server);
                 if (await pending.Answer.Task != 0)
@@ -138,6 +154,13 @@ internal sealed class RadiusLoadClient : IAsyncDisposable
 
             if (received >= 20 && _pending[buffer[1]] is { } pending)
             {
+                if (pending.RequestAuthenticator is { } authenticator &&
+                    !RadiusAuthenticator.VerifyResponseAuthenticator(buffer.AsSpan(0, received), authenticator, pending.Secret))
+                {
+                    Interlocked.Increment(ref _staleAnswers);
+                    continue;
+                }
+
                 if (pending.KeepAnswer)
                 {
                     pending.Bytes = buffer.AsSpan(0, received).ToArray();
@@ -175,6 +198,11 @@ internal sealed class RadiusLoadClient : IAsyncDisposable
         public long Deadline { get; } = deadline;
 
         public bool KeepAnswer { get; init; }
+
+        /// <summary>When set, an answer must carry the Response Authenticator of this request and <see cref="Secret"/>.</summary>
+        public byte[]? RequestAuthenticator { get; init; }
+
+        public byte[] Secret { get; init; } = [];
 
         public byte[]? Bytes { get; set; }
 

@@ -83,7 +83,7 @@ internal static class ReconnectScenario
         var buffer = new byte[4096];
         var id = await auth.RentIdentifierAsync(CancellationToken.None);
         var length = NasLogin.AccessRequest(buffer, id, username, password, nas.Secret, nas.NasAddress);
-        var (answer, sent) = await auth.ExchangeWithRetriesAsync(id, buffer.AsMemory(0, length), Timeout, Tries);
+        var (answer, sent) = await auth.ExchangeWithRetriesAsync(id, buffer.AsMemory(0, length), Timeout, Tries, nas.Secret);
         tally.Sending(sent);
         if (answer is null)
         {
@@ -100,7 +100,7 @@ internal static class ReconnectScenario
         id = await acct.RentIdentifierAsync(CancellationToken.None);
         accept.TryGetString(RadiusAttributeType.Class, out var sessionClass);
         length = NasLogin.AccountingStart(buffer, id, username, sessionClass, sessionId, nas.Secret, nas.NasAddress);
-        (answer, sent) = await acct.ExchangeWithRetriesAsync(id, buffer.AsMemory(0, length), Timeout, Tries);
+        (answer, sent) = await acct.ExchangeWithRetriesAsync(id, buffer.AsMemory(0, length), Timeout, Tries, nas.Secret);
         tally.Sending(sent);
         if (answer is null || answer[0] != (byte)RadiusCode.AccountingResponse)
         {
