@@ -123,8 +123,10 @@ public sealed class DurabilityTests(RegionFixture stack)
         })).ToArray();
 
         await killed.Task.WaitAsync(TimeSpan.FromSeconds(90));
-        Assert.True(await Processes.SignalAsync(node.Pid!.Value, "KILL"), "could not SIGKILL the node");
-        Assert.True(await Processes.WaitForExitAsync(node.Pid.Value, TimeSpan.FromSeconds(30)), "the node outlived SIGKILL");
+        // Read once: once the node is gone its pid file names nothing.
+        var pid = node.Pid!.Value;
+        Assert.True(await Processes.SignalAsync(pid, "KILL"), "could not SIGKILL the node");
+        Assert.True(await Processes.WaitForExitAsync(pid, TimeSpan.FromSeconds(30)), "the node outlived SIGKILL");
         await nodeGone.CancelAsync();
         await Task.WhenAll(senders);
         var acked = acknowledged.Keys.ToHashSet();
