@@ -70,4 +70,47 @@ public sealed class SurvivabilityTests(TwoRegions stack, ITestOutputHelper log) 
             await stack.UpAsync();
         }
     }
+
+    /// <summary>
+    /// The same with region a's PostgreSQL lost instead of its node: a's node lives but answers nothing for acme@a, so b
+    /// answers from its replica and journals; when a's PostgreSQL is back (no promotion) the journal goes to a, charged once.
+    /// </summary>
+    [Fact]
+    public async Task RegionADatabaseKilled_BAnswersFromReplicaAndJournal_ThenHandsTheJournalToAWhenItIsBack()
+    {
+        var shard = stack.ShardConnectionString("acme", "a");
+        var journal = stack.JournalConnectionString("b");
+        await stack.SeededReplicaAsync("acme", "a", "b");
+        var secret = stack.NasSecret("acme-bng-a");
+        var (user, password) = stack.Subscriber("acme", "a", 26);
+
+        ProcessTree.Kill(Geo.Engines.Postgres.PostgresCluster.Open(stack.Layout.RegionPostgres("a"))!.ServerPid!.Value);
+        // This process's own pooled sessions to it (the fixture's geoctl up) died with it.
+        Npgsql.NpgsqlConnection.ClearAllPools();
+        try
+        {
+            Assert.Equal("accept", await Nas.LoginAsync(stack.RadiusAuth("b"), user, password, secret, NasAddress));
+            var session = $"survive-db-{Guid.NewGuid():N}";
+            Assert.Equal("ok", await Nas.AccountAsync(stack.RadiusAcct("b"), user, session, "Start", secret, NasAddress));
+            Assert.Equal("ok", await Nas.AccountAsync(stack.RadiusAcct("b"), user, session, "Stop", secret, NasAddress,
+                "Acct-Input-Octets = 5000000\nAcct-Output-Octets = 6000000\nAcct-Session-Time = 90\n"));
+            Assert.Equal(2L, await Sql.ScalarAsync<long>(journal, "SELECT count(*) FROM survival_journal WHERE acct_session_id = $1", session));
+
+            // a's PostgreSQL comes back (its node never left): b hands the journal to it, in order, charged once.
+            await stack.UpAsync();
+            await Eventually.TrueAsync(async () => await Sql.ScalarAsync<long>(journal, "SELECT count(*) FROM survival_journal WHERE acct_session_id = $1", session) == 0,
+                TimeSpan.FromSeconds(60), "b's journal is handed to a once its database is back");
+            Assert.Equal("closed", await Sql.ScalarAsync<string>(shard, "SELECT state FROM sessions WHERE acct_session_id = $1", session));
+            Assert.Equal(5_000_000L, await Sql.ScalarAsync<long>(shard, "SELECT input_octets FROM sessions WHERE acct_session_id = $1", session));
+            Assert.Equal(1L, await Sql.ScalarAsync<long>(shard, "SELECT count(*) FROM sessions WHERE acct_session_id = $1", session));
+            Assert.Equal(0L, await Sql.ScalarAsync<long>(shard, $"SELECT count(*) FROM ({LedgerCheck.MismatchQuery}) m"));
+            Assert.Equal(0L, await Sql.ScalarAsync<long>(shard,
+                "SELECT count(*) FROM (SELECT cdr_id FROM ledger_entries WHERE cdr_id IS NOT NULL GROUP BY cdr_id HAVING count(*) > 1) d"));
+            Assert.Equal("accept", await Nas.LoginAsync(stack.RadiusAuth("a"), user, password, secret, NasAddress));
+        }
+        finally
+        {
+            await stack.UpAsync();
+        }
+    }
 }
