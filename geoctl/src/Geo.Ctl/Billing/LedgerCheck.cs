@@ -37,49 +37,59 @@ internal static class LedgerCheck
         foreach (var shard in shards)
         {
             var database = shard.OwnerRegion == shard.Key.HomeRegion ? shard.DatabaseName : $"{shard.DatabaseName} (in region {shard.OwnerRegion})";
-            await using var connection = new NpgsqlConnection(platform.Databases.Database(shard.OwnerRegion, shard.DatabaseName));
             try
             {
-                await connection.OpenAsync(cancellationToken);
+                failures += await CheckShardAsync(platform.Databases.Database(shard.OwnerRegion, shard.DatabaseName), database, reporter, cancellationToken);
             }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or KeyNotFoundException or InvalidOperationException)
             {
-                // A shard that cannot be read is not proven: its owner region is down (promote it) or unreachable.
+                // A shard that cannot be read is not proven: its owner region is down (promote it), unreachable, or unknown here.
                 failures++;
                 reporter.Line($"  FAIL {database}: cannot be read in its owner region {shard.OwnerRegion} ({ex.Message})");
-                continue;
-            }
-
-            var mismatches = new List<string>();
-            await using (var command = new NpgsqlCommand(MismatchQuery, connection))
-            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-            {
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    mismatches.Add($"{reader.GetString(0)}: balance {reader.GetInt64(1)}, ledger {reader.GetInt64(2)}");
-                }
-            }
-
-            await using var totals = new NpgsqlCommand(
-                "SELECT count(*), coalesce(sum(amount_micros), 0)::bigint, (SELECT count(*) FROM ledger) FROM balances", connection);
-            await using var row = await totals.ExecuteReaderAsync(cancellationToken);
-            await row.ReadAsync(cancellationToken);
-            var summary = $"{row.GetInt64(0)} balances, {row.GetInt64(2)} ledger entries, total {row.GetInt64(1) / 1_000_000.0:F2}";
-            if (mismatches.Count == 0)
-            {
-                reporter.Line($"  ok   {database}: every balance equals its ledger ({summary})");
-            }
-            else
-            {
-                failures += mismatches.Count;
-                reporter.Line($"  FAIL {database}: {mismatches.Count} balances differ from their ledger ({summary})");
-                foreach (var mismatch in mismatches.Take(20))
-                {
-                    reporter.Line($"       {mismatch}");
-                }
             }
         }
 
+        if (shards.Count == 0)
+        {
+            reporter.Line("  FAIL the directory lists no active shard: nothing was checked");
+            return 1;
+        }
+
         return failures == 0 ? 0 : 1;
+    }
+
+    /// <summary>Checks one shard's database; returns how many balances differ from their ledger.</summary>
+    private static async Task<int> CheckShardAsync(string connectionString, string database, Reporter reporter, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        var mismatches = new List<string>();
+        await using (var command = new NpgsqlCommand(MismatchQuery, connection))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                mismatches.Add($"{reader.GetString(0)}: balance {reader.GetInt64(1)}, ledger {reader.GetInt64(2)}");
+            }
+        }
+
+        await using var totals = new NpgsqlCommand(
+            "SELECT count(*), coalesce(sum(amount_micros), 0)::bigint, (SELECT count(*) FROM ledger) FROM balances", connection);
+        await using var row = await totals.ExecuteReaderAsync(cancellationToken);
+        await row.ReadAsync(cancellationToken);
+        var summary = $"{row.GetInt64(0)} balances, {row.GetInt64(2)} ledger entries, total {row.GetInt64(1) / 1_000_000.0:F2}";
+        if (mismatches.Count == 0)
+        {
+            reporter.Line($"  ok   {database}: every balance equals its ledger ({summary})");
+            return 0;
+        }
+
+        reporter.Line($"  FAIL {database}: {mismatches.Count} balances differ from their ledger ({summary})");
+        foreach (var mismatch in mismatches.Take(20))
+        {
+            reporter.Line($"       {mismatch}");
+        }
+
+        return mismatches.Count;
     }
 }

@@ -109,6 +109,7 @@ public sealed partial class AutoPromoter(IOptions<AutoPromoteOptions> options, I
                 try
                 {
                     await CheckAsync(store, databases, region, settings, stoppingToken);
+                    _said.Remove(default);
                 }
                 catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
@@ -141,36 +142,53 @@ public sealed partial class AutoPromoter(IOptions<AutoPromoteOptions> options, I
                 continue;
             }
 
-            var lease = leases.Leases.FirstOrDefault(l => l.Key == shard.Key);
-            if (lease is null)
+            try
             {
-                Say(shard.Key, "its owner never took a lease: the loss of the owner cannot be judged, so it is not promoted automatically", LogLevel.Warning);
-                continue;
+                await CheckShardAsync(store, databases, region, settings, shard, leases, cancellationToken);
             }
-
-            var expiredFor = leases.DirectoryNow - lease.ExpiresAt;
-            if (expiredFor < settings.AutoPromoteAfter)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
-                Say(shard.Key, expiredFor < TimeSpan.Zero ? "owner holds its lease" : $"owner's lease expired at {lease.ExpiresAt:HH:mm:ss.fff} (directory clock); promoting once it has been expired for {settings.AutoPromoteAfter.TotalSeconds:F0} s",
-                    expiredFor < TimeSpan.Zero ? LogLevel.Debug : LogLevel.Warning);
-                continue;
+                // One shard's failure (its replica unreachable, the directory failing mid-promotion) must not keep the
+                // others from failing over: it is said, and the shard is looked at again after the delay.
+                Say(shard.Key, $"cannot check or promote: {ex.Message}; tried again in {settings.AutoPromoteAfter.TotalSeconds:F0} s", LogLevel.Error);
+                _retryAt[shard.Key] = time.GetUtcNow() + settings.AutoPromoteAfter;
             }
-
-            var position = await ReplicaPromotion.ReadPositionAsync(databases.Database(region, shard.DatabaseName), cancellationToken);
-            if (Unready(position, lease, settings) is { } why)
-            {
-                Say(shard.Key, $"owner's lease expired {expiredFor.TotalSeconds:F0} s ago, but not promoted automatically: {why}; promote it by hand ('geoctl dr promote {shard.Key} --to {region}') if that loss is acceptable", LogLevel.Error);
-                continue;
-            }
-
-            if (shard.Lease is { } driver && driver.ExpiresAt > leases.DirectoryNow)
-            {
-                Say(shard.Key, $"a promotion is being driven by {driver.Holder}", LogLevel.Information);
-                continue;
-            }
-
-            await PromoteAsync(store, databases, region, shard, expiredFor, settings, cancellationToken);
         }
+    }
+
+    private async Task CheckShardAsync(IDirectoryStore store, PlatformDatabases databases, string region, AutoPromoteOptions settings, Shard shard, OwnerLeaseView leases,
+        CancellationToken cancellationToken)
+    {
+        var lease = leases.Leases.FirstOrDefault(l => l.Key == shard.Key);
+        if (lease is null)
+        {
+            Say(shard.Key, "its owner never took a lease: the loss of the owner cannot be judged, so it is not promoted automatically", LogLevel.Warning);
+            return;
+        }
+
+        var expiredFor = leases.DirectoryNow - lease.ExpiresAt;
+        if (expiredFor < settings.AutoPromoteAfter)
+        {
+            Say(shard.Key, expiredFor < TimeSpan.Zero ? "owner holds its lease" : $"owner's lease expired at {lease.ExpiresAt:HH:mm:ss.fff} (directory clock); promoting once it has been expired for {settings.AutoPromoteAfter.TotalSeconds:F0} s",
+                expiredFor < TimeSpan.Zero ? LogLevel.Debug : LogLevel.Warning);
+            return;
+        }
+
+        var position = await ReplicaPromotion.ReadPositionAsync(databases.Database(region, shard.DatabaseName), cancellationToken);
+        if (Unready(position, lease, settings) is { } why)
+        {
+            // Said once per reason (no ticking figure in it: the check runs every second).
+            Say(shard.Key, $"owner's lease expired at {lease.ExpiresAt:HH:mm:ss.fff} (directory clock), but not promoted automatically: {why}; promote it by hand ('geoctl dr promote {shard.Key} --to {region}') if that loss is acceptable", LogLevel.Error);
+            return;
+        }
+
+        if (shard.Lease is { } driver && driver.ExpiresAt > leases.DirectoryNow)
+        {
+            Say(shard.Key, $"a promotion is being driven by {driver.Holder}", LogLevel.Information);
+            return;
+        }
+
+        await PromoteAsync(store, databases, region, shard, expiredFor, settings, cancellationToken);
     }
 
     /// <summary>Why the replica may not be promoted automatically (null when it may): not seeded, or behind by more than the limit.</summary>
@@ -226,8 +244,15 @@ public sealed partial class AutoPromoter(IOptions<AutoPromoteOptions> options, I
             return;
         }
 
-        _retryAt.Remove(shard.Key);
-        Say(shard.Key, outcome == PromotionOutcome.Done ? $"promoted automatically to region {region}" : $"automatic promotion ended {outcome}", LogLevel.Warning);
+        if (outcome == PromotionOutcome.Done)
+        {
+            _retryAt.Remove(shard.Key);
+            Say(shard.Key, $"promoted automatically to region {region}", LogLevel.Warning);
+            return;
+        }
+
+        Say(shard.Key, $"automatic promotion ended {outcome} (its steps are in 'geoctl dr log {shard.Key}'); tried again in {settings.AutoPromoteAfter.TotalSeconds:F0} s", LogLevel.Error);
+        _retryAt[shard.Key] = time.GetUtcNow() + settings.AutoPromoteAfter;
     }
 
     /// <summary>Logs what is said of a shard when it changed since the last time (a tick a second must not flood the log).</summary>

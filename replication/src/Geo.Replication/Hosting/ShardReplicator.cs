@@ -153,7 +153,7 @@ public sealed partial class ShardReplicator
 
         var applier = await ReplicaApplier.OpenAsync(_shard.ReplicaConnectionString, SourceName, _logger, cancellationToken);
         IChangeSource? source = null;
-        Task? unfinished = null;
+        (Task Applier, Task Source)? unfinished = null;
         try
         {
             source = CreateSource();
@@ -177,46 +177,42 @@ public sealed partial class ShardReplicator
 
             SetState(ShardState.Streaming, null);
             LogStreaming(_logger, _shard.Name, source.Name, applier.Stored?.Token ?? "(start)");
-            await StreamAsync(source, applier, work => unfinished = work, cancellationToken);
+            await StreamAsync(source, applier, (applierWork, sourceWork) => unfinished = (applierWork, sourceWork), cancellationToken);
         }
         finally
         {
-            if (unfinished is null)
+            // A connection is never closed under an operation still running on it: Npgsql's replication read, disposed
+            // mid-read, completes its iterator twice, and that exception, thrown on a socket thread, ends the process.
+            // Each connection is closed once the tasks using it are done (the applier's at once when its batch is).
+            await DisposeWhenDoneAsync(unfinished?.Applier, applier);
+            if (source is not null)
             {
-                await applier.DisposeAsync();
-                if (source is not null)
-                {
-                    await source.DisposeAsync();
-                }
-            }
-            else
-            {
-                // A connection is never closed under an operation still running on it: Npgsql's replication read,
-                // disposed mid-read, completes its iterator twice, and that exception, thrown on a socket thread, ends
-                // the process. They are closed once the stream's tasks are done; the stream itself is over.
-                _ = DisposeWhenDoneAsync(unfinished, applier, source!);
+                await DisposeWhenDoneAsync(unfinished?.Source, source);
             }
         }
     }
 
-    private async Task DisposeWhenDoneAsync(Task unfinished, ReplicaApplier applier, IChangeSource source)
+    /// <summary>Disposes <paramref name="resource"/> now when <paramref name="work"/> is done (or none), else once it is, in the background.</summary>
+    private async Task DisposeWhenDoneAsync(Task? work, IAsyncDisposable resource)
+    {
+        if (work is null || work.IsCompleted)
+        {
+            await DisposeQuietlyAsync(resource);
+            return;
+        }
+
+        _ = work.ContinueWith(_ => DisposeQuietlyAsync(resource), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+    }
+
+    private async Task DisposeQuietlyAsync(IAsyncDisposable resource)
     {
         try
         {
-            await unfinished;
+            await resource.DisposeAsync();
         }
         catch (Exception ex)
         {
-            LogStreamBrokeWhileStopping(_logger, _shard.Name, ex.Message);
-        }
-
-        try
-        {
-            await applier.DisposeAsync();
-            await source.DisposeAsync();
-        }
-        catch (Exception ex)
-        {
+            // The stream is over; a connection that fails to close says so and goes.
             LogStreamBrokeWhileStopping(_logger, _shard.Name, ex.Message);
         }
     }
@@ -289,7 +285,7 @@ public sealed partial class ShardReplicator
     /// <summary>While nothing is applied, what the stream heard of its source is recorded at most this often.</summary>
     internal static TimeSpan HeardInterval { get; } = TimeSpan.FromSeconds(1);
 
-    private async Task StreamAsync(IChangeSource source, ReplicaApplier applier, Action<Task> leftRunning, CancellationToken cancellationToken)
+    private async Task StreamAsync(IChangeSource source, ReplicaApplier applier, Action<Task, Task> leftRunning, CancellationToken cancellationToken)
     {
         var queue = Channel.CreateBounded<ChangeTransaction>(new BoundedChannelOptions(_settings.QueueTransactions)
         {
@@ -301,49 +297,73 @@ public sealed partial class ShardReplicator
         var reading = ReadAsync(source, queue.Writer, stop.Token);
         var applying = ApplyAsync(source, applier, queue.Reader, stop.Token);
         var polling = PollSourceAsync(source, stop.Token);
-        var first = await Task.WhenAny(reading, applying);
-        if (first == reading && !cancellationToken.IsCancellationRequested)
-        {
-            // The source broke or ended the stream (its region may be lost). What it sent are whole, committed transactions:
-            // the applier drains the completed queue and records what was heard last, so that a promotion loses no more than
-            // what never reached this region.
-            using var drainTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var drained = await Task.WhenAny(applying, Task.Delay(StopGrace, _time, drainTimeout.Token));
-            await drainTimeout.CancelAsync();
-            if (drained != applying && !cancellationToken.IsCancellationRequested)
-            {
-                LogDrainSlow(_logger, _shard.Name, StopGrace.TotalSeconds);
-            }
-        }
-
-        await stop.CancelAsync();
-        var all = Task.WhenAll(reading, applying, polling);
         try
         {
-            // Bounded: a replication read that does not observe the cancellation must not hold the shutdown (nor a
-            // promotion, which waits for this stream's applier session to go).
-            await all.WaitAsync(CancelGrace, CancellationToken.None);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested || first.IsCompletedSuccessfully)
-        {
-        }
-        catch (TimeoutException)
-        {
-            // The source's server ends the replication session (the read then fails on its own); the connections are
-            // closed once every task of the stream is done.
-            LogStopSlow(_logger, _shard.Name, CancelGrace.TotalSeconds);
-            leftRunning(all);
-            if (source is PgOutputSource pgoutput)
+            var first = await Task.WhenAny(reading, applying);
+            if (first == reading && !cancellationToken.IsCancellationRequested)
             {
-                await pgoutput.EndServerSessionAsync(_logger);
+                // The source broke or ended the stream (its region may be lost). What it sent are whole, committed transactions:
+                // the applier drains the completed queue and records what was heard last, so that a promotion loses no more than
+                // what never reached this region.
+                using var drainTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var drained = await Task.WhenAny(applying, Task.Delay(StopGrace, _time, drainTimeout.Token));
+                await drainTimeout.CancelAsync();
+                if (drained != applying && !cancellationToken.IsCancellationRequested)
+                {
+                    LogDrainSlow(_logger, _shard.Name, StopGrace.TotalSeconds);
+                }
+            }
+
+            await stop.CancelAsync();
+            var all = Task.WhenAll(reading, applying, polling);
+            try
+            {
+                // Bounded: a replication read that does not observe the cancellation must not hold the shutdown (nor a
+                // promotion, which waits for this stream's applier session to go).
+                await all.WaitAsync(CancelGrace, CancellationToken.None);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested || first.IsCompletedSuccessfully)
+            {
+            }
+            catch (TimeoutException)
+            {
+                // The source's server ends the replication session (the read then fails on its own); the connections are
+                // closed once every task of the stream is done.
+                LogStopSlow(_logger, _shard.Name, CancelGrace.TotalSeconds);
+                if (source is PgOutputSource pgoutput)
+                {
+                    await pgoutput.EndServerSessionAsync(_logger);
+                }
+            }
+
+            // Surfaces the failure that ended the stream (or says the source closed it).
+            await first;
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                throw new ReplicationException($"{source.Name}: the source stream ended");
             }
         }
-
-        // Surfaces the failure that ended the stream (or says the source closed it).
-        await first;
-        if (!cancellationToken.IsCancellationRequested)
+        finally
         {
-            throw new ReplicationException($"{source.Name}: the source stream ended");
+            // Whatever ended the stream, its tasks are told to stop, and those still running keep their connections
+            // until they are done.
+            if (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    await stop.CancelAsync();
+                }
+                catch (AggregateException ex)
+                {
+                    LogStreamBrokeWhileStopping(_logger, _shard.Name, ex.Message);
+                }
+            }
+
+            var applierWork = Task.WhenAll(applying, polling);
+            if (!reading.IsCompleted || !applierWork.IsCompleted)
+            {
+                leftRunning(applierWork, reading);
+            }
         }
     }
 
