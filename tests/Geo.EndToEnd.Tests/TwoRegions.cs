@@ -49,7 +49,7 @@ public class TwoRegions : IAsyncLifetime
     public async Task<string> DiagnoseAsync(string text)
     {
         var report = new System.Text.StringBuilder();
-        var replicator = ServiceProcess.Open(Layout.Replicator("b"));
+        var replicator = Replicator("b");
         report.Append("\n--- region b's replicator: ").Append(replicator.IsRunning ? $"running (pid {replicator.Pid})" : "NOT running").Append(", last lines:\n");
         foreach (var line in File.Exists(replicator.LogFile) ? File.ReadLines(replicator.LogFile).TakeLast(30) : [])
         {
@@ -139,7 +139,7 @@ public class TwoRegions : IAsyncLifetime
         State.Regions.ToDictionary(r => r.Id, r => PostgresCluster.Open(Layout.RegionPostgres(r.Id))!.ConnectionString(), StringComparer.Ordinal);
 
     /// <summary>Stops a region's geo-replicator (<see cref="UpAsync"/> starts it again).</summary>
-    public Task StopReplicatorAsync(string region) => ServiceProcess.Open(Layout.Replicator(region)).StopAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
+    public Task StopReplicatorAsync(string region) => Replicator(region).StopAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
 
     /// <summary>Runs <c>geoctl up</c> again: starts whatever is stopped, touches nothing that runs.</summary>
     public async Task UpAsync()

@@ -154,7 +154,7 @@ public static class Processes
         "geo_reap() { geo_owns \"$1\" || return 0; kill -9 -- -$p 2>/dev/null; kill -9 $p 2>/dev/null; return 0; };");
 
     /// <summary>Reads a pid file; null when it is missing or unreadable.</summary>
-    public static int? ReadPidFile(string path)
+    private static int? ReadPidFile(string path)
     {
         try
         {
