@@ -25,12 +25,21 @@ public sealed class SurvivabilityTests(TwoRegions stack, ITestOutputHelper log) 
         var (user, password) = stack.Subscriber("acme", "a", 27);
         var (other, otherPassword) = stack.Subscriber("acme", "a", 28);
         Assert.Equal("accept", await Nas.LoginAsync(stack.RadiusAuth("a"), user, password, secret, NasAddress));
+        // b sends heartbeats to a, and a answers them: a is not deemed down while it lives.
+        await Eventually.TrueAsync(async () => await stack.NodeMetricAsync("b", "geo_owner_heartbeats_total{outcome=\"answered\"}") >= 3,
+            TimeSpan.FromSeconds(10), "region a answers b's heartbeats");
+        Assert.Contains("\"owners_down\":[]", await stack.NodeHealthAsync("b"), StringComparison.Ordinal);
 
         var clock = Stopwatch.StartNew();
         ProcessTree.Kill(stack.RegionNode("a").Pid!.Value);
         try
         {
-            // The NAS's backup endpoint: b asks a, gets nothing, and answers from its replica.
+            // b's heartbeats find a gone before any request reaches b, as a NAS waits out its own timeouts on a first.
+            await Eventually.TrueAsync(async () => (await stack.NodeHealthAsync("b")).Contains("\"owners_down\":[\"a\"]", StringComparison.Ordinal),
+                TimeSpan.FromSeconds(10), "b deems region a down from its heartbeats alone, with no request for it");
+            log.WriteLine($"b deemed region a down {clock.Elapsed.TotalSeconds:F2} s after its node was killed");
+
+            // The NAS's backup endpoint: b answers from its replica at once.
             Assert.Equal("accept", await Nas.LoginAsync(stack.RadiusAuth("b"), user, password, secret, NasAddress));
             log.WriteLine($"first Access-Accept through b {clock.Elapsed.TotalSeconds:F2} s after region a's node was killed");
             Assert.Equal("reject", await Nas.LoginAsync(stack.RadiusAuth("b"), other, otherPassword + "x", secret, NasAddress));

@@ -127,6 +127,25 @@ public class TwoRegions : IAsyncLifetime
         return client;
     }
 
+    /// <summary>A region node's readiness report (<c>/health/ready</c> on its management port), ready or not.</summary>
+    public async Task<string> NodeHealthAsync(string region)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var port = State.Regions.Single(r => r.Id == region).ManagementPort;
+        using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{port}/health/ready"));
+        return await response.Content.ReadAsStringAsync();
+    }
+
+    /// <summary>One series of a region node's metrics (e.g. <c>geo_owner_heartbeats_total{outcome="answered"}</c>); 0 when absent.</summary>
+    public async Task<double> NodeMetricAsync(string region, string series)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var port = State.Regions.Single(r => r.Id == region).ManagementPort;
+        var text = await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics"));
+        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal));
+        return line is null ? 0 : double.Parse(line[(series.Length + 1)..].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Automatic failover in the replicators (<c>geoctl up --auto-promote-after</c>); off unless a derived stack says.</summary>
     internal virtual TimeSpan? AutoPromoteAfter => null;
 

@@ -48,6 +48,12 @@ public sealed class RegionNodeOptions
     [Range(1, 100)]
     public int OwnerDownAfterTimeouts { get; set; } = 2;
 
+    /// <summary>
+    /// How often a Status-Server heartbeat goes to each region owning a shard stood by for here (zero: none). Missed
+    /// heartbeats deem the owner down as missed forwards do, so that it is known down before its NASes fail over here.
+    /// </summary>
+    public TimeSpan OwnerHeartbeatInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
     /// <summary>While an owner region is deemed down, how often one request is still forwarded to it to learn that it is back.</summary>
     public TimeSpan OwnerProbeInterval { get; set; } = TimeSpan.FromSeconds(1);
 

@@ -81,6 +81,7 @@ public sealed class RegionNodeServer : IAsyncDisposable
             sp.GetRequiredService<ILogger<ShardCatalog>>()));
         services.AddSingleton<DirectoryFailsafe>();
         services.AddSingleton<OwnerHealth>();
+        services.AddHostedService<OwnerHeartbeat>();
         services.AddSingleton<SurvivalJournal>();
         services.AddHostedService<JournalReplay>();
         services.AddSingleton<RedisRegionCache>();

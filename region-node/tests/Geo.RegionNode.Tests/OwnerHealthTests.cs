@@ -59,6 +59,39 @@ public sealed class OwnerHealthTests : IDisposable
         Assert.Empty(always.DownRegions);
     }
 
+    [Fact]
+    public void MissedHeartbeats_AtTheThreshold_TheOwnerIsDown_AnAnsweredOneResetsTheCount()
+    {
+        var health = Create(downAfter: 2, probeInterval: TimeSpan.FromHours(1));
+
+        health.HeartbeatMissed("a");
+        health.HeartbeatAnswered("a");
+        health.HeartbeatMissed("a");
+        Assert.False(health.IsDown("a"));
+
+        health.HeartbeatMissed("a");
+        Assert.True(health.IsDown("a"));
+        Assert.False(health.ShouldForward("a"));
+    }
+
+    [Fact]
+    public void AnsweredHeartbeat_DoesNotBringADownOwnerBack_AnAnsweredForwardDoes()
+    {
+        // Its node answers Status-Server, yet its requests go unanswered (its database is gone): still down.
+        var health = Create(downAfter: 2, probeInterval: TimeSpan.FromHours(1));
+        health.TimedOut("a");
+        health.TimedOut("a");
+        health.HeartbeatAnswered("a");
+        Assert.True(health.IsDown("a"));
+
+        health.Answered("a");
+        Assert.False(health.IsDown("a"));
+        // Heartbeats and forwards are counted apart: one miss of each is not two in a row.
+        health.HeartbeatMissed("a");
+        health.TimedOut("a");
+        Assert.False(health.IsDown("a"));
+    }
+
     private OwnerHealth Create(int downAfter, TimeSpan probeInterval) =>
         new(Options.Create(new RegionNodeOptions { OwnerDownAfterTimeouts = downAfter, OwnerProbeInterval = probeInterval }),
             new Metrics(_services.GetRequiredService<IMeterFactory>()), NullLogger<OwnerHealth>.Instance);

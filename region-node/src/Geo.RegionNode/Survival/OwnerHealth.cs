@@ -10,7 +10,7 @@ namespace Geo.RegionNode.Survival;
 /// <see cref="RegionNodeOptions.OwnerDownAfterTimeouts"/> forwards in a row go unanswered, the owner is deemed down: its
 /// shards' requests are answered here at once (from the replica, or into the journal) instead of each waiting out a
 /// forward, and one request every <see cref="RegionNodeOptions.OwnerProbeInterval"/> is still forwarded as a probe.
-/// The first answer closes the breaker again.
+/// The first answer closes the breaker again. Heartbeats (<see cref="OwnerHeartbeat"/>) open it too, without traffic.
 /// </summary>
 internal sealed partial class OwnerHealth
 {
@@ -70,6 +70,7 @@ internal sealed partial class OwnerHealth
             }
 
             state.Failures = 0;
+            state.MissedHeartbeats = 0;
             state.Down = false;
         }
     }
@@ -81,27 +82,62 @@ internal sealed partial class OwnerHealth
         lock (state)
         {
             state.Failures++;
-            if (!state.Down && state.Failures >= _options.OwnerDownAfterTimeouts)
+            DownAfter(state, region, state.Failures, "forwards");
+        }
+    }
+
+    /// <summary>
+    /// A heartbeat to the owner (<see cref="OwnerHeartbeat"/>) went unanswered. Counted apart from forwards, with the
+    /// same threshold, so that a lost owner is deemed down before its NASes, failing over, send their requests here.
+    /// </summary>
+    public void HeartbeatMissed(string region)
+    {
+        var state = _owners.GetOrAdd(region, _ => new State());
+        lock (state)
+        {
+            state.MissedHeartbeats++;
+            DownAfter(state, region, state.MissedHeartbeats, "heartbeats");
+        }
+    }
+
+    /// <summary>
+    /// A heartbeat was answered: the count of missed ones starts again. It does not bring a down owner back: a node
+    /// that answers may still be unable to serve its shards (its database lost); an answered forward does.
+    /// </summary>
+    public void HeartbeatAnswered(string region)
+    {
+        if (_owners.TryGetValue(region, out var state))
+        {
+            lock (state)
             {
-                state.Down = true;
-                state.DownSince = Stopwatch.GetTimestamp();
-                state.NextProbe = state.DownSince + (long)(_options.OwnerProbeInterval.TotalSeconds * Stopwatch.Frequency);
-                LogDown(_logger, region, state.Failures);
+                state.MissedHeartbeats = 0;
             }
+        }
+    }
+
+    private void DownAfter(State state, string region, int failures, string what)
+    {
+        if (!state.Down && failures >= _options.OwnerDownAfterTimeouts)
+        {
+            state.Down = true;
+            state.DownSince = Stopwatch.GetTimestamp();
+            state.NextProbe = state.DownSince + (long)(_options.OwnerProbeInterval.TotalSeconds * Stopwatch.Frequency);
+            LogDown(_logger, region, failures, what);
         }
     }
 
     private sealed class State
     {
         public int Failures;
+        public int MissedHeartbeats;
         public bool Down;
         public long DownSince;
         public long NextProbe;
     }
 
     [LoggerMessage(EventId = 1400, Level = LogLevel.Error,
-        Message = "Region {Region} left {Failures} forwards in a row unanswered; deemed down: its shards stood by for here are answered from their replica and journal")]
-    private static partial void LogDown(ILogger logger, string region, int failures);
+        Message = "Region {Region} left {Failures} {What} in a row unanswered; deemed down: its shards stood by for here are answered from their replica and journal")]
+    private static partial void LogDown(ILogger logger, string region, int failures, string what);
 
     [LoggerMessage(EventId = 1401, Level = LogLevel.Information, Message = "Region {Region} answers again after {Seconds:F1} s; forwarding to it")]
     private static partial void LogUp(ILogger logger, string region, double seconds);

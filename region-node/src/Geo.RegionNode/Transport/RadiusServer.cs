@@ -116,6 +116,23 @@ internal sealed partial class RadiusServer(
                 return;
             }
 
+            if (packet.Code == RadiusCode.StatusServer)
+            {
+                // A peer region's heartbeat (OwnerHeartbeat): this node is alive; no NAS is involved.
+                var reply = ArrayPool<byte>.Shared.Rent(RadiusPacket.MaxLength);
+                try
+                {
+                    var length = StatusReply(packet, peerSecret, isAuthPort, reply);
+                    await listener.SendAsync(reply.AsMemory(0, length), datagram.Remote);
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(reply);
+                }
+
+                return;
+            }
+
             if (!packet.TryGetIPv4Address(RadiusAttributeType.NasIpAddress, out var nasAddress) || !catalog.TryGetNas(nasAddress, out nas))
             {
                 Drop(listener, "peer_unknown_nas");
@@ -153,7 +170,7 @@ internal sealed partial class RadiusServer(
             {
                 RadiusCode.AccessRequest => (await authentication.HandleAsync(request, response, cancellationToken), authentication.Latency),
                 RadiusCode.AccountingRequest => (await accounting.HandleAsync(request, response, cancellationToken), accounting.Latency),
-                _ => (StatusReply(request, isAuthPort, response), null),
+                _ => (StatusReply(request.Packet, request.Secret, isAuthPort, response), null),
             };
             if (length > 0)
             {
@@ -231,13 +248,13 @@ internal sealed partial class RadiusServer(
     }
 
     /// <summary>RFC 5997: Status-Server is answered with Access-Accept on the authentication port, Accounting-Response on the accounting port.</summary>
-    private int StatusReply(RadiusRequest request, bool isAuthPort, byte[] response)
+    private int StatusReply(RadiusPacket request, ReadOnlySpan<byte> secret, bool isAuthPort, byte[] response)
     {
         _statusServer.Increment();
-        var writer = new RadiusPacketWriter(response, isAuthPort ? RadiusCode.AccessAccept : RadiusCode.AccountingResponse, request.Packet.Identifier);
-        writer.CopyAttributes(request.Packet, RadiusAttributeType.ProxyState);
+        var writer = new RadiusPacketWriter(response, isAuthPort ? RadiusCode.AccessAccept : RadiusCode.AccountingResponse, request.Identifier);
+        writer.CopyAttributes(request, RadiusAttributeType.ProxyState);
         writer.AddMessageAuthenticator();
-        return writer.FinishResponse(request.Packet, request.Secret);
+        return writer.FinishResponse(request, secret);
     }
 
     private void Drop(RadiusListener listener, string reason) =>
