@@ -22,4 +22,12 @@ internal static class Nas
             $"User-Name = \"{user}\"\nAcct-Status-Type = {status}\nAcct-Session-Id = \"{session}\"\n{attributes}Packet-Src-IP-Address = {nasAddress}", timeoutSeconds: 1, tries: 3);
         return result.Output.Contains("Received Accounting-Response", StringComparison.Ordinal) ? "ok" : "silent";
     }
+
+    /// <summary>The NAS restarted: an Accounting-On (or <c>Accounting-Off</c>); "ok" or "silent".</summary>
+    public static async Task<string> RestartedAsync(IPEndPoint server, string secret, string nasAddress, string status = "Accounting-On")
+    {
+        var result = await Radclient.SendAsync(server, "acct", secret,
+            $"Acct-Status-Type = {status}\nAcct-Session-Id = \"0\"\nPacket-Src-IP-Address = {nasAddress}", timeoutSeconds: 1, tries: 3);
+        return result.Output.Contains("Received Accounting-Response", StringComparison.Ordinal) ? "ok" : "silent";
+    }
 }

@@ -78,6 +78,60 @@ public sealed class SurvivabilityTests(TwoRegions stack, ITestOutputHelper log) 
     }
 
     /// <summary>
+    /// The NAS restarts while region a is lost and sends its Accounting-On to its backup, b: b closes the NAS's sessions
+    /// in the shards it owns and journals the restart for acme@a, in order with the accounting around it. When a is
+    /// back, the sessions started before the restart are closed there, the one started after it stays open.
+    /// </summary>
+    [Fact]
+    public async Task RegionANodeKilled_AccountingOnAtB_IsJournaled_AndClosesTheSessionsBeforeItAtA()
+    {
+        var shard = stack.ShardConnectionString("acme", "a");
+        var ownedByB = stack.ShardConnectionString("acme", "b");
+        var journal = stack.JournalConnectionString("b");
+        await stack.SeededReplicaAsync("acme", "a", "b");
+        var secret = stack.NasSecret("acme-bng-a");
+        var (early, _) = stack.Subscriber("acme", "a", 25);
+        var (before, _) = stack.Subscriber("acme", "a", 24);
+        var (after, _) = stack.Subscriber("acme", "a", 23);
+        var (roaming, _) = stack.Subscriber("acme", "b", 25);
+        var run = Guid.NewGuid().ToString("N")[..8];
+        Assert.Equal("ok", await Nas.AccountAsync(stack.RadiusAcct("a"), early, $"early-{run}", "Start", secret, NasAddress));
+        Assert.Equal("ok", await Nas.AccountAsync(stack.RadiusAcct("a"), roaming, $"roaming-{run}", "Start", secret, NasAddress));
+        Assert.Equal("open", await Sql.ScalarAsync<string>(ownedByB, "SELECT state FROM sessions WHERE acct_session_id = $1", $"roaming-{run}"));
+
+        ProcessTree.Kill(stack.RegionNode("a").Pid!.Value);
+        try
+        {
+            await Eventually.TrueAsync(async () => (await stack.NodeHealthAsync("b")).Contains("\"owners_down\":[\"a\"]", StringComparison.Ordinal),
+                TimeSpan.FromSeconds(10), "b deems region a down");
+            Assert.Equal("ok", await Nas.AccountAsync(stack.RadiusAcct("b"), before, $"before-{run}", "Start", secret, NasAddress));
+            Assert.Equal("ok", await Nas.RestartedAsync(stack.RadiusAcct("b"), secret, NasAddress));
+            Assert.Equal("ok", await Nas.AccountAsync(stack.RadiusAcct("b"), after, $"after-{run}", "Start", secret, NasAddress));
+
+            // b owns acme@b: the restart closed the NAS's session there at once. acme@a's is in b's journal, in order.
+            Assert.Equal("closed", await Sql.ScalarAsync<string>(ownedByB, "SELECT state FROM sessions WHERE acct_session_id = $1", $"roaming-{run}"));
+            Assert.Equal(1L, await Sql.ScalarAsync<long>(journal,
+                "SELECT count(*) FROM survival_journal WHERE tenant_id = 'acme' AND home_region = 'a' AND status_type = 7 " +
+                "AND id > (SELECT id FROM survival_journal WHERE acct_session_id = $1) AND id < (SELECT id FROM survival_journal WHERE acct_session_id = $2)",
+                $"before-{run}", $"after-{run}"));
+
+            await stack.UpAsync();
+            await Eventually.TrueAsync(async () => await Sql.ScalarAsync<long>(journal, "SELECT count(*) FROM survival_journal WHERE tenant_id = 'acme' AND home_region = 'a'") == 0,
+                TimeSpan.FromSeconds(60), "b's journal is handed to a");
+            const string State = "SELECT state || ' ' || coalesce(terminate_cause, '-') FROM sessions WHERE acct_session_id = $1";
+            Assert.Equal("closed NAS-Reboot (Accounting-On)", await Sql.ScalarAsync<string>(shard, State, $"early-{run}"));
+            Assert.Equal("closed NAS-Reboot (Accounting-On)", await Sql.ScalarAsync<string>(shard, State, $"before-{run}"));
+            Assert.Equal("open -", await Sql.ScalarAsync<string>(shard, State, $"after-{run}"));
+            await Billing.AssertHoldsAsync(shard);
+        }
+        finally
+        {
+            await stack.UpAsync();
+            await Nas.AccountAsync(stack.RadiusAcct("a"), after, $"after-{run}", "Stop", secret, NasAddress);
+        }
+    }
+
+    /// <summary>
     /// The same with region a's PostgreSQL lost instead of its node: a's node lives but answers nothing for acme@a, so b
     /// answers from its replica and journals; when a's PostgreSQL is back (no promotion) the journal goes to a, charged once.
     /// </summary>

@@ -49,6 +49,7 @@ internal static class FailoverScenario
         var started = Stopwatch.GetTimestamp();
         long killedAt = 0;
         long firstBackupAccept = 0;
+        long firstBackupLogin = 0;
         var logins = new List<Task>(subscribers.Count);
         Task<(int Code, TimeSpan Took)>? promoting = null;
         await NasLogin.ReleaseAsync(subscribers.Count, rate, started, i =>
@@ -59,17 +60,24 @@ internal static class FailoverScenario
                 using var node = Process.GetProcessById(pid);
                 node.Kill();
                 Volatile.Write(ref killedAt, Stopwatch.GetTimestamp());
-                output.WriteLine($"  ... {Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s: SIGKILL to the primary region's node (pid {pid})");
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  ... {Stopwatch.GetElapsedTime(started).TotalSeconds:F1} s ({DateTimeOffset.UtcNow:HH:mm:ss.fff}Z): SIGKILL to the primary region's node (pid {pid})"));
                 promoting = promotion?.RunAsync(output, cancellationToken);
             }
 
             var (username, password) = subscribers[i];
             var afterKill = killedAt != 0;
-            logins.Add(LoginAsync(nas, username, password, $"{runId}-{i}", afterKill ? after : before, (elapsed, viaBackup) =>
+            logins.Add(LoginAsync(nas, username, password, $"{runId}-{i}", afterKill ? after : before, viaBackup =>
             {
                 if (viaBackup && afterKill)
                 {
                     Interlocked.CompareExchange(ref firstBackupAccept, Stopwatch.GetTimestamp(), 0);
+                }
+            }, (elapsed, viaBackup) =>
+            {
+                if (viaBackup && afterKill)
+                {
+                    Interlocked.CompareExchange(ref firstBackupLogin, Stopwatch.GetTimestamp(), 0);
                 }
 
                 if (afterKill)
@@ -91,7 +99,8 @@ internal static class FailoverScenario
         output.WriteLine($"  after the kill:  {after.Summary()}");
         output.WriteLine(firstBackupAccept == 0
             ? "  first Access-Accept through the backup after the kill: none"
-            : string.Create(CultureInfo.InvariantCulture, $"  first Access-Accept through the backup after the kill: {(firstBackupAccept - killedAt) / (double)Stopwatch.Frequency:F2} s"));
+            : string.Create(CultureInfo.InvariantCulture,
+                $"  first Access-Accept through the backup after the kill: {(firstBackupAccept - killedAt) / (double)Stopwatch.Frequency:F2} s; first login through it (Accounting-Start answered too): {(firstBackupLogin - killedAt) / (double)Stopwatch.Frequency:F2} s"));
         output.WriteLine($"  login latency after the kill (release to Accounting-Response, failover included): {latency.Summary()}");
         output.WriteLine($"  late answers to requests already given up on (identifier reused; dropped by their Response Authenticator, as a NAS does): {stale:N0}");
         if (promoted is { } done)
@@ -135,7 +144,7 @@ internal static class FailoverScenario
         }
     }
 
-    private static async Task LoginAsync(Nas nas, string username, string password, string sessionId, Tally tally, Action<long, bool> loggedIn)
+    private static async Task LoginAsync(Nas nas, string username, string password, string sessionId, Tally tally, Action<bool> accepted, Action<long, bool> loggedIn)
     {
         var released = Stopwatch.GetTimestamp();
         var (answer, viaBackup) = await nas.SendAsync(auth: true, (buffer, id, secret) => NasLogin.AccessRequest(buffer, id, username, password, secret, nas.Address));
@@ -151,6 +160,7 @@ internal static class FailoverScenario
             return;
         }
 
+        accepted(viaBackup);
         accept.TryGetString(RadiusAttributeType.Class, out var sessionClass);
         var (response, _) = await nas.SendAsync(auth: false, (buffer, id, secret) => NasLogin.AccountingStart(buffer, id, username, sessionClass, sessionId, secret, nas.Address));
         if (response is null || response[0] != (byte)RadiusCode.AccountingResponse)

@@ -36,6 +36,11 @@ internal sealed class AccountingHandler(
             return Unanswered("no_status_type");
         }
 
+        if ((AcctStatusType)statusType is AcctStatusType.AccountingOn or AcctStatusType.AccountingOff)
+        {
+            return await NasRestartAsync(request, (AcctStatusType)statusType, response, cancellationToken);
+        }
+
         string? home = null;
         string? owner = null;
         void NotOwner(string h, string? o) => (home, owner) = (h, o);
@@ -44,7 +49,6 @@ internal sealed class AccountingHandler(
             AcctStatusType.Start => await SubmitAsync(request, AccountingKind.Start, NotOwner, cancellationToken),
             AcctStatusType.InterimUpdate => await SubmitAsync(request, AccountingKind.Interim, NotOwner, cancellationToken),
             AcctStatusType.Stop => await SubmitAsync(request, AccountingKind.Stop, NotOwner, cancellationToken),
-            AcctStatusType.AccountingOn or AcctStatusType.AccountingOff => await CloseNasSessionsAsync(request, (AcctStatusType)statusType),
             _ => Outcome.Ignored,
         };
 
@@ -81,10 +85,7 @@ internal sealed class AccountingHandler(
         {
             case Outcome.Committed:
             case Outcome.Ignored:
-                _answered.Increment();
-                var writer = new RadiusPacketWriter(response, RadiusCode.AccountingResponse, packet.Identifier);
-                writer.CopyAttributes(packet, RadiusAttributeType.ProxyState);
-                return writer.FinishResponse(packet, request.Secret);
+                return Acknowledge(request, response);
             case Outcome.Malformed:
                 return Unanswered("malformed");
             case Outcome.UnknownSubscriber:
@@ -112,10 +113,16 @@ internal sealed class AccountingHandler(
         }
 
         _journaled.Increment();
+        return Acknowledge(request, response);
+    }
+
+    /// <summary>The Accounting-Response, once what it acknowledges is durable.</summary>
+    private int Acknowledge(RadiusRequest request, byte[] response)
+    {
         _answered.Increment();
-        var writer = new RadiusPacketWriter(response, RadiusCode.AccountingResponse, packet.Identifier);
-        writer.CopyAttributes(packet, RadiusAttributeType.ProxyState);
-        return writer.FinishResponse(packet, request.Secret);
+        var writer = new RadiusPacketWriter(response, RadiusCode.AccountingResponse, request.Packet.Identifier);
+        writer.CopyAttributes(request.Packet, RadiusAttributeType.ProxyState);
+        return writer.FinishResponse(request.Packet, request.Secret);
     }
 
     /// <summary>When the event happened: its Event-Timestamp, else now less its Acct-Delay-Time.</summary>
@@ -207,19 +214,79 @@ internal sealed class AccountingHandler(
         };
     }
 
-    private async ValueTask<Outcome> CloseNasSessionsAsync(RadiusRequest request, AcctStatusType statusType)
+    /// <summary>
+    /// Accounting-On/Off: the NAS restarted, so every session of it started before then is over, in every shard of its
+    /// tenant wherever that shard is owned: closed here in the shards owned here, and sent once to each other owner
+    /// region (which closes them in its own). For a shard this region stands by for whose owner cannot take it, it is
+    /// journaled like any accounting. Acknowledged only once every shard has it; otherwise no answer, and the NAS sends
+    /// it again. One handed over from a journal (<see cref="RadiusRequest.JournalHome"/>) is for that shard alone; one
+    /// forwarded by a peer, for the shards owned here.
+    /// </summary>
+    private async ValueTask<int> NasRestartAsync(RadiusRequest request, AcctStatusType statusType, byte[] response, CancellationToken cancellationToken)
     {
+        var tenant = request.Nas.TenantId;
+        var at = EventTime(request.Packet, time.GetUtcNow());
         var cause = statusType == AcctStatusType.AccountingOn ? "NAS-Reboot (Accounting-On)" : "NAS-Reboot (Accounting-Off)";
-        var at = time.GetUtcNow();
-        var shards = catalog.ShardsOf(request.Nas.TenantId).ToList();
-        if (shards.FirstOrDefault(s => !s.HoldsLease) is { } fenced)
+        bool Targeted(string home) => request.JournalHome is null || request.JournalHome == home;
+        var owned = catalog.ShardsOf(tenant).Where(s => Targeted(s.HomeRegion)).ToList();
+        if (owned.FirstOrDefault(s => !s.HoldsLease) is { } fenced)
         {
             leases.CountFenced(fenced);
-            return Outcome.Fenced;
+            return Unanswered("fenced");
         }
 
-        var results = await Task.WhenAll(shards.Select(s => s.Writer!.CloseNasSessionsAsync(request.Nas.Id, at, cause)));
-        return results.All(o => o == AccountingOutcome.Committed) ? Outcome.Committed : Outcome.Failed;
+        var closing = Task.WhenAll(owned.Select(s => s.Writer!.CloseNasSessionsAsync(request.Nas.Id, at, cause)));
+        var elsewhere = request.FromPeer ? [] : catalog.OwnersOf(tenant)
+            .Where(o => o.Owner != options.Value.RegionId && Targeted(o.Home) && catalog.Shard(tenant, o.Home) is null)
+            .GroupBy(o => o.Owner, o => o.Home, StringComparer.Ordinal)
+            .ToList();
+        var handed = await Task.WhenAll(elsewhere.Select(g => NasRestartElsewhereAsync(request, g.Key, [.. g], statusType, at, cancellationToken)));
+        var closed = await closing;
+        if (closed.Any(o => o != AccountingOutcome.Committed))
+        {
+            return Unanswered("commit_failed");
+        }
+
+        return handed.All(ok => ok) ? Acknowledge(request, response) : Unanswered("owner_unreachable");
+    }
+
+    /// <summary>
+    /// Hands a NAS restart to <paramref name="owner"/>, the region owning the tenant's shards <paramref name="homes"/>;
+    /// those stood by for here are journaled instead when it cannot take it (or while their journal holds requests not
+    /// handed over yet, so that it gets them in order). True once every one of them has it.
+    /// </summary>
+    private async Task<bool> NasRestartElsewhereAsync(RadiusRequest request, string owner, List<string> homes, AcctStatusType statusType, DateTimeOffset at,
+        CancellationToken cancellationToken)
+    {
+        var tenant = request.Nas.TenantId;
+        var survivable = request.Replayed ? [] : homes.Where(h => catalog.Replica(tenant, h) is not null).ToList();
+        var allSurvivable = survivable.Count == homes.Count;
+        if (!allSurvivable || (!survivable.Any(h => journal.Holds(tenant, h)) && owners.ShouldForward(owner)))
+        {
+            var answer = new byte[RadiusPacket.MaxLength];
+            if (await forwarder.ForwardAsync(request, owner, answer, cancellationToken, within: allSurvivable ? _forwardTimeout : null) > 0)
+            {
+                owners.Answered(owner);
+                return true;
+            }
+
+            if (forwarder.Secret is not null)
+            {
+                owners.TimedOut(owner);
+            }
+        }
+
+        foreach (var home in survivable)
+        {
+            if (!await journal.AppendAsync(request, tenant, home, username: "", acctSessionId: "", (uint)statusType, at))
+            {
+                return false;
+            }
+
+            _journaled.Increment();
+        }
+
+        return allSurvivable;
     }
 
     private static bool HasNul(string? value) => value is not null && value.Contains('\0', StringComparison.Ordinal);

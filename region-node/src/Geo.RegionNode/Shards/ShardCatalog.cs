@@ -65,6 +65,10 @@ internal sealed partial class ShardCatalog(
     /// <summary>The region that owns a shard now (any region's shard), or null when the directory has no such shard.</summary>
     public string? OwnerOf(string tenantId, string homeRegion) => _snapshot.Owners.GetValueOrDefault((tenantId, homeRegion));
 
+    /// <summary>The tenant's active shards, by home region, with their owner region.</summary>
+    public IEnumerable<(string Home, string Owner)> OwnersOf(string tenantId) =>
+        _snapshot.Owners.Where(o => o.Key.Item1 == tenantId).Select(o => (o.Key.Item2, o.Value));
+
     /// <summary>A region's RADIUS endpoints.</summary>
     public RegionEndpoint? Region(string regionId) => _snapshot.Regions.GetValueOrDefault(regionId);
 

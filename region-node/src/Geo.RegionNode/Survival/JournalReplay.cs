@@ -70,9 +70,27 @@ internal sealed partial class JournalReplay(
         {
             var entries = await journal.OldestAsync(Batch, cancellationToken);
             var taken = new List<SurvivalJournal.StoredEntry>();
+            // A NAS restart is a barrier in its shard: it goes once every entry before it is handed over, alone, and
+            // the entries after it go after it. It closes the sessions of its NAS open when it is committed, so a
+            // session started before the restart is closed by it, and one started after it is not.
+            var hasTaken = new HashSet<(string, string)>();
+            var barred = new HashSet<(string, string)>();
             foreach (var entry in entries)
             {
                 var shard = (entry.Tenant, entry.Home);
+                if (barred.Contains(shard))
+                {
+                    continue;
+                }
+
+                if (entry.IsNasRestart)
+                {
+                    barred.Add(shard);
+                    if (hasTaken.Contains(shard))
+                    {
+                        continue;
+                    }
+                }
                 if (!ready.TryGetValue(shard, out var isReady))
                 {
                     ready[shard] = isReady = await ReadyAsync(entry, probe, cancellationToken);
@@ -90,6 +108,7 @@ internal sealed partial class JournalReplay(
                 if (isReady)
                 {
                     taken.Add(entry);
+                    hasTaken.Add(shard);
                 }
             }
 
@@ -121,7 +140,7 @@ internal sealed partial class JournalReplay(
                 LogReplayed(logger, done.Count, journal.Depth);
             }
 
-            if (entries.Count < Batch || done.IsEmpty)
+            if (done.IsEmpty || (entries.Count < Batch && barred.Count == 0))
             {
                 return total;
             }
@@ -168,7 +187,7 @@ internal sealed partial class JournalReplay(
             return false;
         }
 
-        var request = new RadiusRequest(packet, new IPEndPoint(nas.Address, 0), nas, nas.SecretBytes(0), Replayed: true);
+        var request = new RadiusRequest(packet, new IPEndPoint(nas.Address, 0), nas, nas.SecretBytes(0), Replayed: true, JournalHome: entry.Home);
         return await accounting.HandleAsync(request, response, cancellationToken) > 0;
     }
 

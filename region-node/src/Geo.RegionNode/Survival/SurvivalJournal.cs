@@ -108,14 +108,14 @@ internal sealed partial class SurvivalJournal : IAsyncDisposable
     public async Task<IReadOnlyList<StoredEntry>> OldestAsync(int limit, CancellationToken cancellationToken)
     {
         await using var command = _database.CreateCommand(
-            "SELECT id, tenant_id, home_region, acct_session_id, nas_address, packet, received_at FROM survival_journal ORDER BY id LIMIT $1");
+            "SELECT id, tenant_id, home_region, acct_session_id, nas_address, packet, received_at, status_type FROM survival_journal ORDER BY id LIMIT $1");
         command.Parameters.Add(new() { Value = limit });
         var entries = new List<StoredEntry>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             entries.Add(new StoredEntry(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetFieldValue<IPAddress>(4),
-                (byte[])reader[5], reader.GetFieldValue<DateTimeOffset>(6)));
+                (byte[])reader[5], reader.GetFieldValue<DateTimeOffset>(6), reader.GetInt32(7)));
         }
 
         return entries;
@@ -342,7 +342,11 @@ internal sealed partial class SurvivalJournal : IAsyncDisposable
     }
 
     /// <summary>An entry as stored.</summary>
-    public sealed record StoredEntry(long Id, string Tenant, string Home, string AcctSessionId, IPAddress Nas, byte[] Packet, DateTimeOffset ReceivedAt);
+    public sealed record StoredEntry(long Id, string Tenant, string Home, string AcctSessionId, IPAddress Nas, byte[] Packet, DateTimeOffset ReceivedAt, int StatusType)
+    {
+        /// <summary>An Accounting-On/Off: its NAS restarted, which ends every session of the NAS started before it.</summary>
+        public bool IsNasRestart => StatusType is (int)AcctStatusType.AccountingOn or (int)AcctStatusType.AccountingOff;
+    }
 
     private sealed record Entry(string Tenant, string Home, IPAddress Nas, string Username, string AcctSessionId, int StatusType, byte[] Packet);
 
