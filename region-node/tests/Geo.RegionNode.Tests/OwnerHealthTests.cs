@@ -92,6 +92,22 @@ public sealed class OwnerHealthTests : IDisposable
         Assert.False(health.IsDown("a"));
     }
 
+    [Fact]
+    public void DownOwner_NotProbedWithRequests_WhileItsHeartbeatsGoUnanswered()
+    {
+        var health = Create(downAfter: 2, probeInterval: TimeSpan.Zero);
+        health.HeartbeatMissed("a");
+        health.HeartbeatMissed("a");
+        Assert.True(health.IsDown("a"));
+        // Its node is gone: a request sent as a probe would only wait out its timeout before the replica answers.
+        Assert.False(health.ShouldForward("a"));
+
+        // Its node answers again (its shards perhaps not yet): requests probe whether it serves.
+        health.HeartbeatAnswered("a");
+        Assert.True(health.IsDown("a"));
+        Assert.True(health.ShouldForward("a"));
+    }
+
     private OwnerHealth Create(int downAfter, TimeSpan probeInterval) =>
         new(Options.Create(new RegionNodeOptions { OwnerDownAfterTimeouts = downAfter, OwnerProbeInterval = probeInterval }),
             new Metrics(_services.GetRequiredService<IMeterFactory>()), NullLogger<OwnerHealth>.Instance);

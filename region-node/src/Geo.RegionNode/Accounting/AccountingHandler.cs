@@ -235,6 +235,12 @@ internal sealed class AccountingHandler(
             return Unanswered("fenced");
         }
 
+        if (catalog.OwnersOf(tenant).Any(o => o.Owner == options.Value.RegionId && Targeted(o.Home) && catalog.Shard(tenant, o.Home) is null))
+        {
+            // Owned here by the directory, but not served yet (its database unreachable, or its fence not yet raised).
+            return Unanswered("shard_unavailable");
+        }
+
         var closing = Task.WhenAll(owned.Select(s => s.Writer!.CloseNasSessionsAsync(request.Nas.Id, at, cause)));
         var elsewhere = request.FromPeer ? [] : catalog.OwnersOf(tenant)
             .Where(o => o.Owner != options.Value.RegionId && Targeted(o.Home) && catalog.Shard(tenant, o.Home) is null)

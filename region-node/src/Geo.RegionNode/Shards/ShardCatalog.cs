@@ -32,6 +32,15 @@ internal sealed partial class ShardCatalog(
     private Task? _directoryStart;
     private readonly HashSet<string> _unreadableReplicas = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Replicas no longer stood by for (the shard was promoted here, moved, or deleted), each closed once
+    /// <see cref="ReplicaRetireGrace"/> has passed: a request that took one from the map before it changed (an
+    /// Access-Request answered from it during a promotion) finishes on it instead of failing on a closed data source.
+    /// </summary>
+    private readonly List<(ShardHandle Replica, long Due)> _retiring = [];
+
+    private static readonly TimeSpan ReplicaRetireGrace = TimeSpan.FromSeconds(30);
+
     /// <summary>Completes after the first successful load; the node answers no RADIUS before it.</summary>
     public Task FirstLoad => _firstLoad.Task;
 
@@ -267,9 +276,12 @@ internal sealed partial class ShardCatalog(
                 await shard.DisposeAsync();
             }
 
-            foreach (var replica in retiredReplicas)
+            var now = time.GetTimestamp();
+            _retiring.AddRange(retiredReplicas.Select(r => (r, now + (long)(ReplicaRetireGrace.TotalSeconds * time.TimestampFrequency))));
+            foreach (var due in _retiring.Where(r => r.Due <= now).ToList())
             {
-                await replica.DisposeAsync();
+                _retiring.Remove(due);
+                await due.Replica.DisposeAsync();
             }
 
             LastRefreshAt = time.GetUtcNow();
@@ -453,10 +465,12 @@ internal sealed partial class ShardCatalog(
     {
         var snapshot = _snapshot;
         _snapshot = Snapshot.Empty;
-        foreach (var shard in snapshot.Shards.Values.Concat(snapshot.Replicas.Values))
+        foreach (var shard in snapshot.Shards.Values.Concat(snapshot.Replicas.Values).Concat(_retiring.Select(r => r.Replica)))
         {
             await shard.DisposeAsync();
         }
+
+        _retiring.Clear();
 
         // After the writers drained (their last batches committed under the lease): given back, so that a promotion of
         // a region shut down on purpose need not wait for the leases to run out.

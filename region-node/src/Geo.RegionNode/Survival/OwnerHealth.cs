@@ -25,7 +25,10 @@ internal sealed partial class OwnerHealth
         metrics.Gauge("geo_owner_regions_down", "Owner regions this node deems down (their stood-by shards answered here)", () => _owners.Values.Count(s => s.Down));
     }
 
-    /// <summary>Whether a request for <paramref name="region"/>'s shard is to be forwarded: always while it is up; one probe per interval while it is down.</summary>
+    /// <summary>
+    /// Whether a request for <paramref name="region"/>'s shard is to be forwarded: always while it is up; while it is
+    /// down, one probe per interval, and none while its heartbeats go unanswered.
+    /// </summary>
     public bool ShouldForward(string region)
     {
         var state = _owners.GetOrAdd(region, _ => new State());
@@ -34,6 +37,12 @@ internal sealed partial class OwnerHealth
             if (!state.Down)
             {
                 return true;
+            }
+
+            // Its node does not even answer heartbeats: a request sent as a probe would only wait out its timeout.
+            if (state.MissedHeartbeats > 0)
+            {
+                return false;
             }
 
             var now = Stopwatch.GetTimestamp();
