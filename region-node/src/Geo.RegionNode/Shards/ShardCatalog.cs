@@ -71,8 +71,13 @@ internal sealed partial class ShardCatalog(
     /// <summary>Every replica this region stands by with.</summary>
     public IReadOnlyCollection<ShardHandle> Replicas => _snapshot.Replicas.Values;
 
-    /// <summary>The region that owns a shard now (any region's shard), or null when the directory has no such shard.</summary>
-    public string? OwnerOf(string tenantId, string homeRegion) => _snapshot.Owners.GetValueOrDefault((tenantId, homeRegion));
+    /// <summary>
+    /// The other region that owns a shard now, to forward its requests to; null when the directory has no such shard, or
+    /// names this region as its owner while the shard is not open here (yet): the moment of a promotion to this region,
+    /// when forwarding would only send the request back here.
+    /// </summary>
+    public string? OwnerOf(string tenantId, string homeRegion) =>
+        _snapshot.Owners.GetValueOrDefault((tenantId, homeRegion)) is { } owner && owner != _options.RegionId ? owner : null;
 
     /// <summary>The tenant's active shards, by home region, with their owner region.</summary>
     public IEnumerable<(string Home, string Owner)> OwnersOf(string tenantId) =>
