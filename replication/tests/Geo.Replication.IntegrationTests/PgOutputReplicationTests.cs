@@ -4,6 +4,7 @@ using Geo.Replication.PgOutput;
 using Geo.Replication.Verification;
 using Geo.Schema;
 using Geo.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace Geo.Replication.IntegrationTests;
@@ -285,6 +286,48 @@ public sealed class PgOutputReplicationTests(TwoClusters clusters)
             await replicator.RetireAsync(shard.Source);
         }
     }
+
+    [Fact]
+    public async Task EndServerSession_AfterTheStreamWasCancelled_EndsItsWalSenderThoughTheSlotIsNoLongerHeld()
+    {
+        // The server answers a cancelled stream by leaving the slot (no active pid) while the session stays, and Npgsql's
+        // read was seen waiting on it until its receiver timeout: the session is ended by its own process id.
+        var shard = await clusters.CreateShardAsync(createReplica: false);
+        var slot = $"geo_test_end_{Guid.NewGuid():N}"[..30];
+        await using var source = new PgOutputSource(shard.Source, slot, "geo_replication", NullLogger<PgOutputSource>.Instance, TimeProvider.System);
+        try
+        {
+            Assert.NotNull(await source.OpenAsync(storedPosition: null, CancellationToken.None));
+            using var stop = new CancellationTokenSource();
+            var reading = Task.Run(async () =>
+            {
+                await foreach (var _ in source.ReadAsync(stop.Token))
+                {
+                }
+            });
+
+            var pid = await Eventually.ValueAsync(
+                () => TwoClusters.ScalarAsync<object>(shard.Source, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = @slot", ("slot", slot)),
+                active => active is int, CatchUp, "the stream holds its slot");
+            await stop.CancelAsync();
+            await Eventually.TrueAsync(
+                async () => await TwoClusters.ScalarAsync<object>(shard.Source, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = @slot", ("slot", slot)) is DBNull,
+                CatchUp, "the server left the slot of the cancelled stream");
+            Assert.True(await SessionExistsAsync(shard.Source, (int)pid), "the cancelled stream's session stays until ended");
+
+            await source.EndServerSessionAsync(NullLogger.Instance);
+
+            await Eventually.TrueAsync(async () => !await SessionExistsAsync(shard.Source, (int)pid), CatchUp, "the stream's walsender is ended");
+            await Assert.ThrowsAnyAsync<Exception>(() => reading.WaitAsync(CatchUp));
+        }
+        finally
+        {
+            await ReplicationSlots.DropAsync(shard.Source, slot, publication: null);
+        }
+    }
+
+    private static async Task<bool> SessionExistsAsync(string connectionString, int pid) =>
+        await TwoClusters.ScalarAsync<bool>(connectionString, "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE pid = @pid)", ("pid", pid));
 
     [Fact]
     public async Task Retire_DropsSlotAndPublication()

@@ -28,6 +28,9 @@ internal sealed partial class PgOutputSource : IChangeSource, IHeardSource
     private readonly Dictionary<uint, ChangeTable> _relations = [];
     private readonly Lock _gate = new();
     private LogicalReplicationConnection? _connection;
+
+    /// <summary>The source server's process serving this stream (its walsender), once open.</summary>
+    private int? _walSenderPid;
     private ulong _startLsn;
     private string _database = "";
 
@@ -119,6 +122,7 @@ internal sealed partial class PgOutputSource : IChangeSource, IHeardSource
         };
         _connection = connection;
         await connection.Open(cancellationToken);
+        _walSenderPid = connection.ProcessID;
         _database = new NpgsqlConnectionStringBuilder(_connectionString).Database ?? "";
 
         if (storedPosition is not null)
@@ -296,7 +300,7 @@ internal sealed partial class PgOutputSource : IChangeSource, IHeardSource
         using var timeout = new CancellationTokenSource(EndSessionTimeout);
         try
         {
-            await ReplicationSlots.EndSessionAsync(_connectionString, _slotName, timeout.Token);
+            await ReplicationSlots.EndSessionAsync(_connectionString, _slotName, _walSenderPid, timeout.Token);
         }
         catch (Exception ex) when (ex is NpgsqlException or OperationCanceledException or TimeoutException)
         {

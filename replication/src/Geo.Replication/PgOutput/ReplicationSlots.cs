@@ -89,12 +89,24 @@ public static class ReplicationSlots
         return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
-    /// <summary>Ends the walsender that holds the slot, if any (its client's replication read then fails); the slot stays.</summary>
-    public static async Task EndSessionAsync(string sourceConnectionString, string slot, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Ends the walsender that holds the slot, if any, and the walsender of process <paramref name="walSenderPid"/> when
+    /// given (its client's replication read then fails); the slot stays. The process id matters once the stream was
+    /// cancelled: the server then leaves the slot (no active pid) but the session stays, and Npgsql's read waits for it
+    /// until its receiver timeout.
+    /// </summary>
+    public static async Task EndSessionAsync(string sourceConnectionString, string slot, int? walSenderPid = null, CancellationToken cancellationToken = default)
     {
         await using var connection = new NpgsqlConnection(sourceConnectionString);
         await connection.OpenAsync(cancellationToken);
         await TerminateWalSenderAsync(connection, slot, cancellationToken);
+        if (walSenderPid is { } pid)
+        {
+            await using var terminate = new NpgsqlCommand(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = @pid AND backend_type = 'walsender'", connection);
+            terminate.Parameters.AddWithValue("pid", pid);
+            await terminate.ExecuteNonQueryAsync(cancellationToken);
+        }
     }
 
     private static async Task TerminateWalSenderAsync(NpgsqlConnection connection, string slot, CancellationToken cancellationToken)
