@@ -114,7 +114,7 @@ public sealed class LeaseFencingTests(RegionFixture stack, ITestOutputHelper log
 
     private (string, string)[] LeaseSettings(TcpRelay relay) =>
     [
-        ("RegionNode:DirectoryConnectionString", new NpgsqlConnectionStringBuilder(stack.DirectoryConnectionString) { Port = relay.Port, Timeout = 2 }.ConnectionString),
+        ("RegionNode:DirectoryConnectionString", new NpgsqlConnectionStringBuilder(stack.AsNode(stack.DirectoryConnectionString)) { Port = relay.Port, Timeout = 2 }.ConnectionString),
         ("RegionNode:LeaseRenewInterval", "00:00:00.500"),
         ("RegionNode:LeaseTtl", LeaseTtl.ToString()),
     ];

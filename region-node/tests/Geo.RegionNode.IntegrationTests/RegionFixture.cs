@@ -5,6 +5,7 @@ using Geo.Ctl.LocalStack;
 using Geo.Engines;
 using Geo.Engines.Postgres;
 using Geo.Engines.Redis;
+using Geo.Schema;
 using Geo.Testing;
 using Npgsql;
 
@@ -60,6 +61,10 @@ public sealed class RegionFixture : IAsyncLifetime
         return (username, line[(username.Length + 1)..]);
     }
 
+    /// <summary>A connection string of the stack as the region node's role (<c>geo_node</c>) instead of the superuser.</summary>
+    public string AsNode(string connectionString) =>
+        new NpgsqlConnectionStringBuilder(connectionString) { Username = ServiceRoles.RegionNode, Passfile = Layout.ServicePassfile(ServiceRoles.RegionNode) }.ConnectionString;
+
     public async Task InitializeAsync()
     {
         _reaper = StackReaper.Start(Path.GetDirectoryName(StateDir)!);
@@ -80,8 +85,9 @@ public sealed class RegionFixture : IAsyncLifetime
             ["Management:Url"] = "http://127.0.0.1:0",
             ["Logging:LogLevel:Default"] = "Warning",
             ["RegionNode:RegionId"] = region,
-            ["RegionNode:DirectoryConnectionString"] = DirectoryConnectionString,
-            ["RegionNode:PostgresConnectionString"] = PostgresCluster.Open(Layout.RegionPostgres(region))!.ConnectionString(),
+            // As its own role, as 'geoctl up' starts it: what the node may not do fails here too.
+            ["RegionNode:DirectoryConnectionString"] = AsNode(DirectoryConnectionString),
+            ["RegionNode:PostgresConnectionString"] = AsNode(PostgresCluster.Open(Layout.RegionPostgres(region))!.ConnectionString()),
             ["RegionNode:RedisEndpoint"] = RedisServer.Open(Layout.RegionRedis(region))!.Endpoint,
             ["RegionNode:RedisPasswordFile"] = RedisServer.Open(Layout.RegionRedis(region))!.PasswordFile,
             ["RegionNode:InterRegionSecretFile"] = Layout.InterRegionSecretFile,

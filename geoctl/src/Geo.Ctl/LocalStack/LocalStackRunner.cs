@@ -121,6 +121,16 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             $"{summary.Succeeded} databases ok, {summary.Skipped} skipped" +
             (summary.Results.Any(r => r.Outcome == ShardMigrationOutcome.Migrated) ? $"; migrated {string.Join(", ", summary.Results.Where(r => r.Outcome == ShardMigrationOutcome.Migrated).Select(r => $"{r.Database} in {r.Region}").Distinct())}" : ""));
 
+        var regionClusters = new Dictionary<string, PostgresCluster>(StringComparer.Ordinal);
+        foreach (var (regionId, postgresTask, _) in regionTasks)
+        {
+            regionClusters[regionId] = await postgresTask;
+        }
+
+        var roles = await reporter.StepAsync("service roles (geo_node, geo_router)",
+            () => EnsureServiceRolesAsync(directoryCluster, directory, regionClusters, cancellationToken),
+            r => $"passwords in {StackLayout.Show(Path.GetDirectoryName(r.Node)!)}");
+
         foreach (var (regionId, postgresTask, _) in regionTasks)
         {
             var cluster = await postgresTask;
@@ -146,23 +156,17 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         }
 
         await Task.WhenAll(state.Regions.Select(region => reporter.StepAsync($"region {region.Id} node (geo-region)",
-            () => StartRegionNodeAsync(region, directory, regionTasks.Single(r => r.Id == region.Id).Postgres.Result, redisServers[region.Id], cancellationToken),
+            () => StartRegionNodeAsync(region, AsRole(directory, ServiceRoles.RegionNode, roles.Node), regionClusters[region.Id], roles.Node, redisServers[region.Id], cancellationToken),
             node => $"RADIUS 127.0.0.1:{region.RadiusAuthPort}/{region.RadiusAcctPort}, HTTP 127.0.0.1:{region.ApiPort}, metrics http://127.0.0.1:{region.ManagementPort}/metrics, pid {node}")));
-
-        var clusters = new Dictionary<string, PostgresCluster>();
-        foreach (var (regionId, postgresTask, _) in regionTasks)
-        {
-            clusters[regionId] = await postgresTask;
-        }
 
         if (state.Regions.Count > 1)
         {
             await Task.WhenAll(state.Regions.Select(region => reporter.StepAsync($"region {region.Id} replicator (geo-replicator)",
-                () => StartReplicatorAsync(region, directory, clusters, options.AutoPromoteAfter, cancellationToken),
+                () => StartReplicatorAsync(region, directory, regionClusters, options.AutoPromoteAfter, cancellationToken),
                 replicator => $"replicas of the shards it stands by for (from the directory), health 127.0.0.1:{region.ReplicatorPort}, metrics http://127.0.0.1:{region.ReplicatorManagementPort}/metrics, pid {replicator}")));
         }
 
-        await reporter.StepAsync("router (geo-router)", () => StartRouterAsync(state, directory, clusters, cancellationToken),
+        await reporter.StepAsync("router (geo-router)", () => StartRouterAsync(state, AsRole(directory, ServiceRoles.Router, roles.Router), regionClusters, cancellationToken),
             router => $"HTTP 127.0.0.1:{state.RouterPort}, pid {router}");
 
         reporter.Line("");
@@ -217,7 +221,63 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         return router;
     }
 
-    private async Task<ServiceProcess> StartRegionNodeAsync(RegionState region, string directory, PostgresCluster postgres, RedisServer redis, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates the services' roles in every server of the stack (a password each, generated once and kept in its password
+    /// file), and grants them what they need there; again on every start, after the migrations, as grants name tables.
+    /// </summary>
+    private async Task<(string Node, string Router)> EnsureServiceRolesAsync(PostgresCluster directoryCluster, string directory,
+        IReadOnlyDictionary<string, PostgresCluster> regions, CancellationToken cancellationToken)
+    {
+        var servers = regions.Values.Prepend(directoryCluster).ToArray();
+        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(layout.ServicePassfile(ServiceRoles.RegionNode))!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var passfiles = new Dictionary<string, string>(StringComparer.Ordinal);
+        // The node works in its region's server and the directory; the router only in the directory (provisioning in the
+        // regions' servers is the administrator's).
+        foreach (var (role, roleServers) in new[] { (ServiceRoles.RegionNode, servers), (ServiceRoles.Router, new[] { directoryCluster }) })
+        {
+            var passfile = layout.ServicePassfile(role);
+            var password = await ReadPassfilePasswordAsync(passfile, cancellationToken) ?? Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
+            // One password per role, whichever server of the stack (or a relay in front of one) it is used for.
+            await PrivateFile.WriteAsync(passfile, $"127.0.0.1:*:*:{role}:{password}\n", cancellationToken);
+            foreach (var server in roleServers)
+            {
+                await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(server.ConnectionString()) { Pooling = false }.ConnectionString);
+                await connection.OpenAsync(cancellationToken);
+                await ServiceRoles.EnsureRoleAsync(connection, role, password, cancellationToken);
+            }
+
+            passfiles[role] = passfile;
+        }
+
+        await ServiceRoles.GrantDirectoryAsync(directory, cancellationToken);
+        foreach (var cluster in regions.Values)
+        {
+            await ServiceRoles.GrantRegionAsync(cluster.ConnectionString(), JournalDatabase, cancellationToken);
+        }
+
+        return (passfiles[ServiceRoles.RegionNode], passfiles[ServiceRoles.Router]);
+    }
+
+    /// <summary>The node's survivability journal database (its default name).</summary>
+    private const string JournalDatabase = "geo_journal";
+
+    private static async Task<string?> ReadPassfilePasswordAsync(string passfile, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(passfile))
+        {
+            return null;
+        }
+
+        var first = (await File.ReadAllLinesAsync(passfile, cancellationToken)).FirstOrDefault(l => l.Length > 0);
+        var password = first?[(first.LastIndexOf(':') + 1)..];
+        return string.IsNullOrEmpty(password) ? null : password;
+    }
+
+    /// <summary>A connection string of the stack as a service's role: its user name and password file instead of the superuser's.</summary>
+    private static string AsRole(string connectionString, string role, string passfile) =>
+        new NpgsqlConnectionStringBuilder(connectionString) { Username = role, Passfile = passfile }.ConnectionString;
+
+    private async Task<ServiceProcess> StartRegionNodeAsync(RegionState region, string directory, PostgresCluster postgres, string passfile, RedisServer redis, CancellationToken cancellationToken)
     {
         var inv = CultureInfo.InvariantCulture;
         var node = await ServiceProcess.StartAsync(layout.RegionNode(region.Id), GeoProgram.RegionNode.Locate(),
@@ -226,7 +286,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             $"--Management:Url=http://127.0.0.1:{region.ManagementPort.ToString(inv)}",
             $"--RegionNode:RegionId={region.Id}",
             $"--RegionNode:DirectoryConnectionString={directory}",
-            $"--RegionNode:PostgresConnectionString={new NpgsqlConnectionStringBuilder(postgres.ConnectionString()) { Database = null, MaxPoolSize = 50 }}",
+            $"--RegionNode:PostgresConnectionString={new NpgsqlConnectionStringBuilder(AsRole(postgres.ConnectionString(), ServiceRoles.RegionNode, passfile)) { Database = null, MaxPoolSize = 50 }}",
             $"--RegionNode:RedisEndpoint={redis.Endpoint}",
             // Empty for a Redis created without a password (a stack from before passwords).
             $"--RegionNode:RedisPasswordFile={(redis.Password is null ? "" : redis.PasswordFile)}",

@@ -34,6 +34,12 @@ internal sealed class StackLayout(string root)
 
     public string Replicator(string region) => Path.Combine(Root, "regions", region, "replicator");
 
+    /// <summary>
+    /// The PostgreSQL password file of a service's role (<c>geo_node</c>, <c>geo_router</c>): one line for every server of
+    /// the stack, owner-only; the service is given its path, never the password.
+    /// </summary>
+    public string ServicePassfile(string role) => Path.Combine(Root, "credentials", $"{role}.pgpass");
+
     /// <summary>A NAS's demo shared secret, kept in a file so that no command has to print it.</summary>
     public string NasSecretFile(string nasId) => Path.Combine(DemoDirectory, "nas", $"{nasId}.secret");
 

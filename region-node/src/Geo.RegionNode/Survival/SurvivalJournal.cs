@@ -166,7 +166,7 @@ internal sealed partial class SurvivalJournal : IAsyncDisposable
 
         try
         {
-            var admin = new NpgsqlConnectionStringBuilder(_options.PostgresConnectionString) { Pooling = false };
+            var admin = new NpgsqlConnectionStringBuilder(_options.PostgresConnectionString) { Pooling = false, Database = "postgres" };
             await using (var connection = new NpgsqlConnection(admin.ConnectionString))
             {
                 await connection.OpenAsync(cancellationToken);

@@ -1,0 +1,171 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Npgsql;
+
+namespace Geo.Schema;
+
+/// <summary>
+/// The PostgreSQL roles the platform's services log in as, each with only what it needs (the operator tools keep the
+/// administrator's role):
+/// <list type="bullet">
+/// <item><see cref="RegionNode"/> (geo-region): in its region's server, reads and writes the rows of every shard and
+/// replica database (no DDL, no database of its own making, no other role's data) and owns its survivability journal
+/// database; in the directory, reads what it routes by and writes only owner leases, subscriber placements and
+/// idempotency keys.</item>
+/// <item><see cref="Router"/> (geo-router): in the directory, reads and writes rows (placements, tenants, shards, NAS,
+/// operators and their audit) but changes no schema.</item>
+/// </list>
+/// Neither is a superuser, nor may create databases or roles. Grants are applied again after every migration run (they
+/// name tables), and by default privileges to the tables the administrator creates later, in every database created
+/// from <c>template1</c>.
+/// </summary>
+public static class ServiceRoles
+{
+    /// <summary>The region node's role.</summary>
+    public const string RegionNode = "geo_node";
+
+    /// <summary>The global router's role.</summary>
+    public const string Router = "geo_router";
+
+    /// <summary>Directory tables the region node reads (not the operators' keys nor their audit).</summary>
+    private static readonly string[] NodeReadsInDirectory =
+        ["regions", "tenants", "shards", "nas_devices", "subscriber_placements", "idempotency_keys", "shard_owner_leases", "dr_events", "geo_schema_migrations"];
+
+    /// <summary>
+    /// Creates the role, or sets its password when it exists. The password reaches the server only as a SCRAM-SHA-256
+    /// verifier, so that no statement, log line or error of the server holds it.
+    /// </summary>
+    public static async Task EnsureRoleAsync(NpgsqlConnection superuser, string role, string password, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(superuser);
+        var verifier = ScramVerifier(password);
+        await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_roles WHERE rolname = $1", superuser);
+        exists.Parameters.Add(new() { Value = role });
+        var verb = await exists.ExecuteScalarAsync(cancellationToken) is null ? "CREATE" : "ALTER";
+        await ExecuteAsync(superuser,
+            $"{verb} ROLE {Quote(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD '{verifier}'", cancellationToken);
+    }
+
+    /// <summary>
+    /// A region's server: the node's role reads and writes the rows of every shard and replica database there, now and
+    /// later (default privileges in <c>template1</c>, which new databases copy), and owns <paramref name="journalDatabase"/>
+    /// (created here when missing). <paramref name="maintenance"/> is a superuser connection string to any database of the server.
+    /// </summary>
+    public static async Task GrantRegionAsync(string maintenance, string journalDatabase, CancellationToken cancellationToken)
+    {
+        var server = new NpgsqlConnectionStringBuilder(maintenance) { Pooling = false, Database = "postgres" };
+        var databases = new List<string>();
+        await using (var connection = new NpgsqlConnection(server.ConnectionString))
+        {
+            await connection.OpenAsync(cancellationToken);
+            await using (var list = new NpgsqlCommand("SELECT datname FROM pg_database WHERE datallowconn AND datname NOT IN ('postgres', 'template0') ORDER BY datname", connection))
+            await using (var reader = await list.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    databases.Add(reader.GetString(0));
+                }
+            }
+
+            if (!databases.Contains(journalDatabase, StringComparer.Ordinal))
+            {
+                await ExecuteAsync(connection, $"CREATE DATABASE {Quote(journalDatabase)} OWNER {Quote(RegionNode)}", cancellationToken);
+            }
+            else
+            {
+                await ExecuteAsync(connection, $"ALTER DATABASE {Quote(journalDatabase)} OWNER TO {Quote(RegionNode)}", cancellationToken);
+            }
+        }
+
+        foreach (var database in databases)
+        {
+            // A replica's database is read-only by default (its guard); grants are the administrator's, not the data's.
+            await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(server.ConnectionString)
+            {
+                Database = database,
+                Options = "-c default_transaction_read_only=off",
+            }.ConnectionString);
+            await connection.OpenAsync(cancellationToken);
+            if (database == journalDatabase)
+            {
+                // A journal created by an earlier node running as the administrator: its table goes to the node.
+                await ExecuteAsync(connection, $"ALTER TABLE IF EXISTS survival_journal OWNER TO {Quote(RegionNode)}", cancellationToken);
+                continue;
+            }
+
+            var node = Quote(RegionNode);
+            var grants = new StringBuilder($"""
+                ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {node};
+                ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {node};
+                GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {node};
+                GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {node};
+                """);
+            if (await HasTableAsync(connection, "geo_schema_migrations", cancellationToken))
+            {
+                grants.Append(CultureInfo.InvariantCulture, $"REVOKE INSERT, UPDATE, DELETE ON geo_schema_migrations FROM {node};");
+            }
+
+            await ExecuteAsync(connection, grants.ToString(), cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// The directory (after its migrations): the node's role reads what it routes by and writes leases, placements and
+    /// idempotency keys; the router's role reads and writes rows (not the migrations' own table). <paramref name="directory"/>
+    /// is a superuser connection string to the directory database.
+    /// </summary>
+    public static async Task GrantDirectoryAsync(string directory, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(directory) { Pooling = false }.ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        var node = Quote(RegionNode);
+        var router = Quote(Router);
+        await ExecuteAsync(connection, $"""
+            REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {node}, {router};
+            GRANT SELECT ON {string.Join(", ", NodeReadsInDirectory)} TO {node};
+            GRANT INSERT ON subscriber_placements, idempotency_keys TO {node};
+            GRANT INSERT, UPDATE ON shard_owner_leases TO {node};
+            -- Lease renewals lock the shard rows they extend FOR SHARE, which takes UPDATE on a column: the most harmless one.
+            GRANT UPDATE (updated_at) ON shards TO {node};
+            GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {router};
+            REVOKE INSERT, UPDATE, DELETE ON geo_schema_migrations FROM {router};
+            GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {router};
+            """, cancellationToken);
+    }
+
+    /// <summary>
+    /// A SCRAM-SHA-256 verifier for <paramref name="password"/> (RFC 5802/7677, PostgreSQL's stored form), which
+    /// <c>CREATE/ALTER ROLE ... PASSWORD</c> takes as it is. Passwords here are ASCII, which SASLprep leaves unchanged.
+    /// </summary>
+    public static string ScramVerifier(string password, byte[]? salt = null, int iterations = 4096)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(password);
+        if (password.Any(c => c is < '!' or > '~'))
+        {
+            throw new ArgumentException("a service password is printable ASCII without spaces", nameof(password));
+        }
+
+        salt ??= RandomNumberGenerator.GetBytes(16);
+        var salted = Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(password), salt, iterations, HashAlgorithmName.SHA256, 32);
+        var clientKey = HMACSHA256.HashData(salted, "Client Key"u8);
+        var storedKey = SHA256.HashData(clientKey);
+        var serverKey = HMACSHA256.HashData(salted, "Server Key"u8);
+        return $"SCRAM-SHA-256${iterations}:{Convert.ToBase64String(salt)}${Convert.ToBase64String(storedKey)}:{Convert.ToBase64String(serverKey)}";
+    }
+
+    private static async Task<bool> HasTableAsync(NpgsqlConnection connection, string table, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection);
+        command.Parameters.Add(new() { Value = $"public.{table}" });
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static string Quote(string identifier) => $"\"{identifier.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
+}
