@@ -70,11 +70,22 @@ internal static class MigrateCommand
             DefaultValueFactory = _ => environment(ServersFileVariable) ?? "",
         };
 
+        var grantRoles = new Option<bool>("--grant-roles")
+        {
+            Description = $"With --all-shards, after the migrations: grant the services' roles ({ServiceRoles.RegionNode}, {ServiceRoles.Router}) what they " +
+                "need in the directory and in every region's server (docs/operations.md). The roles must exist, or be created with --role-password-file",
+        };
+        var rolePasswordFiles = new Option<string[]>("--role-password-file")
+        {
+            Description = $"With --grant-roles, repeated: <role>=<file holding its password>: creates the role, or sets its password (sent as a SCRAM verifier only)",
+            HelpName = "role=file",
+        };
+
         var root = new RootCommand(
             "geo-migrate: apply pending schema migrations, in order, each in its own transaction. " +
             "Exit code 0: done; 1: a database failed; 2: nothing attempted (bad arguments, directory unreadable).")
         {
-            set, connection, allShards, directory, servers, serversFile,
+            set, connection, allShards, directory, servers, serversFile, grantRoles, rolePasswordFiles,
         };
         root.Validators.Add(result =>
         {
@@ -104,9 +115,27 @@ internal static class MigrateCommand
                     result.AddError($"unknown migration set '{setName}': give 'directory' or 'tenant'");
                 }
 
-                if (result.GetResult(directory) is { Implicit: false } || result.GetResult(servers) is { Implicit: false } || result.GetResult(serversFile) is { Implicit: false })
+                if (result.GetResult(directory) is { Implicit: false } || result.GetResult(servers) is { Implicit: false } || result.GetResult(serversFile) is { Implicit: false } ||
+                    result.GetValue(grantRoles))
                 {
-                    result.AddError("--directory, --server and --servers-file go with --all-shards");
+                    result.AddError("--directory, --server, --servers-file and --grant-roles go with --all-shards");
+                }
+            }
+
+            if (result.GetValue(rolePasswordFiles) is { Length: > 0 } files)
+            {
+                if (!result.GetValue(grantRoles))
+                {
+                    result.AddError("--role-password-file goes with --grant-roles");
+                }
+
+                foreach (var file in files)
+                {
+                    var role = file.Split('=', 2)[0];
+                    if (!file.Contains('=', StringComparison.Ordinal) || !ServiceRoles.All.Contains(role, StringComparer.Ordinal))
+                    {
+                        result.AddError($"--role-password-file '{role}': expected <role>=<file>, the role one of {string.Join(", ", ServiceRoles.All)}");
+                    }
                 }
             }
         });
@@ -116,7 +145,9 @@ internal static class MigrateCommand
             try
             {
                 return result.GetValue(allShards)
-                    ? await AllShardsAsync(result.GetValue(directory)!, result.GetValue(servers) ?? [], result.GetValue(serversFile)!, output, error, cancellationToken)
+                    ? await AllShardsAsync(result.GetValue(directory)!, result.GetValue(servers) ?? [], result.GetValue(serversFile)!,
+                        result.GetValue(grantRoles) ? (result.GetValue(rolePasswordFiles) ?? []).Select(f => f.Split('=', 2)).ToDictionary(f => f[0], f => f[1], StringComparer.Ordinal) : null,
+                        output, error, cancellationToken)
                     : await OneDatabaseAsync(result.GetValue(set)!, result.GetValue(connection)!, output, error, cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -151,8 +182,8 @@ internal static class MigrateCommand
         }
     }
 
-    private static async Task<int> AllShardsAsync(
-        string directoryConnection, string[] serverOptions, string serversFile, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    private static async Task<int> AllShardsAsync(string directoryConnection, string[] serverOptions, string serversFile,
+        IReadOnlyDictionary<string, string>? rolePasswordFiles, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(directoryConnection))
         {
@@ -221,7 +252,60 @@ internal static class MigrateCommand
 
         await output.WriteLineAsync(
             $"summary: {summary.Results.Count} databases: {summary.Succeeded} ok, {summary.Failed} failed, {summary.Skipped} skipped");
-        return summary.Failed == 0 ? 0 : 1;
+        if (summary.Failed > 0)
+        {
+            return 1;
+        }
+
+        return rolePasswordFiles is null ? 0 : await GrantRolesAsync(databases, rolePasswordFiles, output, error, cancellationToken);
+    }
+
+    /// <summary>
+    /// Creates the roles given a password file (or sets their password), then grants every service role what it needs in
+    /// the directory and each region's server. A role neither given nor existing is an error naming what to do.
+    /// </summary>
+    private static async Task<int> GrantRolesAsync(PlatformDatabases databases, IReadOnlyDictionary<string, string> passwordFiles,
+        TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var passwords = passwordFiles.ToDictionary(p => p.Key, p => File.ReadAllText(p.Value).Trim(), StringComparer.Ordinal);
+            var servers = databases.Regions.Order(StringComparer.Ordinal)
+                .Select(r => (Name: $"region {r}'s server", Connection: databases.Maintenance(r), Roles: ServiceRoles.InRegionServers))
+                .Prepend((Name: "the directory", Connection: databases.DirectoryConnectionString, Roles: ServiceRoles.InDirectory));
+            foreach (var (name, connectionString, roles) in servers)
+            {
+                await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
+                await connection.OpenAsync(cancellationToken);
+                foreach (var role in roles)
+                {
+                    if (passwords.TryGetValue(role, out var password))
+                    {
+                        await ServiceRoles.EnsureRoleAsync(connection, role, password, cancellationToken);
+                    }
+                    else if (!await ServiceRoles.ExistsAsync(connection, role, cancellationToken))
+                    {
+                        await error.WriteLineAsync($"geo-migrate: role {role} does not exist in {name}: create it, or give --role-password-file {role}=<file>");
+                        return 1;
+                    }
+                }
+            }
+
+            await ServiceRoles.GrantDirectoryAsync(databases.DirectoryConnectionString, cancellationToken);
+            await output.WriteLineAsync($"roles: {string.Join(", ", ServiceRoles.InDirectory)} granted in the directory");
+            foreach (var region in databases.Regions.Order(StringComparer.Ordinal))
+            {
+                await ServiceRoles.GrantRegionAsync(databases.Maintenance(region), ServiceRoles.JournalDatabase, cancellationToken);
+                await output.WriteLineAsync($"roles: {string.Join(", ", ServiceRoles.InRegionServers)} granted in region {region}'s server (journal database {ServiceRoles.JournalDatabase})");
+            }
+
+            return 0;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            await error.WriteLineAsync($"geo-migrate: granting the service roles: {ex.Message}");
+            return 1;
+        }
     }
 
     /// <summary>Aligned columns: database, role and region, outcome.</summary>

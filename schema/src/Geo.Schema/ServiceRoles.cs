@@ -28,6 +28,18 @@ public static class ServiceRoles
     /// <summary>The global router's role.</summary>
     public const string Router = "geo_router";
 
+    /// <summary>Every service role.</summary>
+    public static IReadOnlyList<string> All { get; } = [RegionNode, Router];
+
+    /// <summary>The roles that log in to the directory.</summary>
+    public static IReadOnlyList<string> InDirectory { get; } = [RegionNode, Router];
+
+    /// <summary>The roles that log in to a region's server (provisioning there is the administrator's).</summary>
+    public static IReadOnlyList<string> InRegionServers { get; } = [RegionNode];
+
+    /// <summary>The region node's survivability journal database (<c>RegionNode:JournalDatabase</c>'s default).</summary>
+    public const string JournalDatabase = "geo_journal";
+
     /// <summary>Directory tables the region node reads (not the operators' keys nor their audit).</summary>
     private static readonly string[] NodeReadsInDirectory =
         ["regions", "tenants", "shards", "nas_devices", "subscriber_placements", "idempotency_keys", "shard_owner_leases", "dr_events", "geo_schema_migrations"];
@@ -40,11 +52,18 @@ public static class ServiceRoles
     {
         ArgumentNullException.ThrowIfNull(superuser);
         var verifier = ScramVerifier(password);
-        await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_roles WHERE rolname = $1", superuser);
-        exists.Parameters.Add(new() { Value = role });
-        var verb = await exists.ExecuteScalarAsync(cancellationToken) is null ? "CREATE" : "ALTER";
+        var verb = await ExistsAsync(superuser, role, cancellationToken) ? "ALTER" : "CREATE";
         await ExecuteAsync(superuser,
             $"{verb} ROLE {Quote(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD '{verifier}'", cancellationToken);
+    }
+
+    /// <summary>True when <paramref name="role"/> exists in the server of <paramref name="connection"/>.</summary>
+    public static async Task<bool> ExistsAsync(NpgsqlConnection connection, string role, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_roles WHERE rolname = $1", connection);
+        exists.Parameters.Add(new() { Value = role });
+        return await exists.ExecuteScalarAsync(cancellationToken) is not null;
     }
 
     /// <summary>

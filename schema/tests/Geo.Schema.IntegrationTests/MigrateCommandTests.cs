@@ -84,6 +84,44 @@ public sealed class MigrateCommandTests(TwoRegionServers servers)
         Assert.Empty(run.Lines);
     }
 
+    [Fact]
+    public async Task AllShards_GrantRoles_CreatesTheRolesAndGrantsRowsNotSchema()
+    {
+        var platform = await servers.NewPlatformAsync();
+        var shard = await platform.AddShardAsync("s", owner: "a", standby: "b");
+        var folder = Directory.CreateTempSubdirectory("geo-roles-").FullName;
+        var nodeFile = Path.Combine(folder, "node");
+        var routerFile = Path.Combine(folder, "router");
+        await File.WriteAllTextAsync(nodeFile, "node-password-1\n");
+        await File.WriteAllTextAsync(routerFile, "router-password-1\n");
+
+        var run = await RunAsync(["--all-shards", "--directory", platform.Directory, "--server", $"a={servers.A.ConnectionString()}", "--server", $"b={servers.B.ConnectionString()}",
+            "--grant-roles", "--role-password-file", $"{ServiceRoles.RegionNode}={nodeFile}", "--role-password-file", $"{ServiceRoles.Router}={routerFile}"]);
+        Directory.Delete(folder, recursive: true);
+
+        Assert.Equal((0, ""), (run.ExitCode, run.Error));
+        Assert.Equal($"roles: {ServiceRoles.RegionNode}, {ServiceRoles.Router} granted in the directory", run.Lines[^3]);
+        Assert.Equal($"roles: {ServiceRoles.RegionNode} granted in region b's server (journal database {ServiceRoles.JournalDatabase})", run.Lines[^1]);
+        var asNode = new Npgsql.NpgsqlConnectionStringBuilder(platform.Database("a", shard.DatabaseName)) { Username = ServiceRoles.RegionNode, Pooling = false }.ConnectionString;
+        Assert.Equal(0L, await Sql.ScalarAsync<long>(asNode, "SELECT count(*) FROM subscribers"));
+        var denied = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => Sql.ScalarAsync<object>(asNode, "CREATE TABLE rogue (id int)"));
+        Assert.Equal(Npgsql.PostgresErrorCodes.InsufficientPrivilege, denied.SqlState);
+        var routerInDirectory = new Npgsql.NpgsqlConnectionStringBuilder(platform.Directory) { Username = ServiceRoles.Router, Pooling = false }.ConnectionString;
+        Assert.Equal(1L, await Sql.ScalarAsync<long>(routerInDirectory, "SELECT count(*) FROM shards"));
+    }
+
+    [Fact]
+    public async Task GrantRoles_UnknownRoleOrWithoutAllShards_RefusedWithExit2()
+    {
+        var unknown = await RunAsync(["--all-shards", "--directory", "Host=x", "--server", "a=Host=x", "--grant-roles", "--role-password-file", "geo_superuser=/dev/null"]);
+        var alone = await RunAsync(["tenant", "--connection", "Host=x", "--grant-roles"]);
+
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("--role-password-file 'geo_superuser'", unknown.Error, StringComparison.Ordinal);
+        Assert.Equal(2, alone.ExitCode);
+        Assert.Contains("--grant-roles go with --all-shards", alone.Error, StringComparison.Ordinal);
+    }
+
     private static string Database(string connectionString) => new Npgsql.NpgsqlConnectionStringBuilder(connectionString).Database!;
 
     private static async Task<(int ExitCode, string[] Lines, string Error)> RunAsync(string[] args, Dictionary<string, string>? environment = null)

@@ -228,13 +228,13 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
     private async Task<(string Node, string Router)> EnsureServiceRolesAsync(PostgresCluster directoryCluster, string directory,
         IReadOnlyDictionary<string, PostgresCluster> regions, CancellationToken cancellationToken)
     {
-        var servers = regions.Values.Prepend(directoryCluster).ToArray();
         System.IO.Directory.CreateDirectory(Path.GetDirectoryName(layout.ServicePassfile(ServiceRoles.RegionNode))!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var passfiles = new Dictionary<string, string>(StringComparer.Ordinal);
         // The node works in its region's server and the directory; the router only in the directory (provisioning in the
         // regions' servers is the administrator's).
-        foreach (var (role, roleServers) in new[] { (ServiceRoles.RegionNode, servers), (ServiceRoles.Router, new[] { directoryCluster }) })
+        foreach (var role in ServiceRoles.All)
         {
+            var roleServers = regions.Values.Where(_ => ServiceRoles.InRegionServers.Contains(role)).Prepend(directoryCluster).ToArray();
             var passfile = layout.ServicePassfile(role);
             var password = await ReadPassfilePasswordAsync(passfile, cancellationToken) ?? Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
             // One password per role, whichever server of the stack (or a relay in front of one) it is used for.
@@ -252,14 +252,11 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         await ServiceRoles.GrantDirectoryAsync(directory, cancellationToken);
         foreach (var cluster in regions.Values)
         {
-            await ServiceRoles.GrantRegionAsync(cluster.ConnectionString(), JournalDatabase, cancellationToken);
+            await ServiceRoles.GrantRegionAsync(cluster.ConnectionString(), ServiceRoles.JournalDatabase, cancellationToken);
         }
 
         return (passfiles[ServiceRoles.RegionNode], passfiles[ServiceRoles.Router]);
     }
-
-    /// <summary>The node's survivability journal database (its default name).</summary>
-    private const string JournalDatabase = "geo_journal";
 
     private static async Task<string?> ReadPassfilePasswordAsync(string passfile, CancellationToken cancellationToken)
     {
