@@ -42,6 +42,8 @@ public sealed class EngineSecurityTests(RegionFixture stack)
         await AssertDeniedAsync(shard, "CREATE TABLE rogue (id int)");
         await AssertDeniedAsync(shard, "DROP TABLE ledger_entries");
         await AssertDeniedAsync(shard, "DELETE FROM geo_schema_migrations");
+        await AssertDeniedAsync(shard, "UPDATE shard_fence SET epoch = epoch + 1");
+        await AssertDeniedAsync(shard, "DELETE FROM replication_progress");
         await AssertDeniedAsync(shard, "CREATE DATABASE rogue");
         await AssertDeniedAsync(shard, "CREATE ROLE rogue");
         await AssertDeniedAsync(shard, "COPY subscribers TO PROGRAM 'true'");

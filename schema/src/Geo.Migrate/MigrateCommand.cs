@@ -295,7 +295,8 @@ internal static class MigrateCommand
             await output.WriteLineAsync($"roles: {string.Join(", ", ServiceRoles.InDirectory)} granted in the directory");
             foreach (var region in databases.Regions.Order(StringComparer.Ordinal))
             {
-                await ServiceRoles.GrantRegionAsync(databases.Maintenance(region), ServiceRoles.JournalDatabase, cancellationToken);
+                await ServiceRoles.GrantRegionAsync(databases.Maintenance(region), ServiceRoles.JournalDatabase,
+                    [new NpgsqlConnectionStringBuilder(databases.DirectoryConnectionString).Database ?? ""], cancellationToken);
                 await output.WriteLineAsync($"roles: {string.Join(", ", ServiceRoles.InRegionServers)} granted in region {region}'s server (journal database {ServiceRoles.JournalDatabase})");
             }
 

@@ -40,6 +40,9 @@ public static class ServiceRoles
     /// <summary>The region node's survivability journal database (<c>RegionNode:JournalDatabase</c>'s default).</summary>
     public const string JournalDatabase = "geo_journal";
 
+    /// <summary>Shard tables the region node reads but never writes.</summary>
+    private static readonly string[] NodeReadsOnlyInShards = ["shard_fence", "replication_progress", "replication_markers", "geo_schema_migrations"];
+
     /// <summary>Directory tables the region node reads (not the operators' keys nor their audit).</summary>
     private static readonly string[] NodeReadsInDirectory =
         ["regions", "tenants", "shards", "nas_devices", "subscriber_placements", "idempotency_keys", "shard_owner_leases", "dr_events", "geo_schema_migrations"];
@@ -69,21 +72,32 @@ public static class ServiceRoles
     /// <summary>
     /// A region's server: the node's role reads and writes the rows of every shard and replica database there, now and
     /// later (default privileges in <c>template1</c>, which new databases copy), and owns <paramref name="journalDatabase"/>
-    /// (created here when missing). <paramref name="maintenance"/> is a superuser connection string to any database of the server.
+    /// (created here when missing).
     /// </summary>
-    public static async Task GrantRegionAsync(string maintenance, string journalDatabase, CancellationToken cancellationToken)
+    /// <param name="maintenance">A superuser connection string to any database of the server.</param>
+    /// <param name="journalDatabase">The node's journal database (<c>RegionNode:JournalDatabase</c>).</param>
+    /// <param name="notShards">Databases of the server named like shards that are not (the directory, when it shares the server).</param>
+    /// <param name="cancellationToken">Cancels the grants.</param>
+    public static async Task GrantRegionAsync(string maintenance, string journalDatabase, IReadOnlyCollection<string>? notShards, CancellationToken cancellationToken)
     {
+        ArgumentException.ThrowIfNullOrEmpty(journalDatabase);
         var server = new NpgsqlConnectionStringBuilder(maintenance) { Pooling = false, Database = "postgres" };
         var databases = new List<string>();
         await using (var connection = new NpgsqlConnection(server.ConnectionString))
         {
             await connection.OpenAsync(cancellationToken);
-            await using (var list = new NpgsqlCommand("SELECT datname FROM pg_database WHERE datallowconn AND datname NOT IN ('postgres', 'template0') ORDER BY datname", connection))
+            // Shard and replica databases only (and template1, for those created later): never a directory or any other
+            // database that shares the server.
+            await using (var list = new NpgsqlCommand("SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname", connection))
             await using (var reader = await list.ExecuteReaderAsync(cancellationToken))
             {
                 while (await reader.ReadAsync(cancellationToken))
                 {
-                    databases.Add(reader.GetString(0));
+                    var name = reader.GetString(0);
+                    if (name == "template1" || name == journalDatabase || (ShardDatabase.IsShardName(name) && notShards?.Contains(name) != true))
+                    {
+                        databases.Add(name);
+                    }
                 }
             }
 
@@ -115,14 +129,25 @@ public static class ServiceRoles
 
             var node = Quote(RegionNode);
             var grants = new StringBuilder($"""
+                REVOKE CREATE ON SCHEMA public FROM PUBLIC;
                 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {node};
                 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {node};
                 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {node};
                 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {node};
                 """);
-            if (await HasTableAsync(connection, "geo_schema_migrations", cancellationToken))
+            // What the node only reads: the fence (locked FOR SHARE, which takes UPDATE on a column: the most harmless one),
+            // replication's bookkeeping, the migrations' own table.
+            foreach (var table in NodeReadsOnlyInShards)
             {
-                grants.Append(CultureInfo.InvariantCulture, $"REVOKE INSERT, UPDATE, DELETE ON geo_schema_migrations FROM {node};");
+                if (await HasTableAsync(connection, table, cancellationToken))
+                {
+                    grants.Append(CultureInfo.InvariantCulture, $"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {table} FROM {node};");
+                }
+            }
+
+            if (await HasTableAsync(connection, "shard_fence", cancellationToken))
+            {
+                grants.Append(CultureInfo.InvariantCulture, $"GRANT UPDATE (updated_at) ON shard_fence TO {node};");
             }
 
             await ExecuteAsync(connection, grants.ToString(), cancellationToken);
@@ -149,6 +174,7 @@ public static class ServiceRoles
             GRANT UPDATE (updated_at) ON shards TO {node};
             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {router};
             REVOKE INSERT, UPDATE, DELETE ON geo_schema_migrations FROM {router};
+            REVOKE UPDATE, DELETE ON audit_log FROM {router};
             GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {router};
             """, cancellationToken);
     }

@@ -21,11 +21,17 @@ public static partial class ShardDatabase
         return $"geo_{tenantId}_{homeRegion}";
     }
 
+    /// <summary>True when <paramref name="databaseName"/> has the form of a shard database's name (<c>geo_&lt;tenant&gt;_&lt;region&gt;</c>).</summary>
+    public static bool IsShardName(string databaseName) => ShardNamePattern().IsMatch(databaseName);
+
     /// <summary>A database name quoted as an SQL identifier (region ids may hold '-').</summary>
     public static string Quote(string databaseName) => "\"" + databaseName.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
     [GeneratedRegex("^[a-z][a-z0-9_]{0,30}$", RegexOptions.CultureInvariant)]
     private static partial Regex TenantIdPattern();
+
+    [GeneratedRegex("^geo_[a-z][a-z0-9_]{0,30}_[a-z][a-z0-9-]{0,30}$", RegexOptions.CultureInvariant)]
+    private static partial Regex ShardNamePattern();
 
     [GeneratedRegex("^[a-z][a-z0-9-]{0,30}$", RegexOptions.CultureInvariant)]
     private static partial Regex RegionIdPattern();

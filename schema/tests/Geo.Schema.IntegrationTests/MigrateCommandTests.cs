@@ -108,6 +108,13 @@ public sealed class MigrateCommandTests(TwoRegionServers servers)
         Assert.Equal(Npgsql.PostgresErrorCodes.InsufficientPrivilege, denied.SqlState);
         var routerInDirectory = new Npgsql.NpgsqlConnectionStringBuilder(platform.Directory) { Username = ServiceRoles.Router, Pooling = false }.ConnectionString;
         Assert.Equal(1L, await Sql.ScalarAsync<long>(routerInDirectory, "SELECT count(*) FROM shards"));
+        // The directory shares region a's server here: the node's grants in that server's shards do not reach it.
+        var nodeInDirectory = new Npgsql.NpgsqlConnectionStringBuilder(platform.Directory) { Username = ServiceRoles.RegionNode, Pooling = false }.ConnectionString;
+        Assert.Equal(1L, await Sql.ScalarAsync<long>(nodeInDirectory, "SELECT count(*) FROM shards"));
+        var notTheNodes = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => Sql.ScalarAsync<object>(nodeInDirectory, "UPDATE shards SET owner_region = home_region"));
+        Assert.Equal(Npgsql.PostgresErrorCodes.InsufficientPrivilege, notTheNodes.SqlState);
+        var fence = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => Sql.ScalarAsync<object>(asNode, "UPDATE shard_fence SET epoch = epoch + 1"));
+        Assert.Equal(Npgsql.PostgresErrorCodes.InsufficientPrivilege, fence.SqlState);
     }
 
     [Fact]

@@ -252,7 +252,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         await ServiceRoles.GrantDirectoryAsync(directory, cancellationToken);
         foreach (var cluster in regions.Values)
         {
-            await ServiceRoles.GrantRegionAsync(cluster.ConnectionString(), ServiceRoles.JournalDatabase, cancellationToken);
+            await ServiceRoles.GrantRegionAsync(cluster.ConnectionString(), ServiceRoles.JournalDatabase, notShards: null, cancellationToken);
         }
 
         return (passfiles[ServiceRoles.RegionNode], passfiles[ServiceRoles.Router]);

@@ -31,6 +31,20 @@ internal sealed partial class PgOutputSource : IChangeSource, IHeardSource
 
     /// <summary>The source server's process serving this stream (its walsender), once open.</summary>
     private int? _walSenderPid;
+
+    /// <summary>
+    /// The stream's <c>application_name</c> at the source: with the process id, names its walsender and no other. At most
+    /// 63 characters (ASCII), as the server keeps it.
+    /// </summary>
+    private string StreamApplicationName
+    {
+        get
+        {
+            var name = $"geo-replicator {_slotName}";
+            return name.Length > 63 ? name[..63] : name;
+        }
+    }
+
     private ulong _startLsn;
     private string _database = "";
 
@@ -115,7 +129,7 @@ internal sealed partial class PgOutputSource : IChangeSource, IHeardSource
     public async Task<SourceSnapshot?> OpenAsync(string? storedPosition, CancellationToken cancellationToken)
     {
         await ReplicationSlots.EnsurePublicationAsync(_connectionString, _publication, cancellationToken);
-        var connection = new LogicalReplicationConnection(_connectionString)
+        var connection = new LogicalReplicationConnection(new NpgsqlConnectionStringBuilder(_connectionString) { ApplicationName = StreamApplicationName }.ConnectionString)
         {
             WalReceiverStatusInterval = TimeSpan.FromSeconds(1),
             WalReceiverTimeout = ReceiverTimeout,
@@ -300,7 +314,7 @@ internal sealed partial class PgOutputSource : IChangeSource, IHeardSource
         using var timeout = new CancellationTokenSource(EndSessionTimeout);
         try
         {
-            await ReplicationSlots.EndSessionAsync(_connectionString, _slotName, _walSenderPid, timeout.Token);
+            await ReplicationSlots.EndSessionAsync(_connectionString, _slotName, _walSenderPid is { } pid ? (pid, StreamApplicationName) : null, timeout.Token);
         }
         catch (Exception ex) when (ex is NpgsqlException or OperationCanceledException or TimeoutException)
         {

@@ -90,21 +90,22 @@ public static class ReplicationSlots
     }
 
     /// <summary>
-    /// Ends the walsender that holds the slot, if any, and the walsender of process <paramref name="walSenderPid"/> when
-    /// given (its client's replication read then fails); the slot stays. The process id matters once the stream was
-    /// cancelled: the server then leaves the slot (no active pid) but the session stays, and Npgsql's read waits for it
-    /// until its receiver timeout.
+    /// Ends the walsender that holds the slot, if any, and the stream's own walsender when given (its process id and
+    /// <c>application_name</c>: a reused process id alone could name another session); its client's replication read then
+    /// fails, and the slot stays. The stream's own matters once it was cancelled: the server then leaves the slot (no
+    /// active pid) but the session stays, and Npgsql's read waits for it until its receiver timeout.
     /// </summary>
-    public static async Task EndSessionAsync(string sourceConnectionString, string slot, int? walSenderPid = null, CancellationToken cancellationToken = default)
+    public static async Task EndSessionAsync(string sourceConnectionString, string slot, (int Pid, string ApplicationName)? walSender = null, CancellationToken cancellationToken = default)
     {
         await using var connection = new NpgsqlConnection(sourceConnectionString);
         await connection.OpenAsync(cancellationToken);
         await TerminateWalSenderAsync(connection, slot, cancellationToken);
-        if (walSenderPid is { } pid)
+        if (walSender is { } own)
         {
             await using var terminate = new NpgsqlCommand(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = @pid AND backend_type = 'walsender'", connection);
-            terminate.Parameters.AddWithValue("pid", pid);
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = @pid AND backend_type = 'walsender' AND application_name = @name", connection);
+            terminate.Parameters.AddWithValue("pid", own.Pid);
+            terminate.Parameters.AddWithValue("name", own.ApplicationName);
             await terminate.ExecuteNonQueryAsync(cancellationToken);
         }
     }
