@@ -9,8 +9,9 @@ public sealed class MigrateCommandTests
     [InlineData(new string[0], "give a migration set ('directory' or 'tenant') and --connection, or --all-shards")]
     [InlineData(new[] { "tenant", "--all-shards" }, "--all-shards always applies the tenant set")]
     [InlineData(new[] { "--all-shards", "--connection", "Host=x" }, "give no --connection with it")]
-    [InlineData(new[] { "tenant", "--directory", "Host=x" }, "--directory, --server and --servers-file go with --all-shards")]
-    [InlineData(new[] { "tenant", "--server", "a=Host=x" }, "--directory, --server and --servers-file go with --all-shards")]
+    [InlineData(new[] { "tenant", "--directory", "Host=x" }, "--directory, --server, --servers-file and --grant-roles go with --all-shards")]
+    [InlineData(new[] { "tenant", "--server", "a=Host=x" }, "--directory, --server, --servers-file and --grant-roles go with --all-shards")]
+    [InlineData(new[] { "--all-shards", "--directory", "Host=x", "--server", "a=Host=x", "--role-password-file", "geo_node=/dev/null" }, "--role-password-file goes with --grant-roles")]
     [InlineData(new[] { "shards", "--connection", "Host=x" }, "unknown migration set 'shards'")]
     [InlineData(new[] { "tenant", "--bogus" }, "--bogus")]
     public async Task RunAsync_BadArguments_Exit2WithReason(string[] args, string reason)
