@@ -260,47 +260,21 @@ internal static class MigrateCommand
         return rolePasswordFiles is null ? 0 : await GrantRolesAsync(databases, rolePasswordFiles, output, error, cancellationToken);
     }
 
-    /// <summary>
-    /// Creates the roles given a password file (or sets their password), then grants every service role what it needs in
-    /// the directory and each region's server. A role neither given nor existing is an error naming what to do.
-    /// </summary>
+    /// <summary>Grants the services' roles (<see cref="ServiceRoles.ApplyAsync"/>), creating those given a password file.</summary>
     private static async Task<int> GrantRolesAsync(PlatformDatabases databases, IReadOnlyDictionary<string, string> passwordFiles,
         TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         try
         {
             var passwords = passwordFiles.ToDictionary(p => p.Key, p => File.ReadAllText(p.Value).Trim(), StringComparer.Ordinal);
-            var servers = databases.Regions.Order(StringComparer.Ordinal)
-                .Select(r => (Name: $"region {r}'s server", Connection: databases.Maintenance(r), Roles: ServiceRoles.InRegionServers))
-                .Prepend((Name: "the directory", Connection: databases.DirectoryConnectionString, Roles: ServiceRoles.InDirectory));
-            foreach (var (name, connectionString, roles) in servers)
-            {
-                await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
-                await connection.OpenAsync(cancellationToken);
-                foreach (var role in roles)
-                {
-                    if (passwords.TryGetValue(role, out var password))
-                    {
-                        await ServiceRoles.EnsureRoleAsync(connection, role, password, cancellationToken);
-                    }
-                    else if (!await ServiceRoles.ExistsAsync(connection, role, cancellationToken))
-                    {
-                        await error.WriteLineAsync($"geo-migrate: role {role} does not exist in {name}: create it, or give --role-password-file {role}=<file>");
-                        return 1;
-                    }
-                }
-            }
-
-            await ServiceRoles.GrantDirectoryAsync(databases.DirectoryConnectionString, cancellationToken);
-            await output.WriteLineAsync($"roles: {string.Join(", ", ServiceRoles.InDirectory)} granted in the directory");
-            foreach (var region in databases.Regions.Order(StringComparer.Ordinal))
-            {
-                await ServiceRoles.GrantRegionAsync(databases.Maintenance(region), ServiceRoles.JournalDatabase,
-                    [new NpgsqlConnectionStringBuilder(databases.DirectoryConnectionString).Database ?? ""], cancellationToken);
-                await output.WriteLineAsync($"roles: {string.Join(", ", ServiceRoles.InRegionServers)} granted in region {region}'s server (journal database {ServiceRoles.JournalDatabase})");
-            }
-
+            await ServiceRoles.ApplyAsync(databases.DirectoryConnectionString, databases.Regions.ToDictionary(r => r, databases.Maintenance, StringComparer.Ordinal),
+                passwords, line => output.WriteLine($"roles: {line}"), cancellationToken);
             return 0;
+        }
+        catch (InvalidOperationException ex)
+        {
+            await error.WriteLineAsync($"geo-migrate: {ex.Message} (--role-password-file <role>=<file>)");
+            return 1;
         }
         catch (Exception ex) when (ex is NpgsqlException or IOException or UnauthorizedAccessException or ArgumentException)
         {

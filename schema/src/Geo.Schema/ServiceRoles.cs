@@ -51,7 +51,7 @@ public static class ServiceRoles
     /// Creates the role, or sets its password when it exists. The password reaches the server only as a SCRAM-SHA-256
     /// verifier, so that no statement, log line or error of the server holds it.
     /// </summary>
-    public static async Task EnsureRoleAsync(NpgsqlConnection superuser, string role, string password, CancellationToken cancellationToken)
+    private static async Task EnsureRoleAsync(NpgsqlConnection superuser, string role, string password, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(superuser);
         var verifier = ScramVerifier(password);
@@ -60,8 +60,54 @@ public static class ServiceRoles
             $"{verb} ROLE {Quote(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD '{verifier}'", cancellationToken);
     }
 
+    /// <summary>
+    /// Gives every service role its place: creates the roles of <paramref name="passwords"/> (or sets their password) in
+    /// the directory and in the regions' servers they log in to, then grants them what they need there.
+    /// </summary>
+    /// <param name="directory">A superuser connection string to the directory database.</param>
+    /// <param name="regionServers">Each region's server: a superuser connection string to any of its databases.</param>
+    /// <param name="passwords">The roles to create or give a password; any other role must exist already.</param>
+    /// <param name="progress">Told what was granted where, as it is.</param>
+    /// <param name="cancellationToken">Cancels the work.</param>
+    /// <exception cref="InvalidOperationException">A role neither given a password nor existing (the message says what to do).</exception>
+    public static async Task ApplyAsync(string directory, IReadOnlyDictionary<string, string> regionServers, IReadOnlyDictionary<string, string> passwords,
+        Action<string>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(regionServers);
+        ArgumentNullException.ThrowIfNull(passwords);
+        var servers = regionServers.OrderBy(r => r.Key, StringComparer.Ordinal)
+            .Select(r => (Name: $"region {r.Key}'s server", Connection: r.Value, Roles: InRegionServers))
+            .Prepend((Name: "the directory", Connection: directory, Roles: InDirectory));
+        foreach (var (name, connectionString, roles) in servers)
+        {
+            await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
+            await connection.OpenAsync(cancellationToken);
+            foreach (var role in roles)
+            {
+                if (passwords.TryGetValue(role, out var password))
+                {
+                    await EnsureRoleAsync(connection, role, password, cancellationToken);
+                }
+                else if (!await ExistsAsync(connection, role, cancellationToken))
+                {
+                    throw new InvalidOperationException($"role {role} does not exist in {name}: create it, or give its password");
+                }
+            }
+        }
+
+        await GrantDirectoryAsync(directory, cancellationToken);
+        progress?.Invoke($"{string.Join(", ", InDirectory)} granted in the directory");
+        // The directory may share a region's server: its database is never taken for a shard's.
+        string[] notShards = [new NpgsqlConnectionStringBuilder(directory).Database ?? ""];
+        foreach (var (region, server) in regionServers.OrderBy(r => r.Key, StringComparer.Ordinal))
+        {
+            await GrantRegionAsync(server, JournalDatabase, notShards, cancellationToken);
+            progress?.Invoke($"{string.Join(", ", InRegionServers)} granted in region {region}'s server (journal database {JournalDatabase})");
+        }
+    }
+
     /// <summary>True when <paramref name="role"/> exists in the server of <paramref name="connection"/>.</summary>
-    public static async Task<bool> ExistsAsync(NpgsqlConnection connection, string role, CancellationToken cancellationToken)
+    private static async Task<bool> ExistsAsync(NpgsqlConnection connection, string role, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
         await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_roles WHERE rolname = $1", connection);
@@ -78,7 +124,7 @@ public static class ServiceRoles
     /// <param name="journalDatabase">The node's journal database (<c>RegionNode:JournalDatabase</c>).</param>
     /// <param name="notShards">Databases of the server named like shards that are not (the directory, when it shares the server).</param>
     /// <param name="cancellationToken">Cancels the grants.</param>
-    public static async Task GrantRegionAsync(string maintenance, string journalDatabase, IReadOnlyCollection<string>? notShards, CancellationToken cancellationToken)
+    private static async Task GrantRegionAsync(string maintenance, string journalDatabase, IReadOnlyCollection<string>? notShards, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(journalDatabase);
         var server = new NpgsqlConnectionStringBuilder(maintenance) { Pooling = false, Database = "postgres" };
@@ -159,7 +205,7 @@ public static class ServiceRoles
     /// idempotency keys; the router's role reads and writes rows (not the migrations' own table). <paramref name="directory"/>
     /// is a superuser connection string to the directory database.
     /// </summary>
-    public static async Task GrantDirectoryAsync(string directory, CancellationToken cancellationToken)
+    private static async Task GrantDirectoryAsync(string directory, CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(directory) { Pooling = false }.ConnectionString);
         await connection.OpenAsync(cancellationToken);
@@ -183,7 +229,7 @@ public static class ServiceRoles
     /// A SCRAM-SHA-256 verifier for <paramref name="password"/> (RFC 5802/7677, PostgreSQL's stored form), which
     /// <c>CREATE/ALTER ROLE ... PASSWORD</c> takes as it is. Passwords here are ASCII, which SASLprep leaves unchanged.
     /// </summary>
-    public static string ScramVerifier(string password, byte[]? salt = null, int iterations = 4096)
+    internal static string ScramVerifier(string password, byte[]? salt = null, int iterations = 4096)
     {
         ArgumentException.ThrowIfNullOrEmpty(password);
         if (password.Any(c => c is < '!' or > '~'))

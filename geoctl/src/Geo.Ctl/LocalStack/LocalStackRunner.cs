@@ -128,7 +128,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         }
 
         var roles = await reporter.StepAsync("service roles (geo_node, geo_router)",
-            () => EnsureServiceRolesAsync(directoryCluster, directory, regionClusters, cancellationToken),
+            () => EnsureServiceRolesAsync(directory, regionClusters, cancellationToken),
             r => $"passwords in {StackLayout.Show(Path.GetDirectoryName(r.Node)!)}");
 
         foreach (var (regionId, postgresTask, _) in regionTasks)
@@ -225,37 +225,21 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
     /// Creates the services' roles in every server of the stack (a password each, generated once and kept in its password
     /// file), and grants them what they need there; again on every start, after the migrations, as grants name tables.
     /// </summary>
-    private async Task<(string Node, string Router)> EnsureServiceRolesAsync(PostgresCluster directoryCluster, string directory,
+    private async Task<(string Node, string Router)> EnsureServiceRolesAsync(string directory,
         IReadOnlyDictionary<string, PostgresCluster> regions, CancellationToken cancellationToken)
     {
         System.IO.Directory.CreateDirectory(Path.GetDirectoryName(layout.ServicePassfile(ServiceRoles.RegionNode))!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var passfiles = new Dictionary<string, string>(StringComparer.Ordinal);
-        // The node works in its region's server and the directory; the router only in the directory (provisioning in the
-        // regions' servers is the administrator's).
+        var passwords = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var role in ServiceRoles.All)
         {
-            var roleServers = regions.Values.Where(_ => ServiceRoles.InRegionServers.Contains(role)).Prepend(directoryCluster).ToArray();
             var passfile = layout.ServicePassfile(role);
-            var password = await ReadPassfilePasswordAsync(passfile, cancellationToken) ?? Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
+            passwords[role] = await ReadPassfilePasswordAsync(passfile, cancellationToken) ?? Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24));
             // One password per role, whichever server of the stack (or a relay in front of one) it is used for.
-            await PrivateFile.WriteAsync(passfile, $"127.0.0.1:*:*:{role}:{password}\n", cancellationToken);
-            foreach (var server in roleServers)
-            {
-                await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(server.ConnectionString()) { Pooling = false }.ConnectionString);
-                await connection.OpenAsync(cancellationToken);
-                await ServiceRoles.EnsureRoleAsync(connection, role, password, cancellationToken);
-            }
-
-            passfiles[role] = passfile;
+            await PrivateFile.WriteAsync(passfile, $"127.0.0.1:*:*:{role}:{passwords[role]}\n", cancellationToken);
         }
 
-        await ServiceRoles.GrantDirectoryAsync(directory, cancellationToken);
-        foreach (var cluster in regions.Values)
-        {
-            await ServiceRoles.GrantRegionAsync(cluster.ConnectionString(), ServiceRoles.JournalDatabase, notShards: null, cancellationToken);
-        }
-
-        return (passfiles[ServiceRoles.RegionNode], passfiles[ServiceRoles.Router]);
+        await ServiceRoles.ApplyAsync(directory, regions.ToDictionary(r => r.Key, r => r.Value.ConnectionString(), StringComparer.Ordinal), passwords, progress: null, cancellationToken);
+        return (layout.ServicePassfile(ServiceRoles.RegionNode), layout.ServicePassfile(ServiceRoles.Router));
     }
 
     private static async Task<string?> ReadPassfilePasswordAsync(string passfile, CancellationToken cancellationToken)
