@@ -163,6 +163,8 @@ public class TwoRegions : IAsyncLifetime
     /// <summary>Runs <c>geoctl up</c> again: starts whatever is stopped, touches nothing that runs.</summary>
     public async Task UpAsync()
     {
+        // geoctl runs in this process: a pooled connection to a server a test killed is broken (a real geoctl starts afresh).
+        NpgsqlConnection.ClearAllPools();
         await new LocalStackRunner(Layout, new Reporter(TextWriter.Null)).UpAsync(new UpOptions(["a", "b"], 30) { AutoPromoteAfter = AutoPromoteAfter }, CancellationToken.None);
         State = (await StackState.LoadAsync(Layout, CancellationToken.None))!;
     }
@@ -170,6 +172,8 @@ public class TwoRegions : IAsyncLifetime
     /// <summary>Runs geoctl against this stack in the test process; its exit code and everything it printed.</summary>
     public async Task<(int Code, string Output)> GeoctlAsync(params string[] arguments)
     {
+        // As a geoctl process starts: with no pooled connection (a test, or a rejoin, may have ended the sessions of one).
+        NpgsqlConnection.ClearAllPools();
         using var output = new StringWriter();
         var code = await GeoCtlCommand.Create(output, output).Parse(["--state-dir", StateDir, .. arguments]).InvokeAsync();
         return (code, output.ToString());

@@ -70,6 +70,32 @@ public abstract class DrStoreContract
     }
 
     [Fact]
+    public async Task TryUpdateShardAsync_StandbyAlone_KeepsTheEpochAndTheOwnersLease()
+    {
+        await using var store = await CreateStoreAsync();
+        Assert.Single((await RenewAsync(store, "a", (AcmeA, 1))).Granted);
+
+        var set = await store.TryUpdateShardAsync(AcmeA, 1, new ShardUpdate { ChangeStandby = true, StandbyRegion = "b" }, default);
+
+        Assert.True(set.Succeeded, set.Outcome.ToString());
+        Assert.Equal(("a", "b", 1L, ShardState.Active), (set.Current!.OwnerRegion, set.Current.StandbyRegion, set.Current.Epoch, set.Current.State));
+        Assert.Single((await RenewAsync(store, "a", (AcmeA, 1))).Granted);
+        Assert.Equal("b", (await store.LoadAsync(default)).Shards.Single(s => s.Key == AcmeA).StandbyRegion);
+    }
+
+    [Fact]
+    public async Task TryUpdateShardAsync_StandbyWithAState_RaisesTheEpoch()
+    {
+        await using var store = await CreateStoreAsync();
+
+        var set = await store.TryUpdateShardAsync(AcmeA, 1, new ShardUpdate { ChangeStandby = true, StandbyRegion = "b", State = ShardState.Switching }, default);
+        var stale = await store.TryUpdateShardAsync(AcmeA, 1, new ShardUpdate { ChangeStandby = true, StandbyRegion = null }, default);
+
+        Assert.Equal((2L, "b"), (set.Current!.Epoch, set.Current.StandbyRegion));
+        Assert.Equal(ShardUpdateOutcome.EpochMismatch, stale.Outcome);
+    }
+
+    [Fact]
     public async Task RenewOwnerLeasesAsync_OwnerChanged_RefusedToTheOldOwnerGrantedToTheNew()
     {
         await using var store = await CreateStoreAsync();

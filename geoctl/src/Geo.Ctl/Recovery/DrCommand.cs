@@ -8,6 +8,7 @@ using Geo.Directory.Shards;
 using Geo.Engines;
 using Geo.Provisioning;
 using Geo.Provisioning.Recovery;
+using Geo.Provisioning.Recovery.Rejoin;
 using Geo.Replication.Promotion;
 using Npgsql;
 
@@ -20,9 +21,10 @@ internal static class DrCommand
     public static readonly TimeSpan HealthyHeardWithin = TimeSpan.FromSeconds(90);
 
     public static Command Create(Option<string> stateDir, TextWriter output, TextWriter error) =>
-        new("dr", "Disaster recovery: promote a lost region's shards at their standby, show the shards' owners, leases and standbys, the DR log")
+        new("dr", "Disaster recovery: promote a lost region's shards at their standby, rejoin a region that is back, show the shards' owners, leases and standbys, the DR log")
         {
             Promote(stateDir, output, error),
+            Rejoin(stateDir, output, error),
             Status(stateDir, output, error),
             Log(stateDir, output, error),
         };
@@ -68,6 +70,57 @@ internal static class DrCommand
                 }
 
                 return (int)outcome;
+            });
+        });
+        return command;
+    }
+
+    private static Command Rejoin(Option<string> stateDir, TextWriter output, TextWriter error)
+    {
+        var shard = new Argument<string>("shard") { Description = "The shard: tenant@homeregion (e.g. acme@a)" };
+        var region = new Option<string?>("--region") { Description = "The region that is back, to become the standby (default: the shard's home region)" };
+        var secretFile = new Option<string?>("--inter-region-secret-file") { Description = "The regions' inter-region secret (default: the local stack's)" };
+        var apiKeyFile = new Option<string?>("--api-key-file") { Description = "The tenant's API key, to re-apply its top-ups and adjustments (default: the local stack's)" };
+        var reports = new Option<string?>("--report-dir") { Description = "Where the reconciliation report is written (default: <state-dir>/reports)" };
+        var seedWait = new Option<int>("--seed-wait") { Description = "Seconds to wait for the region's new replica to be seeded", DefaultValueFactory = _ => 600 };
+        var command = new Command("rejoin",
+            "Bring a region that was promoted away from back as the shard's standby: reconcile what it committed but had not shipped into the owner (report in Markdown and JSON), then seed it as the owner's replica (exit 0 done, 1 failed, 2 refused)")
+        {
+            shard, region, secretFile, apiKeyFile, reports, seedWait,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            if (!ShardKey.TryParse(result.GetValue(shard)!, out var key))
+            {
+                await error.WriteLineAsync("geoctl: the shard is tenant@homeregion (e.g. acme@a)");
+                return 2;
+            }
+
+            var back = result.GetValue(region) ?? key.HomeRegion;
+            var audited = new AuditedAction("dr.rejoin", key.TenantId, new { shard = key.ToString(), region = back });
+            return await RunAsync(result, stateDir, output, error, audited, async (platform, reporter) =>
+            {
+                var identity = await platform.IdentifyOperatorAsync(result.GetValue<string?>(AuditedAction.KeyFileOption), cancellationToken);
+                var secretPath = result.GetValue(secretFile) ?? platform.Layout.InterRegionSecretFile;
+                if (!File.Exists(secretPath))
+                {
+                    throw new ProvisioningException($"no inter-region secret at {secretPath} (--inter-region-secret-file)");
+                }
+
+                var keyPath = result.GetValue(apiKeyFile) ?? platform.Layout.ApiKeyFile(key.TenantId);
+                var request = new RejoinRequest(key, back, identity.Name, result.GetValue(reports) ?? Path.Combine(platform.Layout.Root, "reports"),
+                    (await File.ReadAllBytesAsync(secretPath, cancellationToken)).AsSpan().Trim((byte)'\n').ToArray(),
+                    File.Exists(keyPath) ? (await File.ReadAllTextAsync(keyPath, cancellationToken)).Trim() : null,
+                    TimeSpan.FromSeconds(Math.Max(0, result.GetValue(seedWait))));
+                try
+                {
+                    return (int)await new ShardRejoin(platform.Directory, platform.Databases, reporter).RunAsync(request, cancellationToken);
+                }
+                catch (PromotionFailedException ex)
+                {
+                    await error.WriteLineAsync($"geoctl: {key}: {ex.Message}");
+                    return (int)PromotionOutcome.Failed;
+                }
             });
         });
         return command;

@@ -8,8 +8,8 @@ using Npgsql;
 namespace Geo.Ctl.Replication;
 
 /// <summary>
-/// <c>geoctl verify &lt;tenant@home&gt;</c>: compares a shard's source database (its home region) with its replica
-/// (the standby region) table by table at a common position — row counts and order-independent checksums —
+/// <c>geoctl verify &lt;tenant@home&gt;</c>: compares a shard's source database (its owner region, as the directory says:
+/// the home region until a promotion) with its replica (the standby region) table by table at a common position — row counts and order-independent checksums —
 /// and lists the tables and keys that differ. Exit 0 when consistent, 1 when not, 2 when it cannot compare.
 /// </summary>
 internal static class VerifyCommand
@@ -17,7 +17,7 @@ internal static class VerifyCommand
     public static Command Create(Option<string> stateDir, TextWriter output, TextWriter error)
     {
         var shard = new Argument<string>("shard") { Description = "The shard: tenant@homeregion (e.g. acme@a)" };
-        var standby = new Option<string?>("--standby") { Description = "The standby region holding the replica (default: the local stack's other region)" };
+        var standby = new Option<string?>("--standby") { Description = "The standby region holding the replica (default: the directory's standby of the shard, else the local stack's other region)" };
         var source = new Option<string?>("--source") { Description = "Connection string of the source database (default: the local stack's)" };
         var replica = new Option<string?>("--replica") { Description = "Connection string of the replica database (default: the local stack's)" };
         var timeout = new Option<double>("--timeout") { Description = "Seconds to wait for the replica to reach the source's position", DefaultValueFactory = _ => 60 };
@@ -41,8 +41,9 @@ internal static class VerifyCommand
             try
             {
                 var database = ShardDatabase.Name(tenant, home);
-                var standbyRegion = result.GetValue(standby) ?? OtherRegion(layout, home);
-                var sourceConnection = result.GetValue(source) ?? Local(layout, home, database);
+                var (ownerRegion, directoryStandby) = await DirectionAsync(layout, new Geo.Directory.Shards.ShardKey(tenant, home), cancellationToken) ?? (home, null);
+                var standbyRegion = result.GetValue(standby) ?? directoryStandby ?? OtherRegion(layout, ownerRegion);
+                var sourceConnection = result.GetValue(source) ?? Local(layout, ownerRegion, database);
                 var replicaConnection = result.GetValue(replica) ?? (standbyRegion is null ? null : Local(layout, standbyRegion, database));
                 if (sourceConnection is null || replicaConnection is null)
                 {
@@ -62,6 +63,26 @@ internal static class VerifyCommand
             }
         });
         return command;
+    }
+
+    /// <summary>The shard's owner and standby as the local stack's directory names them; null without a directory or shard.</summary>
+    private static async Task<(string Owner, string? Standby)?> DirectionAsync(StackLayout layout, Geo.Directory.Shards.ShardKey key, CancellationToken cancellationToken)
+    {
+        if (PostgresCluster.Open(layout.DirectoryPostgres)?.ConnectionString("geo_directory") is not { } directory)
+        {
+            return null;
+        }
+
+        try
+        {
+            await using var store = new Geo.Directory.Stores.Postgres.PostgresDirectoryStore(directory);
+            return (await store.LoadAsync(cancellationToken)).Shards.FirstOrDefault(s => s.Key == key) is { } shard ? (shard.OwnerRegion, shard.StandbyRegion) : null;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or Geo.Directory.DirectoryStoreException)
+        {
+            // No directory to ask (it is down): the home region and the other one, as before a promotion.
+            return null;
+        }
     }
 
     private static string? Local(StackLayout layout, string region, string database) =>

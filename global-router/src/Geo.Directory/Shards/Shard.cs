@@ -92,8 +92,9 @@ public sealed record ShardLease(string Holder, DateTimeOffset ExpiresAt);
 public sealed record Shard(ShardKey Key, string OwnerRegion, string? StandbyRegion, long Epoch, ShardState State, ShardLease? Lease, string DatabaseName);
 
 /// <summary>
-/// A compare-and-set change of a shard. Fields left null keep their value; a successful change always raises
-/// the epoch by one, so that whoever acted on the old record is fenced. A new owner that was the standby
+/// A compare-and-set change of a shard. Fields left null keep their value; a successful change of the owner or the
+/// state raises the epoch by one, so that whoever acted on the old record is fenced. A change of the standby alone
+/// keeps the epoch (<see cref="RaisesEpoch"/>): it moves no write, and the owner's nodes and fence stay valid. A new owner that was the standby
 /// leaves the shard without a standby unless the update names one (a region never stands by for itself).
 /// </summary>
 public sealed record ShardUpdate
@@ -109,12 +110,18 @@ public sealed record ShardUpdate
 
     /// <summary>The new state.</summary>
     public ShardState? State { get; init; }
+
+    /// <summary>
+    /// False for a change of the standby alone (a rejoined region becomes the standby): the owner keeps serving at its
+    /// epoch, whose fence is in its database. Every other change raises the epoch.
+    /// </summary>
+    public bool RaisesEpoch => OwnerRegion is not null || State is not null || !ChangeStandby;
 }
 
 /// <summary>How a compare-and-set of a shard ended.</summary>
 public enum ShardUpdateOutcome
 {
-    /// <summary>Applied; the epoch rose by one.</summary>
+    /// <summary>Applied; the epoch rose by one (unless only the standby changed: <see cref="ShardUpdate.RaisesEpoch"/>).</summary>
     Updated,
 
     /// <summary>Refused: the shard's epoch was not the expected one (someone else changed it first).</summary>

@@ -6,7 +6,6 @@ using Geo.Radius.Security;
 using Geo.Radius;
 using Geo.RegionNode.Shards;
 using Geo.RegionNode.Telemetry;
-using Geo.RegionNode.Transport;
 using Microsoft.Extensions.Options;
 using Npgsql;
 

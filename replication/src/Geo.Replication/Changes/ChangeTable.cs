@@ -34,6 +34,20 @@ public sealed class ChangeTable
     /// <summary>The PostgreSQL type OID of each column, when the source says (pgoutput does).</summary>
     public IReadOnlyList<uint>? ColumnTypeOids { get; init; }
 
+    /// <summary>The index of <paramref name="column"/> in the row images; -1 when the table has no such column.</summary>
+    public int IndexOf(string column)
+    {
+        for (var i = 0; i < Columns.Count; i++)
+        {
+            if (string.Equals(Columns[i], column, StringComparison.Ordinal))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
     /// <summary><c>schema.table</c>, as Debezium names a data collection.</summary>
     public string QualifiedName => $"{Schema}.{Name}";
 

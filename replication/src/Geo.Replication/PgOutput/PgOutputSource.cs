@@ -86,6 +86,12 @@ internal sealed partial class PgOutputSource : IChangeSource, IHeardSource
     internal TimeSpan IdleAcknowledgeInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// Whether an idle, caught-up stream confirms the server's WAL end by itself. Off for a reader that must leave the slot
+    /// where it is (a rejoin decoding a lost owner's tail, which it may have to read again).
+    /// </summary>
+    internal bool ConfirmsWhileIdle { get; init; } = true;
+
+    /// <summary>
     /// With nothing received for half of this, Npgsql asks the server for a keepalive; with nothing for all of it, the stream
     /// is broken. PostgreSQL's default (60 s) would leave a silent source unnoticed for a minute.
     /// </summary>
@@ -181,7 +187,7 @@ internal sealed partial class PgOutputSource : IChangeSource, IHeardSource
         var connection = _connection ?? throw new InvalidOperationException("OpenAsync first");
         var options = new PgOutputReplicationOptions(_publication, PgOutputProtocolVersion.V1, binary: false, messages: true);
         using var idleAcknowledger = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var idleTask = AcknowledgeWhileIdleAsync(connection, idleAcknowledger.Token);
+        var idleTask = ConfirmsWhileIdle ? AcknowledgeWhileIdleAsync(connection, idleAcknowledger.Token) : Task.CompletedTask;
         try
         {
             List<ChangeEvent>? events = null;

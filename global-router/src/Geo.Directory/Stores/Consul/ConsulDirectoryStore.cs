@@ -138,7 +138,7 @@ public sealed class ConsulDirectoryStore : IDirectoryStore
                 : update.OwnerRegion is not null && document.Standby == update.OwnerRegion ? null
                 : document.Standby;
             var state = update.State is { } s ? ShardStates.ToText(s) : document.State;
-            return (ShardUpdateOutcome.Updated, document with { Owner = owner, Standby = standby, State = state, Epoch = document.Epoch + 1 });
+            return (ShardUpdateOutcome.Updated, document with { Owner = owner, Standby = standby, State = state, Epoch = update.RaisesEpoch ? document.Epoch + 1 : document.Epoch });
         }, cancellationToken);
     }
 

@@ -107,7 +107,7 @@ public sealed class InMemoryDirectoryStore : IDirectoryStore
                 OwnerRegion = update.OwnerRegion ?? shard.OwnerRegion,
                 StandbyRegion = standby,
                 State = update.State ?? shard.State,
-                Epoch = shard.Epoch + 1,
+                Epoch = update.RaisesEpoch ? shard.Epoch + 1 : shard.Epoch,
             };
             _shards[key] = shard;
             NotifyLocked(new DirectoryChange(true, false, []));

@@ -160,7 +160,7 @@ public sealed class PostgresDirectoryStore : IDirectoryStore
                                       WHEN $4 IS NOT NULL AND standby_region = $4 THEN NULL
                                       ELSE standby_region END,
                 state          = COALESCE($7, state),
-                epoch          = epoch + 1,
+                epoch          = CASE WHEN $8 THEN epoch + 1 ELSE epoch END,
                 updated_at     = now()
             WHERE tenant_id = $1 AND home_region = $2 AND epoch = $3
             RETURNING {ShardColumns}
@@ -172,6 +172,7 @@ public sealed class PostgresDirectoryStore : IDirectoryStore
         command.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = update.ChangeStandby });
         command.Parameters.Add(Text(update.StandbyRegion));
         command.Parameters.Add(Text(update.State is { } state ? ShardStates.ToText(state) : null));
+        command.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = update.RaisesEpoch });
         return await SingleShardOrCurrentAsync(command, key, ShardUpdateOutcome.EpochMismatch, cancellationToken);
     }
 

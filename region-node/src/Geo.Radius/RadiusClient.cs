@@ -1,15 +1,14 @@
 using System.Net.Sockets;
 using System.Net;
-using Geo.Radius;
 
-namespace Geo.RegionNode.Transport;
+namespace Geo.Radius;
 
 /// <summary>
-/// The client side of RADIUS for the node's own requests (forwarding to another region, CoA and Disconnect to a
-/// NAS): one UDP socket, up to 256 requests in flight (the identifier space), answers matched by identifier,
+/// The client side of RADIUS for our own requests (a node forwarding to another region, CoA and Disconnect to a
+/// NAS, a rejoin re-sending accounting): one UDP socket, up to 256 requests in flight (the identifier space), answers matched by identifier,
 /// retransmission of the same packet on silence, and the caller's check of each answer (its authenticator).
 /// </summary>
-internal sealed class RadiusClient : IDisposable
+public sealed class RadiusClient : IDisposable
 {
     private readonly Socket _socket;
     private readonly TaskCompletionSource<byte[]>?[] _pending = new TaskCompletionSource<byte[]>?[256];

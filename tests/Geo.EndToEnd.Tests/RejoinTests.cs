@@ -1,0 +1,146 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Geo.Directory.Shards;
+using Geo.Directory.Stores.Postgres;
+using Geo.Engines.Postgres;
+using Geo.Testing;
+using Npgsql;
+using Xunit.Abstractions;
+
+namespace Geo.EndToEnd.Tests;
+
+/// <summary>
+/// The whole unplanned cycle but failback: region a acknowledges accounting and a top-up that never reach b (b's replicator is
+/// stopped, so the tail is certain), a is SIGKILLed, b is promoted, the NAS goes on at b, a comes back and
+/// <c>geoctl dr rejoin acme@a</c> reconciles a's divergent tail into b and makes a the standby again. Every request a ever
+/// acknowledged is then at b, each session's usage charged exactly once, the top-up applied once, the books hold, and a's new
+/// replica verifies equal to b.
+/// </summary>
+public sealed class RejoinTests(TwoRegions stack, ITestOutputHelper log) : IClassFixture<TwoRegions>
+{
+    private const string NasAddress = "127.0.10.1";
+
+    [Fact]
+    public async Task RegionALostWithAnUnshippedTail_PromoteThenRejoin_EveryAcknowledgedRequestAtBChargedOnceAndAStandsByAgain()
+    {
+        var key = new ShardKey("acme", "a");
+        var replica = await stack.SeededReplicaAsync("acme", "a", "b");
+        var secret = stack.NasSecret("acme-bng-a");
+
+        // Accounting load through region a; then the standby stops applying: what a acknowledges from here is its tail.
+        var usernames = Enumerable.Range(1, 20).Select(i => stack.Subscriber("acme", "a", i).Username).ToList();
+        using var load = new NasAccountingLoad(IPAddress.Parse(NasAddress), stack.RadiusAcct("a"), secret);
+        using var stopLoad = new CancellationTokenSource();
+        var running = load.RunAsync(usernames, perSecond: 300, stopLoad.Token);
+        await Eventually.TrueAsync(() => load.Acknowledged.Count >= 600, TimeSpan.FromSeconds(60), "region a acknowledges the accounting load");
+        await stack.StopReplicatorAsync("b");
+        var beforeTail = load.Acknowledged.Count;
+
+        // In the tail: a session with usage, closed; a session with usage whose interim the NAS will send again to b; a top-up.
+        var user = stack.Subscriber("acme", "a", 25).Username;
+        var (closed, open) = ($"tail-closed-{Guid.NewGuid():N}", $"tail-open-{Guid.NewGuid():N}");
+        await AccountAsync("a", user, closed, "Start", 0, 0, 0);
+        await AccountAsync("a", user, closed, "Interim-Update", 3_000_000, 1_000_000, 60);
+        await AccountAsync("a", user, closed, "Stop", 6_000_000, 2_000_000, 120);
+        await AccountAsync("a", user, open, "Start", 0, 0, 0);
+        await AccountAsync("a", user, open, "Interim-Update", 4_000_000, 0, 30);
+        var topUpKey = $"tail-topup-{Guid.NewGuid():N}";
+        using (var api = stack.RegionApi("acme", "a"))
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"/tenants/acme/subscribers/{user}/topups") { Content = JsonContent.Create(new { amountMicros = 7_000_000, reason = "tail" }) };
+            request.Headers.Add("Idempotency-Key", topUpKey);
+            using var response = await api.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }
+
+        await Eventually.TrueAsync(() => load.Acknowledged.Count >= beforeTail + 900, TimeSpan.FromSeconds(60), "region a acknowledges more of the load");
+
+        // Region a is lost; b is promoted without a's tail.
+        ProcessTree.Kill(stack.RegionNode("a").Pid!.Value);
+        ProcessTree.Kill(PostgresCluster.Open(stack.Layout.RegionPostgres("a"))!.ServerPid!.Value);
+        await stopLoad.CancelAsync();
+        await running;
+        var acknowledged = load.Acknowledged.Keys.Concat([closed, open]).ToList();
+        var (promoteCode, promoted) = await stack.GeoctlAsync("dr", "promote", "acme@a", "--to", "b");
+        log.WriteLine($"geoctl dr promote acme@a --to b: exit {promoteCode}\n{promoted}");
+        Assert.Equal(0, promoteCode);
+        Assert.Contains("not in this estimate", promoted, StringComparison.Ordinal);
+        var missing = acknowledged.Except(await PresentAsync(replica, acknowledged)).ToList();
+        log.WriteLine($"{acknowledged.Count} requests acknowledged by a; {missing.Count} of them not at b after the promotion");
+        Assert.Contains(closed, missing);
+        Assert.True(missing.Count >= 900, $"only {missing.Count} missing: the tail is not what the test made it");
+
+        // The NAS goes on at b: it sends the open session's interim again (a's answer was lost), then a newer one.
+        await AccountAsync("b", user, open, "Interim-Update", 4_000_000, 0, 30);
+        await AccountAsync("b", user, open, "Interim-Update", 5_000_000, 0, 40);
+
+        // Region a is back; it rejoins.
+        await stack.UpAsync();
+        var (code, output) = await stack.GeoctlAsync("dr", "rejoin", "acme@a");
+        log.WriteLine($"geoctl dr rejoin acme@a: exit {code}\n{output}");
+        Assert.Equal(0, code);
+
+        // Everything a acknowledged is at b, charged once; the top-up once; the books hold.
+        Assert.Empty(acknowledged.Except(await PresentAsync(replica, acknowledged)));
+        Assert.Equal(8_000_000L, await UsageAsync(replica, closed));
+        Assert.Equal(5_000_000L, await UsageAsync(replica, open));
+        Assert.Equal(1L, await Sql.ScalarAsync<long>(replica, "SELECT count(*) FROM ledger_entries WHERE idempotency_key = $1", topUpKey));
+        await Billing.AssertHoldsAsync(replica);
+        Assert.Equal(0, (await stack.GeoctlAsync("check-ledger")).Code);
+
+        // The report says what was reconciled.
+        var report = System.IO.Directory.GetFiles(Path.Combine(stack.StateDir, "reports"), "rejoin-acme-a-*.json").Single();
+        using (var json = JsonDocument.Parse(await File.ReadAllTextAsync(report)))
+        {
+            Assert.True(json.RootElement.GetProperty("accounting_reapplied").GetInt32() >= missing.Count, json.RootElement.ToString());
+            Assert.Equal(1, json.RootElement.GetProperty("ledger_applied").GetInt32());
+        }
+
+        // a stands by again: the directory says so, its old database is kept, its new replica equals b.
+        await using var directory = new PostgresDirectoryStore(stack.DirectoryConnectionString);
+        var shard = (await directory.LoadAsync(default)).Shards.Single(s => s.Key == key);
+        Assert.Equal(("b", (string?)"a", ShardState.Active), (shard.OwnerRegion, shard.StandbyRegion, shard.State));
+        var aServer = PostgresCluster.Open(stack.Layout.RegionPostgres("a"))!;
+        Assert.Equal(1L, await Sql.ScalarAsync<long>(aServer.ConnectionString("postgres"), "SELECT count(*) FROM pg_database WHERE datname LIKE 'geo_acme_a_rejoined_e%'"));
+        var (verifyCode, verified) = await stack.GeoctlAsync("verify", "acme@a");
+        log.WriteLine(verified);
+        Assert.Equal(0, verifyCode);
+
+        // Run again: nothing to do, nothing charged twice.
+        var (again, againOutput) = await stack.GeoctlAsync("dr", "rejoin", "acme@a");
+        Assert.True(again == 0, againOutput);
+        Assert.Contains("standby of acme@a already", againOutput, StringComparison.Ordinal);
+        Assert.Equal(8_000_000L, await UsageAsync(replica, closed));
+        Assert.Equal(5_000_000L, await UsageAsync(replica, open));
+    }
+
+    private async Task AccountAsync(string region, string user, string session, string status, long input, long output, int seconds)
+    {
+        var reply = await Radclient.SendAsync(stack.RadiusAcct(region), "acct", stack.NasSecret("acme-bng-a"),
+            $"User-Name = \"{user}\"\nAcct-Status-Type = {status}\nAcct-Session-Id = \"{session}\"\nAcct-Input-Octets = {input}\nAcct-Output-Octets = {output}\n" +
+            $"Acct-Session-Time = {seconds}\nPacket-Src-IP-Address = {NasAddress}", timeoutSeconds: 3);
+        Assert.True(reply.Output.Contains("Received Accounting-Response", StringComparison.Ordinal), $"{status} of {session} at {region}: {reply.Output}");
+    }
+
+    /// <summary>A session's usage as its CDRs charged it: the sum of their octet deltas.</summary>
+    private static Task<long> UsageAsync(string database, string session) => Sql.ScalarAsync<long>(database, """
+        SELECT coalesce(sum(c.delta_input_octets + c.delta_output_octets), 0)::bigint FROM cdrs c JOIN sessions s ON s.id = c.session_id WHERE s.acct_session_id = $1
+        """, session);
+
+    private static async Task<HashSet<string>> PresentAsync(string database, IEnumerable<string> sessions)
+    {
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT acct_session_id FROM sessions WHERE acct_session_id = ANY($1)", connection);
+        command.Parameters.Add(new() { Value = sessions.ToArray() });
+        var present = new HashSet<string>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            present.Add(reader.GetString(0));
+        }
+
+        return present;
+    }
+}
