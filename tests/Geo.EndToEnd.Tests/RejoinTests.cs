@@ -46,12 +46,20 @@ public sealed class RejoinTests(TwoRegions stack, ITestOutputHelper log) : IClas
         await AccountAsync("a", user, open, "Start", 0, 0, 0);
         await AccountAsync("a", user, open, "Interim-Update", 4_000_000, 0, 30);
         var topUpKey = $"tail-topup-{Guid.NewGuid():N}";
+        var (suspended, editedTwice) = (stack.Subscriber("acme", "a", 26).Username, stack.Subscriber("acme", "a", 27).Username);
+        var created = $"acme-a-tail-{Guid.NewGuid().ToString("N")[..8]}";
         using (var api = stack.RegionApi("acme", "a"))
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, $"/tenants/acme/subscribers/{user}/topups") { Content = JsonContent.Create(new { amountMicros = 7_000_000, reason = "tail" }) };
             request.Headers.Add("Idempotency-Key", topUpKey);
             using var response = await api.SendAsync(request);
             Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+
+            // Rows the API writes: one edited only here, one edited here and later at b, one created here.
+            await SendAsync(api, HttpMethod.Post, $"/tenants/acme/subscribers/{suspended}/suspend", null, HttpStatusCode.OK);
+            await SendAsync(api, HttpMethod.Patch, $"/tenants/acme/subscribers/{editedTwice}", new { framedIp = "10.9.9.1" }, HttpStatusCode.OK);
+            var plan = (await api.GetFromJsonAsync<JsonElement>($"/tenants/acme/subscribers/{user}")).GetProperty("planId").GetString();
+            await SendAsync(api, HttpMethod.Post, "/tenants/acme/subscribers", new { username = created, password = "tail-secret-1", planId = plan, region = "a" }, HttpStatusCode.Created);
         }
 
         await Eventually.TrueAsync(() => load.Acknowledged.Count >= beforeTail + 900, TimeSpan.FromSeconds(60), "region a acknowledges more of the load");
@@ -74,6 +82,13 @@ public sealed class RejoinTests(TwoRegions stack, ITestOutputHelper log) : IClas
         // The NAS goes on at b: it sends the open session's interim again (a's answer was lost), then a newer one.
         await AccountAsync("b", user, open, "Interim-Update", 4_000_000, 0, 30);
         await AccountAsync("b", user, open, "Interim-Update", 5_000_000, 0, 40);
+        using (var api = stack.RegionApi("acme", "b"))
+        {
+            await SendAsync(api, HttpMethod.Patch, $"/tenants/acme/subscribers/{editedTwice}", new { framedIp = "10.9.9.2" }, HttpStatusCode.OK);
+        }
+
+        // b knows nothing of the suspension yet: the subscriber logs in there (and b's nodes cache its profile).
+        Assert.Contains("Received Access-Accept", await LoginAsync("b", 26), StringComparison.Ordinal);
 
         // Region a is back; it rejoins.
         await stack.UpAsync();
@@ -89,12 +104,22 @@ public sealed class RejoinTests(TwoRegions stack, ITestOutputHelper log) : IClas
         await Billing.AssertHoldsAsync(replica);
         Assert.Equal(0, (await stack.GeoctlAsync("check-ledger")).Code);
 
-        // The report says what was reconciled.
+        // Rows: the edit made only at a is at b; of the edits made on both sides the newer (b's) stands; the new subscriber is at b.
+        Assert.Equal("suspended", await Sql.ScalarAsync<string>(replica, "SELECT status FROM subscribers WHERE username = $1", suspended));
+        Assert.Contains("Received Access-Reject", await LoginAsync("b", 26), StringComparison.Ordinal);
+        Assert.Equal("10.9.9.2", await Sql.ScalarAsync<string>(replica, "SELECT host(framed_ip) FROM subscribers WHERE username = $1", editedTwice));
+        Assert.Equal(1L, await Sql.ScalarAsync<long>(replica, "SELECT count(*) FROM subscribers s JOIN balances b ON b.subscriber_id = s.id WHERE s.username = $1", created));
+
+        // The report says what was reconciled, and lists the conflict.
         var report = System.IO.Directory.GetFiles(Path.Combine(stack.StateDir, "reports"), "rejoin-acme-a-*.json").Single();
         using (var json = JsonDocument.Parse(await File.ReadAllTextAsync(report)))
         {
-            Assert.True(json.RootElement.GetProperty("accounting_reapplied").GetInt32() >= missing.Count, json.RootElement.ToString());
-            Assert.Equal(1, json.RootElement.GetProperty("ledger_applied").GetInt32());
+            var root = json.RootElement;
+            Assert.True(root.GetProperty("accounting_reapplied").GetInt32() >= missing.Count, root.ToString());
+            Assert.Equal(1, root.GetProperty("ledger_applied").GetInt32());
+            Assert.True(root.GetProperty("rows_inserted").GetInt32() >= 2, root.ToString());
+            var conflict = Assert.Single(root.GetProperty("row_conflicts").EnumerateArray());
+            Assert.Equal(("subscribers", "owner's"), (conflict.GetProperty("table").GetString(), conflict.GetProperty("kept").GetString()));
         }
 
         // a stands by again: the directory says so, its old database is kept, its new replica equals b.
@@ -113,6 +138,20 @@ public sealed class RejoinTests(TwoRegions stack, ITestOutputHelper log) : IClas
         Assert.Contains("standby of acme@a already", againOutput, StringComparison.Ordinal);
         Assert.Equal(8_000_000L, await UsageAsync(replica, closed));
         Assert.Equal(5_000_000L, await UsageAsync(replica, open));
+    }
+
+    private async Task<string> LoginAsync(string region, int index)
+    {
+        var (user, password) = stack.Subscriber("acme", "a", index);
+        return (await Radclient.SendAsync(stack.RadiusAuth(region), "auth", stack.NasSecret("acme-bng-a"),
+            $"User-Name = \"{user}\"\nUser-Password = \"{password}\"\nMessage-Authenticator = 0x00\nPacket-Src-IP-Address = {NasAddress}", timeoutSeconds: 3)).Output;
+    }
+
+    private static async Task SendAsync(HttpClient api, HttpMethod method, string path, object? body, HttpStatusCode expected)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
+        using var response = await api.SendAsync(request);
+        Assert.True(response.StatusCode == expected, $"{method} {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
     }
 
     private async Task AccountAsync(string region, string user, string session, string status, long input, long output, int seconds)

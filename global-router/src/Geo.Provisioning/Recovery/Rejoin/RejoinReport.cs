@@ -74,6 +74,9 @@ public sealed class RejoinReport
 
     public List<RowConflict> RowConflicts { get; } = [];
 
+    /// <summary>Subscribers changed here whose cached profile at the owner could not be dropped through its API: the rejoin fails and is run again.</summary>
+    public List<string> RowsNotRefreshed { get; } = [];
+
     /// <summary>Changes not copied because re-applying made them again, by table.</summary>
     public SortedDictionary<string, long> Derived { get; } = new(StringComparer.Ordinal);
 
@@ -82,7 +85,7 @@ public sealed class RejoinReport
 
     /// <summary>True when everything the old owner acknowledged is at the owner (conflicts are decided, not failures).</summary>
     [JsonIgnore]
-    public bool Complete => AccountingNotReapplied.Count == 0 && LedgerNotReapplied.Count == 0;
+    public bool Complete => AccountingNotReapplied.Count == 0 && LedgerNotReapplied.Count == 0 && RowsNotRefreshed.Count == 0;
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
@@ -143,7 +146,7 @@ public sealed class RejoinReport
             }
         }
 
-        foreach (var (title, lines) in new[] { ("Not re-applied", AccountingNotReapplied.Concat(LedgerNotReapplied).ToList()), ("Unhandled", Unhandled) })
+        foreach (var (title, lines) in new[] { ("Not re-applied", AccountingNotReapplied.Concat(LedgerNotReapplied).Concat(RowsNotRefreshed).ToList()), ("Unhandled", Unhandled) })
         {
             if (lines.Count > 0)
             {

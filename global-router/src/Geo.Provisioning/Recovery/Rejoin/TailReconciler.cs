@@ -74,6 +74,7 @@ public sealed class TailReconciler(string oldOwner, string owner, string tenant,
             return;
         }
 
+        var subscribers = new List<(string Username, string? Status, string? OwnerStatus)>();
         await using var old = await OpenAsync(oldOwner, cancellationToken);
         await using var current = await OpenAsync(owner, cancellationToken);
         foreach (var row in rows)
@@ -93,7 +94,7 @@ public sealed class TailReconciler(string oldOwner, string owner, string tenant,
                 continue;
             }
 
-            if (final is not null && present is not null && JsonElement.DeepEquals(final.Value, present.Value))
+            if (final is not null && present is not null && SameButEditTime(final.Value, present.Value))
             {
                 report.RowsAlreadySame++;
                 await transaction.RollbackAsync(cancellationToken);
@@ -129,7 +130,8 @@ public sealed class TailReconciler(string oldOwner, string owner, string tenant,
                 }
                 else
                 {
-                    var columns = string.Join(", ", final.Value.EnumerateObject().Select(p => ShardDatabase.Quote(p.Name)));
+                    // A subscriber's status is set through the owner's API afterwards (it ends the sessions of a suspended one).
+                    var columns = string.Join(", ", final.Value.EnumerateObject().Where(p => row.Table != "subscribers" || p.Name != "status").Select(p => ShardDatabase.Quote(p.Name)));
                     await ExecuteAsync(current, transaction,
                         $"UPDATE {table} x SET ({columns}) = (SELECT {columns} FROM jsonb_populate_record(NULL::{table}, $1::jsonb)) WHERE {KeyMatch(keys, table)}",
                         final.Value.GetRawText(), cancellationToken);
@@ -142,6 +144,10 @@ public sealed class TailReconciler(string oldOwner, string owner, string tenant,
                 }
 
                 await transaction.CommitAsync(cancellationToken);
+                if (row.Table == "subscribers" && (final ?? present) is { } subscriber)
+                {
+                    subscribers.Add((subscriber.GetProperty("username").GetString()!, final is null ? "deleted" : Text(final.Value, "status"), present is null ? null : Text(present.Value, "status")));
+                }
             }
             catch (PostgresException ex) when (ex.SqlState.StartsWith("23", StringComparison.Ordinal))
             {
@@ -150,7 +156,73 @@ public sealed class TailReconciler(string oldOwner, string owner, string tenant,
                 report.RowConflicts.Add(new RowConflict(row.Table, row.Key, "owner's", $"the owner refused the old owner's version: {ex.MessageText}", oldUpdated, ownerUpdated));
             }
         }
+
+        await RefreshSubscribersAsync(subscribers, report, cancellationToken);
     }
+
+    /// <summary>
+    /// The owner's nodes cache subscribers' profiles: each subscriber changed here is touched through the owner's API, which drops
+    /// its cached profile in the region. A status that changed is set there too, as the API sets it (a suspended or deleted
+    /// subscriber's sessions are ended); any other change is an empty update.
+    /// </summary>
+    private async Task RefreshSubscribersAsync(List<(string Username, string? Status, string? OwnerStatus)> subscribers, RejoinReport report, CancellationToken cancellationToken)
+    {
+        if (subscribers.Count == 0)
+        {
+            return;
+        }
+
+        if (endpoints.TenantApiKey is null)
+        {
+            report.RowsNotRefreshed.AddRange(subscribers.Select(s => $"{s.Username}: no API key of tenant {tenant}; its cached profile at the owner lasts until it expires"));
+            return;
+        }
+
+        using var http = TenantApi();
+        foreach (var (username, status, ownerStatus) in subscribers)
+        {
+            var path = $"/tenants/{Uri.EscapeDataString(tenant)}/subscribers/{Uri.EscapeDataString(username)}";
+            using var request = status == ownerStatus || ownerStatus is null || status is null
+                ? new HttpRequestMessage(HttpMethod.Patch, path) { Content = JsonContent.Create(new { }) }
+                : status switch
+                {
+                    "deleted" => new HttpRequestMessage(HttpMethod.Delete, path),
+                    "suspended" => new HttpRequestMessage(HttpMethod.Post, path + "/suspend"),
+                    _ => new HttpRequestMessage(HttpMethod.Post, path + "/resume"),
+                };
+            try
+            {
+                using var response = await http.SendAsync(request, cancellationToken);
+                if (response.StatusCode == HttpStatusCode.NotFound)
+                {
+                    // Deleted at the owner: its API neither shows nor changes it, and nothing of it is cached there.
+                    report.RowConflicts.Add(new RowConflict("subscribers", $"username={username}", "owner's", "deleted at the owner: its status there stays", null, null));
+                }
+                else if (!response.IsSuccessStatusCode)
+                {
+                    report.RowsNotRefreshed.Add($"{username}: the owner's API answered {(int)response.StatusCode} to {request.Method} {request.RequestUri}");
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                report.RowsNotRefreshed.Add($"{username}: the owner's API did not answer ({ex.Message})");
+            }
+        }
+    }
+
+    private HttpClient TenantApi()
+    {
+        var http = new HttpClient { BaseAddress = endpoints.Api, Timeout = TimeSpan.FromSeconds(10) };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", endpoints.TenantApiKey);
+        return http;
+    }
+
+    /// <summary>Equal but for <c>updated_at</c>: an edit that changed nothing else (or the same edit on both sides) is no conflict.</summary>
+    private static bool SameButEditTime(JsonElement a, JsonElement b) =>
+        a.EnumerateObject().Count() == b.EnumerateObject().Count() &&
+        a.EnumerateObject().All(p => p.Name == "updated_at" || (b.TryGetProperty(p.Name, out var other) && JsonElement.DeepEquals(p.Value, other)));
+
+    private static string? Text(JsonElement row, string column) => row.TryGetProperty(column, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
     private async Task ReapplyLedgerAsync(List<TailLedgerEntry> entries, RejoinReport report, CancellationToken cancellationToken)
     {
@@ -166,8 +238,7 @@ public sealed class TailReconciler(string oldOwner, string owner, string tenant,
         }
 
         var usernames = await UsernamesAsync(entries.Select(e => e.SubscriberId), cancellationToken);
-        using var http = new HttpClient { BaseAddress = endpoints.Api, Timeout = TimeSpan.FromSeconds(10) };
-        http.DefaultRequestHeaders.Authorization = new("Bearer", endpoints.TenantApiKey);
+        using var http = TenantApi();
         foreach (var entry in entries)
         {
             var username = usernames.GetValueOrDefault(entry.SubscriberId) ?? entry.SubscriberId.ToString();
