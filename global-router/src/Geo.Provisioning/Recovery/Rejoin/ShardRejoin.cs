@@ -306,9 +306,9 @@ public sealed class ShardRejoin(IDirectoryStore directory, PlatformDatabases dat
             {
                 position = await ReplicaPromotion.ReadPositionAsync(replica, cancellationToken);
             }
-            catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.InvalidCatalogName or PostgresErrorCodes.UndefinedTable)
+            catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.InvalidCatalogName or PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.UndefinedColumn)
             {
-                // Not created (or not migrated) by its replicator yet.
+                // Not created, or being migrated, by its replicator yet.
             }
 
             if (position is { PromotedAt: null })
