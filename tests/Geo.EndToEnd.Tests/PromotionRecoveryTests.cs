@@ -54,7 +54,7 @@ public sealed class PromotionRecoveryTests(TwoRegions stack, ITestOutputHelper l
         {
             var (code, second) = await stack.GeoctlAsync(promote);
             Assert.True(code == 2, $"a second promote exited {code}:\n{second}");
-            Assert.Contains("another promote or switchover of twice@a is running", second, StringComparison.Ordinal);
+            Assert.Contains("another promote, switchover or rejoin of twice@a is running", second, StringComparison.Ordinal);
         }, Deadline);
         Assert.True(killed, output);
 
@@ -75,7 +75,7 @@ public sealed class PromotionRecoveryTests(TwoRegions stack, ITestOutputHelper l
     private async Task<string> RunAgainAsync(string[] promote)
     {
         var (code, output) = await Eventually.ValueAsync(() => stack.GeoctlAsync(promote),
-            run => !(run.Code == 2 && run.Output.Contains("another promote or switchover", StringComparison.Ordinal)), Deadline,
+            run => !(run.Code == 2 && run.Output.Contains("another promote, switchover or rejoin", StringComparison.Ordinal)), Deadline,
             "the killed promote's driver lease lapses", poll: TimeSpan.FromMilliseconds(500));
         Assert.True(code == 0, $"the promote run again exited {code}:\n{output}");
         return output;

@@ -39,6 +39,13 @@ public sealed class RegionNodeOptions
     public TimeSpan ForwardTimeout { get; set; } = TimeSpan.FromMilliseconds(1500);
 
     /// <summary>
+    /// The pause budget of a planned switchover: how long a request of a shard the directory has switching owners is held
+    /// before it is routed as the directory then says (the new owner, or the old one if the switchover was aborted). One
+    /// held longer gets no answer, and the NAS sends it again.
+    /// </summary>
+    public TimeSpan SwitchoverHold { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
     /// How long a request for a shard stood by for here waits for its owner before this region answers it from the
     /// replica (authentication) or its survivability journal (accounting): one try, well inside a NAS's own timeout.
     /// </summary>

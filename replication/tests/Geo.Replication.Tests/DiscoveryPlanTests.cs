@@ -33,10 +33,10 @@ public sealed class DiscoveryPlanTests
     [InlineData("provisioning", true)]
     [InlineData("active", true)]
     [InlineData("promoting", false)]
-    [InlineData("switching", false)]
+    [InlineData("switching", true)]
     [InlineData("fenced", false)]
     [InlineData("retiring", false)]
-    public void Desired_ShardState_OnlyProvisioningAndActiveReplicated(string state, bool replicated)
+    public void Desired_ShardState_ProvisioningActiveAndSwitchingReplicated(string state, bool replicated)
     {
         var desired = DiscoveryPlan.Desired([new StandbyShard("acme", "a", "a", "geo_acme_a", state)], "b", Servers);
 

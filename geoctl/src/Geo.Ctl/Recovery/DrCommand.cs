@@ -21,10 +21,12 @@ internal static class DrCommand
     public static readonly TimeSpan HealthyHeardWithin = TimeSpan.FromSeconds(90);
 
     public static Command Create(Option<string> stateDir, TextWriter output, TextWriter error) =>
-        new("dr", "Disaster recovery: promote a lost region's shards at their standby, rejoin a region that is back, show the shards' owners, leases and standbys, the DR log")
+        new("dr", "Disaster recovery: promote a lost region's shards at their standby, rejoin a region that is back, switch a shard over with nothing lost, fail back home, show the shards' owners, leases and standbys, the DR log")
         {
             Promote(stateDir, output, error),
             Rejoin(stateDir, output, error),
+            Switchover(stateDir, output, error),
+            Failback(stateDir, output, error),
             Status(stateDir, output, error),
             Log(stateDir, output, error),
         };
@@ -101,29 +103,117 @@ internal static class DrCommand
             return await RunAsync(result, stateDir, output, error, audited, async (platform, reporter) =>
             {
                 var identity = await platform.IdentifyOperatorAsync(result.GetValue<string?>(AuditedAction.KeyFileOption), cancellationToken);
-                var secretPath = result.GetValue(secretFile) ?? platform.Layout.InterRegionSecretFile;
-                if (!File.Exists(secretPath))
-                {
-                    throw new ProvisioningException($"no inter-region secret at {secretPath} (--inter-region-secret-file)");
-                }
-
-                var keyPath = result.GetValue(apiKeyFile) ?? platform.Layout.ApiKeyFile(key.TenantId);
-                var request = new RejoinRequest(key, back, identity.Name, result.GetValue(reports) ?? Path.Combine(platform.Layout.Root, "reports"),
-                    (await File.ReadAllBytesAsync(secretPath, cancellationToken)).AsSpan().Trim((byte)'\n').ToArray(),
-                    File.Exists(keyPath) ? (await File.ReadAllTextAsync(keyPath, cancellationToken)).Trim() : null,
-                    TimeSpan.FromSeconds(Math.Max(0, result.GetValue(seedWait))));
-                try
-                {
-                    return (int)await new ShardRejoin(platform.Directory, platform.Databases, reporter).RunAsync(request, cancellationToken);
-                }
-                catch (PromotionFailedException ex)
-                {
-                    await error.WriteLineAsync($"geoctl: {key}: {ex.Message}");
-                    return (int)PromotionOutcome.Failed;
-                }
+                var request = await RejoinRequestAsync(platform, key, back, identity.Name, result.GetValue(secretFile), result.GetValue(apiKeyFile), result.GetValue(reports),
+                    TimeSpan.FromSeconds(Math.Max(0, result.GetValue(seedWait))), cancellationToken);
+                return await OutcomeAsync(key, error, () => new ShardRejoin(platform.Directory, platform.Databases, reporter).RunAsync(request, cancellationToken));
             });
         });
         return command;
+    }
+
+    private static Command Switchover(Option<string> stateDir, TextWriter output, TextWriter error)
+    {
+        var shard = new Argument<string>("shard") { Description = "The shard: tenant@homeregion (e.g. acme@a)" };
+        var to = new Option<string>("--to") { Description = "The region to make the owner: the shard's standby", Required = true };
+        var catchUp = new Option<double>("--catch-up-timeout") { Description = "Seconds the standby may take to apply the owner's last commits before the switchover is aborted", DefaultValueFactory = _ => 5 };
+        var command = new Command("switchover",
+            "Planned change of owner with nothing lost: the owner stops writing, the standby applies through its last commit and becomes the owner, the old owner streams from it (exit 0 done, 1 failed or aborted, 2 refused)")
+        {
+            shard, to, catchUp,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            if (!ShardKey.TryParse(result.GetValue(shard)!, out var key))
+            {
+                await error.WriteLineAsync("geoctl: the shard is tenant@homeregion (e.g. acme@a)");
+                return 2;
+            }
+
+            var audited = new AuditedAction("dr.switchover", key.TenantId, new { shard = key.ToString(), to = result.GetValue(to) });
+            return await RunAsync(result, stateDir, output, error, audited, async (platform, reporter) =>
+            {
+                var identity = await platform.IdentifyOperatorAsync(result.GetValue<string?>(AuditedAction.KeyFileOption), cancellationToken);
+                var request = new SwitchoverRequest(key, result.GetValue(to)!, identity.Name, TimeSpan.FromSeconds(Math.Max(0.1, result.GetValue(catchUp))));
+                return await OutcomeAsync(key, error, () => new ShardSwitchover(platform.Directory, platform.Databases, reporter).RunAsync(request, cancellationToken));
+            });
+        });
+        return command;
+    }
+
+    private static Command Failback(Option<string> stateDir, TextWriter output, TextWriter error)
+    {
+        var shard = new Argument<string>("shard") { Description = "The shard: tenant@homeregion (e.g. acme@a)" };
+        var command = new Command("failback",
+            "Return a shard to its home region: rejoin the home region as the standby if it is not, then switch over to it (exit 0 done, 1 failed, 2 refused)")
+        {
+            shard,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            if (!ShardKey.TryParse(result.GetValue(shard)!, out var key))
+            {
+                await error.WriteLineAsync("geoctl: the shard is tenant@homeregion (e.g. acme@a)");
+                return 2;
+            }
+
+            var audited = new AuditedAction("dr.failback", key.TenantId, new { shard = key.ToString() });
+            return await RunAsync(result, stateDir, output, error, audited, async (platform, reporter) =>
+            {
+                var identity = await platform.IdentifyOperatorAsync(result.GetValue<string?>(AuditedAction.KeyFileOption), cancellationToken);
+                var current = (await platform.Directory.LoadAsync(cancellationToken)).Shards.FirstOrDefault(s => s.Key == key)
+                    ?? throw new ProvisioningException($"no shard {key} in the directory");
+                if (current.OwnerRegion == key.HomeRegion)
+                {
+                    reporter.Line($"{key} is at home in region {key.HomeRegion} already (epoch {current.Epoch}): nothing to do");
+                    return 0;
+                }
+
+                if (current.StandbyRegion != key.HomeRegion)
+                {
+                    reporter.Line($"region {key.HomeRegion} is not the standby of {key}: rejoining it first");
+                    var rejoined = await OutcomeAsync(key, error, async () => await new ShardRejoin(platform.Directory, platform.Databases, reporter)
+                        .RunAsync(await RejoinRequestAsync(platform, key, key.HomeRegion, identity.Name, null, null, null, TimeSpan.FromMinutes(10), cancellationToken), cancellationToken));
+                    if (rejoined != 0)
+                    {
+                        return rejoined;
+                    }
+                }
+
+                var request = new SwitchoverRequest(key, key.HomeRegion, identity.Name, TimeSpan.FromSeconds(5));
+                return await OutcomeAsync(key, error, () => new ShardSwitchover(platform.Directory, platform.Databases, reporter).RunAsync(request, cancellationToken));
+            });
+        });
+        return command;
+    }
+
+    /// <summary>Runs a DR procedure: its outcome as the exit code, a failure's message on the error stream.</summary>
+    private static async Task<int> OutcomeAsync(ShardKey key, TextWriter error, Func<Task<PromotionOutcome>> run)
+    {
+        try
+        {
+            return (int)await run();
+        }
+        catch (PromotionFailedException ex)
+        {
+            await error.WriteLineAsync($"geoctl: {key}: {ex.Message}");
+            return (int)PromotionOutcome.Failed;
+        }
+    }
+
+    /// <summary>A rejoin's request: the inter-region secret and the tenant's API key from the options, else the local stack's.</summary>
+    private static async Task<RejoinRequest> RejoinRequestAsync(LocalPlatform platform, ShardKey key, string region, string? @operator, string? secretFile, string? apiKeyFile,
+        string? reports, TimeSpan seedWait, CancellationToken cancellationToken)
+    {
+        var secretPath = secretFile ?? platform.Layout.InterRegionSecretFile;
+        if (!File.Exists(secretPath))
+        {
+            throw new ProvisioningException($"no inter-region secret at {secretPath} (--inter-region-secret-file)");
+        }
+
+        var keyPath = apiKeyFile ?? platform.Layout.ApiKeyFile(key.TenantId);
+        return new RejoinRequest(key, region, @operator, reports ?? Path.Combine(platform.Layout.Root, "reports"),
+            (await File.ReadAllBytesAsync(secretPath, cancellationToken)).AsSpan().Trim((byte)'\n').ToArray(),
+            File.Exists(keyPath) ? (await File.ReadAllTextAsync(keyPath, cancellationToken)).Trim() : null, seedWait);
     }
 
     private static async Task<PromotionOutcome> PromoteOneAsync(ShardPromotion promotion, PromotionRequest request, TextWriter error, CancellationToken cancellationToken)

@@ -163,7 +163,7 @@ internal sealed class AccountingHandler(
         if (TryReadClass(packet, tenant, out var classHome, out var classSubscriber))
         {
             // The Class from our Access-Accept names the shard and subscriber: no lookup needed.
-            shard = catalog.Shard(tenant, classHome);
+            shard = await OwnedOrHeldAsync(tenant, classHome, request, cancellationToken);
             subscriberId = classSubscriber;
             if (shard is null)
             {
@@ -179,7 +179,7 @@ internal sealed class AccountingHandler(
                 return Outcome.UnknownSubscriber;
             }
 
-            shard = catalog.Shard(tenant, home);
+            shard = await OwnedOrHeldAsync(tenant, home, request, cancellationToken);
             if (shard is null)
             {
                 notOwner(home, catalog.OwnerOf(tenant, home));
@@ -212,6 +212,22 @@ internal sealed class AccountingHandler(
             AccountingOutcome.Rejected => Outcome.Rejected,
             _ => Outcome.Failed,
         };
+    }
+
+    /// <summary>
+    /// The shard when it is owned here; while a planned switchover moves it, the request is held until the directory names
+    /// its owner again (at most <see cref="RegionNodeOptions.SwitchoverHold"/>), then routed as it says.
+    /// </summary>
+    private async ValueTask<ShardHandle?> OwnedOrHeldAsync(string tenant, string home, RadiusRequest request, CancellationToken cancellationToken)
+    {
+        var shard = catalog.Shard(tenant, home);
+        if (shard is null && !request.Replayed && catalog.IsSwitching(tenant, home))
+        {
+            await catalog.WaitWhileSwitchingAsync(tenant, home, options.Value.SwitchoverHold, cancellationToken);
+            shard = catalog.Shard(tenant, home);
+        }
+
+        return shard;
     }
 
     /// <summary>

@@ -119,6 +119,17 @@ internal sealed partial class AuthenticationHandler(
             return Decision.Reject("unknown_user", "Authentication failed");
         }
 
+        if (shard is null && catalog.IsSwitching(request.Nas.TenantId, home))
+        {
+            // A planned switchover: held until the directory names the owner again, then answered by it.
+            await catalog.WaitWhileSwitchingAsync(request.Nas.TenantId, home, options.Value.SwitchoverHold, cancellationToken);
+            (home, shard, profile) = await FindAsync(request.Nas.TenantId, username, cancellationToken);
+            if (home is null)
+            {
+                return Decision.Reject("unknown_user", "Authentication failed");
+            }
+        }
+
         if (shard is null || shard.IsReplica)
         {
             // Owned by another region. Its owner decides; a replica stood by with here decides when the owner cannot.

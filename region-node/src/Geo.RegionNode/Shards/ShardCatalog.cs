@@ -44,6 +44,9 @@ internal sealed partial class ShardCatalog(
     /// <summary>Completes after the first successful load; the node answers no RADIUS before it.</summary>
     public Task FirstLoad => _firstLoad.Task;
 
+    /// <summary>Completed (and replaced) each time a new snapshot is published: what a held request waits on.</summary>
+    private TaskCompletionSource _published = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public DateTimeOffset? LastRefreshAt { get; private set; }
 
     public IReadOnlyCollection<ShardHandle> Shards => _snapshot.Shards.Values;
@@ -78,6 +81,41 @@ internal sealed partial class ShardCatalog(
     /// </summary>
     public string? OwnerOf(string tenantId, string homeRegion) =>
         _snapshot.Owners.GetValueOrDefault((tenantId, homeRegion)) is { } owner && owner != _options.RegionId ? owner : null;
+
+    /// <summary>
+    /// True while the directory has the shard in a planned switchover: its owner stopped writing and its standby is being
+    /// made the owner. Its requests are held (<see cref="WaitWhileSwitchingAsync"/>) rather than answered or forwarded.
+    /// </summary>
+    public bool IsSwitching(string tenantId, string homeRegion) => _snapshot.Switching.Contains((tenantId, homeRegion));
+
+    /// <summary>
+    /// Holds a request of a switching shard until the directory moves it on (a new owner, or back to the old one on abort),
+    /// at most <paramref name="budget"/>; true when it did. Then the request is routed as the directory says.
+    /// </summary>
+    public async Task<bool> WaitWhileSwitchingAsync(string tenantId, string homeRegion, TimeSpan budget, CancellationToken cancellationToken)
+    {
+        var deadline = time.GetTimestamp() + (long)(budget.TotalSeconds * time.TimestampFrequency);
+        while (IsSwitching(tenantId, homeRegion))
+        {
+            var published = Volatile.Read(ref _published).Task;
+            var left = deadline - time.GetTimestamp();
+            if (left <= 0 || !IsSwitching(tenantId, homeRegion))
+            {
+                return !IsSwitching(tenantId, homeRegion);
+            }
+
+            try
+            {
+                await published.WaitAsync(TimeSpan.FromSeconds((double)left / time.TimestampFrequency), time, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>The tenant's active shards, by home region, with their owner region.</summary>
     public IEnumerable<(string Home, string Owner)> OwnersOf(string tenantId) =>
@@ -193,6 +231,7 @@ internal sealed partial class ShardCatalog(
         try
         {
             var (owned, standing, apiKeys, regions, owners) = await ReadDirectoryAsync(directory.Current, cancellationToken);
+            var switching = directory.Current.Shards.Where(s => s.State == ShardState.Switching).Select(s => (s.Key.TenantId, s.Key.HomeRegion));
             var current = _snapshot.Shards;
             var shards = new Dictionary<(string, string), ShardHandle>();
             var nas = new Dictionary<IPAddress, NasClient>();
@@ -274,7 +313,8 @@ internal sealed partial class ShardCatalog(
             var retiredReplicas = _snapshot.Replicas.Where(r => !replicas.TryGetValue(r.Key, out var kept) || !ReferenceEquals(kept, r.Value)).Select(r => r.Value).ToList();
             var peers = regions.Values.Where(r => r.Id != _options.RegionId).Select(r => r.Address).ToFrozenSet();
             _snapshot = new Snapshot(shards.ToFrozenDictionary(), nas.ToFrozenDictionary(), apiKeys.ToFrozenDictionary(StringComparer.Ordinal),
-                regions.ToFrozenDictionary(StringComparer.Ordinal), owners.ToFrozenDictionary(), peers, replicas.ToFrozenDictionary());
+                regions.ToFrozenDictionary(StringComparer.Ordinal), owners.ToFrozenDictionary(), peers, replicas.ToFrozenDictionary(), switching.ToFrozenSet());
+            Interlocked.Exchange(ref _published, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
             foreach (var shard in released)
             {
                 LogShardReleased(logger, shard);
@@ -499,11 +539,12 @@ internal sealed partial class ShardCatalog(
         FrozenDictionary<string, RegionEndpoint> Regions,
         FrozenDictionary<(string, string), string> Owners,
         FrozenSet<IPAddress> Peers,
-        FrozenDictionary<(string, string), ShardHandle> Replicas)
+        FrozenDictionary<(string, string), ShardHandle> Replicas,
+        FrozenSet<(string, string)> Switching)
     {
         public static readonly Snapshot Empty = new(FrozenDictionary<(string, string), ShardHandle>.Empty, FrozenDictionary<IPAddress, NasClient>.Empty,
             FrozenDictionary<string, byte[]>.Empty, FrozenDictionary<string, RegionEndpoint>.Empty, FrozenDictionary<(string, string), string>.Empty, FrozenSet<IPAddress>.Empty,
-            FrozenDictionary<(string, string), ShardHandle>.Empty);
+            FrozenDictionary<(string, string), ShardHandle>.Empty, FrozenSet<(string, string)>.Empty);
     }
 
     [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "Shard {Shard} owned by this region at epoch {Epoch}")]

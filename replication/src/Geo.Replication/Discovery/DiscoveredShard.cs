@@ -11,10 +11,11 @@ internal sealed record StandbyShard(string TenantId, string HomeRegion, string O
     public string Name => $"{TenantId}@{HomeRegion}";
 
     /// <summary>
-    /// A provisioning shard's replica is being seeded and an active one's kept current; promoting, switching, fenced and
-    /// retiring shards are in the hands of an operator tool, which needs the stream (and its slot) released.
+    /// A provisioning shard's replica is being seeded and an active one's kept current, as is a switching one's (a planned
+    /// switchover waits for its standby to apply the owner's last commits, then stops the applier itself); promoting,
+    /// fenced and retiring shards are in the hands of an operator tool, which needs the stream (and its slot) released.
     /// </summary>
-    public bool IsReplicated => State is "provisioning" or "active";
+    public bool IsReplicated => State is "provisioning" or "active" or "switching";
 }
 
 /// <summary>A stream the directory asks for: its options, or why it cannot run (<see cref="Error"/>).</summary>

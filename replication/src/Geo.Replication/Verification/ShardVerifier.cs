@@ -70,10 +70,61 @@ public static class ShardVerifier
         return new VerificationReport(sourceDatabase, replicaDatabase, caughtUp, attempt, tables);
     }
 
+    /// <summary>
+    /// Takes a snapshot of both databases now, to compare later (<see cref="SnapshotPair.CompareAsync"/>): for two databases known
+    /// to hold the same at this moment and to take writes afterwards (a switchover's switch point), the comparison is of this
+    /// moment, however long it takes and whatever is written meanwhile. Keep the pair short-lived: its snapshots hold back vacuum.
+    /// </summary>
+    public static async Task<SnapshotPair> SnapshotAsync(string sourceConnectionString, string replicaConnectionString, CancellationToken cancellationToken = default)
+    {
+        var source = await OpenSnapshotAsync(sourceConnectionString, cancellationToken);
+        try
+        {
+            return new SnapshotPair(source, await OpenSnapshotAsync(replicaConnectionString, cancellationToken));
+        }
+        catch
+        {
+            await source.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Snapshots of a source and a replica taken at one moment (<see cref="SnapshotAsync"/>).</summary>
+    public sealed class SnapshotPair : IAsyncDisposable
+    {
+        private readonly Snapshot _source;
+        private readonly Snapshot _replica;
+
+        internal SnapshotPair(Snapshot source, Snapshot replica) => (_source, _replica) = (source, replica);
+
+        /// <summary>Compares the two snapshots table by table; the differing keys are listed when they differ.</summary>
+        public async Task<VerificationReport> CompareAsync(CancellationToken cancellationToken = default)
+        {
+            var tables = await CompareSnapshotsAsync(_source, _replica, withKeys: false, cancellationToken);
+            if (tables.Any(t => !t.Equal))
+            {
+                tables = await CompareSnapshotsAsync(_source, _replica, withKeys: true, cancellationToken);
+            }
+
+            return new VerificationReport(_source.Connection.Database, _replica.Connection.Database, true, 1, tables);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _source.DisposeAsync();
+            await _replica.DisposeAsync();
+        }
+    }
+
     private static async Task<List<TableComparison>> CompareAsync(string sourceConnectionString, string replicaConnectionString, bool withKeys, CancellationToken cancellationToken)
     {
         await using var source = await OpenSnapshotAsync(sourceConnectionString, cancellationToken);
         await using var replica = await OpenSnapshotAsync(replicaConnectionString, cancellationToken);
+        return await CompareSnapshotsAsync(source, replica, withKeys, cancellationToken);
+    }
+
+    private static async Task<List<TableComparison>> CompareSnapshotsAsync(Snapshot source, Snapshot replica, bool withKeys, CancellationToken cancellationToken)
+    {
         var results = new List<TableComparison>();
         foreach (var table in await ReplicatedTables.ListAsync(source.Connection, source.Transaction, cancellationToken))
         {
@@ -175,15 +226,15 @@ public static class ShardVerifier
         await connection.OpenAsync(cancellationToken);
         var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
 
-        // Row text must not depend on either server's settings.
+        // Row text must not depend on either server's settings. The first query takes the snapshot: now, not at the first table.
         await using var settings = new NpgsqlCommand(
-            "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres'; SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'",
+            "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres'; SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'; SELECT 1",
             connection, transaction);
         await settings.ExecuteNonQueryAsync(cancellationToken);
         return new Snapshot(connection, transaction);
     }
 
-    private sealed class Snapshot(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
+    internal sealed class Snapshot(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
     {
         public NpgsqlConnection Connection { get; } = connection;
 
