@@ -6,7 +6,6 @@ using Geo.Directory.Shards;
 using Geo.Directory.Stores.Postgres;
 using Geo.Engines.Postgres;
 using Geo.Testing;
-using Npgsql;
 using Xunit.Abstractions;
 
 namespace Geo.EndToEnd.Tests;
@@ -55,7 +54,7 @@ public sealed class PromotionTests(TwoRegions stack, ITestOutputHelper log) : IC
         // Nothing acknowledged up to the applied position is missing; what is missing came after it.
         var applied = await Sql.ScalarAsync<DateTime>(replica, "SELECT source_commit_at FROM replication_progress ORDER BY applied_at DESC LIMIT 1");
         var appliedAt = new DateTimeOffset(DateTime.SpecifyKind(applied, DateTimeKind.Utc));
-        var present = await PresentAsync(replica, acknowledged.Keys);
+        var present = await Sessions.PresentAsync(replica, acknowledged.Keys);
         var missing = acknowledged.Where(a => !present.Contains(a.Key)).ToList();
         log.WriteLine($"at b: {present.Count} of {acknowledged.Count} acknowledged present; {missing.Count} missing; last applied source commit {appliedAt:HH:mm:ss.fff}");
         Assert.All(acknowledged.Where(a => a.Value <= appliedAt), a => Assert.Contains(a.Key, present));
@@ -93,7 +92,7 @@ public sealed class PromotionTests(TwoRegions stack, ITestOutputHelper log) : IC
         var accounting = await Radclient.SendAsync(stack.RadiusAcct("b"), "acct", secret,
             $"User-Name = \"{user}\"\nAcct-Status-Type = Start\nAcct-Session-Id = \"{session}\"\nPacket-Src-IP-Address = {NasAddress}", timeoutSeconds: 3);
         Assert.Contains("Received Accounting-Response", accounting.Output, StringComparison.Ordinal);
-        Assert.Contains(session, await PresentAsync(replica, [session]));
+        Assert.Contains(session, await Sessions.PresentAsync(replica, [session]));
 
         using var api = stack.Api("acme");
         using var response = await api.GetAsync($"/tenants/acme/subscribers/{user}");
@@ -125,21 +124,5 @@ public sealed class PromotionTests(TwoRegions stack, ITestOutputHelper log) : IC
         Assert.True(data.RootElement.GetProperty("known").GetBoolean(), estimate.Detail);
         var heard = data.RootElement.GetProperty("heard_source_time");
         return (data.RootElement.GetProperty("seconds").GetDouble(), heard.ValueKind == JsonValueKind.Null ? null : heard.GetDateTimeOffset());
-    }
-
-    private static async Task<HashSet<string>> PresentAsync(string database, IEnumerable<string> sessions)
-    {
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT acct_session_id FROM sessions WHERE acct_session_id = ANY($1)", connection);
-        command.Parameters.Add(new() { Value = sessions.ToArray() });
-        var present = new HashSet<string>(StringComparer.Ordinal);
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            present.Add(reader.GetString(0));
-        }
-
-        return present;
     }
 }

@@ -5,7 +5,6 @@ using Geo.Directory.Shards;
 using Geo.Directory.Stores.Postgres;
 using Geo.Engines.Postgres;
 using Geo.Testing;
-using Npgsql;
 using Xunit.Abstractions;
 
 namespace Geo.EndToEnd.Tests;
@@ -74,7 +73,7 @@ public sealed class RejoinTests(TwoRegions stack, ITestOutputHelper log) : IClas
         log.WriteLine($"geoctl dr promote acme@a --to b: exit {promoteCode}\n{promoted}");
         Assert.Equal(0, promoteCode);
         Assert.Contains("not in this estimate", promoted, StringComparison.Ordinal);
-        var missing = acknowledged.Except(await PresentAsync(replica, acknowledged)).ToList();
+        var missing = acknowledged.Except(await Sessions.PresentAsync(replica, acknowledged)).ToList();
         log.WriteLine($"{acknowledged.Count} requests acknowledged by a; {missing.Count} of them not at b after the promotion");
         Assert.Contains(closed, missing);
         Assert.True(missing.Count >= 900, $"only {missing.Count} missing: the tail is not what the test made it");
@@ -97,7 +96,7 @@ public sealed class RejoinTests(TwoRegions stack, ITestOutputHelper log) : IClas
         Assert.Equal(0, code);
 
         // Everything a acknowledged is at b, charged once; the top-up once; the books hold.
-        Assert.Empty(acknowledged.Except(await PresentAsync(replica, acknowledged)));
+        Assert.Empty(acknowledged.Except(await Sessions.PresentAsync(replica, acknowledged)));
         Assert.Equal(8_000_000L, await UsageAsync(replica, closed));
         Assert.Equal(5_000_000L, await UsageAsync(replica, open));
         Assert.Equal(1L, await Sql.ScalarAsync<long>(replica, "SELECT count(*) FROM ledger_entries WHERE idempotency_key = $1", topUpKey));
@@ -166,20 +165,4 @@ public sealed class RejoinTests(TwoRegions stack, ITestOutputHelper log) : IClas
     private static Task<long> UsageAsync(string database, string session) => Sql.ScalarAsync<long>(database, """
         SELECT coalesce(sum(c.delta_input_octets + c.delta_output_octets), 0)::bigint FROM cdrs c JOIN sessions s ON s.id = c.session_id WHERE s.acct_session_id = $1
         """, session);
-
-    private static async Task<HashSet<string>> PresentAsync(string database, IEnumerable<string> sessions)
-    {
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT acct_session_id FROM sessions WHERE acct_session_id = ANY($1)", connection);
-        command.Parameters.Add(new() { Value = sessions.ToArray() });
-        var present = new HashSet<string>(StringComparer.Ordinal);
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            present.Add(reader.GetString(0));
-        }
-
-        return present;
-    }
 }

@@ -4,7 +4,6 @@ using System.Text.RegularExpressions;
 using Geo.Directory.Shards;
 using Geo.Directory.Stores.Postgres;
 using Geo.Testing;
-using Npgsql;
 using Xunit.Abstractions;
 
 namespace Geo.EndToEnd.Tests;
@@ -65,7 +64,7 @@ public sealed partial class SwitchoverTests(TwoRegions stack, ITestOutputHelper 
         foreach (var region in new[] { "a", "b" })
         {
             var database = stack.ShardConnectionString("acme", "a", cluster: region);
-            await Eventually.TrueAsync(async () => (await PresentAsync(database, acknowledged)).Count == acknowledged.Count, TimeSpan.FromSeconds(30),
+            await Eventually.TrueAsync(async () => (await Sessions.PresentAsync(database, acknowledged)).Count == acknowledged.Count, TimeSpan.FromSeconds(30),
                 $"every acknowledged request is in region {region}'s copy");
         }
 
@@ -103,7 +102,7 @@ public sealed partial class SwitchoverTests(TwoRegions stack, ITestOutputHelper 
             Assert.Equal(shard.Epoch, await Sql.ScalarAsync<long>(owner, "SELECT epoch FROM shard_fence"));
             var after = $"abort-after-{Guid.NewGuid():N}";
             await Eventually.TrueAsync(async () => await TryAccountAsync(after), TimeSpan.FromSeconds(15), "region a takes accounting again after the abort");
-            Assert.Equal(2, (await PresentAsync(owner, [before, after])).Count);
+            Assert.Equal(2, (await Sessions.PresentAsync(owner, [before, after])).Count);
         }
         finally
         {
@@ -132,22 +131,6 @@ public sealed partial class SwitchoverTests(TwoRegions stack, ITestOutputHelper 
                 $"User-Name = \"{user}\"\nUser-Password = \"{password}\"\nMessage-Authenticator = 0x00\nPacket-Src-IP-Address = {NasAddress}", timeoutSeconds: 3, tries: 3);
             replies.Add(reply.Output);
         }
-    }
-
-    private static async Task<HashSet<string>> PresentAsync(string database, IEnumerable<string> sessions)
-    {
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT acct_session_id FROM sessions WHERE acct_session_id = ANY($1)", connection);
-        command.Parameters.Add(new() { Value = sessions.ToArray() });
-        var present = new HashSet<string>(StringComparer.Ordinal);
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            present.Add(reader.GetString(0));
-        }
-
-        return present;
     }
 
     [GeneratedRegex(@"write pause ([0-9.]+) s")]

@@ -60,4 +60,24 @@ public sealed class PlatformDatabases
         builder.Options = $"{builder.Options} -c default_transaction_read_only=off".Trim();
         return builder.ConnectionString;
     }
+
+    /// <summary>
+    /// Opens a connection of its own, not pooled (disposed if the open fails): what an operator tool uses on a database it
+    /// may rename, freeze, drop or hand over, so that it leaves no idle session there.
+    /// </summary>
+    public static async Task<NpgsqlConnection> OpenUnpooledAsync(string connectionString, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
 }

@@ -92,6 +92,36 @@ internal sealed class DrRun(IDirectoryStore directory, IProvisioningProgress rep
         }
     }
 
+    /// <summary>
+    /// Waits (at most <paramref name="wait"/>) for a node of <paramref name="region"/> to take the shard's owner lease at
+    /// <paramref name="epoch"/>; says how long it took, or that it has not.
+    /// </summary>
+    public async Task<string> WaitForOwnerLeaseAsync(ShardKey key, string region, long epoch, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        var waited = Stopwatch.StartNew();
+        while (waited.Elapsed < wait)
+        {
+            var view = await directory.LoadOwnerLeasesAsync(cancellationToken);
+            if (view.Leases.Any(l => l.Key == key && l.Holder == region && l.Epoch == epoch && l.ExpiresAt > view.DirectoryNow))
+            {
+                return $"lease taken after {waited.Elapsed.TotalSeconds:F2} s";
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(20), cancellationToken);
+        }
+
+        return $"not yet after {wait.TotalSeconds:F0} s: the directory names region {region} the owner, but no node of it took the lease; check that geo-region runs in {region}";
+    }
+
+    /// <summary>Ends the client sessions of a database (through a connection to its server's maintenance database); returns how many.</summary>
+    public static async Task<int> EndSessionsAsync(NpgsqlConnection maintenance, string database, CancellationToken cancellationToken)
+    {
+        await using var terminate = new NpgsqlCommand(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'", maintenance);
+        terminate.Parameters.Add(new NpgsqlParameter<string> { TypedValue = database });
+        return (int)(long)(await terminate.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     /// <summary>The shard's directory row; null when there is none.</summary>
     public async Task<Shard?> FindAsync(ShardKey key, CancellationToken cancellationToken) =>
         (await directory.LoadAsync(cancellationToken)).Shards.FirstOrDefault(s => s.Key == key);

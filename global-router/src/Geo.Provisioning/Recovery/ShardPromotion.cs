@@ -176,7 +176,7 @@ public sealed class ShardPromotion(IDirectoryStore directory, PlatformDatabases 
         }, s => $"epoch {s.Epoch}, no standby until region {oldOwner} rejoins");
 
         // 7. The new owner's nodes take the lease and serve; until then the NAS's backup requests are not answered.
-        await _run.StepAsync(key, $"7 wait for region {request.To}'s nodes to serve it", () => WaitForNewOwnerAsync(key, request.To, promoted.Epoch, cancellationToken), s => s);
+        await _run.StepAsync(key, $"7 wait for region {request.To}'s nodes to serve it", () => _run.WaitForOwnerLeaseAsync(key, request.To, promoted.Epoch, ServeWait, cancellationToken), s => s);
 
         var total = _run.Clock.Elapsed.TotalSeconds;
         reporter.Line($"promoted {key} to region {request.To} at epoch {promoted.Epoch} in {total:F1} s; data lost (estimate): {rpo}");
@@ -201,7 +201,7 @@ public sealed class ShardPromotion(IDirectoryStore directory, PlatformDatabases 
         }
 
         reporter.Line($"{key} is owned by region {request.To} already (epoch {shard.Epoch}); finishing the promotion that was interrupted after step 6");
-        await _run.StepAsync(key, $"7 wait for region {request.To}'s nodes to serve it", () => WaitForNewOwnerAsync(key, request.To, shard.Epoch, cancellationToken), s => s);
+        await _run.StepAsync(key, $"7 wait for region {request.To}'s nodes to serve it", () => _run.WaitForOwnerLeaseAsync(key, request.To, shard.Epoch, ServeWait, cancellationToken), s => s);
         reporter.Line($"promoted {key} to region {request.To} at epoch {shard.Epoch}; the data-lost estimate is in 'geoctl dr log {key}' (step 5)");
         await _run.RecordAsync(key, "done", DrOutcomes.Done, $"owner {request.To} at epoch {shard.Epoch} (finished by a second run)", request.Operator, null);
         return PromotionOutcome.Done;
@@ -224,23 +224,6 @@ public sealed class ShardPromotion(IDirectoryStore directory, PlatformDatabases 
             // By the directory's clock: a node measures its own lease shorter than this, so once it is over here it is over there.
             await Task.Delay(left + TimeSpan.FromMilliseconds(20), cancellationToken);
         }
-    }
-
-    private async Task<string> WaitForNewOwnerAsync(ShardKey key, string region, long epoch, CancellationToken cancellationToken)
-    {
-        var waited = Stopwatch.StartNew();
-        while (waited.Elapsed < ServeWait)
-        {
-            var view = await directory.LoadOwnerLeasesAsync(cancellationToken);
-            if (view.Leases.Any(l => l.Key == key && l.Holder == region && l.Epoch == epoch && l.ExpiresAt > view.DirectoryNow))
-            {
-                return $"lease taken after {waited.Elapsed.TotalSeconds:F1} s";
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
-        }
-
-        return $"not yet after {ServeWait.TotalSeconds:F0} s: the directory names region {region} the owner, but no node of it took the lease; check that geo-region runs in {region}";
     }
 
     /// <summary>The RPO estimate as an operator reads it.</summary>

@@ -153,7 +153,7 @@ public sealed class ShardSwitchover(IDirectoryStore directory, PlatformDatabases
         }, s => $"epoch {s.Epoch}, standby {s.StandbyRegion}");
 
         // 8. The new owner's nodes take the lease: the end of the write pause.
-        var served = await _run.StepAsync(key, $"8 wait for region {standby}'s nodes to serve it", () => WaitForOwnerAsync(key, standby, moved.Epoch, cancellationToken), s => s);
+        var served = await _run.StepAsync(key, $"8 wait for region {standby}'s nodes to serve it", () => _run.WaitForOwnerLeaseAsync(key, standby, moved.Epoch, ServeWait, cancellationToken), s => s);
         var pauseSeconds = pause.Elapsed.TotalSeconds;
 
         // 9. The checksums of the two databases as they were at the switch point.
@@ -173,7 +173,7 @@ public sealed class ShardSwitchover(IDirectoryStore directory, PlatformDatabases
     /// <summary>Raises the owner database's fence to <paramref name="epoch"/> for the new owner; returns the WAL position after it (the switch point).</summary>
     private static async Task<string> FenceAsync(string ownerDatabase, ShardKey key, string newOwner, long epoch, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(ownerDatabase, cancellationToken);
+        await using var connection = await PlatformDatabases.OpenUnpooledAsync(ownerDatabase, cancellationToken);
         await using (var fence = new NpgsqlCommand(
             "UPDATE shard_fence SET owner_region = $3, epoch = $4, updated_at = now() WHERE tenant_id = $1 AND home_region = $2 AND epoch <= $4", connection))
         {
@@ -227,13 +227,13 @@ public sealed class ShardSwitchover(IDirectoryStore directory, PlatformDatabases
         }
 
         var start = Lsn.Format(await ReplicationSlots.EnsureSlotAsync(newOwner, slot, cancellationToken));
-        await using (var maintenance = await OpenAsync(databases.Maintenance(oldOwner), cancellationToken))
+        await using (var maintenance = await PlatformDatabases.OpenUnpooledAsync(databases.Maintenance(oldOwner), cancellationToken))
         await using (var guard = new NpgsqlCommand($"ALTER DATABASE {ShardDatabase.Quote(database)} SET default_transaction_read_only = on", maintenance))
         {
             await guard.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await using (var old = await OpenAsync(PlatformDatabases.WritableReplica(oldOwnerDatabase), cancellationToken))
+        await using (var old = await PlatformDatabases.OpenUnpooledAsync(PlatformDatabases.WritableReplica(oldOwnerDatabase), cancellationToken))
         await using (var transaction = await old.BeginTransactionAsync(cancellationToken))
         {
             await using (var clear = new NpgsqlCommand("DELETE FROM replication_progress", old, transaction))
@@ -249,13 +249,10 @@ public sealed class ShardSwitchover(IDirectoryStore directory, PlatformDatabases
             await transaction.CommitAsync(cancellationToken);
         }
 
-        await using (var maintenance = await OpenAsync(databases.Maintenance(oldOwner), cancellationToken))
-        await using (var end = new NpgsqlCommand(
-            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'", maintenance))
+        await using (var maintenance = await PlatformDatabases.OpenUnpooledAsync(databases.Maintenance(oldOwner), cancellationToken))
         {
             // Sessions opened before the guard keep writing by default: ended, so that every one after it reads only.
-            end.Parameters.Add(new NpgsqlParameter<string> { TypedValue = database });
-            await end.ExecuteScalarAsync(cancellationToken);
+            await DrRun.EndSessionsAsync(maintenance, database, cancellationToken);
         }
 
         // This process's own pooled sessions (the barrier's) were among them.
@@ -270,34 +267,11 @@ public sealed class ShardSwitchover(IDirectoryStore directory, PlatformDatabases
     /// <summary>True when the old owner's database already streams from the slot's start: an interrupted run of this switchover made both.</summary>
     private static async Task<bool> StartsAtSlotAsync(string oldOwnerDatabase, string slot, string newOwner, CancellationToken cancellationToken)
     {
-        await using var old = await OpenAsync(oldOwnerDatabase, cancellationToken);
+        await using var old = await PlatformDatabases.OpenUnpooledAsync(oldOwnerDatabase, cancellationToken);
         await using var read = new NpgsqlCommand("SELECT position FROM replication_progress WHERE source = $1", old);
         read.Parameters.Add(new NpgsqlParameter<string> { TypedValue = $"pgoutput:{slot}" });
         var position = await read.ExecuteScalarAsync(cancellationToken) as string;
         return position is not null && Lsn.TryParse(position, out var at) && at == await ReplicationSlots.EnsureSlotAsync(newOwner, slot, cancellationToken);
     }
 
-    private async Task<string> WaitForOwnerAsync(ShardKey key, string region, long epoch, CancellationToken cancellationToken)
-    {
-        var waited = Stopwatch.StartNew();
-        while (waited.Elapsed < ServeWait)
-        {
-            var view = await directory.LoadOwnerLeasesAsync(cancellationToken);
-            if (view.Leases.Any(l => l.Key == key && l.Holder == region && l.Epoch == epoch && l.ExpiresAt > view.DirectoryNow))
-            {
-                return $"lease taken after {waited.Elapsed.TotalSeconds:F2} s";
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(20), cancellationToken);
-        }
-
-        return $"not yet after {ServeWait.TotalSeconds:F0} s: check that geo-region runs in {region}";
-    }
-
-    private static async Task<NpgsqlConnection> OpenAsync(string connectionString, CancellationToken cancellationToken)
-    {
-        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
-        await connection.OpenAsync(cancellationToken);
-        return connection;
-    }
 }

@@ -193,22 +193,11 @@ public static class ReplicaPromotion
         return changed;
     }
 
-    private static async Task<NpgsqlConnection> OpenAsync(string replicaConnectionString, bool writable, CancellationToken cancellationToken)
+    private static Task<NpgsqlConnection> OpenAsync(string replicaConnectionString, bool writable, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(replicaConnectionString);
-        var connectionString = writable ? ReplicaGuard.WritableConnectionString(replicaConnectionString) : replicaConnectionString;
         // Not pooled: an operator tool leaves no idle session behind on a database it may drop or hand over.
-        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
-        try
-        {
-            await connection.OpenAsync(cancellationToken);
-            return connection;
-        }
-        catch
-        {
-            await connection.DisposeAsync();
-            throw;
-        }
+        return PlatformDatabases.OpenUnpooledAsync(writable ? ReplicaGuard.WritableConnectionString(replicaConnectionString) : replicaConnectionString, cancellationToken);
     }
 
     private static async Task<long> CountApplierSessionsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)

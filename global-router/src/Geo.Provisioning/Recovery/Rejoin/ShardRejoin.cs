@@ -179,7 +179,7 @@ public sealed class ShardRejoin(IDirectoryStore directory, PlatformDatabases dat
 
     private async Task<Copy> FindCopyAsync(string region, string name, string archive, long epoch, CancellationToken cancellationToken)
     {
-        await using var maintenance = await OpenAsync(databases.Maintenance(region), cancellationToken);
+        await using var maintenance = await PlatformDatabases.OpenUnpooledAsync(databases.Maintenance(region), cancellationToken);
         var present = new HashSet<string>(StringComparer.Ordinal);
         await using (var list = new NpgsqlCommand("SELECT datname FROM pg_database WHERE datname = ANY($1)", maintenance))
         {
@@ -198,7 +198,7 @@ public sealed class ShardRejoin(IDirectoryStore directory, PlatformDatabases dat
                 : new Copy(CopyKind.None, $"region {region} holds no copy of {name}: nothing to reconcile (what it had not shipped is lost; the promotion's estimate says how much)");
         }
 
-        await using var old = await OpenAsync(databases.Database(region, name), cancellationToken);
+        await using var old = await PlatformDatabases.OpenUnpooledAsync(databases.Database(region, name), cancellationToken);
         await using var fence = new NpgsqlCommand("SELECT owner_region, epoch FROM shard_fence", old);
         await using var fenced = await fence.ExecuteReaderAsync(cancellationToken);
         if (!await fenced.ReadAsync(cancellationToken))
@@ -218,27 +218,19 @@ public sealed class ShardRejoin(IDirectoryStore directory, PlatformDatabases dat
 
     private async Task<int> FreezeAsync(string region, string name, CancellationToken cancellationToken)
     {
-        await using var maintenance = await OpenAsync(databases.Maintenance(region), cancellationToken);
+        await using var maintenance = await PlatformDatabases.OpenUnpooledAsync(databases.Maintenance(region), cancellationToken);
         await using (var alter = new NpgsqlCommand($"ALTER DATABASE {ShardDatabase.Quote(name)} SET default_transaction_read_only = on", maintenance))
         {
             await alter.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        return await EndSessionsAsync(maintenance, name, cancellationToken);
-    }
-
-    private static async Task<int> EndSessionsAsync(NpgsqlConnection maintenance, string name, CancellationToken cancellationToken)
-    {
-        await using var terminate = new NpgsqlCommand(
-            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'", maintenance);
-        terminate.Parameters.Add(new NpgsqlParameter<string> { TypedValue = name });
-        return (int)(long)(await terminate.ExecuteScalarAsync(cancellationToken))!;
+        return await DrRun.EndSessionsAsync(maintenance, name, cancellationToken);
     }
 
     /// <summary>The position the owner (the promoted standby) had applied from the old owner's stream, and that commit's time.</summary>
     private static async Task<(string Position, DateTimeOffset? CommitAt)> ReadSplitAsync(string ownerDatabase, string slot)
     {
-        await using var connection = await OpenAsync(ownerDatabase, CancellationToken.None);
+        await using var connection = await PlatformDatabases.OpenUnpooledAsync(ownerDatabase, CancellationToken.None);
         await using var read = new NpgsqlCommand("SELECT position, source_commit_at FROM replication_progress WHERE source = $1", connection);
         read.Parameters.Add(new NpgsqlParameter<string> { TypedValue = $"pgoutput:{slot}" });
         await using var reader = await read.ExecuteReaderAsync();
@@ -261,10 +253,10 @@ public sealed class ShardRejoin(IDirectoryStore directory, PlatformDatabases dat
 
     private async Task<string> ArchiveAsync(string region, string name, string archive, string slot, CancellationToken cancellationToken)
     {
-        await using var maintenance = await OpenAsync(databases.Maintenance(region), cancellationToken);
+        await using var maintenance = await PlatformDatabases.OpenUnpooledAsync(databases.Maintenance(region), cancellationToken);
         for (var attempt = 1; ; attempt++)
         {
-            await EndSessionsAsync(maintenance, name, cancellationToken);
+            await DrRun.EndSessionsAsync(maintenance, name, cancellationToken);
             try
             {
                 await using var rename = new NpgsqlCommand($"ALTER DATABASE {ShardDatabase.Quote(name)} RENAME TO {ShardDatabase.Quote(archive)}", maintenance);
@@ -329,12 +321,5 @@ public sealed class ShardRejoin(IDirectoryStore directory, PlatformDatabases dat
 
             await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
         }
-    }
-
-    private static async Task<NpgsqlConnection> OpenAsync(string connectionString, CancellationToken cancellationToken)
-    {
-        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
-        await connection.OpenAsync(cancellationToken);
-        return connection;
     }
 }

@@ -75,8 +75,8 @@ public sealed class TailReconciler(string oldOwner, string owner, string tenant,
         }
 
         var subscribers = new List<(string Username, string? Status, string? OwnerStatus)>();
-        await using var old = await OpenAsync(oldOwner, cancellationToken);
-        await using var current = await OpenAsync(owner, cancellationToken);
+        await using var old = await PlatformDatabases.OpenUnpooledAsync(oldOwner, cancellationToken);
+        await using var current = await PlatformDatabases.OpenUnpooledAsync(owner, cancellationToken);
         foreach (var row in rows)
         {
             var table = $"public.{ShardDatabase.Quote(row.Table)}";
@@ -390,7 +390,7 @@ public sealed class TailReconciler(string oldOwner, string owner, string tenant,
 
     private async Task<Dictionary<Guid, OldSession>> SessionsAsync(IEnumerable<Guid> ids, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(oldOwner, cancellationToken);
+        await using var connection = await PlatformDatabases.OpenUnpooledAsync(oldOwner, cancellationToken);
         await using var command = new NpgsqlCommand("""
             SELECT s.id, s.nas_id, s.acct_session_id, s.username, host(n.address), s.nas_port, s.calling_station_id, host(s.framed_ip), s.terminate_cause, s.input_packets, s.output_packets
             FROM sessions s JOIN nas_devices n ON n.id = s.nas_id WHERE s.id = ANY($1)
@@ -412,7 +412,7 @@ public sealed class TailReconciler(string oldOwner, string owner, string tenant,
     private async Task<(long Records, long ChargedMicros)> OwnerUsageAsync(IEnumerable<(string NasId, string AcctSessionId)> sessions, CancellationToken cancellationToken)
     {
         var list = sessions.ToList();
-        await using var connection = await OpenAsync(owner, cancellationToken);
+        await using var connection = await PlatformDatabases.OpenUnpooledAsync(owner, cancellationToken);
         await using var command = new NpgsqlCommand("""
             SELECT count(c.id), coalesce(sum(c.charged_micros), 0)::bigint
             FROM unnest($1::text[], $2::text[]) k(nas_id, acct_session_id)
@@ -428,7 +428,7 @@ public sealed class TailReconciler(string oldOwner, string owner, string tenant,
 
     private async Task<Dictionary<Guid, string>> UsernamesAsync(IEnumerable<Guid> ids, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(oldOwner, cancellationToken);
+        await using var connection = await PlatformDatabases.OpenUnpooledAsync(oldOwner, cancellationToken);
         await using var command = new NpgsqlCommand("SELECT id, username FROM subscribers WHERE id = ANY($1)", connection);
         command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. ids.Distinct()] });
         var names = new Dictionary<Guid, string>();
@@ -494,13 +494,5 @@ public sealed class TailReconciler(string oldOwner, string owner, string tenant,
         {
             return body;
         }
-    }
-
-    private static async Task<NpgsqlConnection> OpenAsync(string connectionString, CancellationToken cancellationToken)
-    {
-        // Not pooled: an operator tool leaves no idle session on a database it renames or hands over.
-        var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
-        await connection.OpenAsync(cancellationToken);
-        return connection;
     }
 }
