@@ -30,7 +30,7 @@ public sealed class PromotionRecoveryTests(TwoRegions stack, ITestOutputHelper l
     public async Task Promote_KilledWhenItAnnouncesAStep_RunAgainFinishesIt(int step)
     {
         var tenant = $"kill{step}";
-        await CreateReplicatedTenantAsync(tenant);
+        await stack.CreateReplicatedTenantAsync(tenant);
         string[] promote = ["dr", "promote", $"{tenant}@a", "--to", "b"];
 
         var (killed, output) = await stack.GeoctlUntilAsync(line => line.TrimStart().StartsWith($"... {step} ", StringComparison.Ordinal), promote,
@@ -46,7 +46,7 @@ public sealed class PromotionRecoveryTests(TwoRegions stack, ITestOutputHelper l
     public async Task Promote_WhileAnotherPromoteOfTheShardRuns_RefusedAtOnceAndChangesNothing()
     {
         const string tenant = "twice";
-        await CreateReplicatedTenantAsync(tenant);
+        await stack.CreateReplicatedTenantAsync(tenant);
         string[] promote = ["dr", "promote", $"{tenant}@a", "--to", "b"];
 
         // The first is held at its wait for a's lease (seconds); the second starts meanwhile.
@@ -120,22 +120,5 @@ public sealed class PromotionRecoveryTests(TwoRegions stack, ITestOutputHelper l
         var (code, again) = await stack.GeoctlAsync("dr", "promote", $"{tenant}@a", "--to", "b");
         Assert.True(code == 0, again);
         Assert.Contains("nothing to do", again, StringComparison.Ordinal);
-    }
-
-    /// <summary>A tenant homed in a with its standby in b, a's node serving it and b's replica holding a replication position.</summary>
-    private async Task CreateReplicatedTenantAsync(string tenant)
-    {
-        var (code, output) = await stack.GeoctlAsync("tenant", "create", tenant, "--home", "a", "--standby-of", "a=b");
-        // When it fails, what region b's replicator and both PostgreSQL servers said about the shard goes with it.
-        Assert.True(code == 0, code == 0 ? output : output + await stack.DiagnoseAsync(tenant));
-        using var atA = stack.RegionApi(tenant, "a");
-        await Eventually.TrueAsync(async () =>
-        {
-            using var plan = await atA.PutAsJsonAsync($"/tenants/{tenant}/plans/basic", new { displayName = "Basic", downloadKbps = 10_000, uploadKbps = 2_000 });
-            return plan.StatusCode == HttpStatusCode.OK;
-        }, Deadline, $"region a serves tenant {tenant}", TimeSpan.FromMilliseconds(100));
-        var replica = stack.ShardConnectionString(tenant, "a", cluster: "b");
-        await Eventually.TrueAsync(async () => await Sql.ScalarAsync<long>(replica, "SELECT count(*) FROM plans WHERE id = 'basic'") == 1,
-            Deadline, $"b's replica of {tenant}@a has the plan", TimeSpan.FromMilliseconds(100));
     }
 }

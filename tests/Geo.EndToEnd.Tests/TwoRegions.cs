@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Json;
 using Geo.Ctl;
 using Geo.Ctl.LocalStack;
 using Geo.Engines;
@@ -167,6 +168,23 @@ public class TwoRegions : IAsyncLifetime
         NpgsqlConnection.ClearAllPools();
         await new LocalStackRunner(Layout, new Reporter(TextWriter.Null)).UpAsync(new UpOptions(["a", "b"], 30) { AutoPromoteAfter = AutoPromoteAfter }, CancellationToken.None);
         State = (await StackState.LoadAsync(Layout, CancellationToken.None))!;
+    }
+
+    /// <summary>A tenant homed in a with its standby in b, a's node serving it and b's replica holding a replication position.</summary>
+    public async Task CreateReplicatedTenantAsync(string tenant)
+    {
+        var (code, output) = await GeoctlAsync("tenant", "create", tenant, "--home", "a", "--standby-of", "a=b");
+        // When it fails, what region b's replicator and both PostgreSQL servers said about the shard goes with it.
+        Assert.True(code == 0, code == 0 ? output : output + await DiagnoseAsync(tenant));
+        using var atA = RegionApi(tenant, "a");
+        await Eventually.TrueAsync(async () =>
+        {
+            using var plan = await atA.PutAsJsonAsync($"/tenants/{tenant}/plans/basic", new { displayName = "Basic", downloadKbps = 10_000, uploadKbps = 2_000 });
+            return plan.StatusCode == HttpStatusCode.OK;
+        }, TimeSpan.FromSeconds(60), $"region a serves tenant {tenant}", TimeSpan.FromMilliseconds(100));
+        var replica = ShardConnectionString(tenant, "a", cluster: "b");
+        await Eventually.TrueAsync(async () => await Sql.ScalarAsync<long>(replica, "SELECT count(*) FROM plans WHERE id = 'basic'") == 1,
+            TimeSpan.FromSeconds(60), $"b's replica of {tenant}@a has the plan", TimeSpan.FromMilliseconds(100));
     }
 
     /// <summary>Runs geoctl against this stack in the test process; its exit code and everything it printed.</summary>
