@@ -14,7 +14,7 @@ namespace Geo.EndToEnd.Tests;
 /// stopped, so the tail is certain), a is SIGKILLed, b is promoted, the NAS goes on at b, a comes back and
 /// <c>geoctl dr rejoin acme@a</c> reconciles a's divergent tail into b and makes a the standby again. Every request a ever
 /// acknowledged is then at b, each session's usage charged exactly once, the top-up applied once, the books hold, and a's new
-/// replica verifies equal to b.
+/// replica verifies equal to b; then <c>geoctl dr failback acme@a</c> brings it home with nothing lost.
 /// </summary>
 public sealed class RejoinTests(TwoRegions stack, ITestOutputHelper log) : IClassFixture<TwoRegions>
 {
@@ -137,6 +137,21 @@ public sealed class RejoinTests(TwoRegions stack, ITestOutputHelper log) : IClas
         Assert.Contains("standby of acme@a already", againOutput, StringComparison.Ordinal);
         Assert.Equal(8_000_000L, await UsageAsync(replica, closed));
         Assert.Equal(5_000_000L, await UsageAsync(replica, open));
+
+        // Failback: home in a again with nothing lost, b its standby.
+        var (failback, failbackOutput) = await stack.GeoctlAsync("dr", "failback", "acme@a");
+        log.WriteLine($"geoctl dr failback acme@a: exit {failback}\n{failbackOutput}");
+        Assert.Equal(0, failback);
+        Assert.Contains("data lost: none", failbackOutput, StringComparison.Ordinal);
+        Assert.Contains("checksums equal", failbackOutput, StringComparison.Ordinal);
+        shard = (await directory.LoadAsync(default)).Shards.Single(s => s.Key == key);
+        Assert.Equal(("a", (string?)"b", ShardState.Active), (shard.OwnerRegion, shard.StandbyRegion, shard.State));
+        var home = stack.ShardConnectionString("acme", "a", cluster: "a");
+        Assert.Empty(acknowledged.Except(await Sessions.PresentAsync(home, acknowledged)));
+        Assert.Equal(8_000_000L, await UsageAsync(home, closed));
+        Assert.Equal(5_000_000L, await UsageAsync(home, open));
+        await Billing.AssertHoldsAsync(home);
+        Assert.Equal(0, (await stack.GeoctlAsync("verify", "acme@a")).Code);
     }
 
     private async Task<string> LoginAsync(string region, int index)
