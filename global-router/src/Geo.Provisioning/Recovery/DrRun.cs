@@ -85,7 +85,8 @@ internal sealed class DrRun(IDirectoryStore directory, IProvisioningProgress rep
             await RecordAsync(key, step, DrOutcomes.Refused, ex.Message, null, null, (Clock.Elapsed - started).TotalMilliseconds);
             throw;
         }
-        catch (Exception ex) when (ex is PromotionFailedException or ReplicationException or NpgsqlException or DirectoryStoreException or IOException or TimeoutException or HttpRequestException)
+        catch (Exception ex) when (ex is PromotionFailedException or ReplicationException or NpgsqlException or DirectoryStoreException or IOException or TimeoutException or HttpRequestException
+            or System.Net.Sockets.SocketException)
         {
             await RecordAsync(key, step, DrOutcomes.Failed, ex.Message, null, null, (Clock.Elapsed - started).TotalMilliseconds);
             throw new PromotionFailedException($"step '{step}' failed: {ex.Message}. Nothing after it was done; fix the cause and run the same command again to resume", ex);

@@ -79,7 +79,18 @@ public sealed class ShardSwitchover(IDirectoryStore directory, PlatformDatabases
         await _run.RecordAsync(key, "start", DrOutcomes.Started, $"owner {owner} -> {standby} at epoch {shard.Epoch}", request.Operator, null);
 
         // 0. The standby must hold a seeded replica. Whether it keeps up is found out at step 3, which aborts if it does not.
-        var position = await ReplicaPromotion.ReadPositionAsync(standbyDatabase, cancellationToken);
+        ReplicaPosition? position;
+        try
+        {
+            position = await ReplicaPromotion.ReadPositionAsync(standbyDatabase, cancellationToken);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException && shard.State == ShardState.Switching)
+        {
+            // An interrupted switchover whose standby is gone: the old owner takes the shard back.
+            reporter.Line($"  region {standby}'s replica cannot be read ({ex.Message}): aborting the interrupted switchover");
+            return await AbortAsync(request, shard, ownerDatabase, shard.Epoch + 1, cancellationToken);
+        }
+
         var promoted = position?.PromotedAt is not null;
         if (!promoted)
         {
@@ -112,13 +123,23 @@ public sealed class ShardSwitchover(IDirectoryStore directory, PlatformDatabases
             switchPoint = await _run.StepAsync(key, $"2 fence region {owner}'s database at epoch {epoch}", () => FenceAsync(ownerDatabase, key, standby, epoch, cancellationToken),
                 lsn => $"switch point {lsn}");
 
-            // 3. The standby applies through it: a marker committed after the fence arrives there. Too slow: abort, nothing lost.
-            var caughtUp = await _run.StepAsync(key, $"3 wait for region {standby} to apply through the switch point", async () =>
+            // 3. The standby applies through it: a marker committed after the fence arrives there. Too slow, or the standby
+            // unreachable: abort, nothing lost (the standby was not touched).
+            bool caughtUp;
+            try
             {
-                var waited = Stopwatch.StartNew();
-                return (await ReplicationBarrier.WaitForReplicaAsync(ownerDatabase, standbyDatabase, request.CatchUpTimeout, cancellationToken), waited.Elapsed);
-            }, r => r.Item1 ? $"applied after {r.Elapsed.TotalSeconds:F2} s" : $"not within {request.CatchUpTimeout.TotalSeconds:F0} s");
-            if (!caughtUp.Item1)
+                caughtUp = (await _run.StepAsync(key, $"3 wait for region {standby} to apply through the switch point", async () =>
+                {
+                    var waited = Stopwatch.StartNew();
+                    return (await ReplicationBarrier.WaitForReplicaAsync(ownerDatabase, standbyDatabase, request.CatchUpTimeout, cancellationToken), waited.Elapsed);
+                }, r => r.Item1 ? $"applied after {r.Elapsed.TotalSeconds:F2} s" : $"not within {request.CatchUpTimeout.TotalSeconds:F0} s")).Item1;
+            }
+            catch (PromotionFailedException)
+            {
+                caughtUp = false;
+            }
+
+            if (!caughtUp)
             {
                 return await AbortAsync(request, shard, ownerDatabase, epoch, cancellationToken);
             }
@@ -201,7 +222,7 @@ public sealed class ShardSwitchover(IDirectoryStore directory, PlatformDatabases
             var result = await directory.TryUpdateShardAsync(key, shard.Epoch, new ShardUpdate { State = ShardState.Active }, cancellationToken);
             return result.Succeeded ? result.Current! : throw new PromotionFailedException($"the directory refused ({result.Outcome}); run the switchover again to finish or abort it");
         }, s => $"active at epoch {s.Epoch}; held requests go to region {s.OwnerRegion}");
-        reporter.Line($"switchover of {key} aborted: region {request.To} did not apply the owner's last commits within {request.CatchUpTimeout.TotalSeconds:F0} s; region {shard.OwnerRegion} owns it (nothing lost). Look at the replica's lag and run it again.");
+        reporter.Line($"switchover of {key} aborted: region {request.To} did not apply the owner's last commits within {request.CatchUpTimeout.TotalSeconds:F0} s (or could not be reached); region {shard.OwnerRegion} owns it (nothing lost). Look at the replica's lag and run it again.");
         await _run.RecordAsync(key, "done", DrOutcomes.Failed, "aborted: the standby did not catch up in time", request.Operator, null);
         return PromotionOutcome.Failed;
     }

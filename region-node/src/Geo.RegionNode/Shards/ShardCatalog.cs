@@ -230,8 +230,9 @@ internal sealed partial class ShardCatalog(
         await _refreshGate.WaitAsync(cancellationToken);
         try
         {
-            var (owned, standing, apiKeys, regions, owners) = await ReadDirectoryAsync(directory.Current, cancellationToken);
-            var switching = directory.Current.Shards.Where(s => s.State == ShardState.Switching).Select(s => (s.Key.TenantId, s.Key.HomeRegion));
+            var published = directory.Current;
+            var (owned, standing, apiKeys, regions, owners) = await ReadDirectoryAsync(published, cancellationToken);
+            var switching = published.Shards.Where(s => s.State == ShardState.Switching).Select(s => (s.Key.TenantId, s.Key.HomeRegion));
             var current = _snapshot.Shards;
             var shards = new Dictionary<(string, string), ShardHandle>();
             var nas = new Dictionary<IPAddress, NasClient>();

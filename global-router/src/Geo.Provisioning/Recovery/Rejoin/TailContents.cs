@@ -24,7 +24,11 @@ public sealed record TailLedgerEntry(Guid Id, Guid SubscriberId, string Kind, lo
 /// <param name="Table">The table.</param>
 /// <param name="KeyJson">Its key columns as a JSON object of their text values.</param>
 /// <param name="Key">The key as people read it.</param>
-public sealed record TailRow(string Table, string KeyJson, string Key);
+/// <param name="CreatedJson">
+/// For a row that later changes follow from (a new subscriber's balance): the row as it was created, a JSON object of text
+/// values. That is what is copied, not its final version: the re-applied top-ups and charges make the rest, once.
+/// </param>
+public sealed record TailRow(string Table, string KeyJson, string Key, string? CreatedJson = null);
 
 /// <summary>
 /// The divergent tail sorted by what reconciles it: accounting (re-sent as accounting), ledger entries with idempotency keys
@@ -36,7 +40,10 @@ public sealed class TailContents
     /// <summary>Tables whose rows the tenant API writes: reconciled row by row.</summary>
     public static readonly IReadOnlySet<string> RowTables = new HashSet<string>(StringComparer.Ordinal) { "subscribers", "plans", "nas_devices", "change_requests" };
 
-    /// <summary>Tables whose rows follow from accounting and the ledger: new rows (a subscriber's first balance, a period's bucket) are copied, changes are not.</summary>
+    /// <summary>
+    /// Tables whose rows follow from accounting and the ledger, never copied: re-applying those makes them again. But for a new
+    /// subscriber's balance, copied as it was created (<see cref="TailRow.CreatedJson"/>), which its re-applied top-ups then move.
+    /// </summary>
     public static readonly IReadOnlySet<string> DerivedTables = new HashSet<string>(StringComparer.Ordinal) { "sessions", "balances", "quota_buckets" };
 
     public List<TailAccounting> Accounting { get; } = [];
@@ -121,12 +128,12 @@ public sealed class TailContents
                     contents.Ledger.Add(new TailLedgerEntry(Guid.Parse(Text(change, "id")!), Guid.Parse(Text(change, "subscriber_id")!), Text(change, "kind")!,
                         Long(change, "amount_micros") ?? 0, key, Text(change, "reason")));
                 }
-                else if (RowTables.Contains(table) || (DerivedTables.Contains(table) && table != "sessions" && change.Op == ChangeOperation.Create))
+                else if (RowTables.Contains(table) || (table == "balances" && change.Op == ChangeOperation.Create))
                 {
                     var (json, text) = KeyOf(change);
                     if (rows.Add((table, json)))
                     {
-                        contents.Rows.Add(new TailRow(table, json, text));
+                        contents.Rows.Add(new TailRow(table, json, text, table == "balances" ? ImageOf(change) : null));
                     }
                 }
                 else if (DerivedTables.Contains(table) || table is "ledger_entries" or "cdrs")
@@ -157,6 +164,21 @@ public sealed class TailContents
         }
 
         return (System.Text.Json.JsonSerializer.Serialize(values), string.Join(", ", values.Select(v => $"{v.Key}={v.Value}")));
+    }
+
+    /// <summary>A row image as a JSON object of its columns' text values (null for SQL NULL), as <c>jsonb_populate_record</c> reads it.</summary>
+    private static string ImageOf(ChangeEvent change)
+    {
+        var values = new SortedDictionary<string, string?>(StringComparer.Ordinal);
+        for (var i = 0; i < change.Table.Columns.Count; i++)
+        {
+            if (change.After![i].Kind != ColumnValueKind.Unchanged)
+            {
+                values[change.Table.Columns[i]] = change.After[i].Text;
+            }
+        }
+
+        return System.Text.Json.JsonSerializer.Serialize(values);
     }
 
     private static string? Text(ChangeEvent change, string column)

@@ -81,12 +81,13 @@ public sealed class TailReconciler(string oldOwner, string owner, string tenant,
         {
             var table = $"public.{ShardDatabase.Quote(row.Table)}";
             var keys = KeyColumns(row);
-            var final = await ReadRowAsync(old, null, table, keys, row.KeyJson, cancellationToken);
+            var final = row.CreatedJson is { } created ? JsonDocument.Parse(created).RootElement.Clone() : await ReadRowAsync(old, null, table, keys, row.KeyJson, cancellationToken);
             await using var transaction = await current.BeginTransactionAsync(cancellationToken);
             await RequireFenceAsync(current, transaction, cancellationToken);
             var present = await ReadRowAsync(current, transaction, table, keys, row.KeyJson, cancellationToken, forUpdate: true);
             var oldUpdated = UpdatedAt(final);
             var ownerUpdated = UpdatedAt(present);
+            // A derived row the owner has (a run before this one copied it) is the owner's to move: nothing to compare.
             if (final is null && present is null)
             {
                 report.RowsAlreadySame++;
@@ -94,7 +95,7 @@ public sealed class TailReconciler(string oldOwner, string owner, string tenant,
                 continue;
             }
 
-            if (final is not null && present is not null && SameButEditTime(final.Value, present.Value))
+            if (final is not null && present is not null && (row.CreatedJson is not null || SameButEditTime(final.Value, present.Value)))
             {
                 report.RowsAlreadySame++;
                 await transaction.RollbackAsync(cancellationToken);
