@@ -35,6 +35,9 @@ public sealed class ShardSwitchover(IDirectoryStore directory, PlatformDatabases
     /// <summary>How long to wait for the new owner's nodes to take the shard's lease.</summary>
     public static readonly TimeSpan ServeWait = TimeSpan.FromSeconds(15);
 
+    /// <summary>The least a resumed switchover waits for the standby to catch up: longer than a replicator's stream restart.</summary>
+    public static readonly TimeSpan ResumeCatchUp = TimeSpan.FromSeconds(20);
+
     private readonly DrRun _run = new(directory, reporter, DrOperations.Switchover, "geoctl");
 
     public async Task<PromotionOutcome> RunAsync(SwitchoverRequest request, CancellationToken cancellationToken)
@@ -100,6 +103,8 @@ public sealed class ShardSwitchover(IDirectoryStore directory, PlatformDatabases
                 p => $"applied up to {p.AppliedPosition}{(p.HeardAt is { } at ? $", heard {(DateTimeOffset.UtcNow - at).TotalSeconds:F1} s ago" : "")}");
         }
 
+        var resuming = shard.State == ShardState.Switching;
+
         // 1. Switching: the owner's nodes stop serving it; every region holds its requests (pause budget) instead of answering.
         var pause = Stopwatch.StartNew();
         if (shard.State == ShardState.Active)
@@ -125,14 +130,17 @@ public sealed class ShardSwitchover(IDirectoryStore directory, PlatformDatabases
 
             // 3. The standby applies through it: a marker committed after the fence arrives there. Too slow, or the standby
             // unreachable: abort, nothing lost (the standby was not touched).
+            // Resuming an interrupted run: it may have stopped the standby's applier (step 4), whose replicator then restarts the
+            // stream after its back-off; that is given time before the switchover is aborted.
+            var catchUp = resuming && request.CatchUpTimeout < ResumeCatchUp ? ResumeCatchUp : request.CatchUpTimeout;
             bool caughtUp;
             try
             {
                 caughtUp = (await _run.StepAsync(key, $"3 wait for region {standby} to apply through the switch point", async () =>
                 {
                     var waited = Stopwatch.StartNew();
-                    return (await ReplicationBarrier.WaitForReplicaAsync(ownerDatabase, standbyDatabase, request.CatchUpTimeout, cancellationToken), waited.Elapsed);
-                }, r => r.Item1 ? $"applied after {r.Elapsed.TotalSeconds:F2} s" : $"not within {request.CatchUpTimeout.TotalSeconds:F0} s")).Item1;
+                    return (await ReplicationBarrier.WaitForReplicaAsync(ownerDatabase, standbyDatabase, catchUp, cancellationToken), waited.Elapsed);
+                }, r => r.Item1 ? $"applied after {r.Elapsed.TotalSeconds:F2} s" : $"not within {catchUp.TotalSeconds:F0} s")).Item1;
             }
             catch (PromotionFailedException)
             {
