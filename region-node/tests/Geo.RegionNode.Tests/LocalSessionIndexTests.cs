@@ -57,6 +57,43 @@ public sealed class LocalSessionIndexTests
     }
 
     [Fact]
+    public void Forget_AShardWhoseOwnershipEnded_PostgreSqlAnswersItsCountsUntilTheNextLoad()
+    {
+        // Found by 'geoctl drill': a session opened here was closed at the other region while it owned the shard; counts
+        // kept from before then rejected the subscriber (Simultaneous-Use) once the shard came back.
+        var index = new LocalSessionIndex(TimeProvider.System);
+        index.BeginLoad();
+        index.Loaded("db");
+        index.Loaded("other_db");
+        index.EndLoad(complete: true);
+        index.Apply(new SessionChange(true, "db", Subscriber, Guid.NewGuid()));
+        index.Apply(new SessionChange(true, "other_db", Subscriber, Guid.NewGuid()));
+
+        index.Forget("db");
+
+        Assert.Null(index.CountSessions("db", Subscriber));
+        Assert.Equal(1, index.CountSessions("other_db", Subscriber));
+        Assert.Equal(1, index.Count);
+        index.BeginLoad();
+        index.Loaded("db");
+        index.EndLoad(complete: true);
+        Assert.Equal(0, index.CountSessions("db", Subscriber));
+    }
+
+    [Fact]
+    public void Forget_DuringALoad_TheLoadDoesNotTrustTheShardAgain()
+    {
+        var index = new LocalSessionIndex(TimeProvider.System);
+        index.BeginLoad();
+        index.Load("db", Subscriber, Guid.NewGuid());
+        index.Forget("db");
+        index.Loaded("db");
+        index.EndLoad(complete: true);
+
+        Assert.Null(index.CountSessions("db", Subscriber));
+    }
+
+    [Fact]
     public void EndLoad_Incomplete_NotTrusted()
     {
         var index = new LocalSessionIndex(TimeProvider.System);

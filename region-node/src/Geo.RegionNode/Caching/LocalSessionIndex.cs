@@ -16,6 +16,7 @@ internal sealed class LocalSessionIndex(TimeProvider time)
     private readonly Queue<(Guid Session, long Until)> _closedOrder = new();
     private readonly Lock _gate = new();
     private HashSet<string> _loaded = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _forgottenDuringLoad = new(StringComparer.Ordinal);
     private List<SessionChange>? _held;
     private volatile bool _valid;
 
@@ -79,6 +80,34 @@ internal sealed class LocalSessionIndex(TimeProvider time)
             _sessions.Clear();
             _counts.Clear();
             _loaded = new HashSet<string>(StringComparer.Ordinal);
+            _forgottenDuringLoad.Clear();
+        }
+    }
+
+    /// <summary>
+    /// The shard's ownership period here ended (released, or a new epoch): another region may have opened and closed its
+    /// sessions meanwhile, so what this index holds of it is forgotten, and PostgreSQL answers its counts until a load
+    /// includes it again. A load running now does not bring it back.
+    /// </summary>
+    public void Forget(string database)
+    {
+        lock (_gate)
+        {
+            _loaded.Remove(database);
+            if (_held is not null)
+            {
+                _forgottenDuringLoad.Add(database);
+            }
+
+            foreach (var member in _sessions.Keys.Where(k => k.Database == database).ToList())
+            {
+                _sessions.Remove(member);
+            }
+
+            foreach (var key in _counts.Keys.Where(k => k.Database == database).ToList())
+            {
+                _counts.Remove(key);
+            }
         }
     }
 
@@ -96,7 +125,10 @@ internal sealed class LocalSessionIndex(TimeProvider time)
     {
         lock (_gate)
         {
-            _loaded.Add(database);
+            if (!_forgottenDuringLoad.Contains(database))
+            {
+                _loaded.Add(database);
+            }
         }
     }
 

@@ -39,6 +39,8 @@ internal sealed partial class RedisRegionCache : IRegionCache, IAsyncDisposable
         _sessions = new LocalSessionIndex(time);
         _local = new(name: "profiles", _options.LocalProfileEntries, _options.LocalProfileTtl, time, metrics);
         _catalog = catalog;
+        // Counts kept while this region owned a shard before are stale once another region served it in between.
+        catalog.OwnershipEnded += _sessions.Forget;
         _logger = logger;
         _errors = metrics.Counter("geo_redis_errors_total", "Redis calls that failed and were answered from PostgreSQL instead");
         _rebuilds = metrics.Counter("geo_redis_session_index_rebuilds_total", "Times the active-session index was rebuilt from PostgreSQL");

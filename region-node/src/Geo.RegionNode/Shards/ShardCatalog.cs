@@ -44,6 +44,12 @@ internal sealed partial class ShardCatalog(
     /// <summary>Completes after the first successful load; the node answers no RADIUS before it.</summary>
     public Task FirstLoad => _firstLoad.Task;
 
+    /// <summary>
+    /// A shard's ownership period on this region ended (the shard released, or served on at a newer epoch): the database
+    /// name. Raised during a refresh; handlers must be quick and must not throw.
+    /// </summary>
+    public event Action<string>? OwnershipEnded;
+
     /// <summary>Completed (and replaced) each time a new snapshot is published: what a held request waits on.</summary>
     private TaskCompletionSource _published = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -258,6 +264,7 @@ internal sealed partial class ShardCatalog(
                 {
                     // A newer epoch: whatever the lease was for, it is not for this one.
                     shard.RevokeLease();
+                    OwnershipEnded?.Invoke(shard.DatabaseName);
                     LogEpochChanged(logger, shard, shard.Epoch, row.Epoch);
                     shard.Epoch = row.Epoch;
                     toLease.Add(shard);
@@ -308,6 +315,7 @@ internal sealed partial class ShardCatalog(
             foreach (var shard in released)
             {
                 shard.RevokeLease();
+                OwnershipEnded?.Invoke(shard.DatabaseName);
             }
 
             var replicas = await LoadReplicasAsync(standing, nas, cancellationToken);
