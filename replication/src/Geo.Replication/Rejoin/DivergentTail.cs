@@ -44,16 +44,39 @@ public static class DivergentTail
                 $"the old owner's database has no slot '{slot}': its changes after {appliedPosition} cannot be decoded (was the slot dropped, or the database restored from a backup?)");
         }
 
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout ?? DefaultTimeout);
+        while (true)
+        {
+            // A region that was cut off rather than killed comes back with the walsender of the promoted standby's old
+            // stream still holding the slot (it learns its client left only when it next writes). That session is stale:
+            // the new owner streams from nothing here. It is ended, and the slot read once the server let it go.
+            await ReplicationSlots.EndSessionAsync(oldOwnerConnectionString, slot, cancellationToken: cancellationToken);
+            try
+            {
+                return await ReadOnceAsync(oldOwnerConnectionString, slot, appliedPosition, applied, logger, timeout, deadline.Token, cancellationToken);
+            }
+            catch (Npgsql.PostgresException ex) when (ex.SqlState == Npgsql.PostgresErrorCodes.ObjectInUse && !deadline.IsCancellationRequested)
+            {
+                await Task.Delay(SlotReleasePoll, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>How often a slot still held by an ended session is tried again.</summary>
+    private static readonly TimeSpan SlotReleasePoll = TimeSpan.FromMilliseconds(250);
+
+    private static async Task<IReadOnlyList<ChangeTransaction>> ReadOnceAsync(string oldOwnerConnectionString, string slot, string appliedPosition, ulong applied,
+        ILogger logger, TimeSpan? timeout, CancellationToken deadline, CancellationToken cancellationToken)
+    {
         var marker = await ReplicationBarrier.EmitAsync(oldOwnerConnectionString, cancellationToken);
         var markerText = marker.ToString();
         var tail = new List<ChangeTransaction>();
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout ?? DefaultTimeout);
         var source = new PgOutputSource(oldOwnerConnectionString, slot, ReplicationSlots.DefaultPublication, logger) { ConfirmsWhileIdle = false };
         try
         {
-            await source.OpenAsync(appliedPosition, deadline.Token);
-            await foreach (var transaction in source.ReadAsync(deadline.Token))
+            await source.OpenAsync(appliedPosition, deadline);
+            await foreach (var transaction in source.ReadAsync(deadline))
             {
                 if (transaction.Events.Any(e => IsMarker(e, markerText)))
                 {
