@@ -3,6 +3,7 @@ using Geo.Directory.Recovery;
 using Geo.Directory.Stores.Postgres;
 using Geo.Engines.Postgres;
 using Geo.Engines.Redis;
+using Geo.Engines;
 using Geo.Provisioning.Recovery;
 using Geo.Replication.Hosting;
 using Geo.Testing;

@@ -5,6 +5,7 @@ using Geo.Ctl;
 using Geo.Directory.Shards;
 using Geo.Directory.Stores.Postgres;
 using Geo.Engines.Postgres;
+using Geo.Engines;
 using Geo.Testing;
 using Xunit.Abstractions;
 

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using Geo.Directory.Shards;
 using Geo.Directory.Stores.Postgres;
 using Geo.Engines.Postgres;
+using Geo.Engines;
 using Geo.Testing;
 using Xunit.Abstractions;
 

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Geo.Directory.Shards;
 using Geo.Directory.Stores.Postgres;
 using Geo.Engines.Postgres;
+using Geo.Engines;
 using Geo.Testing;
 using Xunit.Abstractions;
 

@@ -1,5 +1,6 @@
 using Geo.Ctl;
 using Geo.Engines.Postgres;
+using Geo.Engines;
 using Geo.Testing;
 using Xunit.Abstractions;
 

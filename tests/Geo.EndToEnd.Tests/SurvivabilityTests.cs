@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Geo.Engines;
 using Geo.Testing;
 using Xunit.Abstractions;
 

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.RegularExpressions;
 using Geo.Directory.Shards;
 using Geo.Directory.Stores.Postgres;
+using Geo.Engines;
 using Geo.Testing;
 using Xunit.Abstractions;
 

@@ -150,6 +150,9 @@ public class TwoRegions : IAsyncLifetime
     /// <summary>Automatic failover in the replicators (<c>geoctl up --auto-promote-after</c>); off unless a derived stack says.</summary>
     internal virtual TimeSpan? AutoPromoteAfter => null;
 
+    /// <summary>Demo subscribers per shard (a few: most tests name them one by one).</summary>
+    internal virtual int SubscribersPerShard => 30;
+
     internal ServiceProcess RegionNode(string region) => ServiceProcess.Open(Layout.RegionNode(region));
 
     internal ServiceProcess Replicator(string region) => ServiceProcess.Open(Layout.Replicator(region));
@@ -166,7 +169,7 @@ public class TwoRegions : IAsyncLifetime
     {
         // geoctl runs in this process: a pooled connection to a server a test killed is broken (a real geoctl starts afresh).
         NpgsqlConnection.ClearAllPools();
-        await new LocalStackRunner(Layout, new Reporter(TextWriter.Null)).UpAsync(new UpOptions(["a", "b"], 30) { AutoPromoteAfter = AutoPromoteAfter }, CancellationToken.None);
+        await new LocalStackRunner(Layout, new Reporter(TextWriter.Null)).UpAsync(new UpOptions(["a", "b"], SubscribersPerShard) { AutoPromoteAfter = AutoPromoteAfter }, CancellationToken.None);
         State = (await StackState.LoadAsync(Layout, CancellationToken.None))!;
     }
 

@@ -1,22 +1,17 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace Geo.EndToEnd.Tests;
+namespace Geo.Engines;
 
-/// <summary>Kills a process the way a lost machine does.</summary>
-internal static class ProcessTree
+/// <summary>Signals a process and everything it started, the way a lost, frozen or revived machine treats them.</summary>
+public static class ProcessTree
 {
     /// <summary>SIGKILL of a process and its children (a PostgreSQL server's backends and walsenders die with it).</summary>
     public static void Kill(int pid)
     {
-        var children = System.IO.Directory.EnumerateDirectories("/proc")
-            .Select(Path.GetFileName)
-            .Where(name => name!.All(char.IsAsciiDigit))
-            .Select(name => int.Parse(name!, CultureInfo.InvariantCulture))
-            .Where(child => ParentOf(child) == pid)
-            .ToList();
+        var tree = Descendants(pid);
         Process.GetProcessById(pid).Kill();
-        foreach (var child in children)
+        foreach (var child in tree)
         {
             try
             {
@@ -27,6 +22,41 @@ internal static class ProcessTree
                 // Gone already.
             }
         }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="signal"/> (STOP, CONT, KILL…) to a process and all its descendants in one kill(1), so a frozen
+    /// server's backends freeze with it and a thawed one's resume together. Returns the pids signalled.
+    /// </summary>
+    public static async Task<IReadOnlyList<int>> SignalAsync(int pid, string signal, CancellationToken cancellationToken = default)
+    {
+        List<int> pids = [pid, .. Descendants(pid)];
+        var result = await ProcessRunner.RunAsync("kill", [$"-{signal}", "--", .. pids.Select(p => p.ToString(CultureInfo.InvariantCulture))], cancellationToken);
+        return result.Succeeded || pids.Any(Processes.IsAlive) ? pids : [];
+    }
+
+    /// <summary>Every process below <paramref name="pid"/>, children first, then theirs.</summary>
+    public static IReadOnlyList<int> Descendants(int pid)
+    {
+        var parents = System.IO.Directory.EnumerateDirectories("/proc")
+            .Select(Path.GetFileName)
+            .Where(name => name!.All(char.IsAsciiDigit))
+            .Select(name => int.Parse(name!, CultureInfo.InvariantCulture))
+            .Select(child => (Child: child, Parent: ParentOf(child)))
+            .Where(p => p.Parent is not null)
+            .ToLookup(p => p.Parent!.Value, p => p.Child);
+        var found = new List<int>();
+        var next = new Queue<int>([pid]);
+        while (next.TryDequeue(out var parent))
+        {
+            foreach (var child in parents[parent])
+            {
+                found.Add(child);
+                next.Enqueue(child);
+            }
+        }
+
+        return found;
     }
 
     private static int? ParentOf(int pid)

@@ -73,6 +73,7 @@ public static class GeoCtlCommand
             Replication.VerifyCommand.Create(stateDir, output, error),
             Replication.DebeziumConfigCommand.Create(stateDir, output, error),
             Recovery.DrCommand.Create(stateDir, output, error),
+            Drill.DrillCommand.Create(stateDir, output, error),
         };
     }
 

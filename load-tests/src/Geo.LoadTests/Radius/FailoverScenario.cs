@@ -4,6 +4,7 @@ using System.Net;
 using Geo.LoadTests.Measurement;
 using Geo.Radius;
 using Geo.Radius.Dictionary;
+using Geo.Radius.Nas;
 
 namespace Geo.LoadTests.Radius;
 
@@ -176,12 +177,12 @@ internal static class FailoverScenario
     /// <summary>The NAS: a client per endpoint and port, and whether it deems the primary dead.</summary>
     private sealed class Nas(RadiusBenchmark.Target primary, RadiusBenchmark.Target backup) : IAsyncDisposable
     {
-        private readonly RadiusLoadClient[] _auth =
+        private readonly NasRadiusClient[] _auth =
         [
             new(primary.NasAddress, new IPEndPoint(IPAddress.Loopback, primary.AuthPort)), new(primary.NasAddress, new IPEndPoint(IPAddress.Loopback, backup.AuthPort)),
         ];
 
-        private readonly RadiusLoadClient[] _acct =
+        private readonly NasRadiusClient[] _acct =
         [
             new(primary.NasAddress, new IPEndPoint(IPAddress.Loopback, primary.AcctPort)), new(primary.NasAddress, new IPEndPoint(IPAddress.Loopback, backup.AcctPort)),
         ];

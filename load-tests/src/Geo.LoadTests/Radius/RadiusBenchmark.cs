@@ -6,6 +6,7 @@ using System.Text.Json;
 using Geo.LoadTests.Measurement;
 using Geo.Radius;
 using Geo.Radius.Dictionary;
+using Geo.Radius.Nas;
 
 namespace Geo.LoadTests.Radius;
 
@@ -214,7 +215,7 @@ internal static class RadiusBenchmark
         var lanes = targets.Select(t =>
         {
             var server = new IPEndPoint(IPAddress.Loopback, isAuth ? t.AuthPort : t.AcctPort);
-            return new Lane(t, Enumerable.Range(0, perTarget).Select(_ => new RadiusLoadClient(t.NasAddress, server)).ToArray());
+            return new Lane(t, Enumerable.Range(0, perTarget).Select(_ => new NasRadiusClient(t.NasAddress, server)).ToArray());
         }).ToArray();
         var measuring = new Phase();
         var recorder = new LatencyRecorder();
@@ -254,7 +255,7 @@ internal static class RadiusBenchmark
         return new RunResult(elapsed, counts.Ok, counts.Rejected, counts.Timeouts, recorder);
     }
 
-    private static async Task ClosedLoopAsync(RadiusLoadClient client, Target target, bool isAuth, string runId, int worker, Phase measuring,
+    private static async Task ClosedLoopAsync(NasRadiusClient client, Target target, bool isAuth, string runId, int worker, Phase measuring,
         LatencyRecorder recorder, Counts counts, CancellationToken cancellationToken)
     {
         var local = recorder.CreateLocal();
@@ -337,7 +338,7 @@ internal static class RadiusBenchmark
             }
         }
 
-        async Task SendOneAsync(RadiusLoadClient client, Target target, long sequence, long scheduled)
+        async Task SendOneAsync(NasRadiusClient client, Target target, long sequence, long scheduled)
         {
             var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(4096);
             try
@@ -403,7 +404,7 @@ internal static class RadiusBenchmark
         return writer.FinishRequest(target.Secret);
     }
 
-    private sealed record Lane(Target Target, RadiusLoadClient[] Clients);
+    private sealed record Lane(Target Target, NasRadiusClient[] Clients);
 
     /// <summary>What a run sends: auth or acct, closed loop (<c>Concurrency</c> in flight) or open loop (<c>Rate</c> > 0), for how long.</summary>
     internal sealed record Settings(string Mode, int Concurrency, int Rate, TimeSpan Duration, TimeSpan Warmup, bool Cold);
@@ -430,7 +431,7 @@ internal static class RadiusBenchmark
         /// <summary>Authenticates every subscriber once, 64 at a time, keeping the accepted ones with their Class (if the server sent one).</summary>
         public async Task<Target> WithClassesAsync(IPEndPoint authServer, TextWriter output)
         {
-            await using var client = new RadiusLoadClient(NasAddress, authServer);
+            await using var client = new NasRadiusClient(NasAddress, authServer);
             var classes = new System.Collections.Concurrent.ConcurrentDictionary<string, string?>(StringComparer.Ordinal);
             var next = -1;
             await Task.WhenAll(Enumerable.Range(0, 64).Select(async _ =>
@@ -456,14 +457,10 @@ internal static class RadiusBenchmark
         /// <summary>Sends an Accounting-On or -Off from the NAS (the node closes every session it has open) and waits for the answer.</summary>
         public async Task SendNasStatusAsync(AcctStatusType status, TextWriter output)
         {
-            await using var client = new RadiusLoadClient(NasAddress, new IPEndPoint(IPAddress.Loopback, AcctPort));
+            await using var client = new NasRadiusClient(NasAddress, new IPEndPoint(IPAddress.Loopback, AcctPort));
             var buffer = new byte[4096];
             var id = await client.RentIdentifierAsync(CancellationToken.None);
-            var request = new RadiusPacketWriter(buffer, RadiusCode.AccountingRequest, id);
-            request.AddUInt32(RadiusAttributeType.AcctStatusType, (uint)status);
-            request.AddString(RadiusAttributeType.AcctSessionId, $"geo-load-{Guid.NewGuid():N}");
-            request.AddIPv4Address(RadiusAttributeType.NasIpAddress, NasAddress);
-            var length = request.FinishRequest(Secret);
+            var length = NasLogin.NasStatus(buffer, id, status, $"geo-load-{Guid.NewGuid():N}", Secret, NasAddress);
             var answer = await client.SendAsync(id, buffer.AsMemory(0, length), TimeSpan.FromSeconds(30));
             var name = status == AcctStatusType.AccountingOn ? "Accounting-On" : "Accounting-Off";
             output.WriteLine(answer == RadiusCode.AccountingResponse

@@ -4,6 +4,7 @@ using System.Net;
 using Geo.LoadTests.Measurement;
 using Geo.Radius;
 using Geo.Radius.Dictionary;
+using Geo.Radius.Nas;
 
 namespace Geo.LoadTests.Radius;
 
@@ -32,8 +33,8 @@ internal static class ReconnectScenario
 
         // A few sockets per port, as a BNG has (each holds up to 256 requests in flight; each costs this process a receive thread).
         var sockets = Math.Clamp(rate / 500, 4, 16);
-        var authClients = Enumerable.Range(0, sockets).Select(_ => new RadiusLoadClient(nas.NasAddress, new IPEndPoint(IPAddress.Loopback, nas.AuthPort))).ToArray();
-        var acctClients = Enumerable.Range(0, sockets).Select(_ => new RadiusLoadClient(nas.NasAddress, new IPEndPoint(IPAddress.Loopback, nas.AcctPort))).ToArray();
+        var authClients = Enumerable.Range(0, sockets).Select(_ => new NasRadiusClient(nas.NasAddress, new IPEndPoint(IPAddress.Loopback, nas.AuthPort))).ToArray();
+        var acctClients = Enumerable.Range(0, sockets).Select(_ => new NasRadiusClient(nas.NasAddress, new IPEndPoint(IPAddress.Loopback, nas.AcctPort))).ToArray();
         var tally = new Tally();
         var latency = new LatencyRecorder();
         var latencyGate = new Lock();
@@ -76,7 +77,7 @@ internal static class ReconnectScenario
         return tally.AuthGivenUp + tally.AcctGivenUp == 0 ? 0 : 1;
     }
 
-    private static async Task LoginAsync(RadiusLoadClient auth, RadiusLoadClient acct, RadiusBenchmark.Target nas, string username, string password, string sessionId,
+    private static async Task LoginAsync(NasRadiusClient auth, NasRadiusClient acct, RadiusBenchmark.Target nas, string username, string password, string sessionId,
         Tally tally, Action<long> recordMicroseconds)
     {
         var released = Stopwatch.GetTimestamp();

@@ -2,13 +2,12 @@ using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using Geo.Radius;
 using Geo.Radius.Dictionary;
 
-namespace Geo.LoadTests.Radius;
+namespace Geo.Radius.Nas;
 
 /// <summary>What a NAS sends when a subscriber logs in, and the schedule a NAS releases its subscribers on.</summary>
-internal static class NasLogin
+public static class NasLogin
 {
     /// <summary>A PAP Access-Request with Message-Authenticator; returns its length in <paramref name="buffer"/>.</summary>
     public static int AccessRequest(byte[] buffer, byte identifier, string username, string password, byte[] secret, IPAddress nasAddress)
@@ -22,19 +21,46 @@ internal static class NasLogin
     }
 
     /// <summary>The Accounting-Start of the session an Access-Accept opened, with the accept's Class; returns its length.</summary>
-    public static int AccountingStart(byte[] buffer, byte identifier, string username, string? sessionClass, string sessionId, byte[] secret, IPAddress nasAddress)
+    public static int AccountingStart(byte[] buffer, byte identifier, string username, string? sessionClass, string sessionId, byte[] secret, IPAddress nasAddress) =>
+        Accounting(buffer, identifier, AcctStatusType.Start, username, sessionClass, sessionId, default, secret, nasAddress);
+
+    /// <summary>An Accounting-On or -Off of the NAS as a whole (the server closes every session it has open for it); returns its length.</summary>
+    public static int NasStatus(byte[] buffer, byte identifier, AcctStatusType status, string sessionId, byte[] secret, IPAddress nasAddress)
     {
-        var start = new RadiusPacketWriter(buffer, RadiusCode.AccountingRequest, identifier);
-        start.AddString(RadiusAttributeType.UserName, username);
+        var request = new RadiusPacketWriter(buffer, RadiusCode.AccountingRequest, identifier);
+        request.AddUInt32(RadiusAttributeType.AcctStatusType, (uint)status);
+        request.AddString(RadiusAttributeType.AcctSessionId, sessionId);
+        request.AddIPv4Address(RadiusAttributeType.NasIpAddress, nasAddress);
+        return request.FinishRequest(secret);
+    }
+
+    /// <summary>
+    /// An Accounting-Request of a session (Start, Interim-Update or Stop) carrying the accept's Class and, past the Start, the
+    /// session's cumulative counters (octets beyond 32 bits in the Gigawords attributes, as a NAS sends them); returns its length.
+    /// </summary>
+    public static int Accounting(byte[] buffer, byte identifier, AcctStatusType status, string username, string? sessionClass, string sessionId,
+        SessionCounters counters, byte[] secret, IPAddress nasAddress)
+    {
+        var request = new RadiusPacketWriter(buffer, RadiusCode.AccountingRequest, identifier);
+        request.AddString(RadiusAttributeType.UserName, username);
         if (sessionClass is not null)
         {
-            start.AddString(RadiusAttributeType.Class, sessionClass);
+            request.AddString(RadiusAttributeType.Class, sessionClass);
         }
 
-        start.AddUInt32(RadiusAttributeType.AcctStatusType, (uint)AcctStatusType.Start);
-        start.AddString(RadiusAttributeType.AcctSessionId, sessionId);
-        start.AddIPv4Address(RadiusAttributeType.NasIpAddress, nasAddress);
-        return start.FinishRequest(secret);
+        request.AddUInt32(RadiusAttributeType.AcctStatusType, (uint)status);
+        request.AddString(RadiusAttributeType.AcctSessionId, sessionId);
+        request.AddIPv4Address(RadiusAttributeType.NasIpAddress, nasAddress);
+        if (status != AcctStatusType.Start)
+        {
+            request.AddUInt32(RadiusAttributeType.AcctInputOctets, (uint)counters.InputOctets);
+            request.AddUInt32(RadiusAttributeType.AcctInputGigawords, (uint)(counters.InputOctets >> 32));
+            request.AddUInt32(RadiusAttributeType.AcctOutputOctets, (uint)counters.OutputOctets);
+            request.AddUInt32(RadiusAttributeType.AcctOutputGigawords, (uint)(counters.OutputOctets >> 32));
+            request.AddUInt32(RadiusAttributeType.AcctSessionTime, (uint)counters.SessionSeconds);
+        }
+
+        return request.FinishRequest(secret);
     }
 
     /// <summary>
@@ -60,3 +86,6 @@ internal static class NasLogin
         }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 }
+
+/// <summary>A session's cumulative usage as its NAS reports it in Interim-Updates and the Stop.</summary>
+public readonly record struct SessionCounters(long InputOctets, long OutputOctets, long SessionSeconds);

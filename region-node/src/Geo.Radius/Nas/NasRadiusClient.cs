@@ -2,17 +2,16 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
-using Geo.Radius;
 using Geo.Radius.Security;
 
-namespace Geo.LoadTests.Radius;
+namespace Geo.Radius.Nas;
 
 /// <summary>
 /// One UDP socket playing a NAS: up to 256 requests in flight (the identifier space), answers matched by identifier.
 /// Lean because it shares the machine with the server it measures: a blocking receive thread continues waiters inline,
 /// plain sends to a pre-encoded address, and one timeout sweep every 100 ms instead of a timer per request.
 /// </summary>
-internal sealed class RadiusLoadClient : IAsyncDisposable
+public sealed class NasRadiusClient : IAsyncDisposable
 {
     private readonly Socket _socket;
     private readonly SocketAddress _server;
@@ -22,7 +21,7 @@ internal sealed class RadiusLoadClient : IAsyncDisposable
     private readonly TaskCompletionSource _receiver = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Timer _sweeper;
 
-    public RadiusLoadClient(IPAddress source, IPEndPoint server)
+    public NasRadiusClient(IPAddress source, IPEndPoint server)
     {
         _server = server.Serialize();
         _socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveBufferSize = 4 * 1024 * 1024, ReceiveTimeout = 100 };
