@@ -10,6 +10,21 @@ public sealed class DrillRegions : TwoRegions
     internal override int SubscribersPerShard => 2_000;
 }
 
+/// <summary>A drill's stack with automatic failover on (<c>geoctl up --auto-promote-after 3</c>).</summary>
+public sealed class AutoPromoteDrillRegions : TwoRegions
+{
+    internal override int SubscribersPerShard => 2_000;
+
+    internal override TimeSpan? AutoPromoteAfter => TimeSpan.FromSeconds(3);
+}
+
+/// <summary>A kill-region drill that waits for automatic failover instead of running <c>dr promote</c>.</summary>
+public sealed class AutoPromoteDrillTests(AutoPromoteDrillRegions stack, ITestOutputHelper log) : IClassFixture<AutoPromoteDrillRegions>
+{
+    [Fact]
+    public Task KillRegion_AutomaticFailover_ReportHoldsEveryInvariant() => DrillTests.RunAsync(stack, log, "kill-region", "--promote", "auto");
+}
+
 /// <summary>
 /// <c>geoctl drill</c> runs each scenario on the running stack, briefly, under load from region a's NAS (each with its
 /// primary and backup endpoints, as its generated configuration says): the fault, the promotion (or switchover), the
@@ -24,14 +39,17 @@ public sealed class DrillTests(DrillRegions stack, ITestOutputHelper log) : ICla
     [InlineData("kill-database")]
     [InlineData("partition")]
     [InlineData("switchover")]
-    public async Task Drill_UnderLoad_ReportHoldsEveryInvariant(string scenario)
+    public Task Drill_UnderLoad_ReportHoldsEveryInvariant(string scenario) => RunAsync(stack, log, scenario);
+
+    /// <summary>Runs a short drill of <paramref name="scenario"/> on <paramref name="stack"/> and asserts its report.</summary>
+    internal static async Task RunAsync(TwoRegions stack, ITestOutputHelper log, string scenario, params string[] options)
     {
         await stack.SeededReplicaAsync("acme", "a", "b");
         await stack.SeededReplicaAsync("zenith", "a", "b");
         var folder = TestFolders.Create("drill");
         try
         {
-            await DrillAsync(scenario, Path.Combine(folder, scenario));
+            await DrillAsync(stack, log, scenario, Path.Combine(folder, scenario), options);
         }
         finally
         {
@@ -39,10 +57,10 @@ public sealed class DrillTests(DrillRegions stack, ITestOutputHelper log) : ICla
         }
     }
 
-    private async Task DrillAsync(string scenario, string output)
+    private static async Task DrillAsync(TwoRegions stack, ITestOutputHelper log, string scenario, string output, string[] options)
     {
-        var (code, text) = await stack.GeoctlAsync("drill", "--scenario", scenario, "--region", "a", "--rate", "400", "--auth-rate", "100", "--duration", "12",
-            "--fault-at", "3", "--promote-delay", "1", "--hold", "2", "--interim-interval", "1", "--out", output);
+        var (code, text) = await stack.GeoctlAsync(["drill", "--scenario", scenario, "--region", "a", "--rate", "400", "--auth-rate", "100", "--duration", "12",
+            "--fault-at", "3", "--promote-delay", "1", "--hold", "2", "--interim-interval", "1", "--out", output, .. options]);
         log.WriteLine(text);
 
         Assert.True(File.Exists(Path.Combine(output, "report.json")), $"no report was written:\n{text}");

@@ -52,7 +52,8 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
             reporter.Line(text);
         });
 
-        var (shards, standby, nas) = await PlanAsync(cancellationToken);
+        await using var platform = await LocalPlatform.OpenAsync(layout, cancellationToken, requireRegions: false);
+        var (shards, standby, nas) = await PlanAsync(platform, cancellationToken);
         var report = new DrillReport
         {
             Scenario = DrillOptions.Name(options.Scenario),
@@ -75,7 +76,6 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
             $"timeout {FailoverTiming.TimeoutSeconds} s x {FailoverTiming.Attempts} per endpoint, dead time {FailoverTiming.DeadTimeSeconds} s (as 'geoctl nas-config' configures a NAS)");
 
         await ResetNasAsync(nas, cancellationToken);
-        await using var platform = await LocalPlatform.OpenAsync(layout, cancellationToken, requireRegions: false);
         await using var simulator = new NasSimulator(nas, _recorder, options.Interims, options.Interval, _runId);
         using var stopLoad = new CancellationTokenSource();
         using var stopWatchers = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -112,9 +112,8 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
     }
 
     /// <summary>The region's shards and their standby, and the NAS whose primary is the region, with their subscribers.</summary>
-    private async Task<(IReadOnlyList<Shard> Shards, string Standby, IReadOnlyList<DrillNas> Nas)> PlanAsync(CancellationToken cancellationToken)
+    private async Task<(IReadOnlyList<Shard> Shards, string Standby, IReadOnlyList<DrillNas> Nas)> PlanAsync(LocalPlatform platform, CancellationToken cancellationToken)
     {
-        await using var platform = await LocalPlatform.OpenAsync(layout, cancellationToken, requireRegions: false);
         var data = await platform.Directory.LoadAsync(cancellationToken);
         if (data.Regions.All(r => r.Id != options.Region))
         {
@@ -157,12 +156,10 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
                 continue;
             }
 
-            var subscribers = File.ReadLines(credentials).Skip(1)
+            var subscribers = Sample(File.ReadLines(credentials).Skip(1)
                 .Select(line => line.Split(','))
                 .Where(parts => parts.Length >= 2 && !IsSuspended(parts[0]))
-                .Select(parts => (parts[0], parts[1]))
-                .ToList();
-            Random.Shared.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(subscribers));
+                .Select(parts => (parts[0], parts[1])), SubscribersPerNas);
             nas.Add(new DrillNas(client, Endpoint(client.Primary.Host, client.Primary.AuthPort), Endpoint(client.Primary.Host, client.Primary.AcctPort),
                 Endpoint(client.Backup.Host, client.Backup.AuthPort), Endpoint(client.Backup.Host, client.Backup.AcctPort),
                 System.Text.Encoding.UTF8.GetBytes((await File.ReadAllTextAsync(secretFile, cancellationToken)).Trim()), subscribers));
@@ -183,6 +180,34 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
     }
 
     private static IPEndPoint Endpoint(string host, int port) => new(IPAddress.Parse(host), port);
+
+    /// <summary>Subscribers a NAS draws its logins from: enough for minutes of logins, each a different one, at any rate the machine can take.</summary>
+    private const int SubscribersPerNas = 100_000;
+
+    /// <summary>
+    /// A uniform random sample of <paramref name="size"/> (all when there are fewer), in random order, read in one pass
+    /// (reservoir sampling): a million-subscriber shard's credentials are never all held at once.
+    /// </summary>
+    private static List<(string Username, string Password)> Sample(IEnumerable<(string Username, string Password)> all, int size)
+    {
+        var sample = new List<(string, string)>(size);
+        var seen = 0;
+        foreach (var each in all)
+        {
+            seen++;
+            if (sample.Count < size)
+            {
+                sample.Add(each);
+            }
+            else if (Random.Shared.Next(seen) is var slot && slot < size)
+            {
+                sample[slot] = each;
+            }
+        }
+
+        Random.Shared.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(sample));
+        return sample;
+    }
 
     /// <summary>Demo usernames end in their index (<c>acme-a-000123</c>); one in a hundred is suspended and never logs in.</summary>
     private static bool IsSuspended(string username) =>
