@@ -1,3 +1,4 @@
+using Geo.Radius;
 using Geo.Schema;
 using Npgsql;
 
@@ -73,6 +74,41 @@ internal static class DrillChecks
                 command.Parameters.Add(new() { Value = tenantId });
                 command.Parameters.Add(new() { Value = homeRegion });
                 held += (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+            }
+            catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.InvalidCatalogName or PostgresErrorCodes.UndefinedTable)
+            {
+                // No journal in that region: nothing held there.
+            }
+        }
+
+        return held;
+    }
+
+    /// <summary>
+    /// The drill's accounting requests a survivability journal holds for the shard (acknowledged there, not yet handed to the
+    /// owner): session, Acct-Status-Type and cumulative input octets of each, read from the journalled packets.
+    /// </summary>
+    public static async Task<HashSet<(string SessionId, uint Status, long InputOctets)>> JournalHeldAsync(IEnumerable<string> journals, string tenantId, string homeRegion,
+        string runId, CancellationToken cancellationToken)
+    {
+        var held = new HashSet<(string, uint, long)>();
+        foreach (var journal in journals)
+        {
+            try
+            {
+                await using var connection = await PlatformDatabases.OpenUnpooledAsync(journal, cancellationToken);
+                await using var command = new NpgsqlCommand(
+                    "SELECT acct_session_id, status_type, packet FROM survival_journal WHERE tenant_id = $1 AND home_region = $2 AND acct_session_id LIKE $3", connection);
+                command.Parameters.Add(new() { Value = tenantId });
+                command.Parameters.Add(new() { Value = homeRegion });
+                command.Parameters.Add(new() { Value = SessionPattern(runId) });
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    var packet = reader.GetFieldValue<byte[]>(2);
+                    var octets = RadiusPacket.TryRead(packet, out var request) == RadiusReadStatus.Ok && AccountingCounters.TryGetInputOctets(request, out var input) ? (long)input : 0;
+                    held.Add((reader.GetString(0), (uint)reader.GetInt32(1), octets));
+                }
             }
             catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.InvalidCatalogName or PostgresErrorCodes.UndefinedTable)
             {

@@ -88,6 +88,12 @@ internal sealed class DrillReport
     /// <summary>Acknowledged accounting missing at the home owner at the end.</summary>
     public long MissingAtEnd { get; set; }
 
+    /// <summary>Acknowledged accounting a survivability journal still held after the rejoin (durable there, not at the owner yet).</summary>
+    public long? HeldInJournalsAfterRejoin { get; set; }
+
+    /// <summary>Acknowledged accounting a survivability journal still held at the end.</summary>
+    public long HeldInJournalsAtEnd { get; set; }
+
     /// <summary>Sessions charged more than their NAS reported.</summary>
     public List<string> DoubleCharged { get; } = [];
 
@@ -157,7 +163,10 @@ internal sealed class DrillReport
             new("nobody charged twice", DoubleCharged.Count == 0,
                 DoubleCharged.Count == 0 ? "every session's charged usage equals what its NAS reported" : string.Join("; ", DoubleCharged.Take(5))),
             new("no acknowledged accounting lost", MissingAtEnd == 0 && MissingAfterRejoin is null or 0,
-                $"{MissingAfterRejoin?.ToString("N0", CultureInfo.InvariantCulture) ?? "-"} missing at the new owner after the rejoin, {MissingAtEnd:N0} at home at the end"),
+                $"{MissingAfterRejoin?.ToString("N0", CultureInfo.InvariantCulture) ?? "-"} lost at the new owner after the rejoin, {MissingAtEnd:N0} at home at the end" +
+                (HeldInJournalsAfterRejoin is > 0 || HeldInJournalsAtEnd > 0
+                    ? $" (still held in a survivability journal, not at the owner yet: {HeldInJournalsAfterRejoin ?? 0:N0} after the rejoin, {HeldInJournalsAtEnd:N0} at the end)"
+                    : "")),
             new("check-ledger", CheckLedgerExit == 0, $"exit {CheckLedgerExit}"),
             new("verify", VerifyExit == 0, $"exit {VerifyExit}"),
         ];

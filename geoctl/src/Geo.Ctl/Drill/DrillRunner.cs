@@ -308,7 +308,7 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
         }
 
         Mark("rejoined");
-        report.MissingAfterRejoin = await MissingAsync(platform, shards, s => standby, cancellationToken);
+        (report.MissingAfterRejoin, report.HeldInJournalsAfterRejoin) = await MissingAsync(platform, shards, s => standby, cancellationToken);
         await FailBackAsync(geoctl, shards, cancellationToken);
     }
 
@@ -449,13 +449,15 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
 
     /// <summary>
     /// Acknowledged accounting of the shards not in their owner's database (<paramref name="owner"/>), once the
-    /// survivability journals have handed theirs over: must be 0.
+    /// survivability journals have handed theirs over (waited for up to a minute): lost is what is neither at the owner nor
+    /// in a journal (must be 0); held is what a journal still holds (acknowledged and durable there, not at the owner yet).
     /// </summary>
-    private async Task<long> MissingAsync(LocalPlatform platform, IReadOnlyList<Shard> shards, Func<Shard, string> owner, CancellationToken cancellationToken)
+    private async Task<(long Lost, long Held)> MissingAsync(LocalPlatform platform, IReadOnlyList<Shard> shards, Func<Shard, string> owner, CancellationToken cancellationToken)
     {
         var journals = platform.State.Regions.Select(r => platform.Databases.Database(r.Id, "geo_journal")).ToList();
         var deadline = _recorder.Now + JournalDrainWait.TotalSeconds;
         long missing = 0;
+        long heldInJournals = 0;
         foreach (var shard in shards)
         {
             while (await DrillChecks.JournalledAsync(journals, shard.Key.TenantId, shard.Key.HomeRegion, cancellationToken) > 0 && _recorder.Now < deadline)
@@ -463,18 +465,31 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
                 await Task.Delay(250, cancellationToken);
             }
 
-            // What was acknowledged before the read: every one of them was committed at the owner (or journalled, and the journal is empty).
+            // What was acknowledged before the reads; the journals read before the owner: an entry handed over in between is
+            // then seen in one of them (the owner commits it before the journal lets it go).
             var nas = NasOf(shard);
             var acknowledged = _recorder.Snapshot().Where(r => r.Acknowledged && nas.Contains(r.NasId)).ToList();
+            var journalled = await DrillChecks.JournalHeldAsync(journals, shard.Key.TenantId, shard.Key.HomeRegion, _runId, cancellationToken);
             var present = await DrillChecks.ReadAsync(platform.Databases.Database(owner(shard), shard.DatabaseName), _runId, cancellationToken);
-            var lost = acknowledged.Where(r => !present.Holds(r)).ToList();
+            var absent = acknowledged.Where(r => !present.Holds(r)).ToList();
+            var held = absent.Where(r => journalled.Contains((r.SessionId, (uint)StatusOf(r.Kind), r.InputOctets))).ToList();
+            var lost = absent.Except(held).ToList();
             missing += lost.Count;
-            reporter.Line($"  {_recorder.Now,5:F1} s  {shard.Key} at {owner(shard)}: {lost.Count:N0} acknowledged accounting requests missing" +
-                (lost.Count == 0 ? "" : $" (e.g. {string.Join(", ", lost.Take(3).Select(r => $"{r.SessionId} {r.Kind} answered by {r.AnsweredBy} at {r.AnsweredAt:F2} s"))})"));
+            heldInJournals += held.Count;
+            reporter.Line($"  {_recorder.Now,5:F1} s  {shard.Key} at {owner(shard)}: {lost.Count:N0} acknowledged accounting requests lost" +
+                (lost.Count == 0 ? "" : $" (e.g. {string.Join(", ", lost.Take(3).Select(r => $"{r.SessionId} {r.Kind} answered by {r.AnsweredBy} at {r.AnsweredAt:F2} s"))})") +
+                (held.Count == 0 ? "" : $"; {held.Count:N0} still held in a survivability journal (acknowledged there, not handed to the owner yet)"));
         }
 
-        return missing;
+        return (missing, heldInJournals);
     }
+
+    private static AcctStatusType StatusOf(RequestKind kind) => kind switch
+    {
+        RequestKind.Start => AcctStatusType.Start,
+        RequestKind.Interim => AcctStatusType.InterimUpdate,
+        _ => AcctStatusType.Stop,
+    };
 
     private HashSet<string> NasOf(Shard shard) => _nasByTenant.TryGetValue(shard.Key.TenantId, out var ids) ? ids : [];
 
@@ -483,7 +498,7 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
     /// <summary>After the load: nothing acknowledged missing at home, nobody charged twice, the books, the replica.</summary>
     private async Task FinalChecksAsync(LocalPlatform platform, GeoctlProcess geoctl, IReadOnlyList<Shard> shards, DrillReport report, CancellationToken cancellationToken)
     {
-        report.MissingAtEnd = await MissingAsync(platform, shards, s => options.Region, cancellationToken);
+        (report.MissingAtEnd, report.HeldInJournalsAtEnd) = await MissingAsync(platform, shards, s => options.Region, cancellationToken);
         foreach (var shard in shards)
         {
             report.DoubleCharged.AddRange(await DrillChecks.DoubleChargedAsync(platform.Databases.Database(options.Region, shard.DatabaseName), _runId, cancellationToken));
