@@ -19,8 +19,8 @@ public sealed class TimelineSvgTests
         Assert.Equal(Svg + "svg", doc.Root.Name);
         Assert.Equal("1.1", (string?)doc.Root.Attribute("version"));
         Assert.Equal("960", (string?)doc.Root.Attribute("width"));
-        Assert.Equal("420", (string?)doc.Root.Attribute("height"));
-        Assert.Equal("0 0 960 420", (string?)doc.Root.Attribute("viewBox"));
+        Assert.Equal("444", (string?)doc.Root.Attribute("height"));
+        Assert.Equal("0 0 960 444", (string?)doc.Root.Attribute("viewBox"));
         Assert.Equal("sans-serif", (string?)doc.Root.Attribute("font-family"));
         Assert.Contains(doc.Root.Elements(Svg + "rect"), r => (string?)r.Attribute("fill") == "white");
         Assert.Contains(Texts(doc), t => t.Value == "drill");

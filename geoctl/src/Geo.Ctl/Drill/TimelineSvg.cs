@@ -28,7 +28,7 @@ internal sealed record TimelineMarker(double AtSeconds, string Label);
 internal static class TimelineSvg
 {
     private const double Width = 960;
-    private const double Height = 420;
+    private const double Height = 444;
     private const double PlotLeft = 64;
     private const double PlotRight = 820;
     private const double LegendLeft = 840;
@@ -36,7 +36,7 @@ internal static class TimelineSvg
     // Marker labels sit in rows above the requests panel, so close moments do not print over each other.
     private const double MarkerLabelTop = 38;
     private const double MarkerLabelRowHeight = 12;
-    private const int MarkerLabelRows = 3;
+    private const int MarkerLabelRows = 5;
     private const double MarkerLabelCharWidth = 5.5;
 
     private const int MaxTimeTicks = 12;
@@ -46,8 +46,8 @@ internal static class TimelineSvg
     private const string LagColour = "#17becf";
     private const string Dashes = "5 3";
 
-    private static readonly Panel Requests = new(80, 266);
-    private static readonly Panel Lag = new(296, 366);
+    private static readonly Panel Requests = new(104, 290);
+    private static readonly Panel Lag = new(320, 390);
 
     // Red and grey are kept for rejected and unanswered, cyan for the lag: regions get the rest, in order.
     private static readonly string[] RegionColours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#bcbd22"];
