@@ -10,6 +10,9 @@ namespace Geo.Engines.Postgres;
 /// </summary>
 public sealed class PostgresCluster
 {
+    /// <summary>How long a start may take (pg_ctl's wait), crash recovery included.</summary>
+    private const string StartTimeoutSeconds = "600";
+
     private const string ConfigFileName = "geo.conf";
 
     private PostgresCluster(string directory, int port)
@@ -89,7 +92,10 @@ public sealed class PostgresCluster
 
         for (var attempt = 1; ; attempt++)
         {
-            var result = await PostgresTools.RunAsync("pg_ctl", ["-D", cluster.DataDirectory, "-l", cluster.LogFile, "-w", "-t", "60", "start"], cancellationToken);
+            // pg_ctl waits while the server lives and returns at once when it dies: the long bound is for crash recovery
+            // after a server was killed, which replays the WAL since its last checkpoint first (a minute and more under a
+            // heavy write load: 59 s measured at a million subscribers per shard, 2,000 accounting requests/s).
+            var result = await PostgresTools.RunAsync("pg_ctl", ["-D", cluster.DataDirectory, "-l", cluster.LogFile, "-w", "-t", StartTimeoutSeconds, "start"], cancellationToken);
             if (result.Succeeded)
             {
                 return cluster;

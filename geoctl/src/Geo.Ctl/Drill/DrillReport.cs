@@ -97,6 +97,9 @@ internal sealed class DrillReport
     /// <summary>Sessions charged more than their NAS reported.</summary>
     public List<string> DoubleCharged { get; } = [];
 
+    /// <summary>Why the cycle stopped before its end (a runbook step failed), if it did.</summary>
+    public string? Aborted { get; set; }
+
     public int CheckLedgerExit { get; set; } = -1;
 
     public int VerifyExit { get; set; } = -1;
@@ -159,6 +162,7 @@ internal sealed class DrillReport
     {
         List<DrillCheck> checks =
         [
+            new("the whole cycle ran", Aborted is null, Aborted ?? "fault, recovery, rejoin and failback, then the final checks"),
             new("no wrong reject", Logins!.Rejected == 0, $"{Logins.Rejected:N0} valid subscribers rejected{_rejectDetail}"),
             new("nobody charged twice", DoubleCharged.Count == 0,
                 DoubleCharged.Count == 0 ? "every session's charged usage equals what its NAS reported" : string.Join("; ", DoubleCharged.Take(5))),

@@ -88,6 +88,12 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
             _phase = "load until the end";
             await DelayUntilAsync(options.Duration.TotalSeconds, cancellationToken);
         }
+        catch (DrillFailedException ex)
+        {
+            // The cycle stopped at a runbook step: what was measured until then is still reported.
+            report.Aborted = ex.Message;
+            Mark("drill stopped");
+        }
         finally
         {
             _phase = "sessions ending";
@@ -98,14 +104,23 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
         }
 
         Mark("load over");
-        reporter.Line($"  {_recorder.Now,5:F0} s  load over: every session ended; measuring");
-        await FinalChecksAsync(platform, geoctl, shards, report, cancellationToken);
+        if (report.Aborted is null)
+        {
+            reporter.Line($"  {_recorder.Now,5:F0} s  load over: every session ended; measuring");
+            await FinalChecksAsync(platform, geoctl, shards, report, cancellationToken);
+        }
+
         var requests = _recorder.Snapshot();
         report.Complete(requests, _markers, _lag, _commands, options);
         await report.WriteAsync(options.OutDirectory, requests, cancellationToken);
         foreach (var line in report.Summary(options.OutDirectory))
         {
             reporter.Line(line);
+        }
+
+        if (report.Aborted is not null)
+        {
+            throw new DrillFailedException($"{report.Aborted} (the report of what was measured until then is in {options.OutDirectory})");
         }
 
         return report.Passed ? 0 : 1;
