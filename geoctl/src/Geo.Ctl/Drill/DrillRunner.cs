@@ -248,7 +248,6 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
     /// <summary>The fault and the recovery the scenario calls for, every step marked on the timeline.</summary>
     private async Task RunCycleAsync(LocalPlatform platform, GeoctlProcess geoctl, IReadOnlyList<Shard> shards, string standby, DrillReport report, CancellationToken cancellationToken)
     {
-        var region = options.Region;
         if (options.Scenario == DrillScenario.Switchover)
         {
             report.FaultAt = Mark("switchover");
