@@ -26,14 +26,10 @@ public static class ProcessTree
 
     /// <summary>
     /// Sends <paramref name="signal"/> (STOP, CONT, KILL…) to a process and all its descendants in one kill(1), so a frozen
-    /// server's backends freeze with it and a thawed one's resume together. Returns the pids signalled.
+    /// server's backends freeze with it and a thawed one's resume together.
     /// </summary>
-    public static async Task<IReadOnlyList<int>> SignalAsync(int pid, string signal, CancellationToken cancellationToken = default)
-    {
-        List<int> pids = [pid, .. Descendants(pid)];
-        var result = await ProcessRunner.RunAsync("kill", [$"-{signal}", "--", .. pids.Select(p => p.ToString(CultureInfo.InvariantCulture))], cancellationToken);
-        return result.Succeeded || pids.Any(Processes.IsAlive) ? pids : [];
-    }
+    public static Task SignalAsync(int pid, string signal, CancellationToken cancellationToken = default) =>
+        ProcessRunner.RunAsync("kill", [$"-{signal}", "--", .. new[] { pid }.Concat(Descendants(pid)).Select(p => p.ToString(CultureInfo.InvariantCulture))], cancellationToken);
 
     /// <summary>Every process below <paramref name="pid"/>, children first, then theirs.</summary>
     public static IReadOnlyList<int> Descendants(int pid)

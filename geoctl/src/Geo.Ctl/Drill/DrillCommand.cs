@@ -15,7 +15,7 @@ internal static class DrillCommand
             Description = "kill-region (SIGKILL the region's node and PostgreSQL), kill-database (its PostgreSQL only), partition (freeze the whole region), switchover (planned)",
             Required = true,
         };
-        scenario.AcceptOnlyFromAmong("kill-region", "kill-database", "partition", "switchover");
+        scenario.AcceptOnlyFromAmong([.. DrillOptions.Names]);
         var region = new Option<string>("--region") { Description = "The region to fail: its own shards and the NAS whose primary it is", Required = true };
         var rate = new Option<int>("--rate") { Description = "Accounting requests a second over the region's NAS", DefaultValueFactory = _ => 2000 };
         var authRate = new Option<int>("--auth-rate") { Description = "Logins a second; each accepted one runs a session of rate / auth-rate accounting requests", DefaultValueFactory = _ => 500 };
@@ -37,12 +37,7 @@ internal static class DrillCommand
         };
         command.SetAction(async (result, cancellationToken) =>
         {
-            if (!DrillOptions.TryParse(result.GetValue(scenario)!, out var kind))
-            {
-                await error.WriteLineAsync("geoctl: --scenario is kill-region, kill-database, partition or switchover");
-                return 2;
-            }
-
+            var kind = DrillOptions.Parse(result.GetValue(scenario)!);
             var layout = new StackLayout(result.GetValue(stateDir)!);
             var (perSecond, logins, seconds) = (result.GetValue(rate), result.GetValue(authRate), result.GetValue(duration));
             if (perSecond < 1 || logins < 1 || seconds < 1 || logins > perSecond || result.GetValue(interval) <= 0)

@@ -64,18 +64,9 @@ internal sealed record DrillOptions(DrillScenario Scenario, string Region, int R
         _ => "switchover",
     };
 
-    public static bool TryParse(string text, out DrillScenario scenario)
-    {
-        foreach (var each in Enum.GetValues<DrillScenario>())
-        {
-            if (Name(each) == text)
-            {
-                scenario = each;
-                return true;
-            }
-        }
+    /// <summary>Every scenario's name, as <c>--scenario</c> takes it.</summary>
+    public static IEnumerable<string> Names => Enum.GetValues<DrillScenario>().Select(Name);
 
-        scenario = default;
-        return false;
-    }
+    /// <summary>The scenario a name (one of <see cref="Names"/>) stands for.</summary>
+    public static DrillScenario Parse(string name) => Enum.GetValues<DrillScenario>().Single(s => Name(s) == name);
 }
