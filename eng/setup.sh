@@ -21,3 +21,13 @@ fi
 
 # The server user the clusters run as when started by root (initdb refuses root).
 id postgres >/dev/null 2>&1 || { echo "setup: the 'postgres' user is missing (reinstall the postgresql package)" >&2; exit 1; }
+
+# HashiCorp's HCL parser (npm @cdktf/hcl2json, pinned by its package-lock.json): Geo.Deploy.Tests checks the
+# Terraform modules with it, since no Terraform CLI can be installed here.
+hcl=tests/Geo.Deploy.Tests/hcl
+if [ ! -d "$(dirname "$0")/../$hcl/node_modules/@cdktf/hcl2json" ]; then
+  command -v node >/dev/null && command -v npm >/dev/null \
+    || { echo "setup: node and npm are missing (Node.js 20 or newer parses the Terraform files for Geo.Deploy.Tests)" >&2; exit 1; }
+  echo "setup: npm ci in $hcl"
+  (cd "$(dirname "$0")/../$hcl" && npm ci --no-audit --no-fund --loglevel=error)
+fi

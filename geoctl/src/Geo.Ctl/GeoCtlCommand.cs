@@ -66,6 +66,7 @@ public static class GeoCtlCommand
             status,
             checkLedger,
             NasConfig.NasConfigCommand.Create(stateDir, output, error),
+            Regions.RegionCommand.Create(stateDir, output, error),
             Tenants.TenantCommand.Create(stateDir, output, error),
             Tenants.NasCommand.Create(stateDir, output, error),
             Operators.OperatorKeyCommand.Create(stateDir, output, error),

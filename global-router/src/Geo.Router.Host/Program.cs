@@ -1,5 +1,5 @@
+using Geo.Hosting;
 using Geo.Router;
 
-// geo-router --Router:DirectoryConnectionString="Host=...;Database=geo_directory" --urls=http://0.0.0.0:8080
-await using var server = RouterServer.Create(args);
-await server.RunAsync();
+// geo-router [--ConfigFile /etc/geo/geo-router.json] [--check-config]
+return await GeoService.RunAsync("geo-router", args, a => RouterServer.Create(a));

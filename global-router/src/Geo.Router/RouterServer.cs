@@ -18,7 +18,7 @@ namespace Geo.Router;
 /// geo-router in one object: Kestrel, the directory cache, region health checks and the YARP forwarder.
 /// <c>Program.cs</c> runs one; tests and benchmarks construct one in-process (optionally over their own store).
 /// </summary>
-public sealed class RouterServer : IAsyncDisposable
+public sealed class RouterServer : IGeoServer
 {
     private readonly WebApplication _app;
 
@@ -38,6 +38,7 @@ public sealed class RouterServer : IAsyncDisposable
         var services = builder.Services;
         services.AddOptionsWithValidateOnStart<RouterOptions>().BindConfiguration("Router").PostConfigure(o => configure?.Invoke(o));
         services.AddSingleton<IValidateOptions<RouterOptions>>(new RouterOptionsValidator(store is not null));
+        services.AddSingleton<IConfigurationCheck, RouterConfigurationCheck>();
         services.AddSingleton(TimeProvider.System);
         if (store is null)
         {
@@ -97,6 +98,14 @@ public sealed class RouterServer : IAsyncDisposable
 
     /// <summary>Runs until the process is told to stop (SIGTERM, Ctrl+C).</summary>
     public Task RunAsync(CancellationToken cancellationToken = default) => _app.RunAsync(cancellationToken);
+
+    Task IGeoServer.RunAsync() => RunAsync();
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> ConfigurationFiles => GeoService.ConfigurationFiles(_app.Configuration);
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> CheckConfiguration() => GeoService.CheckConfiguration(_app.Services);
 
     /// <summary>Stops and releases everything the router holds.</summary>
     public ValueTask DisposeAsync() => _app.DisposeAsync();

@@ -1,4 +1,5 @@
+using Geo.Hosting;
 using Geo.RegionNode;
 
-await using var server = RegionNodeServer.Create(args);
-await server.RunAsync();
+// geo-region [--ConfigFile /etc/geo/geo-region.json] [--check-config]
+return await GeoService.RunAsync("geo-region", args, a => RegionNodeServer.Create(a));

@@ -1,9 +1,10 @@
+using System.Net;
 using System.ComponentModel.DataAnnotations;
 
 namespace Geo.RegionNode;
 
 /// <summary>Configuration of one region node (section <c>RegionNode</c>).</summary>
-public sealed class RegionNodeOptions
+public sealed class RegionNodeOptions : IValidatableObject
 {
     public const string Section = "RegionNode";
 
@@ -34,6 +35,13 @@ public sealed class RegionNodeOptions
     /// Empty disables forwarding (requests for shards owned elsewhere are then rejected or left unanswered).
     /// </summary>
     public string InterRegionSecretFile { get; set; } = "";
+
+    /// <summary>
+    /// Networks (CIDR, e.g. <c>10.2.0.0/20</c>) other regions' nodes send from, besides the address each region's RADIUS
+    /// host resolves to: with several nodes behind a load balancer, forwards and heartbeats leave from each node's own
+    /// address. Packets from them are still authenticated with the inter-region secret and a Message-Authenticator.
+    /// </summary>
+    public IList<string> PeerSourceNetworks { get; } = [];
 
     /// <summary>How long a forwarded request waits for the owner region before one retry (two tries in all).</summary>
     public TimeSpan ForwardTimeout { get; set; } = TimeSpan.FromMilliseconds(1500);
@@ -162,4 +170,16 @@ public sealed class RegionNodeOptions
 
     /// <summary>How long a cached auth profile lives in Redis.</summary>
     public TimeSpan ProfileCacheTtl { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        foreach (var network in PeerSourceNetworks)
+        {
+            if (!IPNetwork.TryParse(network, out _))
+            {
+                yield return new ValidationResult($"'{network}' is not a network in CIDR notation (10.2.0.0/20)", [nameof(PeerSourceNetworks)]);
+            }
+        }
+    }
 }

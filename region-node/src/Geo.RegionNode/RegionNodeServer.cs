@@ -23,7 +23,7 @@ namespace Geo.RegionNode;
 /// The region node: RADIUS authentication and accounting, the tenant API and health over HTTP, metrics on a management listener. Stateless: all
 /// state lives in PostgreSQL and Redis. Tests construct it in-process; <c>Program.cs</c> only runs it.
 /// </summary>
-public sealed class RegionNodeServer : IAsyncDisposable
+public sealed class RegionNodeServer : IGeoServer
 {
     private readonly WebApplication _app;
 
@@ -60,6 +60,7 @@ public sealed class RegionNodeServer : IAsyncDisposable
         ManagementListener.Add(builder, DefaultManagementUrl);
         var services = builder.Services;
         services.AddOptionsWithValidateOnStart<RegionNodeOptions>().BindConfiguration(RegionNodeOptions.Section).ValidateDataAnnotations();
+        services.AddSingleton<IConfigurationCheck, RegionNodeConfigurationCheck>();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<Metrics>();
         services.AddSingleton(sp => new SecretBox(SecretKeyring.Load(sp.GetRequiredService<IOptions<RegionNodeOptions>>().Value.KeyringFile)));
@@ -115,6 +116,12 @@ public sealed class RegionNodeServer : IAsyncDisposable
 
     /// <summary>Runs until SIGTERM/SIGINT, then stops gracefully.</summary>
     public Task RunAsync() => _app.RunAsync();
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> ConfigurationFiles => GeoService.ConfigurationFiles(_app.Configuration);
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> CheckConfiguration() => GeoService.CheckConfiguration(_app.Services);
 
     internal IServiceProvider Services => _app.Services;
 

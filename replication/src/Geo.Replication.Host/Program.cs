@@ -1,3 +1,4 @@
+using Geo.Hosting;
 using Geo.Provisioning.Recovery;
 using Geo.Replication.Hosting;
 using Geo.Replication.Kafka;
@@ -13,5 +14,5 @@ if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLET
 
 // geo-replicator: keeps the replica of every shard this region stands by for current. See ReplicatorServer.
 // With section Dr configured, it also promotes those shards automatically when their owner is lost (AutoPromoter).
-await using var server = ReplicatorServer.Create(args, services: services => services.AddKafkaSource().AddAutoPromotion());
-await server.RunAsync();
+// geo-replicator [--ConfigFile /etc/geo/geo-replicator.json] [--check-config]
+return await GeoService.RunAsync("geo-replicator", args, a => ReplicatorServer.Create(a, services: services => services.AddKafkaSource().AddAutoPromotion()));

@@ -29,7 +29,7 @@ public sealed class GeoProgram
 
     /// <summary>
     /// The program's entry assembly: in <see cref="ProgramsFolderVariable"/>'s folder when it is set; else beside the
-    /// calling program (an installed layout); else in the build output beside the caller's
+    /// calling program, or in a folder of its own beside the caller's (the packages' <c>/usr/lib/geo/&lt;program&gt;/</c>); else in the build output beside the caller's
     /// (<c>artifacts/bin/&lt;project&gt;/&lt;configuration&gt;/</c>).
     /// </summary>
     public string Locate()
@@ -51,6 +51,12 @@ public sealed class GeoProgram
 
         var here = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory));
         yield return Path.Combine(here.FullName, file);
+        if (here.Parent is { } parent)
+        {
+            // The packages' layout: /usr/lib/geo/<program>/, each program in a folder of its own.
+            yield return Path.Combine(parent.FullName, AssemblyName, file);
+        }
+
         if (here.Parent?.Parent is { Name: "bin" } bin)
         {
             yield return Path.Combine(bin.FullName, ProjectName, here.Name, file);

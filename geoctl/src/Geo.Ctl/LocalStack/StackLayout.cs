@@ -1,3 +1,5 @@
+using Geo.Engines.Postgres;
+
 namespace Geo.Ctl.LocalStack;
 
 /// <summary>Where the local stack keeps its state: everything below one folder (<c>.geo/</c> by default, git-ignored).</summary>
@@ -19,6 +21,9 @@ internal sealed class StackLayout(string root)
     public string OperatorKeyFile => Path.Combine(Root, "operator.key");
 
     public string DirectoryPostgres => Path.Combine(Root, "directory", "postgres");
+
+    /// <summary>The local stack's directory database, or null when it has none (not created, or another state folder).</summary>
+    public string? DirectoryConnectionString() => PostgresCluster.Open(DirectoryPostgres)?.ConnectionString("geo_directory");
 
     public string LogsDirectory => Path.Combine(Root, "logs");
 

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Geo.Ctl.LocalStack;
 using Geo.Engines;
-using Geo.Engines.Postgres;
 using Npgsql;
 
 namespace Geo.Ctl.NasConfig;
@@ -47,7 +46,7 @@ internal static class NasConfigCommand
 
             try
             {
-                var connectionString = result.GetValue(directory) ?? LocalDirectory(layout);
+                var connectionString = result.GetValue(directory) ?? layout.DirectoryConnectionString();
                 if (connectionString is null)
                 {
                     await error.WriteLineAsync("geoctl: no directory: pass --directory, or start the local stack (geoctl up)");
@@ -100,7 +99,4 @@ internal static class NasConfigCommand
         });
         return command;
     }
-
-    private static string? LocalDirectory(StackLayout layout) =>
-        PostgresCluster.Open(layout.DirectoryPostgres)?.ConnectionString("geo_directory");
 }

@@ -68,7 +68,7 @@ internal static class VerifyCommand
     /// <summary>The shard's owner and standby as the local stack's directory names them; null without a directory or shard.</summary>
     private static async Task<(string Owner, string? Standby)?> DirectionAsync(StackLayout layout, Geo.Directory.Shards.ShardKey key, CancellationToken cancellationToken)
     {
-        if (PostgresCluster.Open(layout.DirectoryPostgres)?.ConnectionString("geo_directory") is not { } directory)
+        if (layout.DirectoryConnectionString() is not { } directory)
         {
             return null;
         }

@@ -25,6 +25,7 @@ internal sealed partial class ShardCatalog(
     ILogger<ShardCatalog> logger) : IAsyncDisposable
 {
     private readonly RegionNodeOptions _options = options.Value;
+    private readonly IPNetwork[] _peerNetworks = [.. options.Value.PeerSourceNetworks.Select(n => IPNetwork.Parse(n))];
     private readonly SemaphoreSlim _refreshGate = new(1, 1);
     private volatile Snapshot _snapshot = Snapshot.Empty;
     private readonly TaskCompletionSource _firstLoad = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -131,7 +132,7 @@ internal sealed partial class ShardCatalog(
     public RegionEndpoint? Region(string regionId) => _snapshot.Regions.GetValueOrDefault(regionId);
 
     /// <summary>True when packets from this address come from another region's node.</summary>
-    public bool IsPeer(IPAddress address) => _snapshot.Peers.Contains(address);
+    public bool IsPeer(IPAddress address) => _snapshot.Peers.Contains(address) || Array.Exists(_peerNetworks, n => n.Contains(address));
 
     /// <summary>SHA-256 of a tenant's API key; false for an unknown tenant or one without a key.</summary>
     public bool TryGetApiKeyHash(string tenantId, out byte[] hash)

@@ -13,7 +13,7 @@ namespace Geo.Replication.Hosting;
 /// The geo-replicator process: a <see cref="ShardReplicator"/> per shard (<see cref="ReplicatorRuntime"/>), health endpoints and,
 /// on the management listener, <c>/metrics</c>, configured by <see cref="ReplicatorOptions"/>. SIGTERM lets each shard finish and acknowledge its batch.
 /// </summary>
-public sealed class ReplicatorServer : IAsyncDisposable
+public sealed class ReplicatorServer : IGeoServer
 {
     private readonly WebApplication _app;
 
@@ -45,6 +45,7 @@ public sealed class ReplicatorServer : IAsyncDisposable
         ManagementListener.Add(builder, DefaultManagementUrl);
         builder.Services.AddOptionsWithValidateOnStart<ReplicatorOptions>().BindConfiguration("Replication");
         builder.Services.AddSingleton<IValidateOptions<ReplicatorOptions>, ReplicatorOptionsValidator>();
+        builder.Services.AddSingleton<IConfigurationCheck, ReplicatorConfigurationCheck>();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ReplicatorRuntime>();
         services?.Invoke(builder.Services);
@@ -74,6 +75,12 @@ public sealed class ReplicatorServer : IAsyncDisposable
 
     /// <summary>Runs until SIGTERM/SIGINT.</summary>
     public Task RunAsync() => _app.RunAsync();
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> ConfigurationFiles => GeoService.ConfigurationFiles(_app.Configuration);
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> CheckConfiguration() => GeoService.CheckConfiguration(_app.Services);
 
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _app.DisposeAsync();
