@@ -40,6 +40,9 @@ public abstract class GeoCtlRun : IDisposable
         Assert.True(code == 0, $"geoctl {string.Join(' ', args)} exited {code}:\n{Error}\n{Output}");
     }
 
-    protected Task<int> GeoCtl(params string[] args) =>
-        GeoCtlCommand.Create(Output, Error).Parse([.. args, "--state-dir", StateDir]).InvokeAsync();
+    protected Task<int> GeoCtl(params string[] args) => GeoCtlIn(StateDir, args);
+
+    /// <summary>Runs geoctl on another state folder than the test's own.</summary>
+    protected Task<int> GeoCtlIn(string stateDir, params string[] args) =>
+        GeoCtlCommand.Create(Output, Error).Parse([.. args, "--state-dir", stateDir]).InvokeAsync();
 }

@@ -28,7 +28,7 @@ internal static class LedgerCheck
         }
 
         // Every shard the directory knows, in its owner's database: after a promotion that is the standby region's.
-        await using var platform = await LocalPlatform.OpenAsync(layout, cancellationToken, requireRegions: false);
+        await using var platform = await Platform.OpenAsync(layout, cancellationToken, requireRegions: false);
         var shards = (await platform.Directory.LoadAsync(cancellationToken)).Shards
             .Where(s => s.State is ShardState.Active or ShardState.Promoting)
             .OrderBy(s => s.Key.TenantId, StringComparer.Ordinal).ThenBy(s => s.Key.HomeRegion, StringComparer.Ordinal)

@@ -52,7 +52,7 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
             reporter.Line(text);
         });
 
-        await using var platform = await LocalPlatform.OpenAsync(layout, cancellationToken, requireRegions: false);
+        await using var platform = await Platform.OpenAsync(layout, cancellationToken, requireRegions: false);
         var (shards, standby, nas) = await PlanAsync(platform, cancellationToken);
         var report = new DrillReport
         {
@@ -127,7 +127,7 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
     }
 
     /// <summary>The region's shards and their standby, and the NAS whose primary is the region, with their subscribers.</summary>
-    private async Task<(IReadOnlyList<Shard> Shards, string Standby, IReadOnlyList<DrillNas> Nas)> PlanAsync(LocalPlatform platform, CancellationToken cancellationToken)
+    private async Task<(IReadOnlyList<Shard> Shards, string Standby, IReadOnlyList<DrillNas> Nas)> PlanAsync(Platform platform, CancellationToken cancellationToken)
     {
         var data = await platform.Directory.LoadAsync(cancellationToken);
         if (data.Regions.All(r => r.Id != options.Region))
@@ -246,7 +246,7 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
     }
 
     /// <summary>The fault and the recovery the scenario calls for, every step marked on the timeline.</summary>
-    private async Task RunCycleAsync(LocalPlatform platform, GeoctlProcess geoctl, IReadOnlyList<Shard> shards, string standby, DrillReport report, CancellationToken cancellationToken)
+    private async Task RunCycleAsync(Platform platform, GeoctlProcess geoctl, IReadOnlyList<Shard> shards, string standby, DrillReport report, CancellationToken cancellationToken)
     {
         if (options.Scenario == DrillScenario.Switchover)
         {
@@ -281,7 +281,7 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
     private bool _thawed;
 
     /// <summary>After a fault: promotion, the load at the new owner, the region restored, rejoined and failed back.</summary>
-    private async Task RecoverAsync(LocalPlatform platform, GeoctlProcess geoctl, IReadOnlyList<Shard> shards, string standby, DrillReport report, CancellationToken cancellationToken)
+    private async Task RecoverAsync(Platform platform, GeoctlProcess geoctl, IReadOnlyList<Shard> shards, string standby, DrillReport report, CancellationToken cancellationToken)
     {
         var region = options.Region;
         if (options.AutoPromote)
@@ -394,7 +394,7 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
     }
 
     /// <summary>Waits until the directory names the standby the owner of every shard (automatic failover).</summary>
-    private async Task WaitForOwnerAsync(LocalPlatform platform, IReadOnlyList<Shard> shards, string standby, CancellationToken cancellationToken)
+    private async Task WaitForOwnerAsync(Platform platform, IReadOnlyList<Shard> shards, string standby, CancellationToken cancellationToken)
     {
         var deadline = _recorder.Now + options.AutoPromoteWait.TotalSeconds;
         while (true)
@@ -415,7 +415,7 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
     }
 
     /// <summary>When the last shard's promotion was done (the DR log's "done"), on the drill's clock.</summary>
-    private async Task<double> PromotedAtAsync(LocalPlatform platform, IReadOnlyList<Shard> shards, double faultAt, CancellationToken cancellationToken)
+    private async Task<double> PromotedAtAsync(Platform platform, IReadOnlyList<Shard> shards, double faultAt, CancellationToken cancellationToken)
     {
         var events = await platform.Directory.ListDrEventsAsync(null, 500, cancellationToken);
         var done = shards.Select(s => events.LastOrDefault(e => e.Shard == s.Key && e.Operation == DrOperations.Promote && e.Outcome == DrOutcomes.Done && _recorder.At(e.At) > faultAt))
@@ -428,7 +428,7 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
     /// the time from the last acknowledged request it has to the last it lacks), next to the promotion's estimate. A
     /// switchover must lose none at all.
     /// </summary>
-    private async Task MeasureRpoAsync(LocalPlatform platform, IReadOnlyList<Shard> shards, string newOwner, DrillReport report, CancellationToken cancellationToken)
+    private async Task MeasureRpoAsync(Platform platform, IReadOnlyList<Shard> shards, string newOwner, DrillReport report, CancellationToken cancellationToken)
     {
         var events = await platform.Directory.ListDrEventsAsync(null, 500, cancellationToken);
         var requests = _recorder.Snapshot();
@@ -466,9 +466,9 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
     /// survivability journals have handed theirs over (waited for up to a minute): lost is what is neither at the owner nor
     /// in a journal (must be 0); held is what a journal still holds (acknowledged and durable there, not at the owner yet).
     /// </summary>
-    private async Task<(long Lost, long Held)> MissingAsync(LocalPlatform platform, IReadOnlyList<Shard> shards, Func<Shard, string> owner, CancellationToken cancellationToken)
+    private async Task<(long Lost, long Held)> MissingAsync(Platform platform, IReadOnlyList<Shard> shards, Func<Shard, string> owner, CancellationToken cancellationToken)
     {
-        var journals = platform.State.Regions.Select(r => platform.Databases.Database(r.Id, "geo_journal")).ToList();
+        var journals = platform.Databases.Regions.Select(r => platform.Databases.Database(r, "geo_journal")).ToList();
         var deadline = _recorder.Now + JournalDrainWait.TotalSeconds;
         long missing = 0;
         long heldInJournals = 0;
@@ -510,7 +510,7 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
     private readonly Dictionary<string, HashSet<string>> _nasByTenant = new(StringComparer.Ordinal);
 
     /// <summary>After the load: nothing acknowledged missing at home, nobody charged twice, the books, the replica.</summary>
-    private async Task FinalChecksAsync(LocalPlatform platform, GeoctlProcess geoctl, IReadOnlyList<Shard> shards, DrillReport report, CancellationToken cancellationToken)
+    private async Task FinalChecksAsync(Platform platform, GeoctlProcess geoctl, IReadOnlyList<Shard> shards, DrillReport report, CancellationToken cancellationToken)
     {
         (report.MissingAtEnd, report.HeldInJournalsAtEnd) = await MissingAsync(platform, shards, s => options.Region, cancellationToken);
         foreach (var shard in shards)
@@ -568,7 +568,7 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
     }
 
     /// <summary>Once a second: how far behind the shards' standby replica is (the worst shard), for the timeline.</summary>
-    private async Task SampleLagAsync(LocalPlatform platform, IReadOnlyList<Shard> shards, CancellationToken cancellationToken)
+    private async Task SampleLagAsync(Platform platform, IReadOnlyList<Shard> shards, CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
         try

@@ -446,7 +446,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
 
         try
         {
-            await using var platform = await Tenants.LocalPlatform.OpenAsync(layout, cancellationToken, requireRegions: false);
+            await using var platform = await Tenants.Platform.OpenAsync(layout, cancellationToken, requireRegions: false);
             var rows = await Recovery.DrCommand.ReadStatusAsync(platform, cancellationToken);
             reporter.Line($"{"shard",-26} {"state",-10} {"owner",-18} detail (geoctl dr status)");
             foreach (var row in rows)

@@ -9,6 +9,9 @@ internal sealed class StackLayout(string root)
 
     public string StateFile => Path.Combine(Root, "stack.json");
 
+    /// <summary>A deployment's databases (<see cref="LocalStack.DeploymentFile"/>), in a folder that holds no local stack.</summary>
+    public string DeploymentFile => Path.Combine(Root, "platform.json");
+
     public string LockFile => Path.Combine(Root, "geoctl.lock");
 
     /// <summary>The key ring that seals subscriber passwords and NAS secrets in the demo databases.</summary>
@@ -22,8 +25,13 @@ internal sealed class StackLayout(string root)
 
     public string DirectoryPostgres => Path.Combine(Root, "directory", "postgres");
 
-    /// <summary>The local stack's directory database, or null when it has none (not created, or another state folder).</summary>
-    public string? DirectoryConnectionString() => PostgresCluster.Open(DirectoryPostgres)?.ConnectionString("geo_directory");
+    /// <summary>
+    /// The directory database of the local stack, or of the deployment this folder describes (platform.json); null
+    /// when it has neither.
+    /// </summary>
+    public string? DirectoryConnectionString() =>
+        PostgresCluster.Open(DirectoryPostgres)?.ConnectionString("geo_directory")
+        ?? LocalStack.DeploymentFile.Load(this)?.Directory;
 
     public string LogsDirectory => Path.Combine(Root, "logs");
 

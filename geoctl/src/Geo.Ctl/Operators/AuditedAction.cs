@@ -24,7 +24,7 @@ internal sealed class AuditedAction(string action, string? tenant, object? detai
     public object? Detail { get; set; } = detail;
 
     /// <summary>Refuses (audited) unless the operator key works, then runs <paramref name="action"/> and audits its outcome.</summary>
-    public async Task<int> RunAsync(LocalPlatform platform, string? keyFile, Func<Task<int>> action, TextWriter error)
+    public async Task<int> RunAsync(Platform platform, string? keyFile, Func<Task<int>> action, TextWriter error)
     {
         var identity = await platform.IdentifyOperatorAsync(keyFile, CancellationToken.None);
         var name = identity.Name ?? OperatorKeys.Unknown;
@@ -50,7 +50,7 @@ internal sealed class AuditedAction(string action, string? tenant, object? detai
         return code;
     }
 
-    private async Task AppendAsync(LocalPlatform platform, string name, string result, string? reason, TextWriter error)
+    private async Task AppendAsync(Platform platform, string name, string result, string? reason, TextWriter error)
     {
         try
         {

@@ -201,7 +201,7 @@ internal static class DrCommand
     }
 
     /// <summary>A rejoin's request: the inter-region secret and the tenant's API key from the options, else the local stack's.</summary>
-    private static async Task<RejoinRequest> RejoinRequestAsync(LocalPlatform platform, ShardKey key, string region, string? @operator, string? secretFile, string? apiKeyFile,
+    private static async Task<RejoinRequest> RejoinRequestAsync(Platform platform, ShardKey key, string region, string? @operator, string? secretFile, string? apiKeyFile,
         string? reports, TimeSpan seedWait, CancellationToken cancellationToken)
     {
         var secretPath = secretFile ?? platform.Layout.InterRegionSecretFile;
@@ -281,7 +281,7 @@ internal static class DrCommand
     internal sealed record ShardDrStatus(Shard Shard, string Lease, string Replica, string Journal, string LastEvent, bool StandbyHealthy);
 
     /// <summary>Reads every shard's DR status: the directory, the owner leases, each standby's replica position, the DR log.</summary>
-    internal static async Task<IReadOnlyList<ShardDrStatus>> ReadStatusAsync(LocalPlatform platform, CancellationToken cancellationToken)
+    internal static async Task<IReadOnlyList<ShardDrStatus>> ReadStatusAsync(Platform platform, CancellationToken cancellationToken)
     {
         var data = await platform.Directory.LoadAsync(cancellationToken);
         var leases = await platform.Directory.LoadOwnerLeasesAsync(cancellationToken);
@@ -332,7 +332,7 @@ internal static class DrCommand
     /// Accounting of the shard that a region acknowledged for an unreachable owner and still holds in its survivability
     /// journal (the region node's <c>geo_journal</c> database), waiting to be handed to the owner: "-" when none.
     /// </summary>
-    private static async Task<string> DescribeJournalsAsync(LocalPlatform platform, IEnumerable<string> regions, ShardKey key, CancellationToken cancellationToken)
+    private static async Task<string> DescribeJournalsAsync(Platform platform, IEnumerable<string> regions, ShardKey key, CancellationToken cancellationToken)
     {
         var held = new List<string>();
         foreach (var region in regions.Where(platform.Databases.HasRegion))
@@ -409,11 +409,11 @@ internal static class DrCommand
     }
 
     /// <summary>Opens the platform for recovery (a lost region's PostgreSQL may be down) and maps errors to exit codes.</summary>
-    private static async Task<int> RunAsync(ParseResult result, Option<string> stateDir, TextWriter output, TextWriter error, AuditedAction? audited, Func<LocalPlatform, Reporter, Task<int>> action)
+    private static async Task<int> RunAsync(ParseResult result, Option<string> stateDir, TextWriter output, TextWriter error, AuditedAction? audited, Func<Platform, Reporter, Task<int>> action)
     {
         try
         {
-            await using var platform = await LocalPlatform.OpenAsync(new StackLayout(result.GetValue(stateDir)!), CancellationToken.None, requireRegions: false);
+            await using var platform = await Platform.OpenAsync(new StackLayout(result.GetValue(stateDir)!), CancellationToken.None, requireRegions: false);
             var reporter = new Reporter(output);
             return audited is null
                 ? await action(platform, reporter)

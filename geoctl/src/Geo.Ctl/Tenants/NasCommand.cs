@@ -163,7 +163,7 @@ internal static class NasCommand
     }
 
     /// <summary>The local stack keeps each NAS secret in a private file (radclient lines and nas-config read it).</summary>
-    private static Task KeepSecretAsync(LocalPlatform platform, string nasId, string secret, CancellationToken cancellationToken) =>
+    private static Task KeepSecretAsync(Platform platform, string nasId, string secret, CancellationToken cancellationToken) =>
         PrivateFile.WriteAsync(platform.Layout.NasSecretFile(nasId), secret, cancellationToken);
 
     /// <summary>90s, 30m, 24h, 7d (or a TimeSpan such as 01:30:00).</summary>

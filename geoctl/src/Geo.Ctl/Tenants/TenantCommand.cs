@@ -187,7 +187,7 @@ internal static class TenantCommand
         $"{(shard.LagBytes is { } bytes ? $"{bytes.ToString("N0", CultureInfo.InvariantCulture)} bytes" : "? bytes")}" +
         $"{(shard.LagSeconds is { } seconds ? $", {seconds:F1} s behind" : "")}";
 
-    private static TenantProvisioner Provisioner(LocalPlatform platform, Reporter reporter, int timeoutSeconds) =>
+    private static TenantProvisioner Provisioner(Platform platform, Reporter reporter, int timeoutSeconds) =>
         new(platform.Directory, platform.Databases, reporter, new ProvisioningOptions { ReplicationTimeout = TimeSpan.FromSeconds(Math.Max(1, timeoutSeconds)) }, platform.Keys);
 
     private static void PrintCreated(Reporter reporter, TenantCreated created)
@@ -209,7 +209,7 @@ internal static class TenantCommand
         }
     }
 
-    internal static async Task<IReadOnlyList<string>> RegionsAsync(LocalPlatform platform, CancellationToken cancellationToken) =>
+    internal static async Task<IReadOnlyList<string>> RegionsAsync(Platform platform, CancellationToken cancellationToken) =>
         (await platform.Directory.LoadAsync(cancellationToken)).Regions.Select(r => r.Id).ToList();
 
     /// <summary>The shards to create from <c>--home</c> and <c>--standby-of</c>.</summary>
@@ -245,7 +245,7 @@ internal static class TenantCommand
             : throw new ProvisioningException($"say which region stands by for {home} (--standby-of {home}=<region>, or {home}=none): the platform has regions {string.Join(", ", regions)}");
 
     /// <summary>Runs a command that only reads (list, show): no operator key is asked for and nothing is audited.</summary>
-    internal static Task<int> RunAsync(ParseResult result, Option<string> stateDir, TextWriter output, TextWriter error, Func<LocalPlatform, Reporter, Task<int>> action) =>
+    internal static Task<int> RunAsync(ParseResult result, Option<string> stateDir, TextWriter output, TextWriter error, Func<Platform, Reporter, Task<int>> action) =>
         RunAsync(result, stateDir, output, error, audited: null, action);
 
     /// <summary>
@@ -253,11 +253,11 @@ internal static class TenantCommand
     /// (<c>--operator-key-file</c>, default the stack's operator.key) and leaves an audit entry, refused and failed ones too.
     /// </summary>
     internal static async Task<int> RunAsync(
-        ParseResult result, Option<string> stateDir, TextWriter output, TextWriter error, AuditedAction? audited, Func<LocalPlatform, Reporter, Task<int>> action)
+        ParseResult result, Option<string> stateDir, TextWriter output, TextWriter error, AuditedAction? audited, Func<Platform, Reporter, Task<int>> action)
     {
         try
         {
-            await using var platform = await LocalPlatform.OpenAsync(new StackLayout(result.GetValue(stateDir)!), CancellationToken.None);
+            await using var platform = await Platform.OpenAsync(new StackLayout(result.GetValue(stateDir)!), CancellationToken.None);
             return audited is null
                 ? await action(platform, new Reporter(output))
                 : await audited.RunAsync(platform, result.GetValue<string?>(AuditedAction.KeyFileOption), () => action(platform, new Reporter(output)), error);

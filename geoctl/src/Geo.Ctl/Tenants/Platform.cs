@@ -10,17 +10,17 @@ using Geo.Schema.Secrets;
 namespace Geo.Ctl.Tenants;
 
 /// <summary>
-/// The local stack as the lifecycle commands see it: its directory, each region's PostgreSQL server, its key
-/// ring (NAS secrets are sealed with it) and its folder of tenant API keys.
+/// The platform as the lifecycle and DR commands see it: its directory, each region's PostgreSQL server, its key
+/// ring (NAS secrets are sealed with it) and its folder of tenant API keys — those of the local stack, or of the
+/// deployment the state folder describes (<see cref="DeploymentFile"/>: platform.json beside the same files).
 /// </summary>
-internal sealed class LocalPlatform : IAsyncDisposable
+internal sealed class Platform : IAsyncDisposable
 {
-    private LocalPlatform(StackLayout layout, PlatformDatabases databases, PostgresDirectoryStore directory, StackState state)
+    private Platform(StackLayout layout, PlatformDatabases databases, PostgresDirectoryStore directory)
     {
         Layout = layout;
         Databases = databases;
         Directory = directory;
-        State = state;
         Operators = new OperatorStore(databases.DirectoryConnectionString);
     }
 
@@ -30,27 +30,31 @@ internal sealed class LocalPlatform : IAsyncDisposable
 
     public PostgresDirectoryStore Directory { get; }
 
-    public StackState State { get; }
-
     /// <summary>The operator keys and the audit log (directory database).</summary>
     public OperatorStore Operators { get; }
 
-    /// <summary>Opens the local stack's platform; it must be running (<c>geoctl up</c>).</summary>
+    /// <summary>Opens the local stack's platform, which must be running (<c>geoctl up</c>), or the deployment's.</summary>
     /// <remarks>
     /// With <paramref name="requireRegions"/> false (disaster recovery) a region whose PostgreSQL is down is still
     /// named, at its configured address: the command decides what it needs to reach.
     /// </remarks>
-    public static async Task<LocalPlatform> OpenAsync(StackLayout layout, CancellationToken cancellationToken, bool requireRegions = true)
+    public static async Task<Platform> OpenAsync(StackLayout layout, CancellationToken cancellationToken, bool requireRegions = true)
     {
-        var state = await StackState.LoadAsync(layout, cancellationToken)
-            ?? throw new StackException($"no local stack in {StackLayout.Show(layout.Root)}: start one with 'geoctl up'");
+        var state = await StackState.LoadAsync(layout, cancellationToken);
+        if (state is null)
+        {
+            var deployment = DeploymentFile.Load(layout)
+                ?? throw new StackException($"no local stack in {StackLayout.Show(layout.Root)}: start one with 'geoctl up', or describe a deployment in {StackLayout.Show(layout.DeploymentFile)} (docs/deploy.md)");
+            return new Platform(layout, new PlatformDatabases(deployment.Directory, deployment.Servers), new PostgresDirectoryStore(deployment.Directory));
+        }
+
         var directory = Running(PostgresCluster.Open(layout.DirectoryPostgres), "directory PostgreSQL");
         var servers = state.Regions.ToDictionary(r => r.Id, r => (requireRegions
             ? Running(PostgresCluster.Open(layout.RegionPostgres(r.Id)), $"region {r.Id} PostgreSQL")
             : PostgresCluster.Open(layout.RegionPostgres(r.Id)) ?? throw new StackException($"region {r.Id} has no PostgreSQL in {StackLayout.Show(layout.RegionPostgres(r.Id))}")).ConnectionString(),
             StringComparer.Ordinal);
         var connection = directory.ConnectionString("geo_directory");
-        return new LocalPlatform(layout, new PlatformDatabases(connection, servers), new PostgresDirectoryStore(connection), state);
+        return new Platform(layout, new PlatformDatabases(connection, servers), new PostgresDirectoryStore(connection));
     }
 
     public SecretBox OpenSecrets() => File.Exists(Layout.KeyringFile)
