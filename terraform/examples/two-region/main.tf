@@ -97,7 +97,7 @@ module "region_a" {
   postgres_engine_version            = local.region_common.postgres_engine_version
   postgres_instance_class            = local.region_common.postgres_instance_class
   postgres_allocated_storage         = local.region_common.postgres_storage
-  postgres_client_security_group_ids = module.debezium_a[*].connector_security_group_id
+  postgres_client_security_group_ids = local.debezium ? [module.debezium_a[0].connector_security_group_id] : []
   peer_postgres_hosts                = { (var.region_b.id) = module.region_b.postgres_address }
   redis_node_type                    = local.region_common.redis_node_type
 
@@ -119,7 +119,7 @@ module "region_a" {
     for tenant in local.tenants_homed.b : {
       tenant            = tenant
       home_region       = var.region_b.id
-      bootstrap_servers = one(module.debezium_b[*].bootstrap_servers)
+      bootstrap_servers = module.debezium_b[0].bootstrap_servers
     } if local.debezium
   ]
 }
@@ -157,7 +157,7 @@ module "region_b" {
   postgres_engine_version            = local.region_common.postgres_engine_version
   postgres_instance_class            = local.region_common.postgres_instance_class
   postgres_allocated_storage         = local.region_common.postgres_storage
-  postgres_client_security_group_ids = module.debezium_b[*].connector_security_group_id
+  postgres_client_security_group_ids = local.debezium ? [module.debezium_b[0].connector_security_group_id] : []
   peer_postgres_hosts                = { (var.region_a.id) = module.region_a.postgres_address }
   redis_node_type                    = local.region_common.redis_node_type
 
@@ -179,7 +179,7 @@ module "region_b" {
     for tenant in local.tenants_homed.a : {
       tenant            = tenant
       home_region       = var.region_a.id
-      bootstrap_servers = one(module.debezium_a[*].bootstrap_servers)
+      bootstrap_servers = module.debezium_a[0].bootstrap_servers
     } if local.debezium
   ]
 }

@@ -15,7 +15,7 @@ locals {
 
 resource "aws_security_group" "directory" {
   name        = "${var.name_prefix}-directory"
-  description = "Geo directory: PostgreSQL from every region's nodes, replicators and routers"
+  description = "Geo directory: PostgreSQL from the nodes, replicators and routers of every region"
   vpc_id      = var.vpc_id
   tags        = merge(local.tags, { Name = "${var.name_prefix}-directory" })
 }
@@ -121,8 +121,10 @@ resource "aws_route53_record" "router" {
   }
 
   alias {
-    name                   = each.value.dns_name
-    zone_id                = each.value.zone_id
-    evaluate_target_health = true
+    name    = each.value.dns_name
+    zone_id = each.value.zone_id
+    # The NLB also carries RADIUS: its target health would withdraw the API record when the RADIUS nodes are down.
+    # The health check above watches the routers themselves.
+    evaluate_target_health = false
   }
 }

@@ -90,12 +90,14 @@ resource "aws_launch_template" "this" {
 }
 
 resource "aws_autoscaling_group" "node" {
-  name                      = "${local.name}-node"
-  min_size                  = var.node_count
-  max_size                  = var.node_count + 1
-  desired_capacity          = var.node_count
-  vpc_zone_identifier       = var.private_subnet_ids
-  health_check_type         = "ELB"
+  name                = "${local.name}-node"
+  min_size            = var.node_count
+  max_size            = var.node_count + 1
+  desired_capacity    = var.node_count
+  vpc_zone_identifier = var.private_subnet_ids
+  # EC2, not ELB: before the databases are migrated (after the first apply) the services are not ready, and ELB health
+  # would replace the instances in a loop. The load balancers route only to ready targets; systemd restarts a service.
+  health_check_type         = "EC2"
   health_check_grace_period = 600
   default_instance_warmup   = 120
   target_group_arns         = concat([for tg in aws_lb_target_group.radius : tg.arn], [aws_lb_target_group.api.arn])
@@ -166,12 +168,14 @@ resource "aws_autoscaling_group" "replicator" {
 resource "aws_autoscaling_group" "router" {
   count = var.router_count > 0 ? 1 : 0
 
-  name                      = "${local.name}-router"
-  min_size                  = var.router_count
-  max_size                  = var.router_count + 1
-  desired_capacity          = var.router_count
-  vpc_zone_identifier       = var.private_subnet_ids
-  health_check_type         = "ELB"
+  name                = "${local.name}-router"
+  min_size            = var.router_count
+  max_size            = var.router_count + 1
+  desired_capacity    = var.router_count
+  vpc_zone_identifier = var.private_subnet_ids
+  # EC2, not ELB: before the databases are migrated (after the first apply) the services are not ready, and ELB health
+  # would replace the instances in a loop. The load balancers route only to ready targets; systemd restarts a service.
+  health_check_type         = "EC2"
   health_check_grace_period = 600
   default_instance_warmup   = 120
   target_group_arns         = [aws_lb_target_group.router[0].arn]

@@ -24,10 +24,14 @@ data "aws_iam_policy_document" "assume_ec2" {
 data "aws_iam_policy_document" "instance" {
   for_each = local.instance_secrets
 
-  statement {
-    sid       = "ReadOwnSecrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = sort(compact(values(each.value)))
+  # Skipped when a kind of instance has no secret: IAM refuses a statement without resources.
+  dynamic "statement" {
+    for_each = length(compact(values(each.value))) > 0 ? [1] : []
+    content {
+      sid       = "ReadOwnSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = sort(compact(values(each.value)))
+    }
   }
 
   statement {

@@ -135,6 +135,8 @@ locals {
     package_prefix        = var.package_prefix
     geo_version           = var.geo_version
     secrets_dir           = var.secrets_dir
+    enable_ssm            = var.enable_ssm
+    aws_region            = data.aws_region.current.name
   }
 
   node_user_data = templatefile("${path.module}/templates/cloud-init.yaml.tftpl", merge(local.cloud_init_common, {

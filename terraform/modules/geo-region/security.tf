@@ -3,7 +3,7 @@
 
 resource "aws_security_group" "radius_lb" {
   name        = "${local.name}-radius-lb"
-  description = "Geo ${var.region_id}: public NLB (RADIUS from the NAS devices, the routers' listener)"
+  description = "Geo ${var.region_id}: public NLB (RADIUS from the NAS devices, router listener)"
   vpc_id      = var.vpc_id
   tags        = merge(local.tags, { Name = "${local.name}-radius-lb" })
 }
@@ -76,7 +76,7 @@ locals {
     {
       "api_lb-api-vpc" = {
         security_group_id = aws_security_group.api_lb.id, protocol = "tcp", port = local.api_port, cidr = local.vpc_cidr
-        description       = "Tenant API from this region's routers"
+        description       = "Tenant API from the routers in this region"
       }
     },
     { for cidr in var.peer_cidrs :

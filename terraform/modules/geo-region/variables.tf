@@ -8,7 +8,7 @@ variable "name_prefix" {
   default     = "geo"
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{0,15}$", var.name_prefix))
+    condition     = can(regex("^[a-z](-?[a-z0-9])*$", var.name_prefix)) && length(var.name_prefix) <= 16
     error_message = "name_prefix must be lower-case letters, digits and '-', starting with a letter, at most 16 characters."
   }
 }
