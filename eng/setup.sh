@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the operating-system packages Geo needs, and only those that are missing:
 # PostgreSQL 15 (server binaries; the local stack and tests start private clusters), Redis 7,
-# radclient (freeradius-utils, the real RADIUS client of the end-to-end tests). Confluent.Kafka's native library
+# radclient (freeradius-utils, the real RADIUS client of the end-to-end tests), Chromium (the console's browser tests). Confluent.Kafka's native library
 # comes from NuGet (librdkafka.redist), not from the OS.
 set -euo pipefail
 
@@ -10,6 +10,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v psql >/dev/null || missing+=(postgresql-client)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v radclient >/dev/null || missing+=(freeradius-utils)
+# The operator console's browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+command -v chromium >/dev/null || missing+=(chromium)
 
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""

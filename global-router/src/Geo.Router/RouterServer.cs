@@ -70,6 +70,7 @@ public sealed class RouterServer : IGeoServer
         services.AddSingleton<OrphanSweepService>();
         services.AddSingleton(sp => new TenantAdmin(store ?? sp.GetRequiredService<IDirectoryStore>(), sp.GetRequiredService<IOptions<RouterOptions>>()));
         services.AddSingleton<AdminAudit>();
+        services.AddSingleton<Console.ConsoleSessions>();
         services.AddHttpForwarder();
         services.AddHostedService<DirectoryHostedService>();
         services.AddHostedService(sp => sp.GetRequiredService<OrphanSweepService>());
@@ -78,6 +79,7 @@ public sealed class RouterServer : IGeoServer
         GeoService.MapMetrics(app);
         RouterEndpoints.Map(app);
         AdminEndpoints.Map(app);
+        Console.ConsoleEndpoints.Map(app);
         return new RouterServer(app);
     }
 

@@ -3,6 +3,7 @@ using Geo.Directory.Operators;
 using Geo.Directory.Shards;
 using Geo.Hosting;
 using Geo.Provisioning;
+using Geo.Provisioning.Recovery;
 using Geo.Schema;
 using Microsoft.Extensions.Options;
 
@@ -40,9 +41,21 @@ internal sealed class TenantAdmin(IDirectoryStore store, IOptions<RouterOptions>
     /// call (it is small and admin calls are few), so a key revoked a moment ago is refused by the next request.
     /// </summary>
     public async Task<OperatorIdentity> IdentifyAsync(HttpRequest request, CancellationToken cancellationToken) =>
-        BearerKeys.TryRead(request, out var key)
-            ? OperatorKeys.Identify(key, await Operators!.ListKeysAsync(cancellationToken), _bootstrapKeyHash)
-            : default;
+        BearerKeys.TryRead(request, out var key) ? await IdentifyKeyAsync(key, cancellationToken) : default;
+
+    /// <summary>Who holds <paramref name="key"/> (the console's sign-in).</summary>
+    public async Task<OperatorIdentity> IdentifyKeyAsync(string key, CancellationToken cancellationToken) =>
+        OperatorKeys.Identify(key, await Operators!.ListKeysAsync(cancellationToken), _bootstrapKeyHash);
+
+    /// <summary>Whether the key named <paramref name="operatorName"/> still works: the bootstrap key always, a named key until revoked.</summary>
+    public async Task<bool> IsWorkingAsync(string operatorName, CancellationToken cancellationToken) =>
+        operatorName == OperatorKeys.Bootstrap
+        || (await Operators!.ListKeysAsync(cancellationToken)).Any(k => k.Name == operatorName && k.RevokedAt is null);
+
+    /// <summary>The directory the admin API and the console act on.</summary>
+    public IDirectoryStore Store => store;
+
+    public ShardSwitchover Switchover(IProvisioningProgress progress) => new(store, _databases!, progress);
 
     public TenantProvisioner Provisioner(IProvisioningProgress progress) =>
         new(store, _databases!, progress, new ProvisioningOptions { ReplicationTimeout = _admin.ReplicationTimeout });

@@ -1,0 +1,91 @@
+using Geo.Engines;
+using Geo.Testing;
+using Microsoft.Playwright;
+using Xunit.Abstractions;
+
+namespace Geo.EndToEnd.Tests;
+
+/// <summary>
+/// The operator console in a real browser (Debian's Chromium, driven by Playwright) against the local stack: sign in with
+/// the operator key (a tenant's key is refused), both regions shown healthy, a switchover run from the page moves the
+/// shard in the directory and the page shows the new owner and the event, a change without the CSRF token is refused,
+/// and region a's node killed shows as down within seconds. Screenshots go to <c>GEO_SCREENSHOTS_DIR</c> when set
+/// (docs/console.md's pictures are taken this way), else to the test's folder.
+/// </summary>
+public sealed class ConsoleBrowserTests(TwoRegions stack, ITestOutputHelper log) : IClassFixture<TwoRegions>
+{
+    private const string ChromiumPath = "/usr/bin/chromium";
+
+    // Chromium as root in a closed network: no sandbox, nothing fetched in the background.
+    private static readonly string[] ChromiumArgs =
+    [
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync",
+    ];
+
+    [Fact]
+    public async Task Console_SignInSwitchoverAndRegionLoss_ShownAsTheDirectorySaysIt()
+    {
+        await stack.SeededReplicaAsync("acme", "a", "b");
+        var screenshots = Environment.GetEnvironmentVariable("GEO_SCREENSHOTS_DIR") is { Length: > 0 } folder ? folder : TestFolders.Create("console-shots");
+        System.IO.Directory.CreateDirectory(screenshots);
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = ChromiumPath, Headless = true, Args = ChromiumArgs });
+        var context = await browser.NewContextAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
+        var page = await context.NewPageAsync();
+        page.Console += (_, message) => log.WriteLine($"browser: {message.Text}");
+        await page.GotoAsync(new Uri(stack.Router, "/console").ToString());
+
+        // A tenant's API key does not open the console.
+        await page.FillAsync("#operator-key", (await File.ReadAllTextAsync(stack.Layout.ApiKeyFile("acme"))).Trim());
+        await page.ClickAsync("#signin-submit");
+        await Assertions.Expect(page.Locator("#signin-error")).ToContainTextAsync("tenant's API key");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(screenshots, "console-signin.png") });
+
+        // The operator key does; both regions are healthy.
+        await page.FillAsync("#operator-key", (await File.ReadAllTextAsync(stack.Layout.OperatorKeyFile)).Trim());
+        await page.ClickAsync("#signin-submit");
+        await Assertions.Expect(page.Locator("#operator-name")).ToHaveTextAsync("bootstrap");
+        foreach (var region in new[] { "a", "b" })
+        {
+            await Assertions.Expect(page.Locator($".health[data-region='{region}']")).ToHaveTextAsync("healthy", new() { Timeout = 15_000 });
+        }
+
+        await Assertions.Expect(page.Locator("tr[data-shard='acme@a'] .owner")).ToHaveTextAsync("a");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(screenshots, "console-overview.png"), FullPage = true });
+
+        // A change without the session's CSRF token is refused, even from the signed-in page.
+        var status = await page.EvaluateAsync<int>(
+            "async () => (await fetch('/console/api/switchover', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ shard: 'acme@a', to: 'b', confirm: 'acme@a' }) })).status");
+        Assert.Equal(403, status);
+
+        // The switchover from the page: the confirm button waits for the shard's name, typed.
+        await page.ClickAsync("button[data-shard='acme@a']");
+        await Assertions.Expect(page.Locator("#confirm-switchover")).ToBeDisabledAsync();
+        await page.FillAsync("#confirm-shard", "acme@");
+        await Assertions.Expect(page.Locator("#confirm-switchover")).ToBeDisabledAsync();
+        await page.FillAsync("#confirm-shard", "acme@a");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(screenshots, "console-switchover.png") });
+        await page.ClickAsync("#confirm-switchover");
+        await Assertions.Expect(page.Locator("#sw-close")).ToBeVisibleAsync(new() { Timeout = 90_000 });
+        log.WriteLine($"switchover dialog: {await page.Locator("#sw-status").InnerTextAsync()}");
+        await page.ClickAsync("#sw-close");
+        await Assertions.Expect(page.Locator("tr[data-shard='acme@a'] .owner")).ToHaveTextAsync("b", new() { Timeout = 15_000 });
+        Assert.Equal("b", await Sql.ScalarAsync<string>(stack.DirectoryConnectionString, "SELECT owner_region FROM shards WHERE tenant_id = 'acme' AND home_region = 'a'"));
+        await Assertions.Expect(page.Locator("#events-body")).ToContainTextAsync("switchover");
+        var audited = await Sql.QueryAsync<string>(stack.DirectoryConnectionString, "SELECT action || ' ' || result FROM audit_log WHERE action LIKE 'dr.%' ORDER BY id");
+        Assert.Equal(["dr.switchover refused", "dr.switchover ok"], audited);
+
+        // Region a's node lost: the overview says so within seconds, without a reload.
+        ProcessTree.Kill(stack.RegionNode("a").Pid!.Value);
+        await Assertions.Expect(page.Locator(".health[data-region='a']")).ToHaveTextAsync("down", new() { Timeout = 15_000 });
+        await Assertions.Expect(page.Locator(".health[data-region='b']")).ToHaveTextAsync("healthy");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(screenshots, "console-region-down.png"), FullPage = true });
+
+        // Readable on a phone-sized screen: the shards table scrolls inside its wrapper instead of widening the page.
+        await page.SetViewportSizeAsync(390, 844);
+        var overflow = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - document.documentElement.clientWidth");
+        Assert.True(overflow <= 0, $"the page is {overflow} px wider than a phone screen");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(screenshots, "console-phone.png"), FullPage = true });
+    }
+}
