@@ -9,7 +9,8 @@ namespace Geo.EndToEnd.Tests;
 /// The operator console in a real browser (Debian's Chromium, driven by Playwright) against the local stack: sign in with
 /// the operator key (a tenant's key is refused), both regions shown healthy, a switchover run from the page moves the
 /// shard in the directory and the page shows the new owner and the event, a change without the CSRF token is refused,
-/// and region a's node killed shows as down within seconds. Screenshots go to <c>GEO_SCREENSHOTS_DIR</c> when set
+/// region a's node killed shows as down within seconds, and a promotion run from the page (after it showed the data-loss
+/// estimate) makes the standby the owner. Screenshots go to <c>GEO_SCREENSHOTS_DIR</c> when set
 /// (docs/console.md's pictures are taken this way), else to the test's folder.
 /// </summary>
 public sealed class ConsoleBrowserTests(TwoRegions stack, ITestOutputHelper log) : IClassFixture<TwoRegions>
@@ -27,6 +28,7 @@ public sealed class ConsoleBrowserTests(TwoRegions stack, ITestOutputHelper log)
     public async Task Console_SignInSwitchoverAndRegionLoss_ShownAsTheDirectorySaysIt()
     {
         await stack.SeededReplicaAsync("acme", "a", "b");
+        await stack.SeededReplicaAsync("zenith", "a", "b");
         var screenshots = Environment.GetEnvironmentVariable("GEO_SCREENSHOTS_DIR") is { Length: > 0 } folder ? folder : TestFolders.Create("console-shots");
         System.IO.Directory.CreateDirectory(screenshots);
         using var playwright = await Playwright.CreateAsync();
@@ -52,6 +54,9 @@ public sealed class ConsoleBrowserTests(TwoRegions stack, ITestOutputHelper log)
         }
 
         await Assertions.Expect(page.Locator("tr[data-shard='acme@a'] .owner")).ToHaveTextAsync("a");
+        // Sampled from the regions' databases while the console is open: the shard's subscribers and its standby streaming.
+        await Assertions.Expect(page.Locator("tr[data-shard='acme@a'] .replication")).ToContainTextAsync("streaming", new() { Timeout = 20_000 });
+        await Assertions.Expect(page.Locator("tr[data-shard='acme@a'] .subscribers")).Not.ToHaveTextAsync("—");
         await page.ScreenshotAsync(new() { Path = Path.Combine(screenshots, "console-overview.png"), FullPage = true });
 
         // A change without the session's CSRF token is refused, even from the signed-in page.
@@ -60,7 +65,7 @@ public sealed class ConsoleBrowserTests(TwoRegions stack, ITestOutputHelper log)
         Assert.Equal(403, status);
 
         // The switchover from the page: the confirm button waits for the shard's name, typed.
-        await page.ClickAsync("button[data-shard='acme@a']");
+        await page.ClickAsync("button[data-action='switchover'][data-shard='acme@a']");
         await Assertions.Expect(page.Locator("#confirm-switchover")).ToBeDisabledAsync();
         await page.FillAsync("#confirm-shard", "acme@");
         await Assertions.Expect(page.Locator("#confirm-switchover")).ToBeDisabledAsync();
@@ -81,6 +86,21 @@ public sealed class ConsoleBrowserTests(TwoRegions stack, ITestOutputHelper log)
         await Assertions.Expect(page.Locator(".health[data-region='a']")).ToHaveTextAsync("down", new() { Timeout = 15_000 });
         await Assertions.Expect(page.Locator(".health[data-region='b']")).ToHaveTextAsync("healthy");
         await page.ScreenshotAsync(new() { Path = Path.Combine(screenshots, "console-region-down.png"), FullPage = true });
+
+        // Region a stays lost: zenith@a is promoted at b from the page, after the dialog has shown what it would lose.
+        await page.ClickAsync("button[data-action='promote'][data-shard='zenith@a']");
+        await Assertions.Expect(page.Locator("#promote-estimate")).ToContainTextAsync("Data lost if promoted now", new() { Timeout = 15_000 });
+        await page.FillAsync("#confirm-shard", "zenith@a");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(screenshots, "console-promote.png") });
+        await page.ClickAsync("#confirm-switchover");
+        await Assertions.Expect(page.Locator("#sw-close")).ToBeVisibleAsync(new() { Timeout = 90_000 });
+        log.WriteLine($"promote dialog: {await page.Locator("#sw-status").InnerTextAsync()}");
+        await page.ClickAsync("#sw-close");
+        await Assertions.Expect(page.Locator("tr[data-shard='zenith@a'] .owner")).ToHaveTextAsync("b", new() { Timeout = 15_000 });
+        Assert.Equal("b", await Sql.ScalarAsync<string>(stack.DirectoryConnectionString, "SELECT owner_region FROM shards WHERE tenant_id = 'zenith' AND home_region = 'a'"));
+        await Assertions.Expect(page.Locator("#events-body")).ToContainTextAsync("promote");
+        Assert.Equal(["dr.switchover refused", "dr.switchover ok", "dr.promote ok"],
+            await Sql.QueryAsync<string>(stack.DirectoryConnectionString, "SELECT action || ' ' || result FROM audit_log WHERE action LIKE 'dr.%' ORDER BY id"));
 
         // Readable on a phone-sized screen: the shards table scrolls inside its wrapper instead of widening the page.
         await page.SetViewportSizeAsync(390, 844);

@@ -71,6 +71,8 @@ public sealed class RouterServer : IGeoServer
         services.AddSingleton(sp => new TenantAdmin(store ?? sp.GetRequiredService<IDirectoryStore>(), sp.GetRequiredService<IOptions<RouterOptions>>()));
         services.AddSingleton<AdminAudit>();
         services.AddSingleton<Console.ConsoleSessions>();
+        services.AddSingleton<Console.ShardSampler>();
+        services.AddHostedService(sp => sp.GetRequiredService<Console.ShardSampler>());
         services.AddHttpForwarder();
         services.AddHostedService<DirectoryHostedService>();
         services.AddHostedService(sp => sp.GetRequiredService<OrphanSweepService>());

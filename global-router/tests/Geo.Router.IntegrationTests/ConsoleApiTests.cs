@@ -90,6 +90,23 @@ public sealed class ConsoleApiTests
     }
 
     [Fact]
+    public async Task Promote_UnknownShardOrNotToItsStandby_RefusedAndAudited()
+    {
+        await using var stack = await RouterStack.StartAsync();
+        using var browser = Browser(stack);
+        using var signIn = await browser.PostAsJsonAsync("/console/api/session", new { key = RouterStack.OperatorKey });
+        var csrf = (await signIn.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("csrf").GetString()!;
+
+        using var estimate = await browser.GetAsync("/console/api/promote-estimate?shard=nobody@a");
+        using var toOwner = await Send(browser, "/console/api/promote", new { shard = "acme@a", to = "a", confirm = "acme@a" }, csrf);
+
+        Assert.Equal(HttpStatusCode.NotFound, estimate.StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, toOwner.StatusCode);
+        Assert.Equal(["bootstrap console.signin - 127.0.0.1 ok", "bootstrap dr.promote acme 127.0.0.1 failed: acme@a can move only to its standby (b)"], await EntriesAsync(stack));
+        Assert.Equal("a", await Sql.ScalarAsync<string>(stack.DirectoryConnectionString, "SELECT owner_region FROM shards WHERE tenant_id = 'acme' AND home_region = 'a'"));
+    }
+
+    [Fact]
     public async Task Session_ItsNamedKeyRevoked_NextRequestRefused()
     {
         await using var stack = await RouterStack.StartAsync();

@@ -11,8 +11,8 @@ namespace Geo.Router.Console;
 /// <summary>Sign-in: an operator key, never a tenant's API key.</summary>
 internal sealed record ConsoleSignIn(string? Key);
 
-/// <summary>A switchover asked for from the console: <see cref="Confirm"/> must repeat the shard's name.</summary>
-internal sealed record ConsoleSwitchover(string? Shard, string? To, string? Confirm);
+/// <summary>A switchover or promotion asked for from the console: <see cref="Confirm"/> must repeat the shard's name.</summary>
+internal sealed record ConsoleDrAction(string? Shard, string? To, string? Confirm);
 
 /// <summary>
 /// The operator console at <c>/console</c>: static pages shipped inside the router (no CDN, no build step) and a JSON
@@ -52,7 +52,11 @@ internal static class ConsoleEndpoints
             return Results.NoContent();
         });
         signedIn.MapGet("/overview", OverviewAsync);
-        signedIn.MapPost("/switchover", SwitchoverAsync).WithMetadata(new AdminAction("dr.switchover"));
+        signedIn.MapPost("/switchover", (ConsoleDrAction? body, HttpContext http, DirectoryCache directory, TenantAdmin admin) =>
+            RunDrActionAsync(body, http, directory, admin, promote: false)).WithMetadata(new AdminAction("dr.switchover"));
+        signedIn.MapPost("/promote", (ConsoleDrAction? body, HttpContext http, DirectoryCache directory, TenantAdmin admin) =>
+            RunDrActionAsync(body, http, directory, admin, promote: true)).WithMetadata(new AdminAction("dr.promote"));
+        signedIn.MapGet("/promote-estimate", PromoteEstimateAsync);
     }
 
     /// <summary>404 while the admin API is off; the console's security headers on everything it answers.</summary>
@@ -146,8 +150,10 @@ internal static class ConsoleEndpoints
         return result;
     }
 
-    private static async Task<IResult> OverviewAsync(DirectoryCache directory, RegionHealthMonitor health, TenantAdmin admin, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> OverviewAsync(DirectoryCache directory, RegionHealthMonitor health, TenantAdmin admin, ShardSampler sampler, TimeProvider time, CancellationToken cancellationToken)
     {
+        sampler.Look();
+        var samples = sampler.Samples;
         var snapshot = directory.Current;
         OwnerLeaseView leases;
         IReadOnlyList<Geo.Directory.Recovery.DrEvent> events;
@@ -185,12 +191,28 @@ internal static class ConsoleEndpoints
             lease = leaseOf.TryGetValue(s.Key, out var lease)
                 ? new { holder = lease.Holder, remainingSeconds = Math.Round((lease.ExpiresAt - leases.DirectoryNow).TotalSeconds, 1) }
                 : null,
+            subscribers = samples.GetValueOrDefault(s.Key.ToString())?.Subscribers,
+            replication = s.StandbyRegion is not null && samples.GetValueOrDefault(s.Key.ToString()) is { } sample
+                ? new
+                {
+                    streaming = sample.Streaming,
+                    lagSeconds = sample.LagSeconds is { } seconds ? Math.Round(seconds, 1) : (double?)null,
+                    lagBytes = sample.LagBytes,
+                    error = sample.Error,
+                    history = sample.LagHistory.Select(h => h is { } v ? Math.Round(v, 1) : (double?)null),
+                    intervalSeconds = ShardSampler.Interval.TotalSeconds,
+                }
+                : null,
         }).ToList();
         var alerts = regions.Where(r => r.health == "down").Select(r => new { severity = "critical", text = $"region {r.id} is down" })
             .Concat(shards.Where(s => s.state == "active" && s.standby is null).Select(s => new { severity = "warning", text = $"{s.shard} has no standby" }))
             .Concat(shards.Where(s => s.state == "active" && s.lease is { remainingSeconds: <= 0 })
                 .Select(s => new { severity = "critical", text = $"{s.shard}: the owner lease of region {s.owner} expired {-s.lease!.remainingSeconds:0.#} s ago" }))
             .Concat(shards.Where(s => s.state is not ("active" or "retired")).Select(s => new { severity = "warning", text = $"{s.shard} is {s.state}" }))
+            .Concat(shards.Where(s => s.state == "active" && s.replication is { streaming: false })
+                .Select(s => new { severity = "critical", text = $"{s.shard}: no stream to its standby {s.standby}" }))
+            .Concat(shards.Where(s => s.replication is { lagSeconds: > LagWarningSeconds })
+                .Select(s => new { severity = s.replication!.lagSeconds > LagCriticalSeconds ? "critical" : "warning", text = $"{s.shard}: standby {s.standby} is {s.replication.lagSeconds:0.#} s behind" }))
             .ToList();
         return Results.Json(new
         {
@@ -213,8 +235,29 @@ internal static class ConsoleEndpoints
         });
     }
 
-    private static async Task<IResult> SwitchoverAsync(ConsoleSwitchover? body, HttpContext http, DirectoryCache directory, TenantAdmin admin, CancellationToken cancellationToken)
+    /// <summary>What promoting a shard now would lose (GET, nothing changed): shown in the promote dialog before the operator confirms.</summary>
+    private static async Task<IResult> PromoteEstimateAsync(string? shard, DirectoryCache directory, TenantAdmin admin, CancellationToken cancellationToken)
     {
+        if (!ShardKey.TryParse(shard, out var key) || !directory.Current.TryGetShard(key, out var found) || found.StandbyRegion is null)
+        {
+            return AdminEndpoints.Problem(StatusCodes.Status404NotFound, $"no shard {shard} with a standby");
+        }
+
+        try
+        {
+            var (estimate, text) = await admin.PromotionEstimateAsync(found, cancellationToken);
+            return Results.Json(new { shard = key.ToString(), from = found.OwnerRegion, to = found.StandbyRegion, known = estimate.Known, seconds = estimate.Seconds, transactions = estimate.Transactions, estimate = text });
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or TimeoutException or KeyNotFoundException)
+        {
+            return AdminEndpoints.Problem(StatusCodes.Status502BadGateway, $"region {found.StandbyRegion}'s replica of {key} cannot be read: {ex.Message}");
+        }
+    }
+
+    /// <summary>A switchover (nothing lost) or a promotion (the owner region lost) of a shard to its standby, confirmed by its name typed.</summary>
+    private static async Task<IResult> RunDrActionAsync(ConsoleDrAction? body, HttpContext http, DirectoryCache directory, TenantAdmin admin, bool promote)
+    {
+        var name = promote ? "promotion" : "switchover";
         var call = AdminCall.Of(http);
         call.Detail = new { shard = body?.Shard, to = body?.To };
         if (!ShardKey.TryParse(body?.Shard, out var key) || body!.Confirm != body.Shard)
@@ -230,24 +273,30 @@ internal static class ConsoleEndpoints
 
         if (shard.StandbyRegion is not { } standby || body.To != standby)
         {
-            return AdminEndpoints.Problem(StatusCodes.Status409Conflict, $"{key} can switch over only to its standby ({shard.StandbyRegion ?? "none"})");
+            return AdminEndpoints.Problem(StatusCodes.Status409Conflict, $"{key} can move only to its standby ({shard.StandbyRegion ?? "none"})");
         }
 
         var progress = new CollectedProgress();
+        var @operator = $"{Session(http).Operator} (console)";
         try
         {
-            var request = new SwitchoverRequest(key, standby, $"{Session(http).Operator} (console)", TimeSpan.FromSeconds(5));
-            var outcome = await admin.Switchover(progress).RunAsync(request, cancellationToken);
+            // Not the request's token: a DR action the browser stops waiting for still finishes (or stops at a resumable step).
+            var outcome = promote
+                ? await admin.Promotion(progress).RunAsync(new PromotionRequest(key, standby, Force: false, @operator), CancellationToken.None)
+                : await admin.Switchover(progress).RunAsync(new SwitchoverRequest(key, standby, @operator, TimeSpan.FromSeconds(5)), CancellationToken.None);
             return outcome == PromotionOutcome.Done
                 ? Results.Json(new { outcome = "done", steps = progress.Lines })
                 : AdminEndpoints.Problem(outcome == PromotionOutcome.Refused ? StatusCodes.Status409Conflict : StatusCodes.Status502BadGateway,
-                    $"switchover {outcome.ToString().ToLowerInvariant()}: see the steps and the DR log; running it again resumes", progress.Lines);
+                    $"{name} {outcome.ToString().ToLowerInvariant()}: see the steps and the DR log; running it again resumes", progress.Lines);
         }
         catch (Exception ex) when (ex is ProvisioningException or Npgsql.NpgsqlException or DirectoryStoreException or TimeoutException)
         {
             return AdminEndpoints.Problem(ex is ProvisioningException ? StatusCodes.Status409Conflict : StatusCodes.Status502BadGateway, ex.Message, progress.Lines);
         }
     }
+
+    private const double LagWarningSeconds = 5;
+    private const double LagCriticalSeconds = 60;
 
     private static ConsoleSession Session(HttpContext http) => (ConsoleSession)http.Items[typeof(ConsoleSession)]!;
 

@@ -4,6 +4,7 @@ using Geo.Directory.Shards;
 using Geo.Hosting;
 using Geo.Provisioning;
 using Geo.Provisioning.Recovery;
+using Geo.Replication.Promotion;
 using Geo.Schema;
 using Microsoft.Extensions.Options;
 
@@ -56,6 +57,16 @@ internal sealed class TenantAdmin(IDirectoryStore store, IOptions<RouterOptions>
     public IDirectoryStore Store => store;
 
     public ShardSwitchover Switchover(IProvisioningProgress progress) => new(store, _databases!, progress);
+
+    public ShardPromotion Promotion(IProvisioningProgress progress) => new(store, _databases!, progress, driver: "geo-router");
+
+    /// <summary>What promoting <paramref name="shard"/> now would lose, as its standby's replica knows it (the promotion measures it again).</summary>
+    public async Task<(RpoEstimate Estimate, string Text)> PromotionEstimateAsync(Shard shard, CancellationToken cancellationToken)
+    {
+        var position = await ReplicaPromotion.ReadPositionAsync(_databases!.Database(shard.StandbyRegion!, shard.DatabaseName), cancellationToken);
+        var estimate = position is null ? new RpoEstimate(false, null, 0, null, "the replica holds no replication position") : ReplicaPromotion.Estimate(position);
+        return (estimate, ShardPromotion.Describe(estimate, position));
+    }
 
     public TenantProvisioner Provisioner(IProvisioningProgress progress) =>
         new(store, _databases!, progress, new ProvisioningOptions { ReplicationTimeout = _admin.ReplicationTimeout });

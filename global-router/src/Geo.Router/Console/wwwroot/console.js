@@ -10,6 +10,8 @@
   const API = '/console/api';
   const POLL_MS = 2000;          // overview refresh period
   const POLL_TIMEOUT_MS = 8000;  // a hung poll must not stall the loop
+  const ESTIMATE_TIMEOUT_MS = 20000; // the estimate reads the standby's replica, which may be slow when a region is in trouble
+  const SVG_NS = 'http://www.w3.org/2000/svg';
 
   const $ = (id) => document.getElementById(id);
 
@@ -24,7 +26,7 @@
     connLost: false,
     lastUpdated: null,
     cache: {},            // section -> JSON last rendered, to skip needless DOM churn
-    dialog: null,         // { shard, owner, standby, running, finished }
+    dialog: null,         // { action (descriptor, see ACTIONS), shard, owner, standby, running, finished }
   };
 
   // ---------------------------------------------------------------- helpers
@@ -41,11 +43,26 @@
     return node;
   }
 
+  /** Creates an SVG element (SVG needs its namespace); attributes only, no style attribute (CSP). */
+  function svgEl(tag, attrs = {}, ...children) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v !== undefined && v !== null) node.setAttribute(k, String(v));
+    }
+    for (const c of children) if (c) node.append(c);
+    return node;
+  }
+
   const arr = (x) => (Array.isArray(x) ? x : []);
+  const isNum = (v) => typeof v === 'number' && Number.isFinite(v);
   const pad2 = (n) => String(n).padStart(2, '0');
   const fmtTime = (d) => `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
   const fmtDate = (d) => `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
   const text = (v) => (v === undefined || v === null || v === '' ? '—' : String(v));
+  // Fixed 'en' (the page's language) so separators are always "1,234", whatever the browser's locale.
+  const COUNT_FORMAT = new Intl.NumberFormat('en');
+  const fmtCount = (v) => (isNum(v) ? COUNT_FORMAT.format(v) : '—');
+  const fmtSecs = (v) => `${Number(v.toFixed(1))} s`; // 3.25 -> "3.3 s", 0 -> "0 s"
 
   /** Returns true (and remembers it) when a section's data differs from what is on screen. */
   function changed(key, value) {
@@ -299,19 +316,165 @@
     return secs > 0 ? `${text(lease.holder)} · ${secs.toFixed(1)} s left` : `${text(lease.holder)} · expired`;
   }
 
-  const canSwitch = (s) => Boolean(s.standby) && s.state === 'active';
+  // ---------------------------------------------------------------- replication (lag text and sparkline)
 
-  function shardRow(s, runningShard) {
-    let action = null;
-    if (canSwitch(s)) {
-      const running = s.shard === runningShard;
-      action = el('button', {
-        className: 'btn btn-small',
-        text: running ? 'Switching…' : 'Switch over…',
-        attrs: { type: 'button', 'data-shard': s.shard, 'aria-label': `Switch over ${s.shard} to ${s.standby}` },
-      });
-      action.disabled = running;
+  const SPARK = { width: 120, height: 24, pad: 2, windowSeconds: 600 };
+
+  /** "0.4 s behind", "streaming" (no lag), or "lag unknown". The not-streaming case is a badge, see replicationCell. */
+  function lagText(rep) {
+    if (isNum(rep.lagSeconds)) return rep.lagSeconds > 0 ? `${fmtSecs(rep.lagSeconds)} behind` : 'streaming';
+    return rep.streaming === true ? 'streaming' : 'lag unknown';
+  }
+
+  /** "10 minutes", "45 seconds": how much time a history of n samples covers. */
+  function spanText(samples, intervalSeconds) {
+    const secs = samples * intervalSeconds;
+    return secs >= 120 ? `${Math.round(secs / 60)} minutes` : `${Math.round(secs)} seconds`;
+  }
+
+  /** SVG path data for runs of known points; a lone point becomes a dot (a zero-length segment with a round cap). */
+  function sparkPath(points) {
+    let d = '';
+    let run = 0;
+    points.forEach((p, i) => {
+      if (!p) { run = 0; return; }
+      d += `${run ? 'L' : 'M'}${p[0].toFixed(1)} ${p[1].toFixed(1)}`;
+      run += 1;
+      if (run === 1 && !points[i + 1]) d += 'h0';
+    });
+    return d;
+  }
+
+  /**
+   * Lag history as a small line chart (oldest left). Time runs at a fixed scale: a history shorter than the
+   * window is drawn against the right edge (now), so charts of different rows line up. Unknown samples are
+   * grey ticks on the baseline, so a gap reads as "unknown" rather than "no lag".
+   */
+  function lagSparkline(rep) {
+    const history = arr(rep.history).map((v) => (isNum(v) && v >= 0 ? v : null));
+    if (!history.length) return null;
+    const interval = isNum(rep.intervalSeconds) && rep.intervalSeconds > 0 ? rep.intervalSeconds : 5;
+    const slots = Math.max(history.length, Math.round(SPARK.windowSeconds / interval));
+    const known = history.filter((v) => v !== null);
+    const max = known.length ? Math.max(...known) : 0;
+    const { width: w, height: h, pad } = SPARK;
+    const x = (i) => pad + ((slots - history.length + i) * (w - 2 * pad)) / Math.max(slots - 1, 1);
+    const y = (v) => h - pad - (max > 0 ? (v / max) * (h - 2 * pad) : 0);
+    const unknown = history.map((v, i) => (v === null ? `M${x(i).toFixed(1)} ${h}v-4` : '')).join('');
+    const label = `lag over the last ${spanText(history.length, interval)}, ` +
+      (known.length ? `max ${fmtSecs(max)}` : 'unknown');
+    return svgEl('svg', {
+      class: 'spark', width: w, height: h, viewBox: `0 0 ${w} ${h}`, role: 'img', 'aria-label': label, focusable: 'false',
+    },
+    svgEl('title', {}, document.createTextNode(label)), // hover tooltip for mouse users; aria-label names it for AT
+    svgEl('line', { class: 'spark-base', x1: 0, y1: h - 0.5, x2: w, y2: h - 0.5 }),
+    unknown ? svgEl('path', { class: 'spark-unknown', d: unknown }) : null,
+    known.length ? svgEl('path', { class: 'spark-line', d: sparkPath(history.map((v, i) => (v === null ? null : [x(i), y(v)]))) }) : null);
+  }
+
+  function replicationCell(rep) {
+    const td = el('td', { className: 'replication' });
+    if (!rep || typeof rep !== 'object') { td.textContent = '—'; return td; }
+    const status = rep.streaming === false
+      ? el('span', { className: 'badge tone-bad', text: 'not streaming' })
+      : el('span', { text: lagText(rep) });
+    if (rep.error) {
+      status.title = String(rep.error);
+      status.classList.add('has-title'); // dotted underline: there is more on hover
     }
+    td.append(status);
+    const spark = lagSparkline(rep);
+    if (spark) td.append(spark);
+    return td;
+  }
+
+  // ---------------------------------------------------------------- row actions
+
+  /** Both DR actions need an active shard with a standby to move to. */
+  const canMove = (s) => Boolean(s.standby) && s.state === 'active';
+  /** The standby is the home region: the shard is away from home, and a switchover brings it back. */
+  const isFailback = (s) => Boolean(s.home) && s.standby === s.home;
+
+  /**
+   * One descriptor per DR action, built for a given shard: every text and the endpoint the shared row-button
+   * and dialog code needs. Adding an action means adding a descriptor here, not another flow.
+   */
+  const ACTIONS = {
+    switchover(s) {
+      const back = isFailback(s);
+      const verb = back ? 'Fail back' : 'Switch over';
+      const noun = back ? 'Fail-back' : 'Switchover';
+      return {
+        kind: 'switchover',
+        path: '/switchover',
+        noun,
+        button: `${verb}…`,
+        buttonLabel: `${verb} ${s.shard} to ${s.standby}`,
+        busy: back ? 'Failing back…' : 'Switching…',
+        title: `${verb} ${s.shard}`,
+        explain: back
+          ? `Fail back ${s.shard}: moves it home to region ${s.home} with nothing lost. Writes pause for a few seconds ` +
+            `while ${s.home} catches up, then ${s.home} is the owner again and ${text(s.owner)} its standby. ` +
+            'NAS devices keep their addresses.'
+          : `Moves ${s.shard} from ${text(s.owner)} to ${s.standby} with nothing lost: writes pause for a few seconds ` +
+            'while the standby catches up, then the standby becomes the owner and the old owner its standby. ' +
+            'NAS devices keep their addresses.',
+        confirm: verb,
+        started: back
+          ? `Failing ${s.shard} back to ${s.standby}… This can take up to 30 seconds; keep this window open.`
+          : `Switching ${s.shard} over to ${s.standby}… This can take up to 30 seconds; keep this window open.`,
+        done: back
+          ? `Fail-back done: ${s.shard} is home, owned by ${s.standby}.`
+          : `Switchover done: ${s.shard} is now owned by ${s.standby}.`,
+        estimate: false,
+      };
+    },
+    promote(s) {
+      const owner = text(s.owner);
+      return {
+        kind: 'promote',
+        path: '/promote',
+        noun: 'Promotion',
+        button: 'Promote…',
+        buttonLabel: `Promote ${s.shard} to ${s.standby}`,
+        busy: 'Promoting…',
+        title: `Promote ${s.shard} to ${s.standby}`,
+        explain: `For when region ${owner} is lost: makes ${s.standby} the owner without waiting for ${owner}. ` +
+          `Accounting region ${owner} acknowledged but had not yet sent to ${s.standby} is lost — the estimate below. ` +
+          `Prefer a switchover while ${owner} is up.`,
+        confirm: 'Promote',
+        // The server waits for the old owner's lease to run out before promoting.
+        started: `Promoting ${s.shard} to ${s.standby}… This waits for region ${owner}'s lease to run out and can ` +
+          'take up to 40 seconds; keep this window open.',
+        done: `Promotion done: ${s.shard} is now owned by ${s.standby}.`,
+        estimate: true,
+      };
+    },
+  };
+
+  /** The descriptor of action `kind` for shard s, or null when that action is not available for it. */
+  function actionFor(kind, s) {
+    if (!s || !canMove(s) || !Object.prototype.hasOwnProperty.call(ACTIONS, kind)) return null;
+    return ACTIONS[kind](s);
+  }
+
+  /** A row's action buttons; while an action runs on this shard both are disabled and the running one says so. */
+  function rowActions(s, running) {
+    if (!canMove(s)) return null;
+    const busy = running && running.shard === s.shard;
+    return el('div', { className: 'row-actions' }, ...Object.keys(ACTIONS).map((kind) => {
+      const a = actionFor(kind, s);
+      const btn = el('button', {
+        className: 'btn btn-small',
+        text: busy && running.kind === kind ? a.busy : a.button,
+        attrs: { type: 'button', 'data-action': kind, 'data-shard': s.shard, 'aria-label': a.buttonLabel },
+      });
+      btn.disabled = busy;
+      return btn;
+    }));
+  }
+
+  function shardRow(s, running) {
     return el('tr', { attrs: { 'data-shard': s.shard } },
       el('th', { text: text(s.shard), attrs: { scope: 'row' } }),
       el('td', { className: 'owner', text: text(s.owner) }),
@@ -319,28 +482,36 @@
       el('td', { className: 'num', text: text(s.epoch) }),
       el('td', {}, badge(s.state)),
       el('td', { className: 'nowrap', text: leaseText(s.lease) }),
-      el('td', {}, action));
+      el('td', { className: 'num subscribers', text: fmtCount(s.subscribers) }),
+      replicationCell(s.replication),
+      el('td', {}, rowActions(s, running)));
   }
 
   /** Re-renders the shard rows, keeping keyboard focus on the same row button across refreshes. */
   function renderShards(shards) {
-    const runningShard = state.dialog && state.dialog.running ? state.dialog.shard : null;
-    if (!changed('shards', [shards, runningShard])) return;
+    const d = state.dialog;
+    const running = d && d.running ? { shard: d.shard, kind: d.action.kind } : null;
+    if (!changed('shards', [shards, running])) return;
     const body = $('shards-body');
     const active = document.activeElement;
-    const refocus = active && body.contains(active) ? active.dataset.shard : undefined;
+    const refocus = active && body.contains(active) && active.dataset.shard !== undefined
+      ? { shard: active.dataset.shard, kind: active.dataset.action } : null;
     if (!shards.length) {
-      body.replaceChildren(el('tr', {}, el('td', { className: 'empty', text: 'No shards', attrs: { colspan: 7 } })));
+      body.replaceChildren(el('tr', {}, el('td', { className: 'empty', text: 'No shards', attrs: { colspan: 9 } })));
     } else {
-      body.replaceChildren(...shards.map((s) => shardRow(s, runningShard)));
+      body.replaceChildren(...shards.map((s) => shardRow(s, running)));
     }
-    if (refocus !== undefined) focusShardButton(refocus);
+    if (refocus) focusShardButton(refocus.shard, refocus.kind);
   }
 
-  /** Focuses the row button of a shard (compared by value, never via a selector built from data). */
-  function focusShardButton(shard) {
-    const btn = [...$('shards-body').querySelectorAll('button[data-shard]')].find((b) => b.dataset.shard === shard);
-    (btn && !btn.disabled ? btn : $('shards-title')).focus();
+  /**
+   * Focuses a shard's row button for an action (else its other button, else the Shards heading). Compared by
+   * value, never via a selector built from data.
+   */
+  function focusShardButton(shard, kind) {
+    const mine = [...$('shards-body').querySelectorAll('button[data-shard]')]
+      .filter((b) => b.dataset.shard === shard && !b.disabled);
+    (mine.find((b) => b.dataset.action === kind) || mine[0] || $('shards-title')).focus();
   }
 
   function timeCell(iso) {
@@ -376,40 +547,65 @@
     }));
   }
 
-  // ---------------------------------------------------------------- switchover dialog
+  // ---------------------------------------------------------------- DR action dialog (switchover, fail-back, promote)
 
-  function openSwitchover(shardName) {
+  /** Opens the one dialog for action `kind` on a shard; every text comes from the action's descriptor. */
+  function openAction(kind, shardName) {
     if (state.dialog && state.dialog.running) return;
     const s = arr(state.overview && state.overview.shards).find((x) => x.shard === shardName);
-    if (!s || !canSwitch(s)) return;
-    state.dialog = { shard: s.shard, owner: s.owner, standby: s.standby, running: false, finished: false };
-    $('sw-title').textContent = `Switch over ${s.shard}`;
-    $('sw-explain').textContent =
-      `Moves ${s.shard} from ${text(s.owner)} to ${s.standby} with nothing lost: writes pause for a few seconds ` +
-      'while the standby catches up, then the standby becomes the owner and the old owner its standby. ' +
-      'NAS devices keep their addresses.';
+    const action = actionFor(kind, s);
+    if (!action) return;
+    state.dialog = { action, shard: s.shard, owner: s.owner, standby: s.standby, running: false, finished: false };
+    $('sw-title').textContent = action.title;
+    $('sw-explain').textContent = action.explain;
+    $('sw-progress').querySelector('progress').setAttribute('aria-label', `${action.noun} in progress`);
+    $('sw-steps').setAttribute('aria-label', `${action.noun} steps`);
     $('confirm-hint').textContent = `Type ${s.shard} exactly.`;
     const input = $('confirm-shard');
     input.value = '';
     input.disabled = false;
-    $('sw-status').textContent = '';
-    $('sw-status').className = 'sw-status';
+    setSwStatus('');
+    setEstimate(action.estimate ? 'Estimating data loss…' : '', null);
     $('sw-progress').hidden = true;
     $('sw-steps').replaceChildren();
     $('sw-steps').hidden = true;
     setDialogButtons('confirm');
     $('switchover-dialog').showModal();
     input.focus();
+    if (action.estimate) loadEstimate(state.dialog);
+  }
+
+  /** The promote estimate box; empty = collapsed (switchover). t = tone of the box, null while estimating. */
+  function setEstimate(message, t) {
+    const box = $('promote-estimate');
+    box.className = `estimate${t ? ` tone-${t}` : ''}`;
+    box.textContent = message;
+  }
+
+  /** Fetches what promoting would lose now. Promoting stays possible without it: the owner region may be gone. */
+  async function loadEstimate(d) {
+    let res = null;
+    try {
+      res = await api('GET', `/promote-estimate?shard=${encodeURIComponent(d.shard)}`, undefined, ESTIMATE_TIMEOUT_MS);
+    } catch {
+      res = null;
+    }
+    if (state.dialog !== d || state.csrf === null) return; // closed, or reopened for another shard, meanwhile
+    if (res && res.status === 401) { showSignIn('Your session ended. Sign in again.'); return; }
+    if (!res) setEstimate('Could not estimate the data loss: no answer from the router.', 'bad');
+    else if (res.ok && res.data) setEstimate(`Data lost if promoted now (estimate): ${text(res.data.estimate)}`, 'warn');
+    else setEstimate(`Could not estimate the data loss: ${problemText(res.data, `HTTP ${res.status}`)}`, 'bad');
   }
 
   /** 'confirm' (before), 'running' (request in flight), 'result' (only Close). */
   function setDialogButtons(phase) {
+    const d = state.dialog;
     const confirmBtn = $('confirm-switchover');
     $('sw-cancel').hidden = phase === 'result';
     $('sw-cancel').disabled = phase === 'running';
     confirmBtn.hidden = phase === 'result';
-    confirmBtn.disabled = phase !== 'confirm' || !state.dialog || $('confirm-shard').value !== state.dialog.shard;
-    confirmBtn.textContent = phase === 'running' ? 'Switching…' : 'Switch over';
+    confirmBtn.disabled = phase !== 'confirm' || !d || $('confirm-shard').value !== d.shard;
+    if (d) confirmBtn.textContent = phase === 'running' ? d.action.busy : d.action.confirm;
     $('sw-close').hidden = phase !== 'result';
   }
 
@@ -430,7 +626,23 @@
     list.hidden = items.length === 0;
   }
 
-  async function onSwitchover(ev) {
+  /** Shows the outcome of the POST (res null = no answer) in the dialog's status line. */
+  function showOutcome(d, res) {
+    const { noun } = d.action;
+    if (!res) {
+      setSwStatus(`Lost contact with the router while the ${noun.toLowerCase()} was running. Its outcome is unknown: ` +
+        'check the DR events and the shard owner before trying again.', 'bad');
+    } else if (res.ok) {
+      const outcome = text(res.data && res.data.outcome);
+      setSwStatus(outcome === 'done' ? d.action.done : `${noun} finished with outcome: ${outcome}.`,
+        tone(outcome) === 'neutral' ? 'warn' : tone(outcome));
+    } else {
+      setSwStatus(`${noun} failed (HTTP ${res.status}): ${problemText(res.data, 'no detail given')}`, 'bad');
+    }
+  }
+
+  /** Runs the dialog's action (POST), showing progress while it runs and the steps after. */
+  async function onRunAction(ev) {
     ev.preventDefault();
     const d = state.dialog;
     const input = $('confirm-shard');
@@ -438,17 +650,17 @@
     d.running = true;
     input.disabled = true;
     setDialogButtons('running');
-    setSwStatus(`Switching ${d.shard} over to ${d.standby}… This can take up to 30 seconds; keep this window open.`, 'warn');
+    setSwStatus(d.action.started, 'warn');
     $('sw-progress').hidden = false;
     const started = Date.now();
     const elapsed = () => { $('sw-elapsed').textContent = `${Math.round((Date.now() - started) / 1000)} s elapsed`; };
     elapsed();
     const ticker = setInterval(elapsed, 1000);
-    if (state.overview) renderShards(arr(state.overview.shards)); // disable this row's button now
+    if (state.overview) renderShards(arr(state.overview.shards)); // disable this row's buttons now
 
     let res = null;
     try {
-      res = await api('POST', '/switchover', { shard: d.shard, to: d.standby, confirm: input.value });
+      res = await api('POST', d.action.path, { shard: d.shard, to: d.standby, confirm: input.value });
     } catch {
       res = null;
     } finally {
@@ -458,19 +670,11 @@
     }
     $('sw-progress').hidden = true;
     if (state.csrf === null) return; // signed out meanwhile
-    if (res && res.status === 401) { showSignIn('Your session ended; the switchover was not run. Sign in again.'); return; }
-
-    if (!res) {
-      setSwStatus('Lost contact with the router while the switchover was running. Its outcome is unknown: ' +
-        'check the DR events and the shard owner before trying again.', 'bad');
-    } else if (res.ok) {
-      const outcome = text(res.data && res.data.outcome);
-      setSwStatus(outcome === 'done'
-        ? `Switchover done: ${d.shard} is now owned by ${d.standby}.`
-        : `Switchover finished with outcome: ${outcome}.`, tone(outcome) === 'neutral' ? 'warn' : tone(outcome));
-    } else {
-      setSwStatus(`Switchover failed (HTTP ${res.status}): ${problemText(res.data, 'no detail given')}`, 'bad');
+    if (res && res.status === 401) {
+      showSignIn(`Your session ended; the ${d.action.noun.toLowerCase()} was not run. Sign in again.`);
+      return;
     }
+    showOutcome(d, res);
     showSteps(res && res.data ? res.data.steps : []);
     setDialogButtons('result');
     const dlg = $('switchover-dialog');
@@ -487,10 +691,11 @@
   function onDialogClose() {
     const d = state.dialog;
     if (!d || d.running) return; // still running: the result will reopen the dialog
+    if ($('switchover-dialog').open) return; // a late close event: the dialog was reopened meanwhile
     state.dialog = null;
     if (state.csrf === null) return;
     if (d.finished) startPolling();
-    focusShardButton(d.shard);
+    focusShardButton(d.shard, d.action.kind);
   }
 
   // ---------------------------------------------------------------- wiring
@@ -499,11 +704,11 @@
     $('signin-form').addEventListener('submit', onSignIn);
     $('signout').addEventListener('click', onSignOut);
     $('shards-body').addEventListener('click', (ev) => {
-      const btn = ev.target instanceof Element ? ev.target.closest('button[data-shard]') : null;
-      if (btn && !btn.disabled) openSwitchover(btn.dataset.shard);
+      const btn = ev.target instanceof Element ? ev.target.closest('button[data-action][data-shard]') : null;
+      if (btn && !btn.disabled) openAction(btn.dataset.action, btn.dataset.shard);
     });
     const dlg = $('switchover-dialog');
-    $('switchover-form').addEventListener('submit', onSwitchover);
+    $('switchover-form').addEventListener('submit', onRunAction);
     $('confirm-shard').addEventListener('input', onConfirmInput);
     $('sw-cancel').addEventListener('click', () => dlg.close());
     $('sw-close').addEventListener('click', () => dlg.close());
