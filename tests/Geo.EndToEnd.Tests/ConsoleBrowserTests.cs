@@ -9,8 +9,8 @@ namespace Geo.EndToEnd.Tests;
 /// The operator console in a real browser (Debian's Chromium, driven by Playwright) against the local stack: sign in with
 /// the operator key (a tenant's key is refused), both regions shown healthy, a switchover run from the page moves the
 /// shard in the directory and the page shows the new owner and the event, a change without the CSRF token is refused,
-/// region a's node killed shows as down within seconds, and a promotion run from the page (after it showed the data-loss
-/// estimate) makes the standby the owner. Screenshots go to <c>GEO_SCREENSHOTS_DIR</c> when set
+/// region a's node killed shows as down within seconds, a promotion run from the page (after it showed the data-loss
+/// estimate) makes the standby the owner, and a NAS's configuration downloads without its secret. Screenshots go to <c>GEO_SCREENSHOTS_DIR</c> when set
 /// (docs/console.md's pictures are taken this way), else to the test's folder.
 /// </summary>
 public sealed class ConsoleBrowserTests(TwoRegions stack, ITestOutputHelper log) : IClassFixture<TwoRegions>
@@ -59,6 +59,15 @@ public sealed class ConsoleBrowserTests(TwoRegions stack, ITestOutputHelper log)
         await Assertions.Expect(page.Locator("tr[data-shard='acme@a'] .subscribers")).Not.ToHaveTextAsync("—");
         await page.ScreenshotAsync(new() { Path = Path.Combine(screenshots, "console-overview.png"), FullPage = true });
 
+        // A NAS's configuration downloads with its home region first and a placeholder for the secret.
+        var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("tr[data-nas='acme/acme-bng-a'] a.download"));
+        var config = await File.ReadAllTextAsync((await download.PathAsync())!);
+        var servers = config.Split('\n').Where(l => l.StartsWith("/radius add", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, servers.Count);
+        Assert.EndsWith("comment=\"geo region a\"", servers[0], StringComparison.Ordinal);
+        Assert.Contains("secret=\"GEO-NAS-SECRET\"", servers[0], StringComparison.Ordinal);
+        Assert.DoesNotContain(stack.NasSecret("acme-bng-a"), config, StringComparison.Ordinal);
+
         // A change without the session's CSRF token is refused, even from the signed-in page.
         var status = await page.EvaluateAsync<int>(
             "async () => (await fetch('/console/api/switchover', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ shard: 'acme@a', to: 'b', confirm: 'acme@a' }) })).status");
@@ -105,7 +114,10 @@ public sealed class ConsoleBrowserTests(TwoRegions stack, ITestOutputHelper log)
         // Readable on a phone-sized screen: the shards table scrolls inside its wrapper instead of widening the page.
         await page.SetViewportSizeAsync(390, 844);
         var overflow = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - document.documentElement.clientWidth");
-        Assert.True(overflow <= 0, $"the page is {overflow} px wider than a phone screen");
+        var widest = overflow <= 0 ? "" : await page.EvaluateAsync<string>(
+            "() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth && !(e.parentElement && e.parentElement.closest('.table-wrap')))" +
+            ".slice(0, 8).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + String(e.className).split(' ').join('.') : '') + ' ' + Math.round(e.getBoundingClientRect().width)).join(', ')");
+        Assert.True(overflow <= 0, $"the page is {overflow} px wider than a phone screen: {widest}");
         await page.ScreenshotAsync(new() { Path = Path.Combine(screenshots, "console-phone.png"), FullPage = true });
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Geo.Ctl.NasConfig;
+using Geo.Provisioning.NasConfig;
 
 namespace Geo.Ctl.Tests;
 

@@ -107,6 +107,23 @@ public sealed class ConsoleApiTests
     }
 
     [Fact]
+    public async Task NasConfig_UnknownNasOrFormatOrNoSession_RefusedWithTheReason()
+    {
+        await using var stack = await RouterStack.StartAsync();
+        using var browser = Browser(stack);
+        using var anonymous = await browser.GetAsync("/console/api/nas-config?tenant=acme&nas=x&format=mikrotik");
+        using var signIn = await browser.PostAsJsonAsync("/console/api/session", new { key = RouterStack.OperatorKey });
+
+        using var unknown = await browser.GetAsync("/console/api/nas-config?tenant=acme&nas=nobody&format=mikrotik");
+        using var badFormat = await browser.GetAsync("/console/api/nas-config?tenant=acme&nas=nobody&format=telnet");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, badFormat.StatusCode);
+        Assert.Contains("mikrotik, cisco, juniper or freeradius", (await badFormat.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Session_ItsNamedKeyRevoked_NextRequestRefused()
     {
         await using var stack = await RouterStack.StartAsync();

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using Geo.Ctl.NasConfig;
-using Geo.Radius;
+using Geo.Provisioning.NasConfig;
 using Geo.Radius.Dictionary;
 using Geo.Radius.Nas;
+using Geo.Radius;
 
 namespace Geo.Ctl.Drill;
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Geo.Ctl.LocalStack;
 using Geo.Engines;
+using Geo.Provisioning.NasConfig;
 using Npgsql;
 
 namespace Geo.Ctl.NasConfig;
@@ -12,7 +13,7 @@ namespace Geo.Ctl.NasConfig;
 /// </summary>
 internal static class NasConfigCommand
 {
-    internal const string SecretPlaceholder = "GEO-NAS-SECRET";
+    internal const string SecretPlaceholder = NasConfigGenerator.SecretPlaceholder;
 
     /// <summary>The command; <paramref name="stateDir"/> is geoctl's recursive <c>--state-dir</c> (for the local stack's defaults).</summary>
     public static Command Create(Option<string> stateDir, TextWriter output, TextWriter error)

@@ -1,3 +1,4 @@
+using Geo.Provisioning.NasConfig;
 using Npgsql;
 
 namespace Geo.Ctl.NasConfig;

@@ -3,6 +3,7 @@ using Geo.Directory.Operators;
 using Geo.Directory.Regions;
 using Geo.Directory.Shards;
 using Geo.Provisioning;
+using Geo.Provisioning.NasConfig;
 using Geo.Provisioning.Recovery;
 using Geo.Router.Hosting;
 
@@ -57,6 +58,7 @@ internal static class ConsoleEndpoints
         signedIn.MapPost("/promote", (ConsoleDrAction? body, HttpContext http, DirectoryCache directory, TenantAdmin admin) =>
             RunDrActionAsync(body, http, directory, admin, promote: true)).WithMetadata(new AdminAction("dr.promote"));
         signedIn.MapGet("/promote-estimate", PromoteEstimateAsync);
+        signedIn.MapGet("/nas-config", NasConfig);
     }
 
     /// <summary>404 while the admin API is off; the console's security headers on everything it answers.</summary>
@@ -220,6 +222,8 @@ internal static class ConsoleEndpoints
             regions,
             shards,
             alerts,
+            nas = snapshot.Data.NasDevices.OrderBy(n => n.TenantId, StringComparer.Ordinal).ThenBy(n => n.Id, StringComparer.Ordinal)
+                .Select(n => new { tenant = n.TenantId, id = n.Id, address = n.Address.ToString(), primary = n.PrimaryRegion, backup = n.BackupRegion }),
             events = events.Reverse().Select(e => new
             {
                 id = e.Id,
@@ -293,6 +297,32 @@ internal static class ConsoleEndpoints
         {
             return AdminEndpoints.Problem(ex is ProvisioningException ? StatusCodes.Status409Conflict : StatusCodes.Status502BadGateway, ex.Message, progress.Lines);
         }
+    }
+
+    /// <summary>
+    /// A NAS's RADIUS client configuration as <c>geoctl nas-config</c> writes it (home region first, backup second), as a
+    /// download. With a placeholder for the shared secret: the console never shows a NAS's secret.
+    /// </summary>
+    private static IResult NasConfig(string? tenant, string? nas, string? format, DirectoryCache directory)
+    {
+        var snapshot = directory.Current;
+        if (!NasConfigGenerator.TryParseFormat(format ?? "", out var dialect))
+        {
+            return AdminEndpoints.Problem(StatusCodes.Status400BadRequest, "format must be mikrotik, cisco, juniper or freeradius");
+        }
+
+        if (tenant is null || nas is null || !snapshot.TryGetNas(tenant, nas, out var device) || !snapshot.TryGetRegion(device.PrimaryRegion, out var primary))
+        {
+            return AdminEndpoints.Problem(StatusCodes.Status404NotFound, $"no NAS {nas} of tenant {tenant}");
+        }
+
+        var backup = device.BackupRegion is { } b && snapshot.TryGetRegion(b, out var region) ? Endpoint(region) : null;
+        var client = new NasClient(device.TenantId, device.Id, device.Address.ToString(), Endpoint(primary), backup, NasConfigGenerator.SecretPlaceholder);
+        var text = NasConfigGenerator.Generate(client, dialect) +
+            $"{NasConfigGenerator.CommentPrefix(dialect)} Replace {NasConfigGenerator.SecretPlaceholder} with the NAS's shared secret (geoctl nas-config --show-secret, or your secret store).\n";
+        return Results.File(System.Text.Encoding.UTF8.GetBytes(text), "text/plain; charset=utf-8", $"{device.Id}-{dialect.ToString().ToLowerInvariant()}.txt");
+
+        static RadiusEndpoint Endpoint(Geo.Directory.Regions.Region r) => new(r.Id, r.RadiusHost, r.RadiusAuthPort, r.RadiusAcctPort);
     }
 
     private const double LagWarningSeconds = 5;

@@ -27,6 +27,9 @@
     lastUpdated: null,
     cache: {},            // section -> JSON last rendered, to skip needless DOM churn
     dialog: null,         // { action (descriptor, see ACTIONS), shard, owner, standby, running, finished }
+    nasRows: new Map(),   // "tenant/id" -> { tr, json, cells, select, link }: NAS rows are updated in place
+    nasFormat: new Map(), // "tenant/id" -> configuration format chosen, kept across refreshes
+    nasIds: 0,            // counter for the select/label id pairs (ids never come from data)
   };
 
   // ---------------------------------------------------------------- helpers
@@ -260,6 +263,7 @@
     renderRegions(regions, shards);
     renderAlerts(alerts);
     renderShards(shards);
+    renderNas(arr(data.nas));
     renderEvents(arr(data.events));
     const updated = $('updated');
     updated.textContent = `updated ${fmtTime(state.lastUpdated)}`;
@@ -512,6 +516,96 @@
     const mine = [...$('shards-body').querySelectorAll('button[data-shard]')]
       .filter((b) => b.dataset.shard === shard && !b.disabled);
     (mine.find((b) => b.dataset.action === kind) || mine[0] || $('shards-title')).focus();
+  }
+
+  // ---------------------------------------------------------------- NAS devices (configuration download)
+
+  /** Formats the router's /nas-config understands, in menu order; the first is the default. */
+  const NAS_FORMATS = [
+    ['mikrotik', 'MikroTik'],
+    ['cisco', 'Cisco'],
+    ['juniper', 'Juniper'],
+    ['freeradius', 'FreeRADIUS proxy'],
+  ];
+  const nasKey = (n) => `${n.tenant}/${n.id}`;
+  const nasFormatLabel = (format) => (NAS_FORMATS.find(([v]) => v === format) || NAS_FORMATS[0])[1];
+
+  /** Points a row's Download link at its configuration in the chosen format (query built by URLSearchParams). */
+  function setNasLink(link, n, format) {
+    const query = new URLSearchParams({ tenant: String(n.tenant ?? ''), nas: String(n.id ?? ''), format });
+    link.setAttribute('href', `${API}/nas-config?${query}`);
+    link.setAttribute('aria-label', `Download ${nasFormatLabel(format)} configuration for ${text(n.id)}`);
+  }
+
+  /** The texts of a row's data cells: tenant (row header), NAS, address, primary, backup. */
+  const nasTexts = (n) => [text(n.tenant), text(n.id), text(n.address), text(n.primary), text(n.backup)];
+
+  /** Builds one NAS row: data cells, then a labelled format select and the Download link it drives. */
+  function nasRow(n) {
+    const key = nasKey(n);
+    const known = NAS_FORMATS.some(([v]) => v === state.nasFormat.get(key));
+    const format = known ? state.nasFormat.get(key) : NAS_FORMATS[0][0];
+    const selectId = `nas-format-${++state.nasIds}`;
+    const select = el('select', { className: 'format', attrs: { id: selectId, 'data-nas': key } },
+      ...NAS_FORMATS.map(([value, label]) => el('option', { text: label, attrs: { value } })));
+    select.value = format;
+    const link = el('a', { className: 'download', text: 'Download', attrs: { download: '', 'data-nas': key } });
+    setNasLink(link, n, format);
+    select.addEventListener('change', () => {
+      state.nasFormat.set(key, select.value);
+      const entry = state.nasRows.get(key);
+      setNasLink(link, entry ? entry.nas : n, select.value);
+    });
+    const [tenant, ...rest] = nasTexts(n);
+    const cells = [
+      el('th', { text: tenant, attrs: { scope: 'row' } }),
+      el('td', { className: 'nowrap', text: rest[0] }),
+      el('td', { className: 'nowrap address', text: rest[1] }),
+      el('td', { className: 'primary', text: rest[2] }),
+      el('td', { className: 'backup', text: rest[3] }),
+    ];
+    const tr = el('tr', { attrs: { 'data-nas': key } }, ...cells,
+      el('td', {}, el('div', { className: 'nas-config' },
+        el('label', { className: 'visually-hidden', text: `Configuration format for ${text(n.id)}`, attrs: { for: selectId } }),
+        select,
+        link)));
+    return { tr, cells, select, link, nas: n, json: JSON.stringify(n) };
+  }
+
+  /**
+   * Renders the NAS rows in place: a row that stays keeps its elements (select, chosen format, focus, an open
+   * menu); only its texts are updated. New rows are inserted, gone rows removed, never re-created wholesale.
+   */
+  function renderNas(devices) {
+    if (!changed('nas', devices)) return;
+    const body = $('nas-body');
+    const active = document.activeElement;
+    const hadFocus = active && body.contains(active);
+    if (!devices.length) {
+      state.nasRows.clear();
+      body.replaceChildren(el('tr', {}, el('td', { className: 'empty', text: 'No NAS devices', attrs: { colspan: 6 } })));
+    } else {
+      const rows = devices.map((n) => {
+        const key = nasKey(n);
+        let entry = state.nasRows.get(key);
+        if (!entry) {
+          entry = nasRow(n);
+        } else if (entry.json !== JSON.stringify(n)) {
+          nasTexts(n).forEach((t, i) => { if (entry.cells[i].textContent !== t) entry.cells[i].textContent = t; });
+          entry.nas = n;
+          entry.json = JSON.stringify(n);
+          setNasLink(entry.link, n, entry.select.value);
+        }
+        return [key, entry];
+      });
+      const keep = new Set(rows.map(([, e]) => e.tr));
+      for (const child of [...body.children]) if (!keep.has(child)) child.remove();
+      // Rows arrive sorted, so rows that stay keep their order: only new rows are inserted, nothing focused moves.
+      rows.forEach(([, e], i) => { if (body.children[i] !== e.tr) body.insertBefore(e.tr, body.children[i] || null); });
+      state.nasRows = new Map(rows);
+    }
+    // Keep keyboard focus: back on the same control if its row was moved, on the heading if its row is gone.
+    if (hadFocus && document.activeElement !== active) (active.isConnected ? active : $('nas-title')).focus();
   }
 
   function timeCell(iso) {

@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text;
 
-namespace Geo.Ctl.NasConfig;
+namespace Geo.Provisioning.NasConfig;
 
 /// <summary>The NAS configuration dialects geoctl writes.</summary>
-internal enum NasConfigFormat
+public enum NasConfigFormat
 {
     Mikrotik,
     Cisco,
@@ -13,10 +13,10 @@ internal enum NasConfigFormat
 }
 
 /// <summary>A region's RADIUS endpoint as a NAS sees it.</summary>
-internal sealed record RadiusEndpoint(string RegionId, string Host, int AuthPort, int AcctPort);
+public sealed record RadiusEndpoint(string RegionId, string Host, int AuthPort, int AcctPort);
 
 /// <summary>Everything a NAS's RADIUS client configuration needs. The secret is the NAS's shared secret (or a placeholder).</summary>
-internal sealed record NasClient(string TenantId, string NasId, string NasAddress, RadiusEndpoint Primary, RadiusEndpoint? Backup, string Secret)
+public sealed record NasClient(string TenantId, string NasId, string NasAddress, RadiusEndpoint Primary, RadiusEndpoint? Backup, string Secret)
 {
     // Never print the secret by accident (records generate a ToString with every property).
     public override string ToString() => $"NAS {TenantId}/{NasId} at {NasAddress}: primary {Primary.RegionId}, backup {Backup?.RegionId ?? "none"}";
@@ -27,7 +27,7 @@ internal sealed record NasClient(string TenantId, string NasId, string NasAddres
 /// 1 s for the backup to answer = 4 s, inside the 5 s failover budget. A dead primary is skipped for
 /// <see cref="DeadTimeSeconds"/>, so later requests go to the backup at once.
 /// </summary>
-internal static class FailoverTiming
+public static class FailoverTiming
 {
     public const int TimeoutSeconds = 1;
     public const int Attempts = 3;
@@ -39,8 +39,11 @@ internal static class FailoverTiming
 }
 
 /// <summary>Writes a NAS's RADIUS client configuration: the home region first, the backup region second.</summary>
-internal static class NasConfigGenerator
+public static class NasConfigGenerator
 {
+    /// <summary>Stands in for the shared secret wherever it must not be shown.</summary>
+    public const string SecretPlaceholder = "GEO-NAS-SECRET";
+
     public static bool TryParseFormat(string text, out NasConfigFormat format) =>
         Enum.TryParse(text, ignoreCase: true, out format) && Enum.IsDefined(format);
 
