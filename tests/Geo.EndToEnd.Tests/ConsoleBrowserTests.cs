@@ -29,8 +29,24 @@ public sealed class ConsoleBrowserTests(TwoRegions stack, ITestOutputHelper log)
     {
         await stack.SeededReplicaAsync("acme", "a", "b");
         await stack.SeededReplicaAsync("zenith", "a", "b");
-        var screenshots = Environment.GetEnvironmentVariable("GEO_SCREENSHOTS_DIR") is { Length: > 0 } folder ? folder : TestFolders.Create("console-shots");
+        var keep = Environment.GetEnvironmentVariable("GEO_SCREENSHOTS_DIR");
+        var screenshots = keep is { Length: > 0 } ? keep : TestFolders.Create("console-shots");
         System.IO.Directory.CreateDirectory(screenshots);
+        try
+        {
+            await DriveAsync(screenshots);
+        }
+        finally
+        {
+            if (keep is not { Length: > 0 })
+            {
+                System.IO.Directory.Delete(screenshots, recursive: true);
+            }
+        }
+    }
+
+    private async Task DriveAsync(string screenshots)
+    {
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = ChromiumPath, Headless = true, Args = ChromiumArgs });
         var context = await browser.NewContextAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
