@@ -29,22 +29,9 @@ public static class ConfigurationProblems
             yield break;
         }
 
-        NpgsqlConnectionStringBuilder builder;
-        string? error = null;
-        try
+        if (!TryParse(value, out var builder, out var error))
         {
-            builder = new NpgsqlConnectionStringBuilder(value);
-        }
-        catch (ArgumentException e)
-        {
-            // The message names the keyword, never a value: a password stays out of the output.
-            builder = new NpgsqlConnectionStringBuilder();
-            error = $"{key}: not a valid connection string ({e.Message})";
-        }
-
-        if (error is not null)
-        {
-            yield return error;
+            yield return $"{key}: not a valid connection string ({error})";
             yield break;
         }
 
@@ -56,6 +43,23 @@ public static class ConfigurationProblems
         foreach (var problem in ReadableFile($"{key} Passfile", builder.Passfile, required: false))
         {
             yield return problem;
+        }
+    }
+
+    /// <summary>Parses a connection string; the error names the keyword, never a value, so a password stays out of the output.</summary>
+    private static bool TryParse(string value, out NpgsqlConnectionStringBuilder builder, out string? error)
+    {
+        try
+        {
+            builder = new NpgsqlConnectionStringBuilder(value);
+            error = null;
+            return true;
+        }
+        catch (ArgumentException e)
+        {
+            builder = new NpgsqlConnectionStringBuilder();
+            error = e.Message;
+            return false;
         }
     }
 

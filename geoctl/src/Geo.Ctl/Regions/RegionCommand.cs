@@ -48,7 +48,8 @@ internal static class RegionCommand
                 await store.UpsertRegionAsync(region, cancellationToken);
                 // Audited under the database role that did it: no operator key is involved in a direct directory write.
                 var role = new NpgsqlConnectionStringBuilder(connectionString).Username ?? Environment.UserName;
-                await new OperatorStore(connectionString).AppendAsync(new AuditRecord($"db:{role}", "region.set", null, AuditedAction.Source, AuditResults.Ok, null,
+                await using var operators = new OperatorStore(connectionString);
+                await operators.AppendAsync(new AuditRecord($"db:{role}", "region.set", null, AuditedAction.Source, AuditResults.Ok, null,
                     AuditRecord.DetailOf(new { region = region.Id, api_url = region.ApiUrl.ToString(), radius_host = region.RadiusHost, auth_port = region.RadiusAuthPort, acct_port = region.RadiusAcctPort })),
                     CancellationToken.None);
                 await output.WriteLineAsync($"region {region.Id}: api {region.ApiUrl}, radius {region.RadiusHost} (auth {region.RadiusAuthPort}, acct {region.RadiusAcctPort})");

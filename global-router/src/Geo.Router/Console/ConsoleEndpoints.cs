@@ -169,16 +169,16 @@ internal static class ConsoleEndpoints
             return AdminEndpoints.Problem(StatusCodes.Status502BadGateway, "the directory database cannot be reached");
         }
 
-        var regions = snapshot.Regions.OrderBy(r => r.Id, StringComparer.Ordinal).Select(r => new
+        var regions = snapshot.Regions.OrderBy(r => r.Id, StringComparer.Ordinal).Select(r => (Region: r, Health: health.HealthOf(r.Id))).Select(x => new
         {
-            id = r.Id,
-            name = r.DisplayName,
-            health = health.HealthOf(r.Id).ToString().ToLowerInvariant(),
-            healthy = health.HealthOf(r.Id) == RegionHealth.Healthy,
-            apiUrl = r.ApiUrl.ToString(),
-            radiusHost = r.RadiusHost,
-            authPort = r.RadiusAuthPort,
-            acctPort = r.RadiusAcctPort,
+            id = x.Region.Id,
+            name = x.Region.DisplayName,
+            health = x.Health.ToString().ToLowerInvariant(),
+            healthy = x.Health == RegionHealth.Healthy,
+            apiUrl = x.Region.ApiUrl.ToString(),
+            radiusHost = x.Region.RadiusHost,
+            authPort = x.Region.RadiusAuthPort,
+            acctPort = x.Region.RadiusAcctPort,
         }).ToList();
         var leaseOf = leases.Leases.ToDictionary(l => l.Key);
         var shards = snapshot.Shards.OrderBy(s => s.Key.ToString(), StringComparer.Ordinal).Select(s => new
