@@ -1,7 +1,9 @@
 using Dapper;
+using Geo.Replication.Applying;
 using Geo.Replication.PgOutput;
 using Geo.Schema;
 using Geo.Schema.Migrations;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace Geo.Provisioning;
@@ -41,6 +43,13 @@ internal sealed class ShardStorage(PlatformDatabases databases, TimeProvider tim
         await connection.OpenAsync(cancellationToken);
         return await DatabaseExistsAsync(connection, database, cancellationToken);
     }
+
+    /// <summary>
+    /// The shard's replica in its standby region, as the administrator prepares it: created read-only and migrated (the
+    /// replicator's own role may do neither); a replica there already is only checked, and a promoted one refused.
+    /// </summary>
+    public static Task PrepareReplicaAsync(PlatformDatabases databases, string standby, string database, CancellationToken cancellationToken) =>
+        ReplicaGuard.PrepareAsync(databases.Database(standby, database), applyTenantMigrations: true, NullLogger.Instance, cancellationToken);
 
     /// <summary>Applies the tenant migrations and writes the fence at epoch 1 (owner = home) unless it has one.</summary>
     public async Task<MigrationReport> MigrateAndFenceAsync(string region, string database, string tenantId, string home, CancellationToken cancellationToken)

@@ -289,6 +289,8 @@ public sealed class TenantProvisioner
 
         if (shard.StandbyRegion is { } standby)
         {
+            await _progress.StepAsync($"{name}: replica {shard.DatabaseName} in {standby} (read-only, migrated)",
+                () => ShardStorage.PrepareReplicaAsync(_storage.Databases, standby, shard.DatabaseName, cancellationToken));
             await _progress.StepAsync($"{name}: replication to {standby}",
                 () => _storage.WaitForReplicationAsync(shard.OwnerRegion, standby, shard.DatabaseName, _options.ReplicationTimeout, cancellationToken),
                 slot => $"streaming (slot {slot})");

@@ -2,7 +2,11 @@ using System.Net.Sockets;
 using System.Text;
 using Geo.Engines.Postgres;
 using Geo.Engines.Redis;
+using Geo.Replication.Applying;
+using Geo.Replication;
+using Geo.Replication.PgOutput;
 using Geo.Schema;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace Geo.RegionNode.IntegrationTests;
@@ -90,6 +94,50 @@ public sealed class EngineSecurityTests(RegionFixture stack)
         var denied = await Assert.ThrowsAsync<PostgresException>(() => NodeProbe.ScalarAsync<int>(region, "SELECT 1"));
         Assert.Equal(PostgresErrorCodes.InvalidPassword, denied.SqlState);
     }
+
+    [Fact]
+    public async Task Postgres_ReplicatorRole_StreamsAndCopiesRows_ButNoSchemaNoDatabaseNoDirectoryWrites()
+    {
+        var a = PostgresCluster.Open(stack.Layout.RegionPostgres("a"))!;
+        var b = PostgresCluster.Open(stack.Layout.RegionPostgres("b"))!;
+        var source = AsReplicator(a.ConnectionString("geo_acme_a"));
+        // 'geoctl up' made the replica of acme@a in region b (read-only, migrated): the replicator's role could not have.
+        var replica = AsReplicator(b.ConnectionString("geo_acme_a"));
+
+        Assert.Equal(ServiceRoles.Replicator, await NodeProbe.ScalarAsync<string>(source, "SELECT current_user"));
+        Assert.True(await NodeProbe.ScalarAsync<bool>(source, "SELECT rolreplication AND NOT (rolsuper OR rolcreatedb OR rolcreaterole) FROM pg_roles WHERE rolname = current_user"));
+        Assert.True(await NodeProbe.ScalarAsync<long>(source, "SELECT count(*) FROM subscribers") > 0);
+        // The publication came with the tenant migrations: there is nothing left for the replicator to create.
+        Assert.Contains("public.subscribers", await ReplicationSlots.EnsurePublicationAsync(source, ReplicationSlots.DefaultPublication));
+        await ReplicaGuard.PrepareAsync(replica, applyTenantMigrations: true, NullLogger.Instance);
+        // The applier replays rows without triggers and empties tables for a fresh copy.
+        Assert.Equal("replica", await NodeProbe.ScalarAsync<string>(PlatformDatabases.WritableReplica(replica), "SELECT set_config('session_replication_role', 'replica', false)"));
+        Assert.True(await NodeProbe.ScalarAsync<bool>(replica, "SELECT has_table_privilege('subscribers', 'TRUNCATE') AND has_table_privilege('replication_progress', 'UPDATE')"));
+
+        await AssertDeniedAsync(source, "CREATE TABLE rogue (id int)");
+        await AssertDeniedAsync(source, "DROP TABLE ledger_entries");
+        await AssertDeniedAsync(source, "CREATE PUBLICATION rogue FOR TABLE plans");
+        await AssertDeniedAsync(source, "ALTER DATABASE geo_acme_a SET default_transaction_read_only = on");
+        await AssertDeniedAsync(source, "DELETE FROM geo_schema_migrations");
+        await AssertDeniedAsync(source, "CREATE DATABASE rogue");
+        await AssertDeniedAsync(source, "CREATE ROLE rogue");
+        await AssertDeniedAsync(source, "COPY subscribers TO PROGRAM 'true'");
+        // A replica nobody prepared: the replicator waits, saying who makes it.
+        var missing = await Assert.ThrowsAsync<ReplicationException>(() =>
+            ReplicaGuard.PrepareAsync(AsReplicator(b.ConnectionString("geo_nobody_a")), applyTenantMigrations: true, NullLogger.Instance));
+        Assert.Contains("does not exist and role geo_replicator may not create it", missing.Message, StringComparison.Ordinal);
+        Assert.Contains("geo-migrate", missing.Message, StringComparison.Ordinal);
+
+        var directory = AsReplicator(stack.DirectoryConnectionString);
+        Assert.True(await NodeProbe.ScalarAsync<long>(directory, "SELECT count(*) FROM shards") > 0);
+        await AssertDeniedAsync(directory, "UPDATE shards SET owner_region = home_region");
+        await AssertDeniedAsync(directory, "SELECT count(*) FROM subscriber_placements");
+        await AssertDeniedAsync(directory, "SELECT count(*) FROM operator_keys");
+        await AssertDeniedAsync(directory, "INSERT INTO dr_events (tenant_id, home_region, operation, step, outcome) VALUES ('x', 'a', 'promote', 'start', 'started')");
+    }
+
+    private string AsReplicator(string connectionString) =>
+        new NpgsqlConnectionStringBuilder(connectionString) { Username = ServiceRoles.Replicator, Passfile = stack.Layout.ServicePassfile(ServiceRoles.Replicator), Pooling = false }.ConnectionString;
 
     private static async Task AssertDeniedAsync(string connectionString, string sql)
     {

@@ -298,7 +298,7 @@ internal static class MigrateCommand
 
         private static string Outcome(ShardMigrationResult result) => result.Outcome switch
         {
-            ShardMigrationOutcome.Migrated => $"applied {string.Join(", ", result.Applied)}",
+            ShardMigrationOutcome.Migrated => (result.Reason is null ? "" : $"{result.Reason}; ") + $"applied {string.Join(", ", result.Applied)}",
             ShardMigrationOutcome.UpToDate => "up to date",
             ShardMigrationOutcome.Skipped => $"skipped: {result.Reason}",
             _ => $"FAILED: {result.Reason}",

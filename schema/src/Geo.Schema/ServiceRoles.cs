@@ -15,8 +15,13 @@ namespace Geo.Schema;
 /// idempotency keys.</item>
 /// <item><see cref="Router"/> (geo-router): in the directory, reads and writes rows (placements, tenants, shards, NAS,
 /// operators and their audit) but changes no schema.</item>
+/// <item><see cref="Replicator"/> (geo-replicator): may open logical replication streams (<c>REPLICATION</c>: its slots)
+/// and set <c>session_replication_role</c> (its applier); in its region's server, reads and writes the rows of every shard
+/// and replica database (the applier's copy and <c>TRUNCATE</c>, markers on a source) but changes no schema and creates no
+/// database: the publication comes with the tenant migrations, replica databases with the tenant's creation or rejoin;
+/// in the directory, only reads the shards it stands by for.</item>
 /// </list>
-/// Neither is a superuser, nor may create databases or roles. Grants are applied again after every migration run (they
+/// None is a superuser, nor may create databases or roles. Grants are applied again after every migration run (they
 /// name tables), and by default privileges to the tables the administrator creates later, in every database created
 /// from <c>template1</c>.
 /// </summary>
@@ -28,14 +33,17 @@ public static class ServiceRoles
     /// <summary>The global router's role.</summary>
     public const string Router = "geo_router";
 
+    /// <summary>The replicator's role.</summary>
+    public const string Replicator = "geo_replicator";
+
     /// <summary>Every service role.</summary>
-    public static IReadOnlyList<string> All { get; } = [RegionNode, Router];
+    public static IReadOnlyList<string> All { get; } = [RegionNode, Router, Replicator];
 
     /// <summary>The roles that log in to the directory.</summary>
-    public static IReadOnlyList<string> InDirectory { get; } = [RegionNode, Router];
+    public static IReadOnlyList<string> InDirectory { get; } = [RegionNode, Router, Replicator];
 
     /// <summary>The roles that log in to a region's server (provisioning there is the administrator's).</summary>
-    public static IReadOnlyList<string> InRegionServers { get; } = [RegionNode];
+    public static IReadOnlyList<string> InRegionServers { get; } = [RegionNode, Replicator];
 
     /// <summary>The region node's survivability journal database (<c>RegionNode:JournalDatabase</c>'s default).</summary>
     public const string JournalDatabase = "geo_journal";
@@ -47,6 +55,9 @@ public static class ServiceRoles
     private static readonly string[] NodeReadsInDirectory =
         ["regions", "tenants", "shards", "nas_devices", "subscriber_placements", "idempotency_keys", "shard_owner_leases", "dr_events", "geo_schema_migrations"];
 
+    /// <summary>Directory tables the replicator reads: what it follows its shards by (no placements, keys or operators).</summary>
+    private static readonly string[] ReplicatorReadsInDirectory = ["regions", "tenants", "shards", "nas_devices", "shard_owner_leases", "dr_events"];
+
     /// <summary>
     /// Creates the role, or sets its password when it exists. The password reaches the server only as a SCRAM-SHA-256
     /// verifier, so that no statement, log line or error of the server holds it.
@@ -56,8 +67,10 @@ public static class ServiceRoles
         ArgumentNullException.ThrowIfNull(superuser);
         var verifier = ScramVerifier(password);
         var verb = await ExistsAsync(superuser, role, cancellationToken) ? "ALTER" : "CREATE";
+        // Only the replicator streams (its slots); no role may create databases or roles, or bypass row security.
+        var replication = role == Replicator ? "REPLICATION" : "NOREPLICATION";
         await ExecuteAsync(superuser,
-            $"{verb} ROLE {Quote(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD '{verifier}'", cancellationToken);
+            $"{verb} ROLE {Quote(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE {replication} NOBYPASSRLS PASSWORD '{verifier}'", cancellationToken);
     }
 
     /// <summary>
@@ -147,6 +160,15 @@ public static class ServiceRoles
                 }
             }
 
+            // The applier replays rows as the source wrote them: without the ordinary triggers and foreign-key checks
+            // (session_replication_role = replica), which PostgreSQL 15 lets the administrator grant to a role.
+            if (await ScalarAsync<int>(connection, "SELECT current_setting('server_version_num')::int", cancellationToken) < 150000)
+            {
+                throw new InvalidOperationException(
+                    $"{Replicator} needs PostgreSQL 15 or later (GRANT SET ON PARAMETER session_replication_role); this server is {await ScalarAsync<string>(connection, "SELECT version()", cancellationToken)}");
+            }
+
+            await ExecuteAsync(connection, $"GRANT SET ON PARAMETER session_replication_role TO {Quote(Replicator)}", cancellationToken);
             if (!databases.Contains(journalDatabase, StringComparer.Ordinal))
             {
                 await ExecuteAsync(connection, $"CREATE DATABASE {Quote(journalDatabase)} OWNER {Quote(RegionNode)}", cancellationToken);
@@ -174,12 +196,19 @@ public static class ServiceRoles
             }
 
             var node = Quote(RegionNode);
+            var replicator = Quote(Replicator);
+            // The replicator writes every table of a replica (its bookkeeping too) and empties them for a fresh copy; a
+            // database changes from replica to owner and back without new grants, so it has the same rights in both.
             var grants = new StringBuilder($"""
                 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
                 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {node};
                 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {node};
                 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {node};
                 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {node};
+                ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON TABLES TO {replicator};
+                ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {replicator};
+                GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public TO {replicator};
+                GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {replicator};
                 """);
             // What the node only reads: the fence (locked FOR SHARE, which takes UPDATE on a column: the most harmless one),
             // replication's bookkeeping, the migrations' own table.
@@ -189,6 +218,11 @@ public static class ServiceRoles
                 {
                     grants.Append(CultureInfo.InvariantCulture, $"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {table} FROM {node};");
                 }
+            }
+
+            if (await HasTableAsync(connection, "geo_schema_migrations", cancellationToken))
+            {
+                grants.Append(CultureInfo.InvariantCulture, $"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON geo_schema_migrations FROM {replicator};");
             }
 
             if (await HasTableAsync(connection, "shard_fence", cancellationToken))
@@ -211,8 +245,10 @@ public static class ServiceRoles
         await connection.OpenAsync(cancellationToken);
         var node = Quote(RegionNode);
         var router = Quote(Router);
+        var replicator = Quote(Replicator);
         await ExecuteAsync(connection, $"""
-            REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {node}, {router};
+            REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {node}, {router}, {replicator};
+            GRANT SELECT ON {string.Join(", ", ReplicatorReadsInDirectory)} TO {replicator};
             GRANT SELECT ON {string.Join(", ", NodeReadsInDirectory)} TO {node};
             GRANT INSERT ON subscriber_placements, idempotency_keys TO {node};
             GRANT INSERT, UPDATE ON shard_owner_leases TO {node};
@@ -250,6 +286,12 @@ public static class ServiceRoles
         await using var command = new NpgsqlCommand("SELECT to_regclass($1) IS NOT NULL", connection);
         command.Parameters.Add(new() { Value = $"public.{table}" });
         return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private static async Task<T> ScalarAsync<T>(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (T)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)

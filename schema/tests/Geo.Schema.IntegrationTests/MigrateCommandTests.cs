@@ -92,16 +92,19 @@ public sealed class MigrateCommandTests(TwoRegionServers servers)
         var folder = Directory.CreateTempSubdirectory("geo-roles-").FullName;
         var nodeFile = Path.Combine(folder, "node");
         var routerFile = Path.Combine(folder, "router");
+        var replicatorFile = Path.Combine(folder, "replicator");
         await File.WriteAllTextAsync(nodeFile, "node-password-1\n");
         await File.WriteAllTextAsync(routerFile, "router-password-1\n");
+        await File.WriteAllTextAsync(replicatorFile, "replicator-password-1\n");
 
         var run = await RunAsync(["--all-shards", "--directory", platform.Directory, "--server", $"a={servers.A.ConnectionString()}", "--server", $"b={servers.B.ConnectionString()}",
-            "--grant-roles", "--role-password-file", $"{ServiceRoles.RegionNode}={nodeFile}", "--role-password-file", $"{ServiceRoles.Router}={routerFile}"]);
+            "--grant-roles", "--role-password-file", $"{ServiceRoles.RegionNode}={nodeFile}", "--role-password-file", $"{ServiceRoles.Router}={routerFile}",
+            "--role-password-file", $"{ServiceRoles.Replicator}={replicatorFile}"]);
         Directory.Delete(folder, recursive: true);
 
         Assert.Equal((0, ""), (run.ExitCode, run.Error));
-        Assert.Equal($"roles: {ServiceRoles.RegionNode}, {ServiceRoles.Router} granted in the directory", run.Lines[^3]);
-        Assert.Equal($"roles: {ServiceRoles.RegionNode} granted in region b's server (journal database {ServiceRoles.JournalDatabase})", run.Lines[^1]);
+        Assert.Equal($"roles: {ServiceRoles.RegionNode}, {ServiceRoles.Router}, {ServiceRoles.Replicator} granted in the directory", run.Lines[^3]);
+        Assert.Equal($"roles: {ServiceRoles.RegionNode}, {ServiceRoles.Replicator} granted in region b's server (journal database {ServiceRoles.JournalDatabase})", run.Lines[^1]);
         var asNode = new Npgsql.NpgsqlConnectionStringBuilder(platform.Database("a", shard.DatabaseName)) { Username = ServiceRoles.RegionNode, Pooling = false }.ConnectionString;
         Assert.Equal(0L, await Sql.ScalarAsync<long>(asNode, "SELECT count(*) FROM subscribers"));
         var denied = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => Sql.ScalarAsync<object>(asNode, "CREATE TABLE rogue (id int)"));
@@ -115,6 +118,12 @@ public sealed class MigrateCommandTests(TwoRegionServers servers)
         Assert.Equal(Npgsql.PostgresErrorCodes.InsufficientPrivilege, notTheNodes.SqlState);
         var fence = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => Sql.ScalarAsync<object>(asNode, "UPDATE shard_fence SET epoch = epoch + 1"));
         Assert.Equal(Npgsql.PostgresErrorCodes.InsufficientPrivilege, fence.SqlState);
+        // The replicator's role streams and copies rows (the replica's applier empties tables for a fresh copy) but makes no schema.
+        var asReplicator = new Npgsql.NpgsqlConnectionStringBuilder(platform.Database("a", shard.DatabaseName)) { Username = ServiceRoles.Replicator, Pooling = false }.ConnectionString;
+        Assert.True(await Sql.ScalarAsync<bool>(asReplicator,
+            "SELECT rolreplication AND has_table_privilege('subscribers', 'TRUNCATE') AND NOT has_table_privilege('geo_schema_migrations', 'INSERT') FROM pg_roles WHERE rolname = current_user"));
+        var schema = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => Sql.ScalarAsync<object>(asReplicator, "CREATE TABLE rogue (id int)"));
+        Assert.Equal(Npgsql.PostgresErrorCodes.InsufficientPrivilege, schema.SqlState);
     }
 
     [Fact]

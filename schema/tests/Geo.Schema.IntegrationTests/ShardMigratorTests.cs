@@ -144,18 +144,30 @@ public sealed class ShardMigratorTests(TwoRegionServers servers)
     }
 
     [Fact]
-    public async Task MigrateAll_ReplicaDatabaseNotCreatedYet_ReplicaSkippedSourceMigrated()
+    public async Task MigrateAll_ReplicaDatabaseNotCreatedYet_CreatedReadOnlyAndMigrated_ThenLeftAsItIs()
     {
         var platform = await servers.NewPlatformAsync();
         var shard = await platform.AddShardAsync("s", owner: "a", standby: "b", createReplica: false);
 
         var summary = await new ShardMigrator(platform.Databases()).MigrateAllAsync();
 
-        Assert.Equal((ShardDatabaseRole.Replica, ShardMigrationOutcome.Skipped), (summary.Results[0].Role, summary.Results[0].Outcome));
-        Assert.Contains("does not exist yet", summary.Results[0].Reason, StringComparison.Ordinal);
+        Assert.Equal((ShardDatabaseRole.Replica, ShardMigrationOutcome.Migrated), (summary.Results[0].Role, summary.Results[0].Outcome));
+        Assert.Contains("created", summary.Results[0].Reason, StringComparison.Ordinal);
         Assert.Equal((ShardDatabaseRole.Source, ShardMigrationOutcome.Migrated), (summary.Results[1].Role, summary.Results[1].Outcome));
         Assert.Equal(AllTenantVersions, await platform.AppliedVersionsAsync("a", shard.DatabaseName));
-        Assert.Equal((1, 0, 1), (summary.Succeeded, summary.Failed, summary.Skipped));
+        Assert.Equal(AllTenantVersions, await platform.AppliedVersionsAsync("b", shard.DatabaseName));
+        // Read-only for every session that does not turn it off (the replicator's applier, migrations).
+        var replica = platform.Databases().Database("b", shard.DatabaseName);
+        await using (var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(replica) { Pooling = false }.ConnectionString))
+        {
+            await connection.OpenAsync();
+            Assert.True(await ReplicaDatabase.IsGuardedAsync(connection, shard.DatabaseName));
+            await using var write = new NpgsqlCommand("CREATE TABLE rogue (id int)", connection);
+            Assert.Equal(PostgresErrorCodes.ReadOnlySqlTransaction, (await Assert.ThrowsAsync<PostgresException>(() => write.ExecuteNonQueryAsync())).SqlState);
+        }
+
+        var again = await new ShardMigrator(platform.Databases()).MigrateAllAsync();
+        Assert.Equal([ShardMigrationOutcome.UpToDate, ShardMigrationOutcome.UpToDate], again.Results.Select(r => r.Outcome));
     }
 
     [Fact]

@@ -127,7 +127,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             regionClusters[regionId] = await postgresTask;
         }
 
-        var roles = await reporter.StepAsync("service roles (geo_node, geo_router)",
+        var roles = await reporter.StepAsync($"service roles ({string.Join(", ", ServiceRoles.All)})",
             () => EnsureServiceRolesAsync(directory, regionClusters, cancellationToken),
             r => $"passwords in {StackLayout.Show(Path.GetDirectoryName(r.Node)!)}");
 
@@ -162,7 +162,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         if (state.Regions.Count > 1)
         {
             await Task.WhenAll(state.Regions.Select(region => reporter.StepAsync($"region {region.Id} replicator (geo-replicator)",
-                () => StartReplicatorAsync(region, directory, regionClusters, options.AutoPromoteAfter, cancellationToken),
+                () => StartReplicatorAsync(region, directory, regionClusters, roles.Replicator, options.AutoPromoteAfter, cancellationToken),
                 replicator => $"replicas of the shards it stands by for (from the directory), health 127.0.0.1:{region.ReplicatorPort}, metrics http://127.0.0.1:{region.ReplicatorManagementPort}/metrics, pid {replicator}")));
         }
 
@@ -176,9 +176,11 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
 
     /// <summary>
     /// One geo-replicator per region keeps the region's replicas current (pgoutput). It follows the directory: every
-    /// shard whose standby is this region is streamed, including tenants created later with 'geoctl tenant create'.
+    /// shard whose standby is this region is streamed, including tenants created later with 'geoctl tenant create'. It
+    /// runs as its own role (geo_replicator); automatic failover, when asked for, promotes with the administrator's.
     /// </summary>
-    private async Task<ServiceProcess> StartReplicatorAsync(RegionState region, string directory, Dictionary<string, PostgresCluster> clusters, TimeSpan? autoPromoteAfter, CancellationToken cancellationToken)
+    private async Task<ServiceProcess> StartReplicatorAsync(RegionState region, string directory, Dictionary<string, PostgresCluster> clusters, string passfile,
+        TimeSpan? autoPromoteAfter, CancellationToken cancellationToken)
     {
         var url = $"http://127.0.0.1:{region.ReplicatorPort.ToString(CultureInfo.InvariantCulture)}";
         var arguments = new List<string>
@@ -186,13 +188,15 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
             $"--Replication:Region={region.Id}",
             $"--urls={url}",
             $"--Management:Url=http://127.0.0.1:{region.ReplicatorManagementPort.ToString(CultureInfo.InvariantCulture)}",
-            $"--Replication:Directory:ConnectionString={directory}",
+            $"--Replication:Directory:ConnectionString={AsRole(directory, ServiceRoles.Replicator, passfile)}",
         };
-        arguments.AddRange(clusters.Select(c => $"--Replication:Directory:Servers:{c.Key}={c.Value.ConnectionString()}"));
+        arguments.AddRange(clusters.Select(c => $"--Replication:Directory:Servers:{c.Key}={AsRole(c.Value.ConnectionString(), ServiceRoles.Replicator, passfile)}"));
         if (autoPromoteAfter is { } after)
         {
             arguments.Add("--Dr:AutoPromote=true");
             arguments.Add($"--Dr:AutoPromoteAfter={after.ToString("c", CultureInfo.InvariantCulture)}");
+            arguments.Add($"--Dr:ConnectionString={directory}");
+            arguments.AddRange(clusters.Select(c => $"--Dr:Servers:{c.Key}={c.Value.ConnectionString()}"));
         }
 
         var replicator = await ServiceProcess.StartAsync(layout.Replicator(region.Id), GeoProgram.Replicator.Locate(), arguments, cancellationToken);
@@ -225,7 +229,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
     /// Creates the services' roles in every server of the stack (a password each, generated once and kept in its password
     /// file), and grants them what they need there; again on every start, after the migrations, as grants name tables.
     /// </summary>
-    private async Task<(string Node, string Router)> EnsureServiceRolesAsync(string directory,
+    private async Task<(string Node, string Router, string Replicator)> EnsureServiceRolesAsync(string directory,
         IReadOnlyDictionary<string, PostgresCluster> regions, CancellationToken cancellationToken)
     {
         System.IO.Directory.CreateDirectory(Path.GetDirectoryName(layout.ServicePassfile(ServiceRoles.RegionNode))!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
@@ -239,7 +243,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
         }
 
         await ServiceRoles.ApplyAsync(directory, regions.ToDictionary(r => r.Key, r => r.Value.ConnectionString(), StringComparer.Ordinal), passwords, progress: null, cancellationToken);
-        return (layout.ServicePassfile(ServiceRoles.RegionNode), layout.ServicePassfile(ServiceRoles.Router));
+        return (layout.ServicePassfile(ServiceRoles.RegionNode), layout.ServicePassfile(ServiceRoles.Router), layout.ServicePassfile(ServiceRoles.Replicator));
     }
 
     private static async Task<string?> ReadPassfilePasswordAsync(string passfile, CancellationToken cancellationToken)

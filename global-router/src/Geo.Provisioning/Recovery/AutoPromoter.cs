@@ -36,6 +36,16 @@ public sealed class AutoPromoteOptions
     /// <summary>How often the owners' leases are looked at.</summary>
     public TimeSpan CheckInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// The administrator's connection to the directory that promotions run with (they move the shard, write the DR log,
+    /// lift the replica's guard). Empty: the replicator's own (<c>Replication:Directory:ConnectionString</c>), which its
+    /// service role (geo_replicator) cannot promote with.
+    /// </summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>The administrator's connection to each region's server for promotions; empty: <c>Replication:Directory:Servers</c>.</summary>
+    public IDictionary<string, string> Servers { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
     /// <summary>Whether a tenant's shards are promoted automatically.</summary>
     public bool Covers(string tenantId) => AutoPromote || AutoPromoteTenants.Contains(tenantId, StringComparer.Ordinal);
 
@@ -97,8 +107,11 @@ public sealed partial class AutoPromoter(IOptions<AutoPromoteOptions> options, I
             return;
         }
 
-        await using var store = CreateStore?.Invoke() ?? new PostgresDirectoryStore(directory.ConnectionString!);
-        var databases = new PlatformDatabases(directory.ConnectionString!, new Dictionary<string, string>(directory.Servers, StringComparer.Ordinal));
+        // Promotions write where the replicator's own role may not: with the administrator's connections when given.
+        var connectionString = string.IsNullOrEmpty(settings.ConnectionString) ? directory.ConnectionString! : settings.ConnectionString;
+        var servers = settings.Servers.Count > 0 ? settings.Servers : directory.Servers;
+        await using var store = CreateStore?.Invoke() ?? new PostgresDirectoryStore(connectionString);
+        var databases = new PlatformDatabases(connectionString, new Dictionary<string, string>(servers, StringComparer.Ordinal));
         LogEnabled(logger, region, settings.AutoPromote ? "every tenant" : string.Join(", ", settings.AutoPromoteTenants),
             settings.AutoPromoteAfter.TotalSeconds, settings.MaxAutoPromoteLag.TotalSeconds);
         using var timer = new PeriodicTimer(settings.CheckInterval, time);

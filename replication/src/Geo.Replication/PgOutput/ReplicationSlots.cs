@@ -38,18 +38,40 @@ public static class ReplicationSlots
             throw new InvalidOperationException($"database '{connection.Database}' has no table to replicate (apply the tenant migrations first)");
         }
 
-        await using var exists = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = @name)", connection);
-        exists.Parameters.AddWithValue("name", publication);
-        var found = (bool)(await exists.ExecuteScalarAsync(cancellationToken))!;
+        // What the publication holds now (null: there is none). Nothing to change is the usual case, and the only one the
+        // replicator's own role meets: the publication comes with the tenant migrations, a later table with its trigger.
+        await using var published = new NpgsqlCommand(
+            """
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_publication WHERE pubname = @name)
+                        THEN ARRAY(SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = @name) END
+            """, connection);
+        published.Parameters.AddWithValue("name", publication);
+        var current = await published.ExecuteScalarAsync(cancellationToken) as string[];
+        var wanted = tables.Select(t => t.ToString()).ToList();
+        if (current is not null && current.Order(StringComparer.Ordinal).SequenceEqual(wanted.Order(StringComparer.Ordinal), StringComparer.Ordinal))
+        {
+            return wanted;
+        }
 
         // Identifiers cannot be parameters: the publication name is validated above, table names come from the catalog, both quoted.
         var list = string.Join(", ", tables.Select(t => t.Quoted));
-        var sql = found
+        var sql = current is not null
             ? $"ALTER PUBLICATION {SqlIdentifier.Quote(publication)} SET TABLE {list}"
             : $"CREATE PUBLICATION {SqlIdentifier.Quote(publication)} FOR TABLE {list}";
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-        return tables.Select(t => t.ToString()).ToList();
+        try
+        {
+            await using var command = new NpgsqlCommand(sql, connection);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+        {
+            throw new ReplicationException(
+                $"publication {publication} in database '{connection.Database}' is {(current is null ? "missing" : "not over every replicated table")} and " +
+                $"role {connection.UserName} may not {(current is null ? "create" : "change")} it ({ex.MessageText}): apply the tenant migrations as the " +
+                $"administrator (geo-migrate), which create {DefaultPublication}, or {(current is null ? "create" : "alter")} it as the tables' owner", ex);
+        }
+
+        return wanted;
     }
 
     /// <summary>The tables a shard replicates (<c>schema.table</c>): every table of <c>public</c> but the local bookkeeping ones.</summary>

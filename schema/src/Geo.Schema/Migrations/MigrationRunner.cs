@@ -134,7 +134,11 @@ public sealed partial class MigrationRunner(ILogger<MigrationRunner>? logger = n
     private static async Task EnsureHistoryTableAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         const string Sql = """
-            CREATE TABLE IF NOT EXISTS geo_schema_migrations (
+            DO $$ BEGIN
+            IF to_regclass('geo_schema_migrations') IS NOT NULL THEN
+                RETURN;  -- Looked at first: a role that may not create tables (a service's) can still find a database up to date.
+            END IF;
+            CREATE TABLE geo_schema_migrations (
                 set_name      text NOT NULL,
                 version       integer NOT NULL,
                 file_name     text NOT NULL,
@@ -143,7 +147,8 @@ public sealed partial class MigrationRunner(ILogger<MigrationRunner>? logger = n
                 applied_by    text NOT NULL,
                 execution_ms  integer NOT NULL,
                 PRIMARY KEY (set_name, version)
-            )
+            );
+            END $$
             """;
         await using var command = new NpgsqlCommand(Sql, connection);
         await command.ExecuteNonQueryAsync(cancellationToken);

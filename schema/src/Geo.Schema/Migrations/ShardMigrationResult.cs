@@ -47,7 +47,7 @@ public enum ShardMigrationOutcome
 /// <param name="Region">The region whose server holds this database; null for the replica of a shard without a standby region.</param>
 /// <param name="Outcome">How it ended.</param>
 /// <param name="Applied">The migration files applied by this run, in order (empty unless <see cref="ShardMigrationOutcome.Migrated"/>).</param>
-/// <param name="Reason">Why it was skipped, or the error; null otherwise.</param>
+/// <param name="Reason">Why it was skipped, or the error; for a migrated replica, that it was created; null otherwise.</param>
 public sealed record ShardMigrationResult(
     ShardLocation Shard, ShardDatabaseRole Role, string? Region, ShardMigrationOutcome Outcome, IReadOnlyList<string> Applied, string? Reason)
 {

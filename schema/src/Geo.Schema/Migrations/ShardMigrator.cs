@@ -144,6 +144,7 @@ public sealed class ShardMigrator
         }
 
         var connectionString = _databases.Database(region, shard.DatabaseName);
+        var created = false;
         if (role == ShardDatabaseRole.Replica)
         {
             connectionString = PlatformDatabases.WritableReplica(connectionString);
@@ -153,20 +154,19 @@ public sealed class ShardMigrator
         connectionString = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString;
         try
         {
+            // A replica not created yet (a standby set up by hand, one lost with its server) is created here, read-only,
+            // with the whole schema: the replicator's role may not create databases, and seeds it once it is there.
+            created = role == ShardDatabaseRole.Replica && await ReplicaDatabase.CreateIfMissingAsync(connectionString, cancellationToken);
             var report = await _runner.ApplyAsync(connectionString, _set, cancellationToken);
             return report.Applied.Count == 0
                 ? Result(shard, role, region, ShardMigrationOutcome.UpToDate, null)
-                : new ShardMigrationResult(shard, role, region, ShardMigrationOutcome.Migrated, report.Applied.Select(m => m.FileName).ToArray(), null);
+                : new ShardMigrationResult(shard, role, region, ShardMigrationOutcome.Migrated, report.Applied.Select(m => m.FileName).ToArray(),
+                    created ? "replica database created (read-only)" : null);
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InvalidCatalogName)
         {
-            // A replica that does not exist yet (a shard being provisioned, a standby not set up yet) receives nothing,
-            // so its source can safely go ahead: the replica gets the whole schema when it is created, before it
-            // subscribes (the replicator's ReplicaGuard applies the tenant migrations). A missing source is an error:
-            // the directory says the shard is there.
-            return role == ShardDatabaseRole.Replica
-                ? Result(shard, role, region, ShardMigrationOutcome.Skipped, "replica database does not exist yet")
-                : Result(shard, role, region, ShardMigrationOutcome.Failed, $"database {shard.DatabaseName} does not exist on the server of region '{region}'");
+            // A missing source is an error: the directory says the shard is there (a replica is created above).
+            return Result(shard, role, region, ShardMigrationOutcome.Failed, $"database {shard.DatabaseName} does not exist on the server of region '{region}'");
         }
         catch (Exception ex) when ((ex is MigrationException or NpgsqlException) && !cancellationToken.IsCancellationRequested)
         {

@@ -145,9 +145,11 @@ public sealed class ShardRejoin(IDirectoryStore directory, PlatformDatabases dat
             await _run.StepAsync(key, $"5 drop region {region}'s old slot", () => DropSlotAsync(region, archive, ReplicationSlots.DefaultSlotName(name, owner), cancellationToken), s => s);
         }
 
-        // 6. The directory names the region the standby (the epoch stays: the owner keeps serving); its replicator seeds a copy.
+        // 6. A fresh replica database (read-only, migrated: the replicator's role may not make one), and the directory names
+        // the region the standby (the epoch stays: the owner keeps serving); its replicator seeds a copy.
         await _run.StepAsync(key, $"6 make region {region} the standby", async () =>
         {
+            await ShardStorage.PrepareReplicaAsync(databases, region, name, cancellationToken);
             var result = await directory.TryUpdateShardAsync(key, shard.Epoch, new ShardUpdate { ChangeStandby = true, StandbyRegion = region }, cancellationToken);
             return result.Succeeded ? result.Current! : throw new PromotionFailedException($"the directory refused ({result.Outcome}; now epoch {result.Current?.Epoch}): look at 'geoctl dr status' and run again");
         }, s => $"owner {s.OwnerRegion}, standby {s.StandbyRegion}, epoch {s.Epoch}");
@@ -163,6 +165,7 @@ public sealed class ShardRejoin(IDirectoryStore directory, PlatformDatabases dat
     /// <summary>The standby is the region already: a rejoin done before, or one killed after step 6, whose wait is finished here.</summary>
     private async Task<PromotionOutcome> FinishedAlreadyAsync(RejoinRequest request, Shard shard, CancellationToken cancellationToken)
     {
+        await ShardStorage.PrepareReplicaAsync(databases, request.Region, shard.DatabaseName, cancellationToken);
         var seeded = await WaitForReplicaAsync(request.Region, shard.DatabaseName, request.SeedWait, cancellationToken);
         reporter.Line($"region {request.Region} is the standby of {request.Shard} already (owner {shard.OwnerRegion}, epoch {shard.Epoch}): {seeded}");
         return PromotionOutcome.Done;
