@@ -67,10 +67,23 @@ public static class ServiceRoles
         ArgumentNullException.ThrowIfNull(superuser);
         var verifier = ScramVerifier(password);
         var verb = await ExistsAsync(superuser, role, cancellationToken) ? "ALTER" : "CREATE";
-        // Only the replicator streams (its slots); no role may create databases or roles, or bypass row security.
-        var replication = role == Replicator ? "REPLICATION" : "NOREPLICATION";
+        // Only the replicator streams (its slots); no role may create databases or roles, or bypass row security. Only a
+        // superuser gives the REPLICATION attribute: a managed server's administrator (Amazon RDS) gives membership of its
+        // rds_replication role instead.
+        var isSuperuser = await ScalarAsync<bool>(superuser, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user", cancellationToken);
+        var replication = role == Replicator && isSuperuser ? "REPLICATION" : role == Replicator ? "" : "NOREPLICATION";
         await ExecuteAsync(superuser,
             $"{verb} ROLE {Quote(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE {replication} NOBYPASSRLS PASSWORD '{verifier}'", cancellationToken);
+        if (role == Replicator && !isSuperuser)
+        {
+            if (!await ExistsAsync(superuser, "rds_replication", cancellationToken))
+            {
+                throw new InvalidOperationException(
+                    $"{Replicator} needs the REPLICATION attribute, which only a superuser gives: grant the roles as a superuser");
+            }
+
+            await ExecuteAsync(superuser, $"GRANT rds_replication TO {Quote(role)}", cancellationToken);
+        }
     }
 
     /// <summary>
@@ -168,7 +181,16 @@ public static class ServiceRoles
                     $"{Replicator} needs PostgreSQL 15 or later (GRANT SET ON PARAMETER session_replication_role); this server is {await ScalarAsync<string>(connection, "SELECT version()", cancellationToken)}");
             }
 
-            await ExecuteAsync(connection, $"GRANT SET ON PARAMETER session_replication_role TO {Quote(Replicator)}", cancellationToken);
+            try
+            {
+                await ExecuteAsync(connection, $"GRANT SET ON PARAMETER session_replication_role TO {Quote(Replicator)}", cancellationToken);
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
+            {
+                throw new InvalidOperationException(
+                    $"{Replicator} needs SET on session_replication_role and {connection.UserName} may not give it ({ex.MessageText}): grant the roles as a superuser, " +
+                    "or have the server's provider grant it", ex);
+            }
             if (!databases.Contains(journalDatabase, StringComparer.Ordinal))
             {
                 await ExecuteAsync(connection, $"CREATE DATABASE {Quote(journalDatabase)} OWNER {Quote(RegionNode)}", cancellationToken);

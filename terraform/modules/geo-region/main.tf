@@ -44,10 +44,14 @@ locals {
 
   postgres_hosts = merge(var.peer_postgres_hosts, { (var.region_id) = aws_db_instance.this.address })
 
-  # Every region's server as the administrator role: the replicator streams from and into them, the routers' admin
-  # API creates and drops shard databases in them.
+  # Every region's server as the administrator role: the routers' admin API creates and drops shard databases in them.
   admin_servers = {
     for id, host in local.postgres_hosts : id => format(local.server_connection_format, host, var.admin_db_username)
+  }
+
+  # Every region's server as the replicator's role: it streams from and into them (no schema, no databases).
+  replicator_servers = {
+    for id, host in local.postgres_hosts : id => format(local.server_connection_format, host, var.replicator_db_username)
   }
 
   # cdc = "debezium": the shards this region stands by for, read from Debezium's topics (topic prefix = database name,
@@ -56,8 +60,8 @@ locals {
     for s in var.kafka_shards : {
       Name                    = "${s.tenant}@${s.home_region}"
       Source                  = "Kafka"
-      SourceConnectionString  = "${format(local.server_connection_format, lookup(local.postgres_hosts, s.home_region, ""), var.admin_db_username)};Database=geo_${s.tenant}_${s.home_region}"
-      ReplicaConnectionString = "${local.admin_servers[var.region_id]};Database=geo_${s.tenant}_${s.home_region}"
+      SourceConnectionString  = "${format(local.server_connection_format, lookup(local.postgres_hosts, s.home_region, ""), var.replicator_db_username)};Database=geo_${s.tenant}_${s.home_region}"
+      ReplicaConnectionString = "${local.replicator_servers[var.region_id]};Database=geo_${s.tenant}_${s.home_region}"
       ApplyTenantMigrations   = true
       Kafka = {
         BootstrapServers = s.bootstrap_servers
@@ -94,8 +98,8 @@ locals {
     directory_host     = var.directory_host
     directory_port     = var.directory_port
     directory_database = var.directory_database
-    db_username        = var.admin_db_username
-    servers_json       = jsonencode(local.admin_servers)
+    db_username        = var.replicator_db_username
+    servers_json       = jsonencode(local.replicator_servers)
     secrets_dir        = var.secrets_dir
     }) : templatefile("${path.module}/templates/geo-replicator-kafka.json.tftpl", {
     region_id   = var.region_id

@@ -326,8 +326,14 @@ variable "router_db_username" {
   default     = "geo_router"
 }
 
+variable "replicator_db_username" {
+  description = "PostgreSQL role of the replicator, in every region's server and in the directory (the schema's ServiceRoles.Replicator: replication, rows, no schema)."
+  type        = string
+  default     = "geo_replicator"
+}
+
 variable "admin_db_username" {
-  description = "PostgreSQL administrator role (CREATEDB and rds_replication, not the RDS master) used by the replicator and by the routers' admin API in every region's server, and by the replicator in the directory."
+  description = "PostgreSQL administrator role (CREATEDB, not the RDS master) used by the routers' admin API in every region's server."
   type        = string
   default     = "geo_admin"
 }
@@ -348,7 +354,7 @@ variable "node_pgpass_secret_arn" {
 }
 
 variable "replicator_pgpass_secret_arn" {
-  description = "Secret (plain text, pgpass format) of the replicator: lines for admin_db_username at every region's PostgreSQL and at the directory. Written to <secrets_dir>/pgpass."
+  description = "Secret (plain text, pgpass format) of the replicator: lines for replicator_db_username at every region's PostgreSQL and at the directory. Written to <secrets_dir>/pgpass."
   type        = string
 }
 
