@@ -111,7 +111,7 @@ public sealed class TenantLifecycleTests(TwoRegions stack) : IClassFixture<TwoRe
         var tenant = "abby";
         await stack.StopReplicatorAsync("b");
         // While the creation runs, a second lifecycle command on the tenant is refused, not raced.
-        var (killed, output) = await GeoctlAtStepAsync(5, ["tenant", "create", tenant, "--home", "a", "--standby-of", "a=b"], async (_, _) =>
+        var (killed, output) = await GeoctlAtStepAsync(6, ["tenant", "create", tenant, "--home", "a", "--standby-of", "a=b"], async (_, _) =>
         {
             var (refused, why) = await GeoctlAsync("tenant", "create", tenant, "--abort");
             Assert.Equal(1, refused);

@@ -70,6 +70,18 @@ public sealed class RegionFixture : IAsyncLifetime
         _reaper = StackReaper.Start(Path.GetDirectoryName(StateDir)!);
         await new LocalStackRunner(Layout, new Reporter(TextWriter.Null))
             .UpAsync(new UpOptions(["a", "b"], SubscribersPerShard) { StartServices = false }, CancellationToken.None);
+        // Region a as a standby whose replicas are not there yet ('geoctl up' made them): no replicator runs here to fill
+        // them, and the node's tests of a backup without a replica rely on it holding none.
+        await using (var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(PostgresCluster.Open(Layout.RegionPostgres("a"))!.ConnectionString("postgres")) { Pooling = false }.ConnectionString))
+        {
+            await connection.OpenAsync();
+            foreach (var tenant in new[] { "acme", "zenith" })
+            {
+                await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {ShardDatabase.Quote(ShardDatabase.Name(tenant, "b"))} WITH (FORCE)", connection);
+                await drop.ExecuteNonQueryAsync();
+            }
+        }
+
         Node = StartNode();
         await Node.StartAsync();
     }

@@ -24,6 +24,8 @@ public static partial class ReplicaGuard
     public static async Task PrepareAsync(string replicaConnectionString, bool applyTenantMigrations, ILogger logger, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(logger);
+        // Done once per stream or provisioning step: no pool, whose idle sessions a rejoin's freeze may have ended meanwhile.
+        replicaConnectionString = new NpgsqlConnectionStringBuilder(replicaConnectionString) { Pooling = false }.ConnectionString;
         var database = ReplicaDatabase.NameOf(replicaConnectionString);
         var role = new NpgsqlConnectionStringBuilder(replicaConnectionString).Username;
         try

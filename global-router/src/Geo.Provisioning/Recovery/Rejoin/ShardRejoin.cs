@@ -194,14 +194,25 @@ public sealed class ShardRejoin(IDirectoryStore directory, PlatformDatabases dat
             }
         }
 
+        // Kept under the archive's name: an earlier run reconciled its tail (a database under the shard's name now is the new,
+        // empty replica that run's step 6 made).
+        if (present.Contains(archive))
+        {
+            return new Copy(CopyKind.Archived, $"its tail was reconciled by an earlier run; kept as {archive}");
+        }
+
+        const string NoCopy = "nothing to reconcile (what it had not shipped is lost; the promotion's estimate says how much)";
         if (!present.Contains(name))
         {
-            return present.Contains(archive)
-                ? new Copy(CopyKind.Archived, $"its tail was reconciled by an earlier run; kept as {archive}")
-                : new Copy(CopyKind.None, $"region {region} holds no copy of {name}: nothing to reconcile (what it had not shipped is lost; the promotion's estimate says how much)");
+            return new Copy(CopyKind.None, $"region {region} holds no copy of {name}: {NoCopy}");
         }
 
         await using var old = await PlatformDatabases.OpenUnpooledAsync(databases.Database(region, name), cancellationToken);
+        if (await IsNewReplicaAsync(old, name, cancellationToken))
+        {
+            return new Copy(CopyKind.None, $"{name} in region {region} is the empty replica an earlier run made: {NoCopy}");
+        }
+
         await using var fence = new NpgsqlCommand("SELECT owner_region, epoch FROM shard_fence", old);
         await using var fenced = await fence.ExecuteReaderAsync(cancellationToken);
         if (!await fenced.ReadAsync(cancellationToken))
@@ -217,6 +228,28 @@ public sealed class ShardRejoin(IDirectoryStore directory, PlatformDatabases dat
         }
 
         return new Copy(CopyKind.OldOwner, $"the old owner's database (fenced for {fencedOwner} at epoch {fencedEpoch} < {epoch})");
+    }
+
+    /// <summary>A read-only database with no fence, nothing ever applied and no subscriber: a replica made by step 6, not an owner's.</summary>
+    private static async Task<bool> IsNewReplicaAsync(NpgsqlConnection database, string name, CancellationToken cancellationToken)
+    {
+        if (!await ReplicaDatabase.IsGuardedAsync(database, name, cancellationToken: cancellationToken))
+        {
+            return false;
+        }
+
+        // Not migrated through 0004 yet (a run killed while migrating it): no owner's database is.
+        await using (var partial = new NpgsqlCommand("SELECT to_regclass('replication_progress') IS NULL", database))
+        {
+            if ((bool)(await partial.ExecuteScalarAsync(cancellationToken))!)
+            {
+                return true;
+            }
+        }
+
+        await using var empty = new NpgsqlCommand(
+            "SELECT NOT EXISTS (SELECT 1 FROM shard_fence) AND NOT EXISTS (SELECT 1 FROM subscribers) AND NOT EXISTS (SELECT 1 FROM replication_progress)", database);
+        return (bool)(await empty.ExecuteScalarAsync(cancellationToken))!;
     }
 
     private async Task<int> FreezeAsync(string region, string name, CancellationToken cancellationToken)
