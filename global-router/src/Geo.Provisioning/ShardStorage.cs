@@ -20,28 +20,14 @@ internal sealed class ShardStorage(PlatformDatabases databases, TimeProvider tim
     {
         await using var connection = new NpgsqlConnection(databases.Maintenance(region));
         await connection.OpenAsync(cancellationToken);
-        if (await DatabaseExistsAsync(connection, database, cancellationToken))
-        {
-            return false;
-        }
-
-        try
-        {
-            await using var create = new NpgsqlCommand($"CREATE DATABASE {ShardDatabase.Quote(database)}", connection);
-            await create.ExecuteNonQueryAsync(cancellationToken);
-            return true;
-        }
-        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DuplicateDatabase)
-        {
-            return false;
-        }
+        return await ShardDatabase.CreateIfMissingAsync(connection, database, cancellationToken);
     }
 
     public async Task<bool> DatabaseExistsAsync(string region, string database, CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(databases.Maintenance(region));
         await connection.OpenAsync(cancellationToken);
-        return await DatabaseExistsAsync(connection, database, cancellationToken);
+        return await ShardDatabase.ExistsAsync(connection, database, cancellationToken);
     }
 
     /// <summary>
@@ -206,7 +192,7 @@ internal sealed class ShardStorage(PlatformDatabases databases, TimeProvider tim
     {
         await using var connection = new NpgsqlConnection(databases.Maintenance(region));
         await connection.OpenAsync(cancellationToken);
-        if (!await DatabaseExistsAsync(connection, database, cancellationToken))
+        if (!await ShardDatabase.ExistsAsync(connection, database, cancellationToken))
         {
             return false;
         }
@@ -235,12 +221,5 @@ internal sealed class ShardStorage(PlatformDatabases databases, TimeProvider tim
         {
             return null;
         }
-    }
-
-    private static async Task<bool> DatabaseExistsAsync(NpgsqlConnection maintenance, string database, CancellationToken cancellationToken)
-    {
-        await using var exists = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", maintenance);
-        exists.Parameters.Add(new() { Value = database });
-        return (bool)(await exists.ExecuteScalarAsync(cancellationToken))!;
     }
 }

@@ -20,34 +20,15 @@ public static class ReplicaDatabase
         var database = NameOf(replicaConnectionString);
         await using var connection = await PlatformDatabases.OpenUnpooledAsync(
             new NpgsqlConnectionStringBuilder(replicaConnectionString) { Database = "postgres" }.ConnectionString, cancellationToken);
-        if (await ExistsAsync(connection, database, cancellationToken))
+        if (!await ShardDatabase.CreateIfMissingAsync(connection, database, cancellationToken))
         {
-            return false;
-        }
-
-        try
-        {
-            await using var create = new NpgsqlCommand($"CREATE DATABASE {ShardDatabase.Quote(database)}", connection);
-            await create.ExecuteNonQueryAsync(cancellationToken);
-        }
-        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DuplicateDatabase)
-        {
-            // Created meanwhile by another preparer: theirs to guard.
+            // There already, or created meanwhile by another preparer: theirs to guard.
             return false;
         }
 
         await using var guard = new NpgsqlCommand(GuardSql(database), connection);
         await guard.ExecuteNonQueryAsync(cancellationToken);
         return true;
-    }
-
-    /// <summary>Whether the server of <paramref name="connection"/> has a database named <paramref name="database"/>.</summary>
-    public static async Task<bool> ExistsAsync(NpgsqlConnection connection, string database, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(connection);
-        await using var exists = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", connection);
-        exists.Parameters.Add(new() { Value = database });
-        return (bool)(await exists.ExecuteScalarAsync(cancellationToken))!;
     }
 
     /// <summary>Whether <paramref name="database"/> is read-only by default for every role (its guard is set).</summary>

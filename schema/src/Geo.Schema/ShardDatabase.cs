@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Npgsql;
 
 namespace Geo.Schema;
 
@@ -26,6 +27,36 @@ public static partial class ShardDatabase
 
     /// <summary>A database name quoted as an SQL identifier (region ids may hold '-').</summary>
     public static string Quote(string databaseName) => "\"" + databaseName.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    /// <summary>Whether the server of <paramref name="maintenance"/> has a database named <paramref name="database"/>.</summary>
+    public static async Task<bool> ExistsAsync(NpgsqlConnection maintenance, string database, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(maintenance);
+        await using var exists = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", maintenance);
+        exists.Parameters.Add(new() { Value = database });
+        return (bool)(await exists.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>Creates <paramref name="database"/> on the server of <paramref name="maintenance"/> unless it exists; true when this call created it.</summary>
+    public static async Task<bool> CreateIfMissingAsync(NpgsqlConnection maintenance, string database, CancellationToken cancellationToken = default)
+    {
+        if (await ExistsAsync(maintenance, database, cancellationToken))
+        {
+            return false;
+        }
+
+        try
+        {
+            await using var create = new NpgsqlCommand($"CREATE DATABASE {Quote(database)}", maintenance);
+            await create.ExecuteNonQueryAsync(cancellationToken);
+            return true;
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DuplicateDatabase)
+        {
+            // Created meanwhile by someone else.
+            return false;
+        }
+    }
 
     [GeneratedRegex("^[a-z][a-z0-9_]{0,30}$", RegexOptions.CultureInvariant)]
     private static partial Regex TenantIdPattern();

@@ -640,13 +640,7 @@ internal sealed class LocalStackRunner(StackLayout layout, Reporter reporter)
     {
         await using var connection = new NpgsqlConnection(cluster.ConnectionString());
         await connection.OpenAsync(cancellationToken);
-        await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = $1", connection);
-        exists.Parameters.Add(new() { Value = name });
-        if (await exists.ExecuteScalarAsync(cancellationToken) is null)
-        {
-            await using var create = new NpgsqlCommand($"CREATE DATABASE {ShardDatabase.Quote(name)}", connection);
-            await create.ExecuteNonQueryAsync(cancellationToken);
-        }
+        await ShardDatabase.CreateIfMissingAsync(connection, name, cancellationToken);
     }
 
     private static async Task<ShardMigrationSummary> MigrateShardsAsync(PlatformDatabases databases, CancellationToken cancellationToken)

@@ -144,7 +144,6 @@ public sealed class ShardMigrator
         }
 
         var connectionString = _databases.Database(region, shard.DatabaseName);
-        var created = false;
         if (role == ShardDatabaseRole.Replica)
         {
             connectionString = PlatformDatabases.WritableReplica(connectionString);
@@ -156,7 +155,7 @@ public sealed class ShardMigrator
         {
             // A replica not created yet (a standby set up by hand, one lost with its server) is created here, read-only,
             // with the whole schema: the replicator's role may not create databases, and seeds it once it is there.
-            created = role == ShardDatabaseRole.Replica && await ReplicaDatabase.CreateIfMissingAsync(connectionString, cancellationToken);
+            var created = role == ShardDatabaseRole.Replica && await ReplicaDatabase.CreateIfMissingAsync(connectionString, cancellationToken);
             var report = await _runner.ApplyAsync(connectionString, _set, cancellationToken);
             return report.Applied.Count == 0
                 ? Result(shard, role, region, ShardMigrationOutcome.UpToDate, null)
