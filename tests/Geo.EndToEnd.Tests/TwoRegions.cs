@@ -191,12 +191,15 @@ public class TwoRegions : IAsyncLifetime
     }
 
     /// <summary>Runs geoctl against this stack in the test process; its exit code and everything it printed.</summary>
-    public async Task<(int Code, string Output)> GeoctlAsync(params string[] arguments)
+    public Task<(int Code, string Output)> GeoctlAsync(params string[] arguments) => GeoctlInAsync(StateDir, arguments);
+
+    /// <summary>Runs geoctl in the test process with another state folder (a deployment's, with platform.json).</summary>
+    public static async Task<(int Code, string Output)> GeoctlInAsync(string stateDir, params string[] arguments)
     {
         // As a geoctl process starts: with no pooled connection (a test, or a rejoin, may have ended the sessions of one).
         NpgsqlConnection.ClearAllPools();
         using var output = new StringWriter();
-        var code = await GeoCtlCommand.Create(output, output).Parse(["--state-dir", StateDir, .. arguments]).InvokeAsync();
+        var code = await GeoCtlCommand.Create(output, output).Parse(["--state-dir", stateDir, .. arguments]).InvokeAsync();
         return (code, output.ToString());
     }
 

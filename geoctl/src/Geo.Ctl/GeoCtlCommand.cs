@@ -53,9 +53,11 @@ public static class GeoCtlCommand
         var status = new Command("status", "Show what the local stack runs and whether it answers (exit 0 when all is up)");
         status.SetAction((result, ct) => Run(result, stateDir, output, error, runner => runner.StatusAsync(ct)));
 
-        var checkLedger = new Command("check-ledger", "Prove that every balance equals the sum of its ledger, in every shard of the local stack (exit 0 when it holds)");
+        var ledgerTenant = new Option<string?>("--tenant") { Description = "Only this tenant's shards" };
+        var checkLedger = new Command("check-ledger",
+            "Prove that every balance equals the sum of its ledger, in every shard of the local stack or the deployment (exit 0 when it holds)") { ledgerTenant };
         checkLedger.SetAction((result, ct) => Run(result, stateDir, output, error, _ =>
-            Billing.LedgerCheck.RunAsync(new StackLayout(result.GetValue(stateDir)!), new Reporter(output), ct)));
+            Billing.LedgerCheck.RunAsync(new StackLayout(result.GetValue(stateDir)!), result.GetValue(ledgerTenant), new Reporter(output), ct)));
 
         return new RootCommand("geoctl: the Geo operator CLI")
         {

@@ -20,17 +20,14 @@ internal static class LedgerCheck
         ORDER BY s.username
         """;
 
-    public static async Task<int> RunAsync(StackLayout layout, Reporter reporter, CancellationToken cancellationToken)
+    /// <summary>Checks every shard (or <paramref name="tenant"/>'s) of the local stack or the deployment of <paramref name="layout"/>.</summary>
+    public static async Task<int> RunAsync(StackLayout layout, string? tenant, Reporter reporter, CancellationToken cancellationToken)
     {
-        if (await StackState.LoadAsync(layout, cancellationToken) is null)
-        {
-            throw new StackException($"no local stack in {StackLayout.Show(layout.Root)}");
-        }
-
         // Every shard the directory knows, in its owner's database: after a promotion that is the standby region's.
         await using var platform = await Platform.OpenAsync(layout, cancellationToken, requireRegions: false);
         var shards = (await platform.Directory.LoadAsync(cancellationToken)).Shards
             .Where(s => s.State is ShardState.Active or ShardState.Promoting)
+            .Where(s => tenant is null || s.Key.TenantId == tenant)
             .OrderBy(s => s.Key.TenantId, StringComparer.Ordinal).ThenBy(s => s.Key.HomeRegion, StringComparer.Ordinal)
             .ToList();
         var failures = 0;
@@ -51,7 +48,7 @@ internal static class LedgerCheck
 
         if (shards.Count == 0)
         {
-            reporter.Line("  FAIL the directory lists no active shard: nothing was checked");
+            reporter.Line($"  FAIL the directory lists no active shard{(tenant is null ? "" : $" of tenant {tenant}")}: nothing was checked");
             return 1;
         }
 

@@ -28,12 +28,15 @@ internal static class DrillCommand
         var hold = new Option<int>("--hold") { Description = "Seconds of load at the new owner before the region is restored", DefaultValueFactory = _ => 5 };
         var maxRto = new Option<double>("--max-rto") { Description = "Pass limit: seconds from the fault to the first Access-Accept through the backup", DefaultValueFactory = _ => 10 };
         var maxRpo = new Option<double>("--max-rpo") { Description = "Pass limit: seconds of acknowledged accounting lost at the promotion", DefaultValueFactory = _ => 1 };
+        var tenant = new Option<string?>("--tenant") { Description = "Drill only this tenant's shards (required against a deployment: its test tenant)" };
+        var nasSecretFile = new Option<string?>("--nas-secret-file") { Description = "The tenant's NAS shared secret (default: the local stack's demo secret of each NAS)" };
+        var subscribersFile = new Option<string?>("--subscribers-file") { Description = "CSV of the subscribers to log in as, username,password after a header line (default: the local stack's demo credentials)" };
         var outDir = new Option<string?>("--out") { Description = "Where report.md, report.json, timeline.svg and commands.log go (default: <state-dir>/drills/<scenario>-<time>)" };
         var command = new Command("drill",
             "Rehearse a failover on the running local stack under load: fault, promotion, rejoin, failback; report RTO, RPO (measured and estimated), wrong rejects, " +
-            "double charges, lost accounting (exit 0 pass, 1 fail, 2 could not run)")
+            "double charges, lost accounting (exit 0 pass, 1 fail, 2 could not run). Against a deployment (platform.json): the switchover of a test tenant")
         {
-            scenario, region, rate, authRate, duration, faultAt, promote, promoteDelay, interval, hold, maxRto, maxRpo, outDir,
+            scenario, region, rate, authRate, duration, faultAt, promote, promoteDelay, interval, hold, maxRto, maxRpo, tenant, nasSecretFile, subscribersFile, outDir,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -55,6 +58,9 @@ internal static class DrillCommand
                 Interval = TimeSpan.FromSeconds(result.GetValue(interval)),
                 MaxRtoSeconds = result.GetValue(maxRto),
                 MaxRpoSeconds = result.GetValue(maxRpo),
+                Tenant = result.GetValue(tenant),
+                NasSecretFile = result.GetValue(nasSecretFile),
+                SubscribersFile = result.GetValue(subscribersFile),
             };
             try
             {

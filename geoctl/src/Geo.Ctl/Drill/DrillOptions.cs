@@ -51,6 +51,15 @@ internal sealed record DrillOptions(DrillScenario Scenario, string Region, int R
     /// <summary>Pass limit: seconds of acknowledged accounting lost at the promotion (measured).</summary>
     public double MaxRpoSeconds { get; init; } = 1;
 
+    /// <summary>Only this tenant's shards are drilled (required against a deployment: its test tenant).</summary>
+    public string? Tenant { get; init; }
+
+    /// <summary>The shared secret of the tenant's NAS; null: the local stack's demo secret of each NAS.</summary>
+    public string? NasSecretFile { get; init; }
+
+    /// <summary>The subscribers the NAS log in as (CSV <c>username,password</c> after a header line); null: the local stack's demo credentials.</summary>
+    public string? SubscribersFile { get; init; }
+
     public TimeSpan EffectiveFaultAt => FaultAt ?? TimeSpan.FromSeconds(Math.Max(5, Duration.TotalSeconds / 4));
 
     /// <summary>Interim-Updates per session so that logins × (interims + Start + Stop) ≈ the accounting rate.</summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using Geo.Ctl.LocalStack;
 using Geo.Ctl.NasConfig;
@@ -38,7 +39,15 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
     {
         if (await StackState.LoadAsync(layout, cancellationToken) is null)
         {
-            throw new StackException($"no local stack in {StackLayout.Show(layout.Root)}: start one with './geo up'");
+            RequireDeploymentDrill();
+        }
+
+        foreach (var (option, file) in new[] { ("--nas-secret-file", options.NasSecretFile), ("--subscribers-file", options.SubscribersFile) })
+        {
+            if (file is not null && !File.Exists(file))
+            {
+                throw new StackException($"{option} {file}: no such file");
+            }
         }
 
         System.IO.Directory.CreateDirectory(options.OutDirectory);
@@ -128,6 +137,32 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
     }
 
     /// <summary>The region's shards and their standby, and the NAS whose primary is the region, with their subscribers.</summary>
+    /// <summary>
+    /// No local stack: a deployment's state folder (platform.json), where the drill cannot kill or freeze anything. It runs
+    /// the planned switchover of a test tenant, as that tenant's NAS: the operator names the tenant, its NAS's secret and
+    /// subscribers it may log in as.
+    /// </summary>
+    private void RequireDeploymentDrill()
+    {
+        if (!File.Exists(layout.DeploymentFile))
+        {
+            throw new StackException(
+                $"no local stack in {StackLayout.Show(layout.Root)}: start one with './geo up', or describe a deployment in {StackLayout.Show(layout.DeploymentFile)} (docs/deploy.md)");
+        }
+
+        if (options.Scenario != DrillScenario.Switchover)
+        {
+            throw new StackException($"{DrillOptions.Name(options.Scenario)} kills or freezes the local stack's processes; against a deployment " +
+                $"({StackLayout.Show(layout.DeploymentFile)}) the drill is the planned switchover (--scenario switchover) of a test tenant");
+        }
+
+        if (options.Tenant is null || options.NasSecretFile is null || options.SubscribersFile is null)
+        {
+            throw new StackException("against a deployment, name the test tenant (--tenant) and give its NAS's secret (--nas-secret-file) and subscribers " +
+                "(--subscribers-file): only that tenant's shard is switched over and back, under its NAS's load");
+        }
+    }
+
     private async Task<(IReadOnlyList<Shard> Shards, string Standby, IReadOnlyList<DrillNas> Nas)> PlanAsync(Platform platform, CancellationToken cancellationToken)
     {
         var data = await platform.Directory.LoadAsync(cancellationToken);
@@ -137,10 +172,12 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
         }
 
         var shards = data.Shards.Where(s => s.OwnerRegion == options.Region && s.Key.HomeRegion == options.Region && s.State == ShardState.Active)
+            .Where(s => options.Tenant is null || s.Key.TenantId == options.Tenant)
             .OrderBy(s => s.Key.ToString(), StringComparer.Ordinal).ToList();
         if (shards.Count == 0)
         {
-            throw new StackException($"region {options.Region} owns no shard of its own that is active: fail it back first ('geoctl dr status')");
+            throw new StackException($"region {options.Region} owns no shard of its own{(options.Tenant is null ? "" : $" of tenant {options.Tenant}")} that is active: " +
+                "fail it back first ('geoctl dr status')");
         }
 
         var standbys = shards.Select(s => s.StandbyRegion).Distinct().ToList();
@@ -164,17 +201,18 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
                 continue;
             }
 
-            var secretFile = layout.NasSecretFile(client.NasId);
-            var credentials = layout.CredentialsFile(shard.DatabaseName);
+            var secretFile = options.NasSecretFile ?? layout.NasSecretFile(client.NasId);
+            var credentials = options.SubscribersFile ?? layout.CredentialsFile(shard.DatabaseName);
             if (!File.Exists(secretFile) || !File.Exists(credentials))
             {
                 reporter.Line($"  NAS {client.TenantId}/{client.NasId}: no demo secret or subscribers in {StackLayout.Show(layout.DemoDirectory)}: left out");
                 continue;
             }
 
+            // The demo's suspended subscribers never log in; a subscribers file given is taken as it is.
             var subscribers = Sample(File.ReadLines(credentials).Skip(1)
                 .Select(line => line.Split(','))
-                .Where(parts => parts.Length >= 2 && !IsSuspended(parts[0]))
+                .Where(parts => parts.Length >= 2 && (options.SubscribersFile is not null || !IsSuspended(parts[0])))
                 .Select(parts => (parts[0], parts[1])), SubscribersPerNas);
             nas.Add(new DrillNas(client, Endpoint(client.Primary.Host, client.Primary.AuthPort), Endpoint(client.Primary.Host, client.Primary.AcctPort),
                 Endpoint(client.Backup.Host, client.Backup.AuthPort), Endpoint(client.Backup.Host, client.Backup.AcctPort),
@@ -189,7 +227,7 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
 
         if (nas.Count == 0)
         {
-            throw new StackException($"no NAS with region {options.Region} as primary and a backup region, with demo credentials, serves its shards");
+            throw new StackException($"no NAS with region {options.Region} as primary and a backup region, with a secret and subscribers to log in as, serves its shards");
         }
 
         return (shards, standbys[0]!, nas);
@@ -234,7 +272,7 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
     {
         foreach (var device in nas)
         {
-            await using var client = new NasRadiusClient(IPAddress.Parse(device.Client.NasAddress), device.PrimaryAcct);
+            await using var client = OpenNasClient(device);
             var buffer = new byte[4096];
             var id = await client.RentIdentifierAsync(cancellationToken);
             var length = NasLogin.NasStatus(buffer, id, AcctStatusType.AccountingOn, $"drill-{_runId}-on", device.Secret, IPAddress.Parse(device.Client.NasAddress));
@@ -243,6 +281,20 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
             {
                 throw new StackException($"NAS {device.Client.NasId}: region {options.Region} did not answer its Accounting-On: is the stack up ('geoctl status')?");
             }
+        }
+    }
+
+    /// <summary>A client sending from the NAS's address (RADIUS knows a NAS by it), or a clear error where this host does not have it.</summary>
+    private static NasRadiusClient OpenNasClient(DrillNas device)
+    {
+        try
+        {
+            return new NasRadiusClient(IPAddress.Parse(device.Client.NasAddress), device.PrimaryAcct);
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressNotAvailable)
+        {
+            throw new StackException($"NAS {device.Client.TenantId}/{device.Client.NasId} has address {device.Client.NasAddress}, which this host does not have: " +
+                "the drill sends as the NAS, so run it on a host with that address, or register the test tenant a NAS with this host's address ('geoctl nas add')");
         }
     }
 
@@ -519,7 +571,7 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
             report.DoubleCharged.AddRange(await DrillChecks.DoubleChargedAsync(platform.Databases.Database(options.Region, shard.DatabaseName), _runId, cancellationToken));
         }
 
-        report.CheckLedgerExit = (await RunAsync(geoctl, ["check-ledger"], cancellationToken)).ExitCode;
+        report.CheckLedgerExit = (await RunAsync(geoctl, options.Tenant is { } tenant ? ["check-ledger", "--tenant", tenant] : ["check-ledger"], cancellationToken)).ExitCode;
         report.VerifyExit = 0;
         foreach (var shard in shards)
         {

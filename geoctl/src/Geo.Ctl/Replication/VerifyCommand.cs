@@ -47,7 +47,7 @@ internal static class VerifyCommand
                 var replicaConnection = result.GetValue(replica) ?? (standbyRegion is null ? null : Local(layout, standbyRegion, database));
                 if (sourceConnection is null || replicaConnection is null)
                 {
-                    await error.WriteLineAsync("geoctl: pass --source and --replica (and --standby), or start the local stack (geoctl up)");
+                    await error.WriteLineAsync("geoctl: pass --source and --replica (and --standby), or start the local stack (geoctl up), or describe a deployment in platform.json");
                     return 2;
                 }
 
@@ -56,7 +56,7 @@ internal static class VerifyCommand
                 await output.WriteAsync(VerificationReportText.Render(report));
                 return report.Consistent ? 0 : 1;
             }
-            catch (Exception ex) when (ex is NpgsqlException or ArgumentException or Geo.Replication.ReplicationException)
+            catch (Exception ex) when (ex is NpgsqlException or ArgumentException or Geo.Replication.ReplicationException or StackException)
             {
                 await error.WriteLineAsync($"geoctl: {ex.Message}");
                 return 2;
@@ -85,8 +85,12 @@ internal static class VerifyCommand
         }
     }
 
+    /// <summary>The database on a region's server: the local stack's, or the deployment's this folder describes (platform.json).</summary>
     private static string? Local(StackLayout layout, string region, string database) =>
-        PostgresCluster.Open(layout.RegionPostgres(region))?.ConnectionString(database);
+        PostgresCluster.Open(layout.RegionPostgres(region))?.ConnectionString(database)
+        ?? (DeploymentFile.Load(layout)?.Servers.TryGetValue(region, out var server) == true
+            ? new NpgsqlConnectionStringBuilder(server) { Database = database }.ConnectionString
+            : null);
 
     private static string? OtherRegion(StackLayout layout, string home)
     {
