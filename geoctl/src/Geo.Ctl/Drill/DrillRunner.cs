@@ -136,7 +136,6 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
         return report.Passed ? 0 : 1;
     }
 
-    /// <summary>The region's shards and their standby, and the NAS whose primary is the region, with their subscribers.</summary>
     /// <summary>
     /// No local stack: a deployment's state folder (platform.json), where the drill cannot kill or freeze anything. It runs
     /// the planned switchover of a test tenant, as that tenant's NAS: the operator names the tenant, its NAS's secret and
@@ -163,6 +162,7 @@ internal sealed class DrillRunner(StackLayout layout, DrillOptions options, Repo
         }
     }
 
+    /// <summary>The region's shards and their standby, and the NAS whose primary is the region, with their subscribers.</summary>
     private async Task<(IReadOnlyList<Shard> Shards, string Standby, IReadOnlyList<DrillNas> Nas)> PlanAsync(Platform platform, CancellationToken cancellationToken)
     {
         var data = await platform.Directory.LoadAsync(cancellationToken);
