@@ -148,12 +148,19 @@ public sealed class TenantLifecycleTests(TwoRegions stack) : IClassFixture<TwoRe
         Assert.Equal(1, await CountAsync(Server("a"), "SELECT count(*) FROM pg_database WHERE datname = 'geo_tera_a'"));
 
         var archive = TestFolders.Create("archive");
-        var (code, log) = await GeoctlAsync("tenant", "retire-shard", tenant, "a", "--force", "--archive", archive);
-        Assert.True(code == 0, log);
+        try
+        {
+            var (code, log) = await GeoctlAsync("tenant", "retire-shard", tenant, "a", "--force", "--archive", archive);
+            Assert.True(code == 0, log);
 
-        await AssertNothingLeftAsync(tenant, "a");
-        Assert.Single(System.IO.Directory.GetFiles(archive, "geo_tera_a-a-*.dump"));
-        Assert.Equal(0, await CountAsync(stack.DirectoryConnectionString, "SELECT count(*) FROM subscriber_placements WHERE tenant_id = 'tera'"));
+            await AssertNothingLeftAsync(tenant, "a");
+            Assert.Single(System.IO.Directory.GetFiles(archive, "geo_tera_a-a-*.dump"));
+            Assert.Equal(0, await CountAsync(stack.DirectoryConnectionString, "SELECT count(*) FROM subscriber_placements WHERE tenant_id = 'tera'"));
+        }
+        finally
+        {
+            System.IO.Directory.Delete(archive, recursive: true);
+        }
     }
 
     [Fact]
@@ -259,9 +266,10 @@ public sealed class TenantLifecycleTests(TwoRegions stack) : IClassFixture<TwoRe
         return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    private static async Task<string> SecretFileAsync(string secret)
+    /// <summary>A NAS secret in a file of the stack's test folder (removed with it).</summary>
+    private async Task<string> SecretFileAsync(string secret)
     {
-        var file = Path.Combine(TestFolders.Create("secret"), "nas.secret");
+        var file = Path.Combine(Path.GetDirectoryName(stack.StateDir)!, $"nas-{Guid.NewGuid():N}.secret");
         await File.WriteAllTextAsync(file, secret);
         return file;
     }
