@@ -70,11 +70,12 @@ public static class ServiceRoles
         // Only the replicator streams (its slots); no role may create databases or roles, or bypass row security. Only a
         // superuser gives the REPLICATION attribute: a managed server's administrator (Amazon RDS) gives membership of its
         // rds_replication role instead.
-        var isSuperuser = await ScalarAsync<bool>(superuser, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user", cancellationToken);
-        var replication = role == Replicator && isSuperuser ? "REPLICATION" : role == Replicator ? "" : "NOREPLICATION";
+        var viaRdsReplication = role == Replicator &&
+            !await ScalarAsync<bool>(superuser, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user", cancellationToken);
+        var replication = role != Replicator ? "NOREPLICATION" : viaRdsReplication ? "" : "REPLICATION";
         await ExecuteAsync(superuser,
             $"{verb} ROLE {Quote(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE {replication} NOBYPASSRLS PASSWORD '{verifier}'", cancellationToken);
-        if (role == Replicator && !isSuperuser)
+        if (viaRdsReplication)
         {
             if (!await ExistsAsync(superuser, "rds_replication", cancellationToken))
             {
